@@ -1,0 +1,60 @@
+# Arbiter — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+# Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
+WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: run test lint deps dev-deps system-deps translations migrate seed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+deps: $(VENV)/.installed
+dev-deps: $(VENV)/.installed-dev
+
+system-deps:
+	@missing=$$(for p in $(WEASYPRINT_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages for WeasyPrint: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "WeasyPrint needs these Debian packages: $$missing"; \
+	    echo "Install them with: sudo apt-get install $$missing"; \
+	    echo "(PDF decision documents will not render until they are installed.)"; \
+	  fi; \
+	fi
+
+translations: deps
+	@$(BIN)/pybabel compile --use-fuzzy -q -d arbiter/translations -D messages
+
+migrate: deps translations
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed
+
+run: system-deps seed
+	@echo "Arbiter is serving on http://127.0.0.1:5000/"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+lint: dev-deps
+	$(BIN)/ruff check .
+
+test: system-deps dev-deps translations lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Users, login/logout/registration, roles and server-side sessions."""

@@ -1,0 +1,22 @@
+"""Flask-Login wiring: the cookie carries a server-side session token, never a user id."""
+
+from flask import redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager
+
+from accounts.services import load_session_user
+from arbiter.errors import error_response, wants_json
+
+
+def init_login(manager: LoginManager) -> None:
+    manager.login_view = "accounts.login"
+    manager.login_message = _l("Please log in to see this page.")
+    manager.login_message_category = "info"
+    manager.session_protection = "basic"
+    manager.user_loader(load_session_user)
+
+    @manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            return error_response(401, "unauthorized", "authentication required")
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))

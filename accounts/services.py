@@ -1,0 +1,125 @@
+"""Account transitions: register, log in, log out, change password.
+
+Each function changes state, writes the audit entry and leaves the commit to the caller
+(one commit per request).
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+
+from accounts.models import User, UserSession
+from accounts.passwords import hash_password, password_problem, verify_password
+from arbiter import audit, clock
+from arbiter.errors import ValidationFailed
+from arbiter.extensions import db
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password_rules(password: str, field: str = "password") -> None:
+    problem = password_problem(password)
+    if problem:
+        raise ValidationFailed(
+            str(_l("The password must have %(rule)s.", rule=problem)),
+            fields={field: [problem]},
+        )
+
+
+def create_user(
+    email: str, name: str, password: str, *, is_staff: bool = False, actor=None
+) -> User:
+    email = normalise_email(email)
+    _check_password_rules(password)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValidationFailed(
+            str(_l("An account with this e-mail address already exists.")),
+            code="email_taken",
+            fields={"email": ["taken"]},
+        )
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password),
+                is_staff=is_staff)
+    db.session.add(user)
+    audit.record("user.registered", user, actor=actor or user,
+                 after={"email": email, "is_staff": is_staff})
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None: unknown e-mail and wrong password alike."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    return user
+
+
+def start_session(user: User, user_agent: str | None = None) -> str:
+    """Create a server-side session row; the raw token goes into the signed cookie."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    lifetime = timedelta(days=int(current_app.config["SESSION_LIFETIME_DAYS"]))
+    db.session.add(UserSession(
+        user_id=user.id, token_hash=_token_hash(token), created_at=now,
+        expires_at=now + lifetime, user_agent=(user_agent or "")[:255] or None,
+    ))
+    audit.record("user.logged_in", user, actor=user)
+    user.session_token = token
+    return token
+
+
+def load_session_user(token: str) -> User | None:
+    row = db.session.execute(
+        select(User, UserSession.expires_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None or row.expires_at <= clock.now():
+        return None
+    user = row.User
+    user.session_token = token
+    return user
+
+
+def end_session(user: User, token: str | None) -> None:
+    if token:
+        db.session.execute(
+            delete(UserSession).where(UserSession.token_hash == _token_hash(token))
+        )
+    audit.record("user.logged_out", user, actor=user)
+
+
+def end_all_sessions(user: User) -> None:
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password and end every session of the user, this one included."""
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed(
+            str(_l("The current password is not correct.")),
+            code="wrong_password",
+            fields={"current_password": ["incorrect"]},
+        )
+    _check_password_rules(new_password, "new_password")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = clock.now()
+    end_all_sessions(user)
+    audit.record("user.password_changed", user, actor=user)
+
+
+def set_locale(user: User, locale: str) -> None:
+    before = user.locale
+    user.locale = locale
+    if before != locale:
+        audit.record("user.locale_changed", user, actor=user,
+                     before={"locale": before}, after={"locale": locale})

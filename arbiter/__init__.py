@@ -1,0 +1,66 @@
+"""Arbiter: buyer-protection claims and disputes for an online marketplace."""
+
+from flask import Flask
+
+from arbiter import config as config_module
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application. ``config`` overrides defaults and ``ARBITER_*`` variables."""
+    app = Flask(
+        __name__,
+        template_folder=str(config_module.ROOT / "templates"),
+        instance_path=str(config_module.INSTANCE_DIR),
+        instance_relative_config=True,
+    )
+    config_module.load(app, config)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    from arbiter.errors import register_error_handlers
+    from arbiter.templating import register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from arbiter import i18n, models  # noqa: F401 - registers every table
+    from arbiter.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from arbiter.security import init_security_headers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    init_security_headers(app)
+
+    from accounts.auth import init_login
+
+    login_manager.init_app(app)
+    init_login(login_manager)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from accounts.views import bp as accounts_bp
+    from arbiter.views import bp as core_bp
+    from orders.views import bp as orders_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(orders_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from accounts.cli import users_cli
+    from arbiter.cli import audit_cli, seed_command
+    from orders.cli import orders_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(orders_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_command)

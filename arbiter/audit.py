@@ -1,0 +1,161 @@
+"""The append-only, hash-chained audit log.
+
+Each row stores ``hash = SHA-256(prev_hash + canonical JSON of its content)``. Changing,
+deleting or reordering any row breaks the chain at that row, which :func:`verify` finds.
+On PostgreSQL a trigger refuses UPDATE and DELETE (see the migration); the ORM refuses
+them too, on every engine.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, event, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from arbiter import clock
+from arbiter.db import Base, PrimaryKey
+from arbiter.extensions import db
+
+GENESIS_HASH = "0" * 64
+# Serialises writers on PostgreSQL so two transactions never chain onto the same row.
+_CHAIN_LOCK_KEY = 0x4152424954455231  # "ARBITER1"
+
+
+class AuditEntry(PrimaryKey, Base):
+    __tablename__ = "audit_entries"
+
+    at: Mapped[datetime] = mapped_column(comment="When the change happened (UTC)")
+    actor_id: Mapped[int | None] = mapped_column(
+        comment="User who acted (pseudonymous id, kept after anonymisation); NULL = system"
+    )
+    action: Mapped[str] = mapped_column(String(64), comment="e.g. discussion.escalated")
+    object_type: Mapped[str] = mapped_column(String(64), index=True)
+    object_id: Mapped[str] = mapped_column(String(64), index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), comment="hash of the previous row")
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": str(self.object_id),
+            "before": self.before,
+            "after": self.after,
+            "note": self.note,
+        }
+
+
+def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """Snapshot values the way the audit log stores them (ISO datetimes, enum values)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    return {name: jsonable(getattr(obj, name)) for name in fields}
+
+
+def record(
+    action: str,
+    obj: Any = None,
+    *,
+    actor: Any = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str | None = None,
+    session: Session | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain inside the caller's transaction."""
+    session = session or db.session
+    if obj is not None:
+        session.flush()  # the object needs its primary key
+        object_type = object_type or obj.__tablename__
+        object_id = obj.id if object_id is None else object_id
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    prev_hash = session.scalar(
+        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ) or GENESIS_HASH
+    entry = AuditEntry(
+        at=clock.now(),
+        actor_id=getattr(actor, "id", actor),
+        action=action,
+        object_type=object_type or "system",
+        object_id=str(object_id if object_id is not None else "-"),
+        before=jsonable(before),
+        after=jsonable(after),
+        note=note,
+        prev_hash=prev_hash,
+    )
+    entry.hash = chain_hash(prev_hash, entry.content())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    entry_id: int
+    reason: str
+
+
+def verify(session: Session | None = None, batch: int = 1000) -> BrokenLink | None:
+    """Walk the chain in order; return the first row whose link does not hold."""
+    session = session or db.session
+    expected_prev = GENESIS_HASH
+    for entry in _iterate(session, batch):
+        if entry.prev_hash != expected_prev:
+            return BrokenLink(entry.id, "previous-hash link does not match the row before")
+        if chain_hash(entry.prev_hash, entry.content()) != entry.hash:
+            return BrokenLink(entry.id, "content does not match its hash")
+        expected_prev = entry.hash
+    return None
+
+
+def _iterate(session: Session, batch: int) -> Iterator[AuditEntry]:
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+        for row in rows:  # keep memory flat over a long chain
+            session.expunge(row)
+
+
+def count(session: Session | None = None) -> int:
+    return (session or db.session).scalar(select(func.count(AuditEntry.id))) or 0
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_rewrites(session: Session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise PermissionError("the audit log is append-only")

@@ -1,0 +1,97 @@
+"""Configuration: defaults here, overridden by ``ARBITER_*`` environment variables.
+
+Every variable is listed in README.md ("Configuration"). ``ARBITER_DATABASE_URL`` becomes
+``SQLALCHEMY_DATABASE_URI``; everything else keeps its name without the prefix.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start safely with this configuration."""
+
+
+DEFAULTS = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/arbiter.sqlite3
+    "REDIS_URL": None,
+    "RATELIMIT_STORAGE_URI": None,  # default: REDIS_URL when set, else memory://
+    "STORAGE_DIR": None,  # default: <instance>/storage
+    "DEFAULT_LOCALE": "pl",
+    "SESSION_LIFETIME_DAYS": 14,
+    "LOGIN_ATTEMPTS_PER_MINUTE": 5,
+    "PAGE_SIZE": 20,
+}
+
+
+def load(app, overrides: dict | None) -> None:
+    """Fill ``app.config`` from defaults, the environment, then explicit overrides."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env(prefix="ARBITER")
+    if overrides:
+        app.config.update(overrides)
+    config = app.config
+    production = config["ENV"] == "production"
+    instance = Path(app.instance_path)
+
+    if not config.get("SECRET_KEY"):
+        if production:
+            raise ConfigurationError(
+                "ARBITER_SECRET_KEY must be set in production (ARBITER_ENV=production)"
+            )
+        config["SECRET_KEY"] = _development_secret(instance)
+
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'arbiter.sqlite3'}"
+        config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(url)
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config.setdefault("STORAGE_DIR", None)
+    config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
+
+    config["RATELIMIT_STORAGE_URI"] = (
+        config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
+    )
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = production
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_SECURE"] = production
+    config["PERMANENT_SESSION_LIFETIME"] = 86_400 * int(config["SESSION_LIFETIME_DAYS"])
+    config["PREFERRED_URL_SCHEME"] = "https" if production else "http"
+
+    config["BOOTSTRAP_SERVE_LOCAL"] = True
+    config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
+    config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Warsaw"
+    config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+
+
+def _normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (what hosting providers hand out)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _development_secret(instance: Path) -> str:
+    """A per-checkout secret kept in ``instance/`` so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process of this checkout created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,109 @@
+"""Declarative base, constraint naming convention and column types shared by all packages."""
+
+import sqlite3
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+from arbiter import clock
+
+# A fixed naming convention gives every constraint a stable name, so Alembic can drop
+# and alter them on both SQLite (batch mode) and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every engine.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no zones, so values are written as naive
+    UTC and read back as aware UTC. Naive values are refused on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        aware = clock.ensure_aware(value)
+        if dialect.name == "sqlite":
+            return aware.replace(tzinfo=None)
+        return aware
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={
+            datetime: UTCDateTime(),
+            # BIGINT on PostgreSQL; plain INTEGER on SQLite, where only that autoincrements.
+            int: BigInteger().with_variant(Integer(), "sqlite"),
+        },
+    )
+
+
+class PrimaryKey:
+    """An integer surrogate key (``INTEGER PRIMARY KEY`` on SQLite so it autoincrements)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        default=clock.now, comment="When the row was created (UTC)"
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        default=clock.now, onupdate=clock.now, comment="When the row last changed (UTC)"
+    )
+
+
+CURRENCY = String(3)
+
+
+def enum_type(enum_cls, name: str | None = None) -> SAEnum:
+    """Store a StrEnum by value as VARCHAR plus a CHECK constraint (portable, migratable)."""
+    return SAEnum(
+        enum_cls,
+        name=name or enum_cls.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+@event.listens_for(Pool, "connect")
+def _configure_sqlite(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

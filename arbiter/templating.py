@@ -1,0 +1,29 @@
+"""Jinja helpers: Warsaw time and Babel money in the reader's locale."""
+
+from datetime import datetime
+
+from flask import Flask
+from flask_babel import format_datetime, get_locale
+
+from arbiter import clock
+from arbiter.money import format_money
+from orders.states import PAYMENT_METHOD_LABELS
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.template_filter("money")
+    def money_filter(minor: int, currency: str = "PLN") -> str:
+        return format_money(minor, currency, str(get_locale() or "pl"))
+
+    @app.template_filter("local_dt")
+    def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
+        if value is None:
+            return ""
+        return format_datetime(clock.ensure_aware(value), fmt)
+
+    @app.context_processor
+    def inject_globals():
+        return {
+            "current_locale": str(get_locale() or "pl"),
+            "payment_method_label": lambda method: PAYMENT_METHOD_LABELS[method],
+        }

@@ -1,0 +1,42 @@
+"""Pages that belong to no feature: home, health check, language switch."""
+
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from accounts import services as account_services
+from arbiter.extensions import db
+from arbiter.i18n import LANGUAGES
+from arbiter.urls import safe_next_url
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def index():
+    """Home: what Arbiter does, and where a logged-in user goes next."""
+    return render_template("core/index.html")
+
+
+@bp.route("/healthz")
+def healthz():
+    """Liveness and database status for load balancers: 200 or 503, JSON either way."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"})
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Switch the interface language; remembered for the session and on the account."""
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            account_services.set_locale(current_user._get_current_object(), lang)
+            db.session.commit()
+    return redirect(safe_next_url(request.form.get("next")) or url_for("core.index"))

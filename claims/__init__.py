@@ -1,0 +1,1 @@
+"""Buyer-protection claims, policy versions, compensation and payouts."""

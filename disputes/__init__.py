@@ -1,0 +1,1 @@
+"""Discussions between buyers and sellers, escalation and staff verdicts."""

@@ -1,0 +1,1 @@
+"""Platform incidents, the public status page and deadline extensions."""

@@ -1,0 +1,1 @@
+"""Purchases as the marketplace reports them."""

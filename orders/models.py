@@ -1,0 +1,49 @@
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from arbiter.db import CURRENCY, Base, PrimaryKey, Timestamps, enum_type
+from orders.states import PaymentMethod
+
+
+class Order(PrimaryKey, Timestamps, Base):
+    """One purchase, as the marketplace reported it. Amounts are integer grosze."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("item_price > 0", name="item_price_positive"),
+        CheckConstraint("shipping_cost >= 0", name="shipping_cost_not_negative"),
+        CheckConstraint("buyer_id <> seller_id", name="buyer_is_not_seller"),
+        CheckConstraint("delivered_at IS NULL OR delivered_at >= paid_at",
+                        name="delivered_after_paid"),
+        Index("ix_orders_buyer_paid", "buyer_id", "paid_at"),
+        Index("ix_orders_seller_paid", "seller_id", "paid_at"),
+    )
+
+    external_id: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="The marketplace's own order id"
+    )
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_title: Mapped[str] = mapped_column(String(200))
+    item_price: Mapped[int] = mapped_column(comment="grosze")
+    shipping_cost: Mapped[int] = mapped_column(comment="grosze")
+    currency: Mapped[str] = mapped_column(CURRENCY, default="PLN")
+    payment_method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod))
+    paid_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+    buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
+    seller: Mapped[User] = relationship(foreign_keys=[seller_id])
+
+    @property
+    def total(self) -> int:
+        return self.item_price + self.shipping_cost
+
+    def is_party(self, user) -> bool:
+        return user.id in (self.buyer_id, self.seller_id)
+
+    def can_view(self, user) -> bool:
+        return bool(user.is_authenticated) and (self.is_party(user) or user.is_staff)

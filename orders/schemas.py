@@ -1,0 +1,55 @@
+"""Validation of orders coming from the marketplace (import file, later the JSON API)."""
+
+from datetime import datetime
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from arbiter import clock
+from arbiter.money import InvalidAmount, parse_amount
+from orders.states import PaymentMethod
+
+
+class AmountField(fields.Field):
+    """A decimal string such as "12.50", parsed strictly into integer grosze."""
+
+    def __init__(self, *, positive: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.positive = positive
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        try:
+            return parse_amount(value if isinstance(value, str) else "",
+                                allow_zero=not self.positive)
+        except InvalidAmount as error:
+            raise ValidationError(str(error)) from error
+
+
+class AwareDateTime(fields.AwareDateTime):
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        return clock.ensure_aware(super()._deserialize(value, attr, data, **kwargs))
+
+
+class OrderInSchema(Schema):
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    buyer_email = fields.Email(required=True)
+    seller_email = fields.Email(required=True)
+    item_title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    item_price = AmountField(required=True, positive=True)
+    shipping_cost = AmountField(required=True)
+    currency = fields.String(load_default="PLN", validate=validate.OneOf(["PLN"]))
+    payment_method = fields.Enum(PaymentMethod, by_value=True, required=True)
+    paid_at = AwareDateTime(required=True)
+    delivered_at = AwareDateTime(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _dates_make_sense(self, data, **kwargs):
+        now = clock.now()
+        if data["paid_at"] > now:
+            raise ValidationError("must not be in the future", "paid_at")
+        delivered = data.get("delivered_at")
+        if delivered is not None and delivered < data["paid_at"]:
+            raise ValidationError("must not be before paid_at", "delivered_at")
+        if delivered is not None and delivered > now:
+            raise ValidationError("must not be in the future", "delivered_at")
+        if data["buyer_email"].lower() == data["seller_email"].lower():
+            raise ValidationError("buyer and seller must differ", "seller_email")

@@ -1,0 +1,86 @@
+"""Order changes: the marketplace is the source of truth, Arbiter upserts by external_id."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from accounts.models import User
+from arbiter import audit
+from arbiter.errors import ValidationFailed
+from arbiter.extensions import db
+from orders.models import Order
+
+AUDITED_FIELDS = (
+    "external_id", "buyer_id", "seller_id", "item_title", "item_price", "shipping_cost",
+    "currency", "payment_method", "paid_at", "delivered_at",
+)
+
+
+class UpsertOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    order: Order
+    outcome: UpsertOutcome
+
+
+def _user_id_by_email(email: str, field: str) -> int:
+    user_id = db.session.scalar(select(User.id).where(User.email == email.strip().lower()))
+    if user_id is None:
+        raise ValidationFailed(f"unknown user {email}", code="unknown_user",
+                               fields={field: ["unknown user"]})
+    return user_id
+
+
+def upsert_order(data: dict, *, actor=None) -> UpsertResult:
+    """Create or update the order ``data["external_id"]`` (validated by OrderInSchema).
+
+    Writing the same data again changes nothing and writes no audit entry.
+    """
+    values = {
+        "external_id": data["external_id"],
+        "buyer_id": _user_id_by_email(data["buyer_email"], "buyer_email"),
+        "seller_id": _user_id_by_email(data["seller_email"], "seller_email"),
+        "item_title": data["item_title"],
+        "item_price": data["item_price"],
+        "shipping_cost": data["shipping_cost"],
+        "currency": data.get("currency", "PLN"),
+        "payment_method": data["payment_method"],
+        "paid_at": data["paid_at"],
+        "delivered_at": data.get("delivered_at"),
+    }
+    order = db.session.scalar(select(Order).where(Order.external_id == values["external_id"]))
+    if order is None:
+        order = Order(**values)
+        db.session.add(order)
+        audit.record("order.created", order, actor=actor,
+                     after=audit.snapshot(order, AUDITED_FIELDS))
+        return UpsertResult(order, UpsertOutcome.CREATED)
+
+    before = audit.snapshot(order, AUDITED_FIELDS)
+    changed = {k: v for k, v in values.items() if getattr(order, k) != v}
+    if not changed:
+        return UpsertResult(order, UpsertOutcome.UNCHANGED)
+    for key, value in changed.items():
+        setattr(order, key, value)
+    audit.record("order.updated", order, actor=actor,
+                 before={k: before[k] for k in changed},
+                 after={k: audit.jsonable(v) for k, v in changed.items()})
+    return UpsertResult(order, UpsertOutcome.UPDATED)
+
+
+def purchases_query(user):
+    return select(Order).where(Order.buyer_id == user.id).order_by(
+        Order.paid_at.desc(), Order.id.desc()
+    )
+
+
+def sales_query(user):
+    return select(Order).where(Order.seller_id == user.id).order_by(
+        Order.paid_at.desc(), Order.id.desc()
+    )

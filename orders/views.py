@@ -1,0 +1,41 @@
+"""The buyer's and the seller's order lists, and one order's page."""
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+
+from arbiter.extensions import db
+from orders import services
+from orders.models import Order
+
+bp = Blueprint("orders", __name__)
+
+
+def _page(query):
+    return db.paginate(query, page=request.args.get("page", 1, type=int),
+                       per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
+
+
+@bp.route("/purchases")
+@login_required
+def purchases():
+    """My purchases, newest first."""
+    return render_template("orders/list.html", page=_page(services.purchases_query(current_user)),
+                           mode="purchases")
+
+
+@bp.route("/sales")
+@login_required
+def sales():
+    """My sales, newest first."""
+    return render_template("orders/list.html", page=_page(services.sales_query(current_user)),
+                           mode="sales")
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def detail(order_id: int):
+    """One order, for its buyer, its seller and staff; 404 for anyone else."""
+    order = db.session.get(Order, order_id)
+    if order is None or not order.can_view(current_user):
+        abort(404)
+    return render_template("orders/detail.html", order=order)
