@@ -1,12 +1,14 @@
 """Locale choice: an explicit switch wins, then the account's preference, then the browser."""
 
-from flask import request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 LANGUAGES = ("pl", "en")
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI, background tasks: they pass a locale explicitly
+        return current_app.config["DEFAULT_LOCALE"]
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -1,0 +1,156 @@
+import pytest
+from sqlalchemy import select
+
+from accounts.models import User, UserSession
+from arbiter.extensions import db
+from tests.factories import PASSWORD
+
+
+def test_register_creates_an_account_and_logs_in(client):
+    response = client.post("/register", data={
+        "name": "Nowa Osoba", "email": "Nowa@Example.com",
+        "password": "a sufficiently long one", "confirm": "a sufficiently long one",
+    })
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "nowa@example.com"))
+    assert user is not None and not user.is_staff
+    assert user.password_hash.startswith("$argon2id$")
+    assert client.get("/purchases").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [("short", "Between 10 and 128"), ("x" * 129, "Between 10 and 128")],
+)
+def test_register_refuses_passwords_outside_10_to_128(client, password, expected):
+    response = client.post("/register", data={
+        "name": "N", "email": "n@example.test", "password": password, "confirm": password,
+    })
+    assert response.status_code == 422
+    assert expected in response.text
+    assert db.session.scalar(select(User).where(User.email == "n@example.test")) is None
+
+
+def test_register_refuses_a_taken_email(client, create_user):
+    create_user("taken@example.com")
+    response = client.post("/register", data={
+        "name": "Copy", "email": "TAKEN@example.com",
+        "password": "long enough pass", "confirm": "long enough pass",
+    })
+    assert response.status_code == 422
+    assert "already exists" in response.text
+
+
+def test_password_of_exactly_10_and_128_characters_is_accepted(client):
+    for index, length in enumerate((10, 128)):
+        client.post("/logout")
+        response = client.post("/register", data={
+            "name": "Edge", "email": f"edge{index}@example.com",
+            "password": "p" * length, "confirm": "p" * length,
+        })
+        assert response.status_code == 302, response.text
+
+
+def test_login_and_logout(auth, client, buyer):
+    assert auth.login(buyer.email).status_code == 302
+    assert client.get("/purchases").status_code == 200
+    assert auth.logout().status_code == 302
+    assert client.get("/purchases").status_code == 302
+
+
+def test_unknown_email_and_wrong_password_get_the_same_answer(auth, buyer):
+    wrong_password = auth.login(buyer.email, "not the password")
+    unknown_email = auth.login("nobody@example.test", "not the password")
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    message = "Unknown e-mail address or wrong password."
+    assert message in wrong_password.text and message in unknown_email.text
+
+
+def test_sixth_failed_attempt_in_a_minute_is_429_even_with_the_right_password(auth, buyer):
+    for _ in range(5):
+        assert auth.login(buyer.email, "wrong password!").status_code == 401
+    assert auth.login(buyer.email, PASSWORD).status_code == 429
+    # other accounts are not affected
+    assert auth.login("other@example.test", "wrong password!").status_code == 401
+
+
+def test_the_throttle_lifts_after_a_minute(auth, buyer, time_machine):
+    time_machine.move_to("2026-06-01T10:00:00Z", tick=False)
+    for _ in range(5):
+        auth.login(buyer.email, "wrong password!")
+    assert auth.login(buyer.email).status_code == 429
+    time_machine.move_to("2026-06-01T10:01:01Z", tick=False)
+    assert auth.login(buyer.email).status_code == 302
+
+
+def test_successful_logins_do_not_count_towards_the_limit(auth, buyer):
+    for _ in range(7):
+        assert auth.login(buyer.email).status_code == 302
+        auth.logout()
+
+
+def test_replayed_cookie_after_logout_is_refused(app, auth, client, buyer):
+    auth.login(buyer.email)
+    stolen = client.get_cookie("session").value
+    auth.logout()
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    response = replay.get("/purchases")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_password_change_ends_every_other_session(app, auth, client, buyer):
+    auth.login(buyer.email)
+    other_device = app.test_client()
+    other_device.post("/login", data={"email": buyer.email, "password": PASSWORD})
+    old_cookie = client.get_cookie("session").value
+
+    response = client.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "a brand new secret",
+        "confirm": "a brand new secret",
+    })
+    assert response.status_code == 302
+    assert client.get("/purchases").status_code == 200  # this browser stays logged in
+    assert other_device.get("/purchases").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", old_cookie)
+    assert replay.get("/purchases").status_code == 302
+    assert db.session.scalar(
+        select(db.func.count()).select_from(UserSession).where(UserSession.user_id == buyer.id)
+    ) == 1
+
+
+def test_password_change_needs_the_current_password(auth, client, buyer):
+    auth.login(buyer.email)
+    response = client.post("/account/password", data={
+        "current_password": "not it at all", "new_password": "a brand new secret",
+        "confirm": "a brand new secret",
+    })
+    assert response.status_code == 422
+    assert "not correct" in response.text
+    client.post("/logout")
+    assert auth.login(buyer.email, PASSWORD).status_code == 302
+
+
+def test_expired_sessions_are_refused(auth, client, buyer, time_machine):
+    time_machine.move_to("2026-06-01T10:00:00Z", tick=False)
+    assert auth.login(buyer.email).status_code == 302
+    assert client.get("/purchases").status_code == 200
+    time_machine.move_to("2026-06-16T10:00:01Z", tick=False)  # 14 days + 1 s later
+    assert client.get("/purchases").status_code == 302
+
+
+def test_login_redirects_only_to_local_paths(auth, buyer):
+    response = auth.login(buyer.email, query_string={"next": "https://evil.example/"})
+    assert response.headers["Location"] == "/"
+    auth.logout()
+    response = auth.login(buyer.email, query_string={"next": "/sales"})
+    assert response.headers["Location"] == "/sales"
+
+
+def test_session_cookie_flags(auth, client, buyer):
+    response = auth.login(buyer.email)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie

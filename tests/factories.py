@@ -1,0 +1,86 @@
+"""Factory fixtures: ``create_user`` / ``create_order`` build real rows through the services."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from accounts import services as accounts
+from arbiter import clock
+from arbiter.extensions import db
+from orders.services import upsert_order
+from orders.states import PaymentMethod
+
+PASSWORD = "correct horse battery"
+_sequence = itertools.count(1)
+
+
+@pytest.fixture
+def create_user(db_session):
+    def create(email: str | None = None, *, name: str | None = None, password: str = PASSWORD,
+               is_staff: bool = False, locale: str | None = None):
+        number = next(_sequence)
+        user = accounts.create_user(email or f"user{number}@example.test",
+                                    name or f"User {number}", password, is_staff=is_staff)
+        user.locale = locale
+        db.session.commit()
+        return user
+
+    return create
+
+
+@pytest.fixture
+def buyer(create_user):
+    return create_user("buyer@example.test", name="Barbara Buyer")
+
+
+@pytest.fixture
+def seller(create_user):
+    return create_user("seller@example.test", name="Stefan Seller")
+
+
+@pytest.fixture
+def staff(create_user):
+    return create_user("staff@example.test", name="Sylwia Staff", is_staff=True)
+
+
+@pytest.fixture
+def create_order(db_session, create_user):
+    def create(buyer=None, seller=None, **overrides):
+        buyer = buyer or create_user()
+        seller = seller or create_user()
+        number = next(_sequence)
+        data = {
+            "external_id": f"ORD-{number:06d}",
+            "buyer_email": buyer.email,
+            "seller_email": seller.email,
+            "item_title": f"Item {number}",
+            "item_price": 12_345,
+            "shipping_cost": 1_500,
+            "currency": "PLN",
+            "payment_method": PaymentMethod.PLATFORM_PAYMENTS,
+            "paid_at": clock.now() - timedelta(days=2),
+            "delivered_at": None,
+        }
+        data.update(overrides)
+        order = upsert_order(data).order
+        db.session.commit()
+        return order
+
+    return create
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, **kwargs):
+        return self.client.post("/login", data={"email": email, "password": password}, **kwargs)
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
