@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint deps dev-deps system-deps translations migrate seed clean
+.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ system-deps:
 	fi
 
 translations: deps
-	@$(BIN)/pybabel compile --use-fuzzy -q -d arbiter/translations -D messages
+	@$(BIN)/pybabel compile -d arbiter/translations -D messages
+
+I18N_SOURCES := accounts arbiter orders disputes claims incidents templates
+messages: deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --project Arbiter -o arbiter/translations/messages.pot $(I18N_SOURCES)
+	$(BIN)/pybabel update --no-fuzzy-matching -i arbiter/translations/messages.pot \
+	  -d arbiter/translations -D messages
 
 migrate: deps translations
 	$(BIN)/flask db upgrade

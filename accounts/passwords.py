@@ -3,6 +3,7 @@
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext as _
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -19,10 +20,11 @@ def _hasher() -> PasswordHasher:
 
 
 def password_problem(password: str) -> str | None:
+    """What is wrong with this password, in the reader's language; None if it is fine."""
     if len(password) < MIN_LENGTH:
-        return f"at least {MIN_LENGTH} characters"
+        return _("The password must have at least %(count)d characters.", count=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"at most {MAX_LENGTH} characters"
+        return _("The password must have at most %(count)d characters.", count=MAX_LENGTH)
     return None
 
 

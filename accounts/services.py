@@ -30,10 +30,7 @@ def _token_hash(token: str) -> str:
 def _check_password_rules(password: str, field: str = "password") -> None:
     problem = password_problem(password)
     if problem:
-        raise ValidationFailed(
-            str(_l("The password must have %(rule)s.", rule=problem)),
-            fields={field: [problem]},
-        )
+        raise ValidationFailed(problem, code="weak_password", fields={field: [problem]})
 
 
 def create_user(

@@ -74,7 +74,7 @@ def _postgres_url(request) -> str:
     if _find_pg_ctl():
         try:
             proc = request.getfixturevalue("postgresql_proc")
-        except Exception as error:  # noqa: BLE001 - any failure means "no local cluster"
+        except Exception as error:
             return _no_postgres(f"could not start a local PostgreSQL: {error}")
         server = f"postgresql+psycopg://{proc.user}@{proc.host}:{proc.port}/postgres"
         return _throwaway_database(server, request)
@@ -108,7 +108,7 @@ def _throwaway_database(server_url: str, request) -> str:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         admin.dispose()
         return _no_postgres(f"cannot create a test database on {server.host}: {error}")
 

@@ -1,4 +1,7 @@
+import os
 import subprocess
+import sys
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select, text, update
@@ -18,7 +21,7 @@ def test_each_entry_chains_to_the_previous_one(db_session, create_user):
     create_user()
     entries = _entries()
     assert len(entries) >= 2
-    for previous, entry in zip(entries, entries[1:], strict=False):
+    for previous, entry in pairwise(entries):
         assert entry.prev_hash == previous.hash
         assert entry.hash == audit.chain_hash(entry.prev_hash, entry.content())
     assert audit.verify() is None
@@ -61,9 +64,8 @@ def test_the_orm_refuses_to_change_an_entry(db_session, create_user):
                                        "DELETE FROM audit_entries"])
 def test_the_database_refuses_update_and_delete(db_session, create_user, statement):
     create_user()
-    with pytest.raises(DatabaseError, match="append-only"):
-        with db.session.begin_nested():
-            db.session.execute(text(statement))
+    with pytest.raises(DatabaseError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text(statement))
 
 
 def test_state_changes_write_one_entry_each(db_session, create_user):
@@ -89,15 +91,12 @@ def test_cli_names_the_broken_row_on_a_committed_database(database_url, tmp_path
     from sqlalchemy import create_engine
 
     engine = create_engine(database_url)
-    env = {"ARBITER_DATABASE_URL": database_url, "ARBITER_SECRET_KEY": "x",
-           "FLASK_APP": "wsgi.py", "PATH": "/usr/bin:/bin"}
-    import os
-    import sys
-
-    env["PATH"] = os.path.dirname(sys.executable) + ":" + env["PATH"]
+    env = {**os.environ, "ARBITER_DATABASE_URL": database_url, "ARBITER_SECRET_KEY": "x",
+           "FLASK_APP": "wsgi.py"}
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
     try:
         created = subprocess.run(
-            ["flask", "users", "create", "cli-audit@example.test", "--password-stdin"],
+            [flask, "users", "create", "cli-audit@example.test", "--password-stdin"],
             input="a long enough password\n", capture_output=True, text=True, env=env,
             check=False,
         )
@@ -108,7 +107,7 @@ def test_cli_names_the_broken_row_on_a_committed_database(database_url, tmp_path
             connection.execute(text("UPDATE audit_entries SET actor_id = 999 WHERE id = :id"),
                                {"id": last})
             connection.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
-        result = subprocess.run(["flask", "audit", "verify"], capture_output=True, text=True,
+        result = subprocess.run([flask, "audit", "verify"], capture_output=True, text=True,
                                 env=env, check=False)
         assert result.returncode == 1
         assert f"BROKEN at entry {last}" in result.stderr

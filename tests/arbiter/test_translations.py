@@ -1,0 +1,26 @@
+"""Every user-facing string has a current Polish translation."""
+
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "incidents", "templates"]
+
+
+def test_polish_catalogue_is_complete_and_current(tmp_path):
+    pot = tmp_path / "messages.pot"
+    CommandLineInterface().run([
+        "pybabel", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+        "--no-location", "-o", str(pot), *[str(ROOT / s) for s in SOURCES],
+    ])
+    with pot.open("rb") as handle:
+        extracted = {m.id for m in read_po(handle) if m.id}
+    with (ROOT / "arbiter/translations/pl/LC_MESSAGES/messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
+    missing = sorted(map(str, extracted - translated))
+    assert not missing, f"untranslated or fuzzy in Polish (run `make messages`): {missing}"
+    stale = sorted(str(m.id) for m in catalogue if m.id and m.id not in extracted)
+    assert not stale, f"Polish entries for strings that no longer exist: {stale}"
