@@ -25,6 +25,10 @@ pytest_plugins = ["tests.factories"]
 
 BACKENDS = ["sqlite", "postgresql"]
 _postgres_skip_reason: list[str] = []
+# Flask-Limiter keeps its storage on the one global Limiter: memory for the suite (so
+# time-machine can move its clock); the Redis test swaps it in and back out.
+RATELIMIT_STORAGE = "memory://"
+RATELIMIT_PREFIX = f"arbiter-test-{os.getpid()}"
 
 
 class BoundSession(FlaskSQLAlchemySession):
@@ -54,7 +58,8 @@ def _base_config(url: str) -> dict:
         "SECRET_KEY": "test-secret-" + "x" * 20,
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_FAST": True,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STORAGE_URI": RATELIMIT_STORAGE,
+        "RATELIMIT_KEY_PREFIX": RATELIMIT_PREFIX,
     }
 
 
