@@ -20,3 +20,20 @@ def init_login(manager: LoginManager) -> None:
         if wants_json():
             return error_response(401, "unauthorized", "authentication required")
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def staff_required(view):
+    """Platform advisors only: anonymous users go to login, everyone else gets 403."""
+    from functools import wraps
+
+    from flask import abort
+    from flask_login import current_user, login_required
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

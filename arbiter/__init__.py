@@ -48,11 +48,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from arbiter.views import bp as core_bp
+    from disputes.views import bp as disputes_bp
     from orders.views import bp as orders_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(disputes_bp)
 
 
 def _register_cli(app: Flask) -> None:

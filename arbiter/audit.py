@@ -14,11 +14,11 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, event, func, select, text
+from sqlalchemy import JSON, String, Text, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from arbiter import clock
-from arbiter.db import Base, PrimaryKey
+from arbiter.db import AppendOnly, Base, PrimaryKey
 from arbiter.extensions import db
 
 GENESIS_HASH = "0" * 64
@@ -26,7 +26,7 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x4152424954455231  # "ARBITER1"
 
 
-class AuditEntry(PrimaryKey, Base):
+class AuditEntry(AppendOnly, PrimaryKey, Base):
     __tablename__ = "audit_entries"
 
     at: Mapped[datetime] = mapped_column(comment="When the change happened (UTC)")
@@ -152,10 +152,3 @@ def _iterate(session: Session, batch: int) -> Iterator[AuditEntry]:
 
 def count(session: Session | None = None) -> int:
     return (session or db.session).scalar(select(func.count(AuditEntry.id))) or 0
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_audit_rewrites(session: Session, flush_context, instances) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
-            raise PermissionError("the audit log is append-only")

@@ -26,6 +26,8 @@ DEFAULTS = {
     "SESSION_LIFETIME_DAYS": 14,
     "LOGIN_ATTEMPTS_PER_MINUTE": 5,
     "PAGE_SIZE": 20,
+    # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
+    "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }
 
 

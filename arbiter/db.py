@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
 from arbiter import clock
@@ -57,6 +57,20 @@ class Base(DeclarativeBase):
             int: BigInteger().with_variant(Integer(), "sqlite"),
         },
     )
+
+
+class AppendOnly:
+    """Rows of these tables are written once; the ORM refuses to update or delete them."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_rewrites_of_append_only_rows(session: Session, flush_context, instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise PermissionError(f"{type(obj).__tablename__} is append-only")
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj, include_collections=False):
+            raise PermissionError(f"{type(obj).__tablename__} is append-only")
 
 
 class PrimaryKey:

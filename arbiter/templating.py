@@ -23,7 +23,14 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
+        from flask_login import current_user
+
+        from arbiter.notifications import text_for, unread_count
+
+        unread = unread_count(current_user) if current_user.is_authenticated else 0
         return {
+            "unread_notifications": unread,
+            "notification_text": text_for,
             "current_locale": str(get_locale() or "pl"),
             "payment_method_label": lambda method: PAYMENT_METHOD_LABELS[method],
         }

@@ -1,11 +1,12 @@
 """Pages that belong to no feature: home, health check, language switch."""
 
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import services as account_services
+from arbiter import notifications as notifications_module
 from arbiter.extensions import db
 from arbiter.i18n import LANGUAGES
 from arbiter.urls import safe_next_url
@@ -28,6 +29,18 @@ def healthz():
         db.session.rollback()
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@login_required
+def notifications():
+    """My notifications, newest first; POST marks them all read."""
+    user = current_user._get_current_object()
+    if request.method == "POST":
+        notifications_module.mark_all_read(user)
+        db.session.commit()
+        return redirect(url_for("core.notifications"))
+    return render_template("core/notifications.html", items=notifications_module.recent(user))
 
 
 @bp.route("/language", methods=["POST"])

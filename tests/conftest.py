@@ -24,6 +24,8 @@ from arbiter.extensions import db, limiter
 pytest_plugins = ["tests.factories"]
 
 BACKENDS = ["sqlite", "postgresql"]
+# Reference data the migrations insert; concurrency tests must not wipe it.
+SEEDED_BY_MIGRATIONS = {"policy_versions"}
 _postgres_skip_reason: list[str] = []
 # Flask-Limiter keeps its storage on the one global Limiter: memory for the suite (so
 # time-machine can move its clock); the Redis test swaps it in and back out.
@@ -148,8 +150,10 @@ def database_url(request, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app(_base_config(database_url))
+def app(database_url, tmp_path_factory):
+    config = _base_config(database_url)
+    config["STORAGE_DIR"] = str(tmp_path_factory.mktemp("storage"))
+    app = create_app(config)
     app.test_client_class = FreshContextClient
     yield app
     with app.app_context():
@@ -192,6 +196,21 @@ def db_session(app):
 
 
 @pytest.fixture
+def committed(app, database_url):
+    """Real commits on separate connections (concurrency tests); tables emptied afterwards."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with app.app_context():
+        limiter.reset()
+        yield app
+        db.session.remove()
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables
+                           if table.name not in SEEDED_BY_MIGRATIONS)
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
 def client(app, db_session):
     """A browser that prefers English (the default locale is Polish; i18n tests say so)."""
     client = app.test_client()
@@ -206,6 +225,7 @@ def fresh_app(tmp_path):
     def build(**config):
         url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         base = _base_config(url)
+        base["STORAGE_DIR"] = str(tmp_path / "storage")
         base.update(config)
         app = create_app(base)
         app.test_client_class = FreshContextClient

@@ -84,3 +84,42 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+@pytest.fixture
+def create_discussion(db_session, create_order):
+    """Open a discussion through the service; ``age_hours`` moves its clock back."""
+    from disputes import services
+    from disputes.states import ExpectedOutcome, Reason
+
+    def create(order=None, *, buyer=None, seller=None, age_hours: float = 0,
+               reason=Reason.NOT_AS_DESCRIBED, description="The lamp arrived cracked."):
+        order = order or create_order(buyer=buyer, seller=seller)
+        discussion = services.open_discussion(
+            order, order.buyer, reason=reason, expected_outcome=ExpectedOutcome.REFUND,
+            description=description)
+        db.session.commit()
+        if age_hours:
+            age(discussion, age_hours)
+        return discussion
+
+    return create
+
+
+def age(discussion, hours: float) -> None:
+    """Test set-up only: pretend the discussion was opened ``hours`` earlier."""
+    shift = timedelta(hours=hours)
+    for name in ("opened_at", "respond_by", "escalation_available_at", "last_activity_at"):
+        setattr(discussion, name, getattr(discussion, name) - shift)
+    db.session.commit()
+
+
+@pytest.fixture
+def escalated(create_discussion, buyer, seller):
+    """A discussion past its 24 h window, escalated by its buyer."""
+    from disputes import services
+
+    discussion = create_discussion(buyer=buyer, seller=seller, age_hours=25)
+    services.escalate(discussion, buyer, "The seller does not answer at all.")
+    db.session.commit()
+    return discussion

@@ -1,0 +1,106 @@
+"""Evidence upload rules: PDF, PNG and JPEG only, by magic bytes that match the extension.
+
+Every file of a request is checked before anything is stored. Stored blobs are recorded
+on the session, and removed again if the transaction rolls back, so a refused or failed
+request leaves nothing behind.
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from arbiter.errors import DomainError, ValidationFailed
+from arbiter.extensions import db
+from arbiter.storage import StoredBlob, storage
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+SIGNATURES = {
+    "application/pdf": (b"%PDF-",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+}
+EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
+              "jpeg": "image/jpeg"}
+
+
+class FileTooLarge(DomainError):
+    status = 413
+    code = "file_too_large"
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def clean_filename(filename: str) -> str:
+    """The name shown to people: no directories, no control characters, bounded length."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*').strip(". ")
+    return name[-120:] or "file"
+
+
+def check_upload(upload: Upload) -> CheckedUpload:
+    name = clean_filename(upload.filename)
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    declared = EXTENSIONS.get(extension)
+    if declared is None:
+        raise ValidationFailed(
+            _("%(name)s: only PDF, PNG and JPEG files are accepted.", name=name),
+            code="file_type_not_allowed", fields={"files": ["type"]})
+    if len(upload.data) > MAX_FILE_BYTES:
+        raise FileTooLarge(_("%(name)s is larger than 10 MB.", name=name),
+                           fields={"files": ["size"]})
+    if not upload.data:
+        raise ValidationFailed(_("%(name)s is empty.", name=name), code="file_empty",
+                               fields={"files": ["empty"]})
+    if not upload.data.startswith(SIGNATURES[declared]):
+        raise ValidationFailed(
+            _("%(name)s is not really a %(kind)s file.", name=name,
+              kind=extension.upper()),
+            code="file_content_mismatch", fields={"files": ["content"]})
+    return CheckedUpload(name, declared, upload.data)
+
+
+def check_uploads(uploads: list[Upload], *, max_count: int, room_left: int) -> list[CheckedUpload]:
+    if len(uploads) > max_count:
+        raise ValidationFailed(
+            _("At most %(count)d files at a time.", count=max_count),
+            code="too_many_files", fields={"files": ["count"]})
+    if len(uploads) > room_left:
+        raise ValidationFailed(
+            _("This case already holds the most files allowed (%(left)d more possible).",
+              left=max(room_left, 0)),
+            code="too_many_files", fields={"files": ["count"]})
+    return [check_upload(upload) for upload in uploads]
+
+
+def store(checked: CheckedUpload) -> StoredBlob:
+    blob = storage().put(checked.data)
+    db.session.info.setdefault("stored_blobs", []).append(blob.key)
+    return blob
+
+
+@event.listens_for(Session, "after_rollback")
+def _remove_blobs_of_rolled_back_work(session: Session) -> None:
+    keys = session.info.pop("stored_blobs", None)
+    if not keys:
+        return
+    backend = storage()
+    for key in keys:
+        backend.delete(key)
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_blobs_of_committed_work(session: Session) -> None:
+    session.info.pop("stored_blobs", None)

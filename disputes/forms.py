@@ -1,0 +1,78 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from disputes import policy
+from disputes.states import (
+    OFFER_LABELS,
+    OUTCOME_LABELS,
+    PARTY_LABELS,
+    REASON_LABELS,
+    VERDICT_LABELS,
+)
+
+FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+
+
+def _choices(labels):
+    return [(key.value, label) for key, label in labels.items()]
+
+
+class OpenDiscussionForm(FlaskForm):
+    reason = SelectField(_l("What is the problem?"), choices=_choices(REASON_LABELS),
+                         validators=[DataRequired()])
+    expected_outcome = SelectField(_l("What do you expect?"),
+                                   choices=_choices(OUTCOME_LABELS),
+                                   validators=[DataRequired()])
+    description = TextAreaField(_l("Describe the problem"), validators=[
+        DataRequired(), Length(min=1, max=policy.DESCRIPTION_MAX)])
+    files = MultipleFileField(_l("Evidence (optional)"), description=FILES_HELP)
+    submit = SubmitField(_l("Report the problem"))
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Your message"), validators=[
+        DataRequired(), Length(max=policy.DESCRIPTION_MAX)])
+    files = MultipleFileField(_l("Evidence (optional)"), description=FILES_HELP)
+    submit = SubmitField(_l("Send"))
+
+
+class OfferForm(FlaskForm):
+    kind = SelectField(_l("Offer"), choices=_choices(OFFER_LABELS),
+                       validators=[DataRequired()])
+    amount = StringField(_l("Amount for a partial refund (PLN)"),
+                         validators=[Optional(), Length(max=20)])
+    note = TextAreaField(_l("Note to the buyer (optional)"), validators=[Length(max=2000)])
+    submit = SubmitField(_l("Make the offer"))
+
+
+class EscalateForm(FlaskForm):
+    reason = TextAreaField(_l("Why do you need the platform's help?"), validators=[
+        DataRequired(), Length(max=5000)])
+    submit = SubmitField(_l("Ask the platform for help"))
+
+
+class InformationRequestForm(FlaskForm):
+    party = RadioField(_l("Ask"), choices=_choices(PARTY_LABELS),
+                       validators=[DataRequired()])
+    question = TextAreaField(_l("Question"), validators=[DataRequired(), Length(max=5000)])
+    submit = SubmitField(_l("Request information (72 h)"))
+
+
+class DecisionForm(FlaskForm):
+    verdict = RadioField(_l("Verdict"), choices=_choices(VERDICT_LABELS),
+                         validators=[DataRequired()])
+    amount = StringField(_l("Refund amount (PLN)"), validators=[Optional(), Length(max=20)],
+                         description=_l("Buyer's favour: defaults to the order total. "
+                                        "Partial: between 0.01 and the order total."))
+    rationale = TextAreaField(_l("Rationale"), validators=[
+        DataRequired(), Length(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
+    submit = SubmitField(_l("Issue the final verdict"))

@@ -1,0 +1,161 @@
+"""Read-side queries: lists, queues and the dashboard rates. Nothing here changes state.
+
+Lists use keyset (cursor) pagination so a page deep in a long queue costs the same as the
+first, and load what the page shows in a constant number of statements.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy.orm import joinedload, selectinload
+
+from arbiter import clock
+from arbiter.extensions import db
+from disputes.models import Attachment, Discussion, Entry, InformationRequest
+from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def _cursor(at: datetime, row_id: int) -> str:
+    return f"{int(at.timestamp() * 1_000_000)}.{row_id}"
+
+
+def parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        micros, row_id = cursor.split(".", 1)
+        from datetime import UTC
+
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(row_id)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _page(statement, key, limit: int) -> Page:
+    rows = list(db.session.scalars(statement.limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, _cursor(getattr(rows[-1], key), rows[-1].id) if more and rows else None)
+
+
+def _open_request_exists():
+    return exists().where(InformationRequest.discussion_id == Discussion.id,
+                          InformationRequest.answered_at.is_(None))
+
+
+def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
+                     cursor: str | None = None, limit: int = 20) -> Page:
+    """Escalated discussions, oldest escalation first."""
+    statement = (
+        select(Discussion)
+        .where(Discussion.state == DiscussionState.ESCALATED)
+        .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff))
+        .order_by(Discussion.escalated_at, Discussion.id)
+    )
+    if reason is not None:
+        statement = statement.where(Discussion.reason == reason)
+    if older_than_hours:
+        statement = statement.where(
+            Discussion.escalated_at <= clock.now() - timedelta(hours=older_than_hours))
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Discussion.escalated_at, Discussion.id) > after)
+    return _page(statement, "escalated_at", limit)
+
+
+def waiting_information(discussion_ids: list[int]) -> set[int]:
+    """Which of these discussions have an unanswered information request."""
+    if not discussion_ids:
+        return set()
+    return set(db.session.scalars(
+        select(InformationRequest.discussion_id).where(
+            InformationRequest.discussion_id.in_(discussion_ids),
+            InformationRequest.answered_at.is_(None))
+    ))
+
+
+def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The seller's open discussions, the nearest answer deadline first."""
+    statement = (
+        select(Discussion)
+        .where(Discussion.seller_id == seller.id, Discussion.state.in_(OPEN_STATES))
+        .options(joinedload(Discussion.order), joinedload(Discussion.buyer))
+        .order_by(Discussion.respond_by, Discussion.id)
+    )
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Discussion.respond_by, Discussion.id) > after)
+    return _page(statement, "respond_by", limit)
+
+
+def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
+    statement = (
+        select(Discussion).where(Discussion.buyer_id == buyer.id)
+        .options(joinedload(Discussion.order), joinedload(Discussion.seller))
+        .order_by(Discussion.opened_at.desc(), Discussion.id.desc())
+    )
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Discussion.opened_at, Discussion.id) < after)
+    return _page(statement, "opened_at", limit)
+
+
+def thread(discussion_id: int) -> Discussion | None:
+    """A discussion with everything its page shows, in a fixed number of queries."""
+    return db.session.scalar(
+        select(Discussion).where(Discussion.id == discussion_id)
+        .options(
+            joinedload(Discussion.order), joinedload(Discussion.buyer),
+            joinedload(Discussion.seller), joinedload(Discussion.assigned_staff),
+            selectinload(Discussion.entries).options(
+                joinedload(Entry.author), selectinload(Entry.attachments)),
+            selectinload(Discussion.offers), selectinload(Discussion.information_requests),
+        )
+    )
+
+
+def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:
+    return db.session.scalar(
+        select(Attachment).where(Attachment.id == attachment_id,
+                                 Attachment.discussion_id == discussion_id))
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if not self.denominator else 100 * self.numerator / self.denominator
+
+
+def ended_without_intervention() -> Rate:
+    """Share of ended discussions that were resolved or closed without escalation."""
+    ended = Discussion.state.in_(TERMINAL_STATES)
+    row = db.session.execute(select(
+        func.count().filter(and_(ended, Discussion.escalated_at.is_(None))),
+        func.count().filter(ended),
+    ).select_from(Discussion)).one()
+    return Rate(row[0], row[1])
+
+
+def seller_on_time_rate(seller_id: int | None = None) -> Rate:
+    """Answers within 24 h out of all discussions whose answer is in or overdue."""
+    now = clock.now()
+    due = or_(Discussion.seller_first_response_at.is_not(None), Discussion.respond_by < now)
+    statement = select(
+        func.count().filter(Discussion.seller_answered_on_time.is_(True)),
+        func.count().filter(due),
+    ).select_from(Discussion)
+    if seller_id is not None:
+        statement = statement.where(Discussion.seller_id == seller_id)
+    row = db.session.execute(statement).one()
+    return Rate(row[0], row[1])

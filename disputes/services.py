@@ -1,0 +1,407 @@
+"""Every change to a discussion, one function per transition.
+
+Each function checks the rules, changes the rows, appends to the thread, writes one audit
+entry and queues notifications (in-app + outbox), all in the caller's transaction. The
+caller commits once. Forbidden steps raise TransitionNotAllowed (409); bad input raises
+ValidationFailed (422).
+"""
+
+from dataclasses import dataclass
+
+from blinker import signal
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import User
+from arbiter import audit, clock
+from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
+from arbiter.extensions import db
+from arbiter.files import Upload, check_uploads, store
+from arbiter.notifications import notify
+from disputes import notifications as _notification_texts  # noqa: F401 - registers texts
+from disputes import policy
+from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
+from disputes.states import (
+    OPEN_STATES,
+    DiscussionState,
+    EntryKind,
+    ExpectedOutcome,
+    OfferKind,
+    OfferState,
+    Party,
+    Reason,
+    Role,
+    Verdict,
+    require,
+)
+from orders.models import Order
+
+# Connected by the decision-documents package to render the verdict's PDF.
+verdict_issued = signal("discussion-verdict-issued")
+
+AUDITED = ("state", "respond_by", "escalation_available_at", "assigned_staff_id", "verdict",
+           "refund_amount")
+
+
+class DiscussionAlreadyOpen(TransitionNotAllowed):
+    code = "discussion_already_open"
+
+    def __init__(self, existing: Discussion):
+        super().__init__(_("This order already has an open discussion."),
+                         fields={"discussion_id": [str(existing.id)]})
+        self.existing = existing
+
+
+class CaseTaken(TransitionNotAllowed):
+    code = "case_taken"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    role: Role
+
+
+def load_for_update(discussion_id: int) -> Discussion:
+    """The discussion, row-locked on PostgreSQL, fresh from the database."""
+    discussion = db.session.scalar(
+        select(Discussion).where(Discussion.id == discussion_id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    if discussion is None:
+        raise NotFound(_("There is nothing here."))
+    return discussion
+
+
+def _require_open(discussion: Discussion) -> None:
+    if not discussion.is_open:
+        raise TransitionNotAllowed(
+            _("This discussion has ended; nothing more can be added."),
+            code="discussion_ended", fields={"state": [discussion.state.value]})
+
+
+def _require_escalated(discussion: Discussion) -> None:
+    if discussion.state is not DiscussionState.ESCALATED:
+        raise TransitionNotAllowed(
+            _("Only an escalated discussion can be handled by staff."),
+            code="not_escalated", fields={"state": [discussion.state.value]})
+
+
+def _snapshot(discussion: Discussion) -> dict:
+    return audit.snapshot(discussion, AUDITED)
+
+
+def _entry(discussion: Discussion, entry_kind: EntryKind, role: Role, author: User | None,
+           body: str = "", **data) -> Entry:
+    entry = Entry(discussion=discussion, kind=entry_kind, author_id=author.id if author else None,
+                  author_role=role, body=body, data=data or None, created_at=clock.now())
+    db.session.add(entry)
+    return entry
+
+
+def _attach(discussion: Discussion, entry: Entry, uploader: User,
+            uploads: list[Upload]) -> list[Attachment]:
+    if not uploads:
+        return []
+    already = db.session.scalar(
+        select(func.count(Attachment.id)).where(Attachment.discussion_id == discussion.id)
+    ) or 0
+    checked = check_uploads(uploads, max_count=policy.FILES_PER_MESSAGE,
+                            room_left=policy.FILES_PER_DISCUSSION - already)
+    attachments = []
+    for upload in checked:
+        blob = store(upload)
+        attachment = Attachment(
+            discussion_id=discussion.id, entry=entry, uploaded_by_id=uploader.id,
+            filename=upload.filename, content_type=upload.content_type, size=blob.size,
+            sha256=blob.sha256, storage_key=blob.key, created_at=clock.now())
+        db.session.add(attachment)
+        attachments.append(attachment)
+    return attachments
+
+
+def _change_state(discussion: Discussion, action: str, actor: User | None, role: Role,
+                  *, note: str = "", **changes) -> None:
+    step = require(discussion.state, action)
+    before = _snapshot(discussion)
+    discussion.state = step.target
+    for key, value in changes.items():
+        setattr(discussion, key, value)
+    discussion.last_activity_at = clock.now()
+    _entry(discussion, EntryKind.STATE_CHANGE, role, actor, note,
+           action=action, state=step.target.value)
+    audit.record(f"discussion.{action}", discussion, actor=actor, before=before,
+                 after=_snapshot(discussion))
+
+
+def _validate_text(value: str, field: str, *, minimum: int = 1,
+                   maximum: int = policy.DESCRIPTION_MAX) -> str:
+    value = (value or "").strip()
+    if not minimum <= len(value) <= maximum:
+        raise ValidationFailed(
+            _("Write between %(min)d and %(max)d characters.", min=minimum, max=maximum),
+            fields={field: ["length"]})
+    return value
+
+
+def open_discussion(order: Order, buyer: User, *, reason: Reason,
+                    expected_outcome: ExpectedOutcome, description: str,
+                    uploads: list[Upload] = ()) -> Discussion:
+    if order.buyer_id != buyer.id:
+        raise NotFound(_("There is nothing here."))
+    description = _validate_text(description, "description")
+    existing = open_discussion_for(order)
+    if existing is not None:
+        raise DiscussionAlreadyOpen(existing)
+    now = clock.now()
+    deadlines = policy.deadlines_for(now)
+    discussion = Discussion(
+        order=order, buyer_id=order.buyer_id, seller_id=order.seller_id, reason=reason,
+        expected_outcome=expected_outcome, description=description,
+        state=DiscussionState.AWAITING_SELLER, opened_at=now, last_activity_at=now,
+        respond_by=deadlines.respond_by,
+        escalation_available_at=deadlines.escalation_available_at)
+    db.session.add(discussion)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:  # another request opened one at the same moment
+        raise DiscussionAlreadyOpen(open_discussion_for(order)) from None
+    entry = _entry(discussion, EntryKind.MESSAGE, Role.BUYER, buyer, description)
+    _attach(discussion, entry, buyer, list(uploads))
+    audit.record("discussion.opened", discussion, actor=buyer, after=_snapshot(discussion))
+    notify(order.seller, "discussion.opened", discussion, order=order.external_id)
+    return discussion
+
+
+def open_discussion_for(order: Order) -> Discussion | None:
+    return db.session.scalar(
+        select(Discussion).where(Discussion.order_id == order.id,
+                                 Discussion.state.in_(OPEN_STATES)))
+
+
+def post_message(discussion: Discussion, author: User, body: str,
+                 uploads: list[Upload] = ()) -> Entry:
+    """A message in the thread. The seller's first one is their answer (→ in progress)."""
+    discussion = load_for_update(discussion.id)
+    role = discussion.role_of(author)
+    if role is None:
+        raise NotFound(_("There is nothing here."))
+    _require_open(discussion)
+    if role is Role.STAFF and discussion.state is not DiscussionState.ESCALATED:
+        raise TransitionNotAllowed(_("Staff write in a discussion once it is escalated."))
+    body = _validate_text(body, "body")
+    entry = _entry(discussion, EntryKind.MESSAGE, role, author, body)
+    _attach(discussion, entry, author, list(uploads))
+    discussion.last_activity_at = clock.now()
+    if role is Role.SELLER and discussion.seller_first_response_at is None:
+        _record_seller_answer(discussion, author)
+    _answer_information_requests(discussion, role, entry)
+    audit.record("discussion.message_posted", discussion, actor=author,
+                 after={"entry_id": entry.id, "role": role.value})
+    for recipient in _others(discussion, author):
+        notify(recipient, "discussion.message", discussion)
+    return entry
+
+
+def _record_seller_answer(discussion: Discussion, seller: User) -> None:
+    now = clock.now()
+    discussion.seller_first_response_at = now
+    discussion.seller_answered_on_time = policy.answered_on_time(discussion.respond_by, now)
+    if discussion.state is DiscussionState.AWAITING_SELLER:
+        _change_state(discussion, "seller_answers", seller, Role.SELLER)
+
+
+def _answer_information_requests(discussion: Discussion, role: Role, entry: Entry) -> None:
+    if role not in (Role.BUYER, Role.SELLER):
+        return
+    db.session.flush()
+    for request in discussion.information_requests:
+        if request.answered_at is None and request.party.value == role.value:
+            request.answered_at = clock.now()
+            request.answer_entry_id = entry.id
+
+
+def _others(discussion: Discussion, author: User) -> list[User]:
+    people = [discussion.buyer, discussion.seller]
+    if discussion.assigned_staff is not None:
+        people.append(discussion.assigned_staff)
+    return [person for person in people if person.id != author.id]
+
+
+def make_offer(discussion: Discussion, seller: User, *, kind: OfferKind,
+               amount: int | None = None, note: str = "") -> Offer:
+    discussion = load_for_update(discussion.id)
+    if discussion.role_of(seller) is not Role.SELLER:
+        raise NotFound(_("There is nothing here."))
+    _require_open(discussion)
+    if kind is OfferKind.REFUND:
+        amount = discussion.order.total
+    problem = policy.offer_amount_problem(kind.value, amount, discussion.order.total)
+    if problem:
+        raise ValidationFailed(
+            _("A partial refund must be more than 0 and at most the order total."),
+            code=problem, fields={"amount": [problem]})
+    for pending in discussion.offers:
+        if pending.state is OfferState.PENDING:
+            pending.state = OfferState.SUPERSEDED
+            pending.answered_at = clock.now()
+    db.session.flush()
+    entry = _entry(discussion, EntryKind.OFFER, Role.SELLER, seller, note.strip()[:2000],
+                   kind=kind.value, amount=amount)
+    db.session.flush()
+    offer = Offer(discussion=discussion, entry_id=entry.id, kind=kind, amount=amount,
+                  created_at=clock.now())
+    db.session.add(offer)
+    discussion.last_activity_at = clock.now()
+    if discussion.seller_first_response_at is None:
+        _record_seller_answer(discussion, seller)
+    audit.record("discussion.offer_made", discussion, actor=seller,
+                 after={"kind": kind.value, "amount": amount})
+    notify(discussion.buyer, "discussion.offer", discussion)
+    return offer
+
+
+def _pending_offer(discussion: Discussion, offer_id: int) -> Offer:
+    offer = next((o for o in discussion.offers if o.id == offer_id), None)
+    if offer is None:
+        raise NotFound(_("There is nothing here."))
+    if offer.state is not OfferState.PENDING:
+        raise TransitionNotAllowed(_("This offer has already been answered."),
+                                   code="offer_not_pending")
+    return offer
+
+
+def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
+    discussion = load_for_update(discussion.id)
+    _require_buyer(discussion, buyer)
+    require(discussion.state, "accept_offer")
+    offer = _pending_offer(discussion, offer_id)
+    offer.state = OfferState.ACCEPTED
+    offer.answered_at = clock.now()
+    _change_state(discussion, "accept_offer", buyer, Role.BUYER, resolved_at=clock.now())
+    notify(discussion.seller, "discussion.offer_accepted", discussion)
+
+
+def decline_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
+    discussion = load_for_update(discussion.id)
+    _require_buyer(discussion, buyer)
+    _require_open(discussion)
+    offer = _pending_offer(discussion, offer_id)
+    offer.state = OfferState.DECLINED
+    offer.answered_at = clock.now()
+    discussion.last_activity_at = clock.now()
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.BUYER, buyer, "",
+           action="offer_declined", offer_id=offer.id)
+    audit.record("discussion.offer_declined", discussion, actor=buyer,
+                 after={"offer_id": offer.id})
+    notify(discussion.seller, "discussion.offer_declined", discussion)
+
+
+def _require_buyer(discussion: Discussion, user: User) -> None:
+    if discussion.role_of(user) is not Role.BUYER:
+        raise NotFound(_("There is nothing here."))
+
+
+def close_as_solved(discussion: Discussion, buyer: User) -> None:
+    discussion = load_for_update(discussion.id)
+    _require_buyer(discussion, buyer)
+    _change_state(discussion, "close_as_solved", buyer, Role.BUYER, resolved_at=clock.now())
+    notify(discussion.seller, "discussion.resolved", discussion)
+
+
+def withdraw(discussion: Discussion, buyer: User) -> None:
+    discussion = load_for_update(discussion.id)
+    _require_buyer(discussion, buyer)
+    _change_state(discussion, "withdraw", buyer, Role.BUYER, closed_at=clock.now())
+    notify(discussion.seller, "discussion.withdrawn", discussion)
+
+
+def escalate(discussion: Discussion, buyer: User, reason: str) -> None:
+    """Ask the platform for help: allowed from ``escalation_available_at`` on."""
+    discussion = load_for_update(discussion.id)
+    _require_buyer(discussion, buyer)
+    require(discussion.state, "escalate")
+    now = clock.now()
+    if not policy.escalation_open(discussion.escalation_available_at, now):
+        raise TransitionNotAllowed(
+            _("You can ask the platform for help from %(when)s.",
+              when=discussion.escalation_available_at.isoformat()),
+            code="escalation_not_available_yet",
+            fields={"escalation_available_at": [discussion.escalation_available_at.isoformat()]})
+    reason = _validate_text(reason, "reason", maximum=5_000)
+    _change_state(discussion, "escalate", buyer, Role.BUYER, note=reason, escalated_at=now,
+                  escalation_reason=reason)
+    for person in (discussion.buyer, discussion.seller):
+        notify(person, "discussion.escalated", discussion)
+
+
+def take_case(discussion: Discussion, staff: User) -> None:
+    """One advisor at a time; taking a taken case says who has it."""
+    discussion = load_for_update(discussion.id)
+    if not staff.is_staff:
+        raise NotFound(_("There is nothing here."))
+    _require_escalated(discussion)
+    if discussion.assigned_staff_id not in (None, staff.id):
+        raise CaseTaken(_("%(name)s is already handling this case.",
+                          name=discussion.assigned_staff.name),
+                        fields={"assigned_staff": [discussion.assigned_staff.name]})
+    if discussion.assigned_staff_id == staff.id:
+        return
+    before = _snapshot(discussion)
+    discussion.assigned_staff_id = staff.id
+    discussion.taken_at = clock.now()
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.STAFF, staff, "", action="taken")
+    audit.record("discussion.taken", discussion, actor=staff, before=before,
+                 after=_snapshot(discussion))
+
+
+def _require_handler(discussion: Discussion, staff: User) -> None:
+    if not staff.is_staff:
+        raise NotFound(_("There is nothing here."))
+    _require_escalated(discussion)
+    if discussion.assigned_staff_id != staff.id:
+        raise CaseTaken(_("Take the case before acting on it."), code="case_not_taken")
+
+
+def request_information(discussion: Discussion, staff: User, *, party: Party,
+                        question: str) -> InformationRequest:
+    discussion = load_for_update(discussion.id)
+    _require_handler(discussion, staff)
+    question = _validate_text(question, "question", maximum=5_000)
+    now = clock.now()
+    request = InformationRequest(discussion=discussion, requested_by_id=staff.id, party=party,
+                                 question=question, requested_at=now,
+                                 due_at=policy.information_due(now))
+    db.session.add(request)
+    _entry(discussion, EntryKind.INFORMATION_REQUEST, Role.STAFF, staff, question,
+           party=party.value, due_at=request.due_at.isoformat())
+    discussion.last_activity_at = now
+    audit.record("discussion.information_requested", discussion, actor=staff,
+                 after={"party": party.value, "due_at": request.due_at})
+    recipient = discussion.buyer if party is Party.BUYER else discussion.seller
+    notify(recipient, "discussion.information_requested", discussion,
+           due_at=request.due_at.isoformat())
+    return request
+
+
+def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int | None,
+           rationale: str) -> Discussion:
+    """The final verdict. Refund amounts are bounded by the order total."""
+    discussion = load_for_update(discussion.id)
+    _require_handler(discussion, staff)
+    rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
+    try:
+        refund = policy.verdict_amount(verdict.value, amount, discussion.order.total)
+    except ValueError as error:
+        raise ValidationFailed(
+            _("The amount must be between 0.01 and the order total."),
+            code=str(error), fields={"amount": [str(error)]}) from None
+    _change_state(discussion, "decide", staff, Role.STAFF, note=rationale, verdict=verdict,
+                  refund_amount=refund, rationale=rationale, decided_at=clock.now(),
+                  decided_by_id=staff.id)
+    for person in (discussion.buyer, discussion.seller):
+        notify(person, "discussion.decided", discussion, verdict=verdict.value)
+    verdict_issued.send(discussion)
+    return discussion
