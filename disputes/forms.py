@@ -8,6 +8,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from disputes import policy
@@ -23,7 +24,7 @@ FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
-    return [(key.value, label) for key, label in labels.items()]
+    return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
 class OpenDiscussionForm(FlaskForm):

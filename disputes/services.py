@@ -248,7 +248,7 @@ def make_offer(discussion: Discussion, seller: User, *, kind: OfferKind,
             pending.state = OfferState.SUPERSEDED
             pending.answered_at = clock.now()
     db.session.flush()
-    entry = _entry(discussion, EntryKind.OFFER, Role.SELLER, seller, note.strip()[:2000],
+    entry = _entry(discussion, EntryKind.OFFER, Role.SELLER, seller, (note or "").strip()[:2000],
                    kind=kind.value, amount=amount)
     db.session.flush()
     offer = Offer(discussion=discussion, entry_id=entry.id, kind=kind, amount=amount,

@@ -333,4 +333,5 @@ def _labels():
         "role_label": lambda value: role_labels[Role(value)],
         "system_note": lambda data: notes.get((data or {}).get("action"), ""),
         "countdown": policy.countdown,
+        "open_discussion_for": services.open_discussion_for,
     }
