@@ -2,6 +2,7 @@
 
 from accounts.models import User, UserSession
 from arbiter.audit import AuditEntry
+from claims.models import PolicyVersion
 from orders.models import Order
 
-__all__ = ["AuditEntry", "Order", "User", "UserSession"]
+__all__ = ["AuditEntry", "Order", "PolicyVersion", "User", "UserSession"]
