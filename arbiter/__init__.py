@@ -47,7 +47,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
+    from arbiter.extensions import csrf
     from arbiter.views import bp as core_bp
+    from claims.api import bp as claims_api_bp
+    from claims.views import bp as claims_bp
     from disputes.views import bp as disputes_bp
     from orders.views import bp as orders_bp
 
@@ -55,6 +58,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
+    app.register_blueprint(claims_bp)
+    # The API is read-only and reads no browser session: a CSRF token would guard nothing.
+    csrf.exempt(claims_api_bp)
+    app.register_blueprint(claims_api_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -3,10 +3,11 @@
 from accounts.models import User, UserSession
 from arbiter.audit import AuditEntry
 from arbiter.notifications import Notification, OutboxEmail
+from claims.models import PolicyVersion
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from orders.models import Order
 
 __all__ = [
     "Attachment", "AuditEntry", "Discussion", "Entry", "InformationRequest", "Notification",
-    "Offer", "Order", "OutboxEmail", "User", "UserSession",
+    "Offer", "Order", "OutboxEmail", "PolicyVersion", "User", "UserSession",
 ]

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 
 from arbiter import clock
 from arbiter.money import format_money
@@ -20,6 +20,13 @@ def register_template_helpers(app: Flask) -> None:
         if value is None:
             return ""
         return format_datetime(clock.ensure_aware(value), fmt)
+
+    @app.template_filter("local_date")
+    def local_date(value: datetime | None, fmt: str = "long") -> str:
+        """The calendar day in Warsaw (2017-07-31 22:00 UTC is 1 August 2017 there)."""
+        if value is None:
+            return ""
+        return format_date(clock.ensure_aware(value), fmt)
 
     @app.context_processor
     def inject_globals():

@@ -9,6 +9,7 @@ ValidationFailed (422).
 from dataclasses import dataclass
 
 from blinker import signal
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -327,7 +328,7 @@ def escalate(discussion: Discussion, buyer: User, reason: str) -> None:
     if not policy.escalation_open(discussion.escalation_available_at, now):
         raise TransitionNotAllowed(
             _("You can ask the platform for help from %(when)s.",
-              when=discussion.escalation_available_at.isoformat()),
+              when=format_datetime(discussion.escalation_available_at, "short")),
             code="escalation_not_available_yet",
             fields={"escalation_available_at": [discussion.escalation_available_at.isoformat()]})
     reason = _validate_text(reason, "reason", maximum=5_000)

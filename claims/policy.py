@@ -1,0 +1,250 @@
+"""Buyer-protection rules as pure functions: no database, no Flask, no clock.
+
+A policy version is data (:class:`PolicyRules`, stored as a row of ``policy_versions``).
+A claim is judged by the version in force when the order was paid (:func:`rules_in_force`),
+and :func:`quote` turns that version plus the facts of one purchase into a :class:`Quote`:
+eligible or not (with reason codes), what the policy pays and which clauses decided it.
+Amounts are integer grosze. ``now`` is always passed in, so a quote can be replayed.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from arbiter.clock import ensure_aware
+from claims.states import ClaimType
+from orders.states import PaymentMethod
+
+
+class Reason(StrEnum):
+    """Why a quote is not eligible. Stable codes: the API and decisions expose them."""
+
+    NO_POLICY_IN_FORCE = "no_policy_in_force"
+    PAYMENT_METHOD_NOT_COVERED = "payment_method_not_covered"
+    CLAIMED_AMOUNT_REQUIRED = "claimed_amount_required"
+    CLAIMED_AMOUNT_EXCEEDS_PRICE = "claimed_amount_exceeds_price"
+    FILING_WINDOW_EXPIRED = "filing_window_expired"
+
+
+class Clause(StrEnum):
+    """A rule of a policy version that shaped a quote, so a decision can cite it."""
+
+    COVERED_PAYMENT_METHODS = "covered_payment_methods"
+    ITEM_FULL_PRICE = "item_full_price"
+    ITEM_DOCUMENTED_LOSS = "item_documented_loss"
+    SHIPPING_COVERED = "shipping_covered"
+    SHIPPING_NOT_COVERED = "shipping_not_covered"
+    SHIPPING_CAP = "shipping_cap"
+    TOTAL_CAP = "total_cap"
+    FILING_WINDOW = "filing_window"
+    POLICE_REPORT_REQUIRED = "police_report_required"
+
+
+class NoPolicyInForce(LookupError):
+    """No policy version was in force yet at that ``paid_at``."""
+
+    reason = Reason.NO_POLICY_IN_FORCE
+
+    def __init__(self, paid_at: datetime):
+        super().__init__(f"no buyer-protection policy was in force at {paid_at.isoformat()}")
+        self.paid_at = paid_at
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    """One policy version. The defaults are the rules of version 2017-08."""
+
+    version: str
+    effective_from: datetime
+    covered_payment_methods: frozenset[PaymentMethod] = frozenset(
+        {PaymentMethod.PLATFORM_PAYMENTS, PaymentMethod.BANK_TRANSFER}
+    )
+    shipping_covered_for: frozenset[PaymentMethod] = frozenset(
+        {PaymentMethod.PLATFORM_PAYMENTS}
+    )
+    shipping_cap_minor: int = 10_000
+    total_cap_minor: int = 1_000_000
+    filing_window_days: int = 90
+    police_report_required_for: frozenset[ClaimType] = frozenset({ClaimType.NOT_RECEIVED})
+
+    def __post_init__(self) -> None:
+        # Rows and JSON hand in lists of plain strings; the rules compare enum members.
+        set_field = object.__setattr__
+        set_field(self, "effective_from", ensure_aware(self.effective_from))
+        set_field(self, "covered_payment_methods",
+                  frozenset(map(PaymentMethod, self.covered_payment_methods)))
+        set_field(self, "shipping_covered_for",
+                  frozenset(map(PaymentMethod, self.shipping_covered_for)))
+        set_field(self, "police_report_required_for",
+                  frozenset(map(ClaimType, self.police_report_required_for)))
+        if not self.version:
+            raise ValueError("a policy version needs a code such as 2017-08")
+        if self.shipping_cap_minor < 0 or self.total_cap_minor <= 0:
+            raise ValueError("caps must be positive (the shipping cap may be zero)")
+        if self.filing_window_days <= 0:
+            raise ValueError("the filing window must be at least one day")
+
+    def filing_deadline(self, paid_at: datetime) -> datetime:
+        """The last instant a claim may be filed: ``paid_at`` + N days of 24 h, in UTC.
+
+        Elapsed time, not Warsaw calendar days: like every deadline in Arbiter, a day is
+        86,400 s whatever DST does. The deadline itself is still inside the window.
+        """
+        return ensure_aware(paid_at) + timedelta(days=self.filing_window_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What the policy pays for one purchase, and whether a claim may be filed at all.
+
+    ``item_amount`` and ``shipping_amount`` are before the total cap, ``total`` after it;
+    ``cap_applied`` is true only when the total cap lowered the total. ``clauses`` lists
+    the rules that shaped this quote, in policy order: the shipping and total caps appear
+    only when they lowered an amount.
+    """
+
+    eligible: bool
+    reasons: tuple[Reason, ...]
+    policy_version: str | None
+    item_amount: int
+    shipping_amount: int
+    total: int
+    cap_applied: bool
+    clauses: tuple[Clause, ...]
+    police_report_required: bool
+    filing_deadline: datetime | None
+
+
+def rules_in_force(versions: Iterable[PolicyRules], paid_at: datetime) -> PolicyRules:
+    """The version with the latest ``effective_from`` at or before ``paid_at``.
+
+    An order paid at the very instant a version takes effect is judged by that version.
+    Raises :class:`NoPolicyInForce` (reason ``no_policy_in_force``) before the first one.
+    """
+    paid_at = ensure_aware(paid_at)
+    candidates = [rules for rules in versions if rules.effective_from <= paid_at]
+    if not candidates:
+        raise NoPolicyInForce(paid_at)
+    return max(candidates, key=lambda rules: rules.effective_from)
+
+
+def quote(
+    rules: PolicyRules,
+    *,
+    item_price: int,
+    shipping_cost: int,
+    payment_method: PaymentMethod,
+    claim_type: ClaimType,
+    claimed_amount: int | None,
+    paid_at: datetime,
+    now: datetime,
+) -> Quote:
+    """Apply one policy version to the facts of a purchase (amounts in grosze).
+
+    The amounts are computed even when the quote is not eligible, exactly as the rules
+    would give them, so the buyer can see what the policy covers and why it does not
+    apply; ``eligible`` (no reasons) is what decides whether anything may be paid:
+
+    - payment method not covered: item amount as usual; shipping as the rules give it;
+    - ``other`` without a claimed amount (or a zero one): item amount 0;
+    - ``other`` claiming more than the item price: item amount = the item price;
+    - filing window passed: amounts as usual.
+
+    ``claimed_amount`` matters only for ``other`` and is ignored for the other types.
+    The filing window includes its last instant: filing exactly ``filing_window_days``
+    days of 24 h after ``paid_at`` is on time; one microsecond later it has expired.
+    """
+    if item_price <= 0:
+        raise ValueError("item_price must be positive")
+    if shipping_cost < 0 or (claimed_amount is not None and claimed_amount < 0):
+        raise ValueError("amounts must not be negative")
+    paid_at, now = ensure_aware(paid_at), ensure_aware(now)
+    if paid_at < rules.effective_from:
+        raise ValueError(f"policy {rules.version} was not yet in force at {paid_at.isoformat()}")
+    payment_method, claim_type = PaymentMethod(payment_method), ClaimType(claim_type)
+
+    reasons: list[Reason] = []
+    clauses: list[Clause] = [Clause.COVERED_PAYMENT_METHODS]
+    if payment_method not in rules.covered_payment_methods:
+        reasons.append(Reason.PAYMENT_METHOD_NOT_COVERED)
+
+    if claim_type is ClaimType.OTHER:
+        clauses.append(Clause.ITEM_DOCUMENTED_LOSS)
+        if not claimed_amount:
+            reasons.append(Reason.CLAIMED_AMOUNT_REQUIRED)
+            item_amount = 0
+        elif claimed_amount > item_price:
+            reasons.append(Reason.CLAIMED_AMOUNT_EXCEEDS_PRICE)
+            item_amount = item_price
+        else:
+            item_amount = claimed_amount
+    else:
+        clauses.append(Clause.ITEM_FULL_PRICE)
+        item_amount = item_price
+
+    if payment_method in rules.shipping_covered_for:
+        clauses.append(Clause.SHIPPING_COVERED)
+        shipping_amount = min(shipping_cost, rules.shipping_cap_minor)
+        if shipping_amount < shipping_cost:
+            clauses.append(Clause.SHIPPING_CAP)
+    else:
+        clauses.append(Clause.SHIPPING_NOT_COVERED)
+        shipping_amount = 0
+
+    uncapped = item_amount + shipping_amount
+    total = min(uncapped, rules.total_cap_minor)
+    cap_applied = total < uncapped
+    if cap_applied:
+        clauses.append(Clause.TOTAL_CAP)
+
+    deadline = rules.filing_deadline(paid_at)
+    clauses.append(Clause.FILING_WINDOW)
+    if now > deadline:
+        reasons.append(Reason.FILING_WINDOW_EXPIRED)
+
+    police_report_required = claim_type in rules.police_report_required_for
+    if police_report_required:
+        clauses.append(Clause.POLICE_REPORT_REQUIRED)
+
+    return Quote(
+        eligible=not reasons,
+        reasons=tuple(reasons),
+        policy_version=rules.version,
+        item_amount=item_amount,
+        shipping_amount=shipping_amount,
+        total=total,
+        cap_applied=cap_applied,
+        clauses=tuple(clauses),
+        police_report_required=police_report_required,
+        filing_deadline=deadline,
+    )
+
+
+def quote_in_force(
+    versions: Iterable[PolicyRules],
+    *,
+    item_price: int,
+    shipping_cost: int,
+    payment_method: PaymentMethod,
+    claim_type: ClaimType,
+    claimed_amount: int | None,
+    paid_at: datetime,
+    now: datetime,
+) -> Quote:
+    """:func:`quote` under the version in force at ``paid_at``.
+
+    Before the first version there are no rules to compute amounts with: the quote is
+    ineligible with ``no_policy_in_force``, no policy version and all amounts zero.
+    """
+    try:
+        rules = rules_in_force(versions, paid_at)
+    except NoPolicyInForce as error:
+        return Quote(
+            eligible=False, reasons=(error.reason,), policy_version=None, item_amount=0,
+            shipping_amount=0, total=0, cap_applied=False, clauses=(),
+            police_report_required=False, filing_deadline=None,
+        )
+    return quote(rules, item_price=item_price, shipping_cost=shipping_cost,
+                 payment_method=payment_method, claim_type=claim_type,
+                 claimed_amount=claimed_amount, paid_at=paid_at, now=now)

@@ -1,0 +1,36 @@
+"""Validation of claims input: the query of the public quote endpoint."""
+
+from datetime import datetime
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
+
+from arbiter import clock
+from claims.states import ClaimType
+from orders.schemas import AmountField, AwareDateTime
+from orders.states import PaymentMethod
+
+
+def _not_in_future(value: datetime) -> None:
+    if value > clock.now():
+        raise ValidationError("must not be in the future")
+
+
+class QuoteQuerySchema(Schema):
+    """``GET /api/v1/policy/quote``: amounts as decimal strings, ``paid_at`` with an offset."""
+
+    class Meta:
+        unknown = EXCLUDE  # a cache-buster or tracking parameter is not a client error
+
+    item_price = AmountField(required=True, positive=True)
+    shipping_cost = AmountField(required=True)
+    payment_method = fields.Enum(PaymentMethod, by_value=True, required=True)
+    claim_type = fields.Enum(ClaimType, by_value=True, required=True)
+    paid_at = AwareDateTime(required=True, validate=_not_in_future)
+    claimed_amount = AmountField(load_default=None)
+
+    @pre_load
+    def _blank_claimed_amount_is_absent(self, data, **kwargs):
+        # A GET form submits its empty "claimed amount" box as claimed_amount=.
+        if data.get("claimed_amount") == "":
+            data = {key: value for key, value in data.items() if key != "claimed_amount"}
+        return data
