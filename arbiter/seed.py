@@ -54,12 +54,13 @@ def seed_demo_data() -> bool:
     buyers[2].locale = "en"
     now = clock.now()
     methods = cycle(PaymentMethod)
+    orders = []
     for number in range(30):
         title, price, shipping = ITEMS[number % len(ITEMS)]
         buyer = buyers[number % 3]
         seller = sellers[(number // 3) % 3]
         paid_at = now - timedelta(days=number * 4 + 1, hours=number)
-        upsert_order({
+        orders.append(upsert_order({
             "external_id": f"DEMO-{number + 1:04d}",
             "buyer_email": buyer.email,
             "seller_email": seller.email,
@@ -69,5 +70,65 @@ def seed_demo_data() -> bool:
             "payment_method": next(methods),
             "paid_at": paid_at,
             "delivered_at": paid_at + timedelta(days=3) if number % 4 else None,
-        })
+        }).order)
+    staff = db.session.scalar(select(User).where(User.is_staff))
+    _seed_discussions(orders, staff)
     return True
+
+
+def _backdate(discussion, hours: float) -> None:
+    """Demo only: make a discussion look as if it was opened ``hours`` ago."""
+    shift = timedelta(hours=hours)
+    for name in ("opened_at", "respond_by", "escalation_available_at", "last_activity_at"):
+        setattr(discussion, name, getattr(discussion, name) - shift)
+    db.session.flush()
+
+
+def _seed_discussions(orders, staff) -> None:
+    """One discussion in every state, so every path can be clicked through."""
+    from disputes import services as disputes
+    from disputes.states import ExpectedOutcome, OfferKind, Party, Reason, Verdict
+
+    def open_on(order, reason, text, hours_ago):
+        discussion = disputes.open_discussion(
+            order, order.buyer, reason=reason, expected_outcome=ExpectedOutcome.REFUND,
+            description=text)
+        db.session.flush()
+        _backdate(discussion, hours_ago)
+        return discussion
+
+    open_on(orders[0], Reason.NOT_RECEIVED,
+            "Paczka nie dotarła, a śledzenie stoi od tygodnia.", 2)
+    open_on(orders[1], Reason.DAMAGED,
+            "Słuchawki przyszły z pękniętym pałąkiem. Seller has not answered.", 26)
+
+    talking = open_on(orders[2], Reason.NOT_AS_DESCRIBED,
+                      "Obiektyw ma rysę, której nie było na zdjęciach.", 10)
+    disputes.post_message(talking, talking.seller, "Przepraszam! Proponuję częściowy zwrot.")
+    disputes.make_offer(talking, talking.seller, kind=OfferKind.PARTIAL_REFUND,
+                        amount=talking.order.item_price // 5)
+
+    waiting = open_on(orders[3], Reason.MISSING_PARTS, "Brakuje okładki i strony 12.", 40)
+    disputes.escalate(waiting, waiting.buyer, "Sprzedający nie odpowiada od 40 godzin.")
+
+    handled = open_on(orders[4], Reason.NOT_AS_DESCRIBED,
+                      "The machine is a different model than listed.", 60)
+    disputes.post_message(handled, handled.seller, "It is the same model, just a new name.")
+    disputes.escalate(handled, handled.buyer, "We disagree about the model.")
+    disputes.take_case(handled, staff)
+    disputes.request_information(handled, staff, party=Party.SELLER,
+                                 question="Please send the manufacturer's model sheet.")
+
+    solved = open_on(orders[5], Reason.DAMAGED, "Rysa na obudowie laptopa.", 80)
+    offer = disputes.make_offer(solved, solved.seller, kind=OfferKind.REFUND)
+    db.session.flush()
+    disputes.accept_offer(solved, solved.buyer, offer.id)
+
+    decided = open_on(orders[6], Reason.NOT_RECEIVED, "Zegarek nie dotarł.", 100)
+    disputes.escalate(decided, decided.buyer, "Brak odpowiedzi i brak paczki.")
+    disputes.take_case(decided, staff)
+    disputes.decide(decided, staff, verdict=Verdict.BUYER_FAVOUR, amount=None,
+                    rationale="Sprzedający nie przedstawił dowodu nadania ani nie odpowiedział.")
+
+    withdrawn = open_on(orders[7], Reason.OTHER, "Pomyłka, wszystko w porządku.", 5)
+    disputes.withdraw(withdrawn, withdrawn.buyer)

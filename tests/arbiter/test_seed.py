@@ -1,8 +1,10 @@
 from sqlalchemy import func, select
 
 from accounts.models import User
-from arbiter import audit
+from arbiter import audit, clock
 from arbiter.extensions import db
+from disputes.models import Discussion
+from disputes.states import DiscussionState
 from orders.models import Order
 from orders.states import PaymentMethod
 
@@ -19,6 +21,12 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert db.session.scalar(select(func.count()).select_from(User).where(User.is_staff)) == 1
     assert len(orders) == 30
     assert {o.payment_method for o in orders} == set(PaymentMethod)
+    states = db.session.scalars(select(Discussion.state)).all()
+    assert set(states) == set(DiscussionState)
+    ready = db.session.scalars(select(Discussion).where(
+        Discussion.state == DiscussionState.AWAITING_SELLER,
+        Discussion.escalation_available_at <= clock.now())).all()
+    assert len(ready) == 1
     entries = audit.count()
 
     second = runner.invoke(args=["seed"])
