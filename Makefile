@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed clean
+.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,14 @@ seed: migrate
 	$(BIN)/flask seed
 
 run: system-deps seed
-	@echo "Arbiter is serving on http://127.0.0.1:5000/"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask serve --host 127.0.0.1 --port 5000
+
+# Production-style background processes: Celery with Redis at ARBITER_REDIS_URL.
+worker: deps translations
+	$(BIN)/celery -A arbiter.worker worker --loglevel=INFO
+
+beat: deps
+	$(BIN)/celery -A arbiter.worker beat --loglevel=INFO --schedule instance/celerybeat-schedule
 
 lint: dev-deps
 	$(BIN)/ruff check .

@@ -39,6 +39,10 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_security_headers(app)
 
+    from arbiter.tasks import init_celery
+
+    init_celery(app)
+
     from accounts.auth import init_login
 
     login_manager.init_app(app)
@@ -66,10 +70,19 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import users_cli
-    from arbiter.cli import audit_cli, seed_command
+    from arbiter.cli import (
+        audit_cli,
+        deliver_mail_command,
+        seed_command,
+        serve_command,
+        sweep_command,
+    )
     from orders.cli import orders_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orders_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_command)
+    app.cli.add_command(sweep_command)
+    app.cli.add_command(deliver_mail_command)
+    app.cli.add_command(serve_command)

@@ -31,3 +31,46 @@ def seed_command() -> None:
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for role, email in demo_logins():
         click.echo(f"  {role:<8} {email}")
+
+
+@click.command("sweep")
+@click.option("--batch-size", default=100, show_default=True)
+def sweep_command(batch_size: int) -> None:
+    """Run the deadline sweeper once (what the scheduler does every minute)."""
+    from arbiter.sweeper import run_sweep
+
+    for job, done in run_sweep(batch_size=batch_size).items():
+        click.echo(f"{job}: {done}")
+
+
+@click.command("deliver-mail")
+def deliver_mail_command() -> None:
+    """Send the due e-mails of the outbox once."""
+    from arbiter.mail import deliver_due
+
+    counts = deliver_due()
+    click.echo(", ".join(f"{count} {name}" for name, count in counts.items()))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Serve the app with the background jobs running in this process (development)."""
+    from flask import current_app
+    from werkzeug.serving import run_simple
+
+    from arbiter.tasks import start_embedded_scheduler
+
+    app = current_app._get_current_object()
+    scheduler = None
+    if app.config.get("REDIS_URL"):
+        click.echo("ARBITER_REDIS_URL is set: run `make worker` and `make beat` for jobs.")
+    elif app.config["EMBEDDED_SCHEDULER"]:
+        scheduler = start_embedded_scheduler(app)
+    click.echo(f"Arbiter is serving on http://{host}:{port}/")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

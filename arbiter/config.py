@@ -26,6 +26,20 @@ DEFAULTS = {
     "SESSION_LIFETIME_DAYS": 14,
     "LOGIN_ATTEMPTS_PER_MINUTE": 5,
     "PAGE_SIZE": 20,
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
+    "MAIL_DIR": None,
+    "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_SECURITY": "none",  # none | starttls | ssl
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_TIMEOUT": 10,
+    "OUTBOX_MAX_ATTEMPTS": 8,
+    "SWEEP_INTERVAL_SECONDS": 60,
+    "OUTBOX_INTERVAL_SECONDS": 15,
+    "EMBEDDED_SCHEDULER": True,  # `flask serve` runs the sweeper in process without Redis
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }
@@ -54,6 +68,9 @@ def load(app, overrides: dict | None) -> None:
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     config.setdefault("STORAGE_DIR", None)
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
+
+    config["MAIL_BACKEND"] = config["MAIL_BACKEND"] or ("smtp" if config["SMTP_HOST"] else "file")
+    config["MAIL_DIR"] = config["MAIL_DIR"] or str(instance / "mail")
 
     config["RATELIMIT_STORAGE_URI"] = (
         config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"

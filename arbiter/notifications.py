@@ -63,7 +63,7 @@ def notify(user, kind: str, obj, *, email: bool = True, **context) -> None:
         db.session.add(OutboxEmail(
             recipient_id=user.id, to_address=user.email, template=kind.replace(".", "_"),
             locale=user.locale or "pl",
-            context={"object_type": object_type, "object_id": obj.id, **context},
+            context={"kind": kind, "object_type": object_type, "object_id": obj.id, **context},
         ))
 
 
@@ -97,8 +97,16 @@ def register_texts(texts: dict[str, object]) -> None:
     TEXTS.update(texts)
 
 
-def text_for(notification: Notification) -> str:
-    template = TEXTS.get(notification.kind)
+def text_for_kind(kind: str, context: dict) -> str:
+    template = TEXTS.get(kind)
     if template is None:
-        return notification.kind
-    return str(template) % {"id": notification.object_id, **(notification.context or {})}
+        return kind
+    try:
+        return str(template) % {"id": context.get("object_id"), **context}
+    except (KeyError, ValueError):  # an older row without a newer placeholder
+        return str(template)
+
+
+def text_for(notification: Notification) -> str:
+    return text_for_kind(notification.kind,
+                         {"object_id": notification.object_id, **(notification.context or {})})

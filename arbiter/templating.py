@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_babel import format_date, format_datetime, get_locale
 
 from arbiter import clock
@@ -34,7 +34,8 @@ def register_template_helpers(app: Flask) -> None:
 
         from arbiter.notifications import text_for, unread_count
 
-        unread = unread_count(current_user) if current_user.is_authenticated else 0
+        signed_in = has_request_context() and current_user.is_authenticated
+        unread = unread_count(current_user) if signed_in else 0
         return {
             "unread_notifications": unread,
             "notification_text": text_for,

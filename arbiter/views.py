@@ -1,14 +1,28 @@
 """Pages that belong to no feature: home, health check, language switch."""
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import services as account_services
+from accounts.auth import staff_required
+from arbiter import mail
 from arbiter import notifications as notifications_module
 from arbiter.extensions import db
 from arbiter.i18n import LANGUAGES
+from arbiter.notifications import OutboxEmail, OutboxState
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("core", __name__)
@@ -53,3 +67,28 @@ def set_language():
             account_services.set_locale(current_user._get_current_object(), lang)
             db.session.commit()
     return redirect(safe_next_url(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.route("/staff/outbox")
+@staff_required
+def outbox():
+    """E-mails that could not be delivered (dead) or are waiting for a retry."""
+    rows = db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.state != OutboxState.SENT)
+        .order_by(OutboxEmail.state, OutboxEmail.id.desc()).limit(200)).all()
+    return render_template("core/outbox.html", rows=rows)
+
+
+@bp.route("/staff/outbox/<int:email_id>/retry", methods=["POST"])
+@staff_required
+def retry_email(email_id: int):
+    """Send a dead e-mail again."""
+    row = db.session.get(OutboxEmail, email_id)
+    if row is None:
+        abort(404)
+    if row.state is not OutboxState.DEAD:
+        abort(409)
+    mail.retry_dead(row)
+    db.session.commit()
+    flash(_("The e-mail will be sent again."), "success")
+    return redirect(url_for("core.outbox"))

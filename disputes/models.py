@@ -35,6 +35,15 @@ class Discussion(PrimaryKey, Timestamps, Base):
         Index("ix_discussions_seller_inbox", "seller_id", "respond_by", "id"),
         Index("ix_discussions_buyer", "buyer_id", "opened_at"),
         Index("ix_discussions_queue", "state", "escalated_at", "id"),
+        Index("ix_discussions_escalation_notice_due", "escalation_available_at",
+              sqlite_where=text("escalation_notice_sent_at IS NULL"),
+              postgresql_where=text("escalation_notice_sent_at IS NULL")),
+        Index("ix_discussions_reminder_due", "respond_by",
+              sqlite_where=text("seller_reminded_at IS NULL AND state = 'awaiting_seller'"),
+              postgresql_where=text("seller_reminded_at IS NULL AND state = 'awaiting_seller'")),
+        Index("ix_discussions_inactive", "last_activity_at",
+              sqlite_where=text("state = 'in_progress'"),
+              postgresql_where=text("state = 'in_progress'")),
         CheckConstraint("respond_by > opened_at", name="respond_by_after_opening"),
         CheckConstraint("state <> 'escalated' OR escalated_at IS NOT NULL",
                         name="escalated_has_escalated_at"),
@@ -82,6 +91,10 @@ class Discussion(PrimaryKey, Timestamps, Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Markers of the sweeper's one-off actions: set in the same transaction as the
+    # notification they stand for, so each happens exactly once.
+    seller_reminded_at: Mapped[datetime | None] = mapped_column()
+    escalation_notice_sent_at: Mapped[datetime | None] = mapped_column()
 
     order: Mapped[Order] = relationship()
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
@@ -194,6 +207,8 @@ class InformationRequest(PrimaryKey, Base):
     requested_at: Mapped[datetime] = mapped_column()
     due_at: Mapped[datetime] = mapped_column(comment="requested_at + 72 h (+ extensions)")
     answered_at: Mapped[datetime | None] = mapped_column()
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(
+        comment="when staff were told the deadline passed unanswered")
     answer_entry_id: Mapped[int | None] = mapped_column(ForeignKey("discussion_entries.id"))
 
     discussion: Mapped[Discussion] = relationship(back_populates="information_requests")

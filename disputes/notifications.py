@@ -20,4 +20,8 @@ register_texts({
     "discussion.seller_reminder": _l("4 hours left to answer discussion #%(id)s."),
     "discussion.escalation_available": _l(
         "You can now ask the platform for help in discussion #%(id)s."),
+    "discussion.information_overdue": _l(
+        "An information request in discussion #%(id)s is past its deadline."),
+    "discussion.closed_inactive": _l(
+        "Discussion #%(id)s was closed after 30 days without activity."),
 })

@@ -406,3 +406,11 @@ def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int
         notify(person, "discussion.decided", discussion, verdict=verdict.value)
     verdict_issued.send(discussion)
     return discussion
+
+
+def close_for_inactivity(discussion: Discussion) -> None:
+    """The sweeper closes a discussion nobody touched for 30 days; both parties hear of it."""
+    _change_state(discussion, "close_for_inactivity", None, Role.SYSTEM,
+                  closed_at=clock.now())
+    for person in (discussion.buyer, discussion.seller):
+        notify(person, "discussion.closed_inactive", discussion)
