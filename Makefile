@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat clean
+.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat bench bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,3 +71,9 @@ test: system-deps dev-deps translations lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks (not part of `make test`); PostgreSQL at BENCH_DATABASE_URL.
+bench-sweep: deps
+	$(BIN)/python -m bench.sweep
+
+bench: bench-sweep

@@ -57,11 +57,14 @@ def deliver_mail_command() -> None:
 @click.option("--port", default=5000, show_default=True)
 def serve_command(host: str, port: int) -> None:
     """Serve the app with the background jobs running in this process (development)."""
+    import logging
+
     from flask import current_app
     from werkzeug.serving import run_simple
 
     from arbiter.tasks import start_embedded_scheduler
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     app = current_app._get_current_object()
     scheduler = None
     if app.config.get("REDIS_URL"):

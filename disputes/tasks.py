@@ -7,6 +7,7 @@ rows are their record. Closing for inactivity is a transition and is audited.
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from arbiter.notifications import notify
 from arbiter.sweeper import register
@@ -19,7 +20,7 @@ _CAN_ESCALATE = (DiscussionState.AWAITING_SELLER, DiscussionState.IN_PROGRESS)
 
 
 def escalation_notices_due(now: datetime):
-    return (select(Discussion)
+    return (select(Discussion).options(selectinload(Discussion.buyer))
             .where(Discussion.escalation_notice_sent_at.is_(None),
                    Discussion.escalation_available_at <= now,
                    Discussion.state.in_(_CAN_ESCALATE))
@@ -32,7 +33,7 @@ def send_escalation_notice(discussion: Discussion, now: datetime) -> None:
 
 
 def seller_reminders_due(now: datetime):
-    return (select(Discussion)
+    return (select(Discussion).options(selectinload(Discussion.seller))
             .where(Discussion.seller_reminded_at.is_(None),
                    Discussion.state == DiscussionState.AWAITING_SELLER,
                    Discussion.respond_by <= now + policy.SELLER_REMINDER_BEFORE,
