@@ -86,7 +86,12 @@ def check_uploads(uploads: list[Upload], *, max_count: int, room_left: int) -> l
 
 
 def store(checked: CheckedUpload) -> StoredBlob:
-    blob = storage().put(checked.data)
+    return store_blob(checked.data)
+
+
+def store_blob(data: bytes) -> StoredBlob:
+    """Store bytes; they are removed again if the current transaction rolls back."""
+    blob = storage().put(data)
     db.session.info.setdefault("stored_blobs", []).append(blob.key)
     return blob
 

@@ -10,7 +10,9 @@ and ``arbiter.mail``.
 import logging
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +25,13 @@ class FlaskTask(Task):
     abstract = True
 
     def __call__(self, *args, **kwargs):
+        from flask import current_app
+
         from arbiter.extensions import db
 
-        with self.app.flask_app.app_context():
+        # Inside the app (eager mode) use that app; on a worker, the worker's app.
+        app = current_app._get_current_object() if has_app_context() else self.app.flask_app
+        with app.app_context():
             try:
                 return self.run(*args, **kwargs)
             finally:
@@ -56,6 +62,7 @@ def init_celery(app: Flask) -> Celery:
     )
     celery.flask_app = app
     app.extensions["celery"] = celery
+    app.teardown_appcontext(run_ready_tasks)
     return celery
 
 
@@ -73,6 +80,50 @@ def deliver_outbox() -> dict:
     return deliver_due()
 
 
+@celery.task(name="arbiter.render_document")
+def render_document(document_id: int) -> str | None:
+    from arbiter.documents import render
+
+    document = render(document_id)
+    return document.sha256 if document is not None else None
+
+
+_embedded_scheduler = None
+
+
+def enqueue_after_commit(task, *args) -> None:
+    """Run ``task(*args)`` once the current transaction has committed (never if it rolls
+    back): on a Celery worker in production, on the embedded scheduler's thread under
+    ``flask serve``, else at the end of the current app context (CLI, tests)."""
+    from arbiter.extensions import db
+
+    db.session.info.setdefault("after_commit_tasks", []).append((task, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    pending = session.info.pop("after_commit_tasks", None)
+    for task, args in pending or ():
+        if not celery.conf.task_always_eager:
+            task.apply_async(args)
+        elif _embedded_scheduler is not None:
+            _embedded_scheduler.add_job(_run_logged, args=[task, args])
+        elif has_app_context():
+            g.setdefault("ready_tasks", []).append((task, args))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("after_commit_tasks", None)
+
+
+def run_ready_tasks(exception=None) -> None:
+    """Teardown hook: run what committed work queued in this app context."""
+    ready = g.pop("ready_tasks", None) if has_app_context() else None
+    for task, args in ready or ():
+        _run_logged(task, args)
+
+
 def start_embedded_scheduler(app: Flask):
     """Run the periodic tasks on a background thread of this process (no Redis needed)."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -80,16 +131,18 @@ def start_embedded_scheduler(app: Flask):
     scheduler = BackgroundScheduler(timezone="UTC")
     for task, seconds in ((sweep, app.config["SWEEP_INTERVAL_SECONDS"]),
                           (deliver_outbox, app.config["OUTBOX_INTERVAL_SECONDS"])):
-        scheduler.add_job(_run_logged, "interval", args=[task], seconds=float(seconds),
+        scheduler.add_job(_run_logged, "interval", args=[task, ()], seconds=float(seconds),
                           id=task.name, max_instances=1, coalesce=True)
     scheduler.start()
+    global _embedded_scheduler
+    _embedded_scheduler = scheduler
     log.info("embedded scheduler started: sweep every %ss, outbox every %ss",
              app.config["SWEEP_INTERVAL_SECONDS"], app.config["OUTBOX_INTERVAL_SECONDS"])
     return scheduler
 
 
-def _run_logged(task) -> None:
+def _run_logged(task, args=()) -> None:
     try:
-        task.apply()
-    except Exception:  # a failing round must not kill the scheduler thread
+        task.apply(args)
+    except Exception:  # a failing task must not kill the scheduler thread or the request
         log.exception("background task %s failed", task.name)

@@ -1,5 +1,8 @@
 """Pages that belong to no feature: home, health check, language switch."""
 
+import hashlib
+from io import BytesIO
+
 from flask import (
     Blueprint,
     abort,
@@ -8,6 +11,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -18,11 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import services as account_services
 from accounts.auth import staff_required
-from arbiter import mail
+from arbiter import documents, mail
 from arbiter import notifications as notifications_module
-from arbiter.extensions import db
+from arbiter.extensions import db, limiter
 from arbiter.i18n import LANGUAGES
 from arbiter.notifications import OutboxEmail, OutboxState
+from arbiter.storage import storage
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("core", __name__)
@@ -92,3 +97,41 @@ def retry_email(email_id: int):
     db.session.commit()
     flash(_("The e-mail will be sent again."), "success")
     return redirect(url_for("core.outbox"))
+
+
+@bp.route("/decisions/<path:number>/download")
+@login_required
+def download_decision(number: str):
+    """A decision document, for the two parties and staff, always as a download."""
+    document = documents.by_number(number, request.args.get("locale"))
+    if document is None or not documents.can_download(document, current_user):
+        abort(404)
+    if document.rendered_at is None:
+        flash(_("The decision document is still being prepared. Try again in a minute."),
+              "info")
+        return redirect(request.referrer or url_for("core.index"))
+    response = send_file(BytesIO(storage().get(document.storage_key)),
+                         mimetype="application/pdf", as_attachment=True,
+                         download_name=document.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/decisions/<path:number>/verify", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def verify_decision(number: str):
+    """Anyone holding a decision file checks that it is genuine: valid or not, and when it
+    was issued; nothing personal."""
+    result = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload and upload.filename:
+            digest = hashlib.sha256(upload.read()).hexdigest()
+        else:
+            digest = request.form.get("sha256", "")
+        result = documents.verify(number, digest)
+        status = 200 if result else 422
+        return render_template("core/verify.html", number=number, checked=True,
+                               document=result), status
+    return render_template("core/verify.html", number=number, checked=False, document=None)

@@ -15,13 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
-from arbiter import audit, clock
+from arbiter import audit, clock, documents
+from arbiter.documents import DecisionKind
 from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload, check_uploads, store
 from arbiter.notifications import notify
 from disputes import notifications as _notification_texts  # noqa: F401 - registers texts
 from disputes import policy
+from disputes.documents import locales_for, verdict_data
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from disputes.states import (
     OPEN_STATES,
@@ -38,7 +40,7 @@ from disputes.states import (
 )
 from orders.models import Order
 
-# Connected by the decision-documents package to render the verdict's PDF.
+# Sent after a verdict (and its decision document) is recorded; for integrations.
 verdict_issued = signal("discussion-verdict-issued")
 
 AUDITED = ("state", "respond_by", "escalation_available_at", "assigned_staff_id", "verdict",
@@ -401,7 +403,12 @@ def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int
             code=str(error), fields={"amount": [str(error)]}) from None
     _change_state(discussion, "decide", staff, Role.STAFF, note=rationale, verdict=verdict,
                   refund_amount=refund, rationale=rationale, decided_at=clock.now(),
-                  decided_by_id=staff.id)
+                  decided_by=staff)
+    documents.issue(DecisionKind.VERDICT, discussion, advisor=staff,
+                    issued_at=discussion.decided_at,
+                    data_for_locale=lambda locale, number: verdict_data(
+                        discussion, locale, number),
+                    locales=locales_for(discussion))
     for person in (discussion.buyer, discussion.seller):
         notify(person, "discussion.decided", discussion, verdict=verdict.value)
     verdict_issued.send(discussion)

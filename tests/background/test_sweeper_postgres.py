@@ -120,25 +120,31 @@ def redis_broker():
 
 def test_a_celery_worker_on_redis_runs_the_sweep_end_to_end(committed, database_url,
                                                             redis_broker, tmp_path):
-    from arbiter import create_app
-    from arbiter.tasks import sweep
-
+    """Producer and worker are separate processes that share only Redis and PostgreSQL."""
     _due_discussions(30)
     env = _environment(database_url, ARBITER_REDIS_URL=redis_broker)
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [f"{BIN}/celery", "-A", "arbiter.worker", "worker", "--pool", "solo",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    producer = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "t",
-                           "REDIS_URL": redis_broker})
-    try:
-        with producer.app_context():
-            result = sweep.delay().get(timeout=60)
-        assert result["discussion.escalation_notice"] == 30
-        assert tuple(_notices()) == (30, 30)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
-        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "t"})  # eager again
+    log_path = tmp_path / "worker.log"
+    subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "purge", "-f"], env=env,
+                   capture_output=True, check=True, timeout=60)  # no leftovers of other runs
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [f"{BIN}/celery", "-A", "arbiter.worker", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            sent = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "call",
+                                   "arbiter.sweep"], env=env, capture_output=True, text=True,
+                                  check=True, timeout=60)
+            task_id = sent.stdout.strip()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and _notices()[0] < 30:
+                db.session.rollback()
+                time.sleep(0.2)
+            assert tuple(_notices()) == (30, 30), log_path.read_text()
+            result = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "result",
+                                     task_id], env=env, capture_output=True, text=True,
+                                    check=True, timeout=60)
+            assert "'discussion.escalation_notice': 30" in result.stdout
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
