@@ -3,11 +3,19 @@
 from accounts.models import User, UserSession
 from arbiter.audit import AuditEntry
 from arbiter.notifications import Notification, OutboxEmail
-from claims.models import PolicyVersion
+from claims.models import (
+    Claim,
+    ClaimDocument,
+    DocumentRequest,
+    Payout,
+    PayoutBatch,
+    PolicyVersion,
+)
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from orders.models import Order
 
 __all__ = [
-    "Attachment", "AuditEntry", "Discussion", "Entry", "InformationRequest", "Notification",
-    "Offer", "Order", "OutboxEmail", "PolicyVersion", "User", "UserSession",
+    "Attachment", "AuditEntry", "Claim", "ClaimDocument", "Discussion", "DocumentRequest",
+    "Entry", "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail", "Payout",
+    "PayoutBatch", "PolicyVersion", "User", "UserSession",
 ]
