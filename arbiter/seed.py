@@ -73,6 +73,7 @@ def seed_demo_data() -> bool:
         }).order)
     staff = db.session.scalar(select(User).where(User.is_staff))
     _seed_discussions(orders, staff)
+    _seed_claims(orders, staff)
     return True
 
 
@@ -132,3 +133,28 @@ def _seed_discussions(orders, staff) -> None:
 
     withdrawn = open_on(orders[7], Reason.OTHER, "Pomyłka, wszystko w porządku.", 5)
     disputes.withdraw(withdrawn, withdrawn.buyer)
+
+
+def _seed_claims(orders, staff) -> None:
+    """A claim waiting in the staff queue and an approved one with a pending payout.
+
+    Both rest on discussions that are not resolved and past their 24 h window, on orders
+    paid in a covered way (orders 1 and 4: a bank transfer and platform payments).
+    """
+    from claims import services as claims
+    from claims.states import ClaimType, Decision
+
+    waiting = orders[1]
+    claims.file_claim(
+        waiting, waiting.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="Słuchawki mają pęknięty pałąk, a sprzedający nie odpowiada.",
+        payout_account="PL60 1020 1026 0000 0422 7020 1111")
+
+    approved = orders[4]
+    claim = claims.file_claim(
+        approved, approved.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="The coffee machine is a different model than the one listed.",
+        payout_account="PL61 1090 1014 0000 0712 1981 2874")
+    claims.take(claim, staff)
+    claims.decide(claim, staff, decision=Decision.APPROVED,
+                  rationale="The model number on the photos differs from the listing.")

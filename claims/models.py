@@ -1,10 +1,27 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from arbiter.db import Base, PrimaryKey
+from accounts.models import User
+from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type
 from claims.policy import PolicyRules
+from claims.states import (
+    DECIDED_STATES,
+    EXCLUSIVE_STATES,
+    OPEN_STATES,
+    PAYABLE_STATES,
+    ClaimState,
+    ClaimType,
+    DocumentKind,
+    PayoutState,
+    RejectionReason,
+)
+from orders.models import Order
+
+
+def _state_in(states) -> str:
+    return "state IN ({})".format(", ".join(f"'{state.value}'" for state in sorted(states)))
 
 
 class PolicyVersion(PrimaryKey, Base):
@@ -61,3 +78,232 @@ class PolicyVersion(PrimaryKey, Base):
             filing_window_days=self.filing_window_days,
             police_report_required_for=frozenset(self.police_report_required_for),
         )
+
+
+class Claim(PrimaryKey, Timestamps, Base):
+    """A buyer's request that the platform compensate one order.
+
+    The quote is frozen at filing (the policy version in force at the order's ``paid_at``,
+    the amounts and the clauses that shaped them): a later policy change or an order
+    update never changes what this claim may pay. ``max_total`` is the ceiling the
+    database itself enforces on ``approved_amount``.
+    """
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        # One claim per order that is open or compensates the buyer (database-enforced).
+        Index("uq_claims_order_exclusive", "order_id", unique=True,
+              sqlite_where=text(_state_in(EXCLUSIVE_STATES)),
+              postgresql_where=text(_state_in(EXCLUSIVE_STATES))),
+        Index("ix_claims_queue", "state", "submitted_at", "id"),
+        Index("ix_claims_buyer", "buyer_id", "submitted_at"),
+        CheckConstraint("length(description) BETWEEN 1 AND 20000", name="description_length"),
+        CheckConstraint("claimed_amount IS NULL OR claimed_amount > 0",
+                        name="claimed_amount_positive"),
+        CheckConstraint("(claim_type = 'other') = (claimed_amount IS NOT NULL)",
+                        name="claimed_amount_iff_other"),
+        CheckConstraint("item_amount >= 0 AND shipping_amount >= 0",
+                        name="quote_amounts_not_negative"),
+        CheckConstraint("max_total > 0 AND max_total <= item_amount + shipping_amount",
+                        name="max_total_within_quote"),
+        # Never more than the computed maximum, whatever the code above the database does.
+        CheckConstraint("approved_amount IS NULL OR approved_amount <= max_total",
+                        name="approved_within_max_total"),
+        CheckConstraint(
+            f"NOT ({_state_in(PAYABLE_STATES | {ClaimState.PAID})}) "
+            "OR (approved_amount IS NOT NULL AND approved_amount > 0)",
+            name="payable_has_positive_amount"),
+        CheckConstraint(
+            f"approved_amount IS NULL OR {_state_in(PAYABLE_STATES | {ClaimState.PAID})}",
+            name="amount_only_when_payable"),
+        CheckConstraint("state <> 'partially_approved' OR approved_amount < max_total",
+                        name="partial_below_max_total"),
+        CheckConstraint(
+            f"NOT ({_state_in(DECIDED_STATES)}) "
+            "OR (decided_at IS NOT NULL AND decided_by_id IS NOT NULL)",
+            name="decided_has_decided_at"),
+        CheckConstraint(f"decided_at IS NULL OR {_state_in(DECIDED_STATES)}",
+                        name="decided_at_only_when_decided"),
+        CheckConstraint("state <> 'rejected' OR rejection_reason IS NOT NULL",
+                        name="rejected_has_reason"),
+        CheckConstraint("rejection_reason IS NULL OR state = 'rejected'",
+                        name="reason_only_when_rejected"),
+        CheckConstraint(
+            f"NOT ({_state_in(OPEN_STATES - {ClaimState.SUBMITTED})}) "
+            "OR (assigned_staff_id IS NOT NULL AND taken_at IS NOT NULL)",
+            name="reviewed_has_advisor"),
+        CheckConstraint("state <> 'withdrawn' OR withdrawn_at IS NOT NULL",
+                        name="withdrawn_has_withdrawn_at"),
+        CheckConstraint("state <> 'paid' OR paid_at IS NOT NULL", name="paid_has_paid_at"),
+    )
+
+    # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), comment="= order.buyer_id")
+    discussion_id: Mapped[int] = mapped_column(
+        ForeignKey("discussions.id"), comment="The discussion that made the claim possible")
+    claim_type: Mapped[ClaimType] = mapped_column(enum_type(ClaimType))
+    description: Mapped[str] = mapped_column(Text)
+    claimed_amount: Mapped[int | None] = mapped_column(
+        comment="grosze; the documented loss, for claim type other only")
+    police_report_reference: Mapped[str | None] = mapped_column(
+        String(64), comment="Reference number of the police acknowledgement")
+    payout_account: Mapped[str] = mapped_column(
+        String(34), comment="IBAN the buyer gave for the payout (no spaces)")
+    state: Mapped[ClaimState] = mapped_column(enum_type(ClaimState),
+                                              default=ClaimState.SUBMITTED)
+    submitted_at: Mapped[datetime] = mapped_column()
+
+    policy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("policy_versions.id"), comment="The version in force at order.paid_at")
+    item_amount: Mapped[int] = mapped_column(comment="grosze, quote at filing, before the cap")
+    shipping_amount: Mapped[int] = mapped_column(
+        comment="grosze, quote at filing, before the cap")
+    max_total: Mapped[int] = mapped_column(
+        comment="grosze, the most this claim may pay (quote total after the cap)")
+    cap_applied: Mapped[bool] = mapped_column(Boolean)
+    clauses: Mapped[list[str]] = mapped_column(JSON, comment="Policy clauses behind the quote")
+
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    taken_at: Mapped[datetime | None] = mapped_column()
+    approved_amount: Mapped[int | None] = mapped_column(comment="grosze granted")
+    rejection_reason: Mapped[RejectionReason | None] = mapped_column(
+        enum_type(RejectionReason))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
+
+    order: Mapped[Order] = relationship()
+    buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
+    assigned_staff: Mapped[User | None] = relationship(foreign_keys=[assigned_staff_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    policy_version: Mapped[PolicyVersion] = relationship()
+    documents: Mapped[list["ClaimDocument"]] = relationship(
+        back_populates="claim", order_by="ClaimDocument.id")
+    document_requests: Mapped[list["DocumentRequest"]] = relationship(
+        back_populates="claim", order_by="DocumentRequest.id")
+    payout: Mapped["Payout | None"] = relationship(back_populates="claim")
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def open_document_request(self) -> "DocumentRequest | None":
+        return next((r for r in self.document_requests if r.fulfilled_at is None), None)
+
+    def is_buyer(self, user) -> bool:
+        return bool(getattr(user, "is_authenticated", False)) and user.id == self.buyer_id
+
+    def can_view(self, user) -> bool:
+        return self.is_buyer(user) or bool(getattr(user, "is_staff", False))
+
+    def can_handle(self, user) -> bool:
+        return bool(getattr(user, "is_staff", False)) and self.assigned_staff_id == user.id
+
+
+class ClaimDocument(AppendOnly, PrimaryKey, Base):
+    """A document of a claim (police acknowledgement, evidence, requested papers).
+
+    The bytes live in storage under ``storage_key``; evidence is never edited or removed.
+    """
+
+    __tablename__ = "claim_documents"
+    __table_args__ = (Index("ix_claim_documents_claim", "claim_id", "id"),)
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    kind: Mapped[DocumentKind] = mapped_column(enum_type(DocumentKind))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_requests.id"), comment="The staff request it answers, if any")
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(120), comment="as shown (sanitised)")
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+    claim: Mapped[Claim] = relationship(back_populates="documents")
+    uploaded_by: Mapped[User] = relationship()
+
+
+class DocumentRequest(PrimaryKey, Base):
+    """Staff asking the buyer for documents, due 7 days (of 24 h) later."""
+
+    __tablename__ = "document_requests"
+    __table_args__ = (
+        CheckConstraint("due_at > requested_at", name="due_after_request"),
+        CheckConstraint("fulfilled_at IS NULL OR fulfilled_at >= requested_at",
+                        name="fulfilled_after_request"),
+        Index("ix_document_requests_open", "claim_id", "fulfilled_at"),
+    )
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    what: Mapped[str] = mapped_column(Text, comment="The documents asked for, in staff's words")
+    requested_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column(comment="requested_at + 7 days (+ extensions)")
+    fulfilled_at: Mapped[datetime | None] = mapped_column()
+
+    claim: Mapped[Claim] = relationship(back_populates="document_requests")
+    requested_by: Mapped[User] = relationship()
+
+
+class PayoutBatch(PrimaryKey, Base):
+    """One CSV handed to the finance team. Its payouts are never exported again."""
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (
+        CheckConstraint("payout_count > 0 AND total_amount > 0", name="not_empty"),
+        CheckConstraint("(marked_paid_at IS NULL) = (marked_paid_by_id IS NULL)",
+                        name="marked_paid_by_someone"),
+    )
+
+    created_at: Mapped[datetime] = mapped_column()
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    payout_count: Mapped[int] = mapped_column()
+    total_amount: Mapped[int] = mapped_column(comment="grosze, sum of the batch's payouts")
+    currency: Mapped[str] = mapped_column(CURRENCY, default="PLN")
+    csv_sha256: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the exported CSV")
+    csv_storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    marked_paid_at: Mapped[datetime | None] = mapped_column()
+    marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    marked_paid_by: Mapped[User | None] = relationship(foreign_keys=[marked_paid_by_id])
+    payouts: Mapped[list["Payout"]] = relationship(back_populates="batch", order_by="Payout.id")
+
+
+class Payout(PrimaryKey, Base):
+    """The money an approved claim pays: exactly one per claim (UNIQUE claim_id).
+
+    Beneficiary and account are copied at approval, so an exported batch says what was
+    decided even if the buyer's name changes later.
+    """
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("(state = 'pending') = (batch_id IS NULL)", name="batched_unless_pending"),
+        CheckConstraint("(state = 'paid') = (paid_at IS NOT NULL)", name="paid_iff_paid_at"),
+        Index("ix_payouts_state", "state", "id"),
+    )
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    amount: Mapped[int] = mapped_column(comment="grosze = claim.approved_amount")
+    currency: Mapped[str] = mapped_column(CURRENCY, default="PLN")
+    beneficiary_name: Mapped[str] = mapped_column(String(120))
+    account: Mapped[str] = mapped_column(String(34), comment="IBAN, no spaces")
+    state: Mapped[PayoutState] = mapped_column(enum_type(PayoutState),
+                                               default=PayoutState.PENDING)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("payout_batches.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
+
+    claim: Mapped[Claim] = relationship(back_populates="payout")
+    batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts")

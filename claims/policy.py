@@ -5,6 +5,10 @@ A claim is judged by the version in force when the order was paid (:func:`rules_
 and :func:`quote` turns that version plus the facts of one purchase into a :class:`Quote`:
 eligible or not (with reason codes), what the policy pays and which clauses decided it.
 Amounts are integer grosze. ``now`` is always passed in, so a quote can be replayed.
+
+The claim rules around the quote live here too: which discussion lets a claim be filed
+(:func:`check_discussion`), when requested documents are due (:func:`documents_due`) and
+what a decision may pay (:func:`decided_amount`).
 """
 
 from collections.abc import Iterable
@@ -13,8 +17,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from arbiter.clock import ensure_aware
-from claims.states import ClaimType
+from claims.states import ClaimType, Decision
+from disputes.states import DiscussionState
 from orders.states import PaymentMethod
+
+DESCRIPTION_MAX = 20_000
+RATIONALE_MIN = 30
+POLICE_REPORT_REFERENCE_MAX = 64
+DOCUMENT_REQUEST_DAYS = 7
+DOCUMENTS_PER_UPLOAD = 5
+DOCUMENTS_PER_CLAIM = 30
 
 
 class Reason(StrEnum):
@@ -248,3 +260,107 @@ def quote_in_force(
     return quote(rules, item_price=item_price, shipping_cost=shipping_cost,
                  payment_method=payment_method, claim_type=claim_type,
                  claimed_amount=claimed_amount, paid_at=paid_at, now=now)
+
+
+# --- filing: the discussion requirement ---------------------------------------------------
+
+
+class DiscussionProblem(StrEnum):
+    """Why no discussion of the order allows a claim yet. Stable codes, like :class:`Reason`."""
+
+    NO_DISCUSSION = "no_discussion"
+    DISCUSSION_RESOLVED = "discussion_resolved"
+    DISCUSSION_TOO_RECENT = "discussion_too_recent"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscussionFacts:
+    """What the claim rules need to know about one discussion of the order."""
+
+    id: int
+    state: DiscussionState
+    escalation_available_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DiscussionCheck:
+    """The discussion a claim would rest on, or why there is none.
+
+    ``available_at`` is set with ``discussion_too_recent``: the earliest instant one of the
+    order's unresolved discussions passes its 24 h window.
+    """
+
+    discussion_id: int | None
+    problem: DiscussionProblem | None
+    available_at: datetime | None = None
+
+
+def check_discussion(discussions: Iterable[DiscussionFacts], now: datetime) -> DiscussionCheck:
+    """A claim needs a discussion of the order that is not resolved and whose 24 h window
+    has passed (from ``escalation_available_at`` on, inclusive).
+
+    A resolved discussion means the buyer accepted a solution, so it never qualifies; any
+    other state does, ended or not (a seller who never answered and a verdict the seller
+    ignored are exactly the cases the programme pays for). The newest qualifying discussion
+    is the one the claim cites.
+    """
+    now = ensure_aware(now)
+    discussions = list(discussions)
+    if not discussions:
+        return DiscussionCheck(None, DiscussionProblem.NO_DISCUSSION)
+    resolved = DiscussionState.RESOLVED
+    unresolved = [d for d in discussions if DiscussionState(d.state) is not resolved]
+    if not unresolved:
+        return DiscussionCheck(None, DiscussionProblem.DISCUSSION_RESOLVED)
+    ready = [d for d in unresolved if ensure_aware(d.escalation_available_at) <= now]
+    if not ready:
+        soonest = min(ensure_aware(d.escalation_available_at) for d in unresolved)
+        return DiscussionCheck(None, DiscussionProblem.DISCUSSION_TOO_RECENT, soonest)
+    return DiscussionCheck(max(ready, key=lambda d: d.id).id, None)
+
+
+# --- review: document requests and decisions -------------------------------------------
+
+
+def documents_due(requested_at: datetime) -> datetime:
+    """A document request is due 7 days of 24 h later (elapsed UTC time, DST or not)."""
+    return ensure_aware(requested_at) + timedelta(days=DOCUMENT_REQUEST_DAYS)
+
+
+def deadline_passed(due_at: datetime, now: datetime) -> bool:
+    """The buyer has until ``due_at`` itself; from the next instant on it has passed."""
+    return ensure_aware(now) > ensure_aware(due_at)
+
+
+class DecisionProblem(StrEnum):
+    AMOUNT_NOT_EXPECTED = "amount_not_expected"
+    AMOUNT_REQUIRED = "amount_required"
+    AMOUNT_NOT_BELOW_MAXIMUM = "amount_not_below_maximum"
+    AMOUNT_NOT_POSITIVE = "amount_not_positive"
+
+
+def decided_amount(decision: Decision, amount: int | None, maximum: int) -> int | None:
+    """What a decision pays, in grosze, or raise ValueError with a :class:`DecisionProblem`.
+
+    - approved: the claim's computed maximum (the policy total frozen at filing); an amount
+      may be given only if it is exactly that maximum;
+    - partially approved: an amount of at least 0.01 and below the maximum (paying the
+      maximum is an approval; paying more is never possible);
+    - rejected: nothing, and no amount may be given.
+    """
+    decision = Decision(decision)
+    if decision is Decision.APPROVED:
+        if amount not in (None, maximum):
+            raise ValueError(DecisionProblem.AMOUNT_NOT_EXPECTED)
+        return maximum
+    if decision is Decision.PARTIALLY_APPROVED:
+        if amount is None:
+            raise ValueError(DecisionProblem.AMOUNT_REQUIRED)
+        if amount <= 0:
+            raise ValueError(DecisionProblem.AMOUNT_NOT_POSITIVE)
+        if amount >= maximum:
+            raise ValueError(DecisionProblem.AMOUNT_NOT_BELOW_MAXIMUM)
+        return amount
+    if amount not in (None, 0):
+        raise ValueError(DecisionProblem.AMOUNT_NOT_EXPECTED)
+    return None

@@ -1,15 +1,98 @@
-"""Claims services. So far the read side only: the policy versions and quotes."""
+"""Claims services: policy quotes, and every change to a claim, one function per transition.
 
+Each changing function checks the rules, changes the rows, writes one audit entry per
+transition and notifies the buyer (in-app + outbox), all in the caller's transaction. The
+caller commits once. Forbidden steps raise TransitionNotAllowed (409); bad input raises
+ValidationFailed (422); someone else's claim or order raises NotFound (404).
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from blinker import signal
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from arbiter import clock
+from accounts.models import User
+from arbiter import audit, clock
+from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
-from claims import policy
-from claims.models import PolicyVersion
-from claims.states import ClaimType
-from orders.states import PaymentMethod
+from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
+from arbiter.money import format_money
+from arbiter.notifications import notify
+from claims import banking, policy
+from claims import notifications as _notification_texts  # noqa: F401 - registers texts
+from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch, PolicyVersion
+from claims.states import (
+    DECISION_ACTIONS,
+    EXCLUSIVE_STATES,
+    OPEN_STATES,
+    PAYABLE_STATES,
+    ClaimState,
+    ClaimType,
+    Decision,
+    DocumentKind,
+    PayoutState,
+    RejectionReason,
+    require,
+)
+from disputes.models import Discussion
+from orders.models import Order
+from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
+
+# Connected by the decision-documents package to render the decision's PDF.
+claim_decided = signal("claim-decided")
+
+AUDITED = ("state", "assigned_staff_id", "approved_amount", "rejection_reason",
+           "decided_by_id")
+# Quote reasons that belong to the order, whatever the claim type: they refuse filing
+# outright. The claimed-amount reasons are about what the buyer typed (422 instead).
+ORDER_LEVEL_REASONS = frozenset({policy.Reason.NO_POLICY_IN_FORCE,
+                                 policy.Reason.PAYMENT_METHOD_NOT_COVERED,
+                                 policy.Reason.FILING_WINDOW_EXPIRED})
+
+
+class ClaimAlreadyOpen(TransitionNotAllowed):
+    """The order already has a claim that is open or compensates it (409, with a link)."""
+
+    code = "claim_already_open"
+
+    def __init__(self, existing: Claim):
+        if existing.state in OPEN_STATES:
+            message = _("This order already has an open protection claim (#%(id)s).",
+                        id=existing.id)
+        else:
+            message = _("Protection claim #%(id)s already compensates this order.",
+                        id=existing.id)
+        super().__init__(message, fields={"claim_id": [str(existing.id)]})
+        self.existing = existing
+
+
+class FilingNotAllowed(TransitionNotAllowed):
+    """The rules do not allow a claim on this order now; ``code`` says which one."""
+
+
+class ClaimTaken(TransitionNotAllowed):
+    code = "claim_taken"
+
+
+@dataclass(frozen=True)
+class FilingRefusal:
+    """Why the buyer cannot file a claim on an order, in plain words."""
+
+    code: str
+    message: str
+    existing: Claim | None = None
+
+    def error(self) -> TransitionNotAllowed:
+        if self.existing is not None:
+            return ClaimAlreadyOpen(self.existing)
+        return FilingNotAllowed(self.message, code=self.code)
+
+
+# --- read side: policy versions and quotes ------------------------------------------------
 
 
 def policy_versions() -> list[policy.PolicyRules]:
@@ -39,3 +122,469 @@ def quote_for(
         paid_at=paid_at,
         now=now or clock.now(),
     )
+
+
+def order_quote(order: Order, claim_type: ClaimType, claimed_amount: int | None = None,
+                now: datetime | None = None) -> policy.Quote:
+    return quote_for(item_price=order.item_price, shipping_cost=order.shipping_cost,
+                     payment_method=order.payment_method, claim_type=claim_type,
+                     claimed_amount=claimed_amount, paid_at=order.paid_at, now=now)
+
+
+def quotes_for_order(order: Order) -> dict[ClaimType, policy.Quote]:
+    """What each claim type can pay for this order ("what you can get").
+
+    For ``other`` the buyer's documented loss is not known yet: the quote shows the most
+    it can be (the item price).
+    """
+    now = clock.now()
+    return {claim_type: order_quote(order, claim_type,
+                                    order.item_price if claim_type is ClaimType.OTHER else None,
+                                    now)
+            for claim_type in ClaimType}
+
+
+# --- filing ---------------------------------------------------------------------------------
+
+
+def exclusive_claim_for(order: Order) -> Claim | None:
+    """The order's claim that is open or compensates it, if any (there is at most one)."""
+    return db.session.scalar(
+        select(Claim).where(Claim.order_id == order.id, Claim.state.in_(EXCLUSIVE_STATES)))
+
+
+def _discussion_check(order: Order, now: datetime) -> policy.DiscussionCheck:
+    rows = db.session.execute(
+        select(Discussion.id, Discussion.state, Discussion.escalation_available_at)
+        .where(Discussion.order_id == order.id)).all()
+    return policy.check_discussion(
+        [policy.DiscussionFacts(row.id, row.state, row.escalation_available_at) for row in rows],
+        now)
+
+
+def _discussion_message(check: policy.DiscussionCheck) -> str:
+    problem = policy.DiscussionProblem
+    if check.problem is problem.NO_DISCUSSION:
+        return _("Report the problem to the seller first: a claim needs a discussion about "
+                 "this order, and the seller gets 24 hours to answer.")
+    if check.problem is problem.DISCUSSION_RESOLVED:
+        return _("The discussion about this order was resolved (you accepted a solution or "
+                 "closed it as solved), so buyer protection does not apply.")
+    return _("The seller has 24 hours to answer your report. You can file a claim from "
+             "%(when)s.", when=format_datetime(check.available_at, "short"))
+
+
+def _quote_message(reason: policy.Reason, order: Order, quote: policy.Quote) -> str:
+    if reason is policy.Reason.PAYMENT_METHOD_NOT_COVERED:
+        return _("Buyer protection does not cover orders paid with “%(method)s”.",
+                 method=PAYMENT_METHOD_LABELS[order.payment_method])
+    if reason is policy.Reason.FILING_WINDOW_EXPIRED:
+        return _("The time for filing a claim on this order ended on %(when)s.",
+                 when=format_datetime(quote.filing_deadline, "short"))
+    if reason is policy.Reason.NO_POLICY_IN_FORCE:
+        return _("No buyer protection rules were in force when this order was paid.")
+    if reason is policy.Reason.CLAIMED_AMOUNT_REQUIRED:
+        return _("Enter the documented loss you claim.")
+    return _("The loss you claim cannot be more than the item price (%(price)s).",
+             price=format_money(order.item_price, order.currency, _locale()))
+
+
+def _locale() -> str:
+    return str(get_locale() or "pl")
+
+
+def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal | None:
+    """Why the order's buyer cannot file a protection claim now; None when they can.
+
+    Checked in the order a buyer would want to hear it: an existing claim first, then the
+    discussion, then what the policy says about the order itself.
+    """
+    now = now or clock.now()
+    existing = exclusive_claim_for(order)
+    if existing is not None:
+        error = ClaimAlreadyOpen(existing)
+        return FilingRefusal(error.code, error.message, existing)
+    check = _discussion_check(order, now)
+    if check.problem is not None:
+        return FilingRefusal(check.problem.value, _discussion_message(check))
+    # The order-level reasons do not depend on the claim type.
+    quote = order_quote(order, ClaimType.NOT_AS_DESCRIBED, now=now)
+    for reason in quote.reasons:
+        if reason in ORDER_LEVEL_REASONS:
+            return FilingRefusal(reason.value, _quote_message(reason, order, quote))
+    return None
+
+
+def _validate_text(value: str | None, field: str, *, minimum: int = 1,
+                   maximum: int = policy.DESCRIPTION_MAX) -> str:
+    value = (value or "").strip()
+    if not minimum <= len(value) <= maximum:
+        raise ValidationFailed(
+            _("Write between %(min)d and %(max)d characters.", min=minimum, max=maximum),
+            fields={field: ["length"]})
+    return value
+
+
+def _validate_account(text: str | None) -> str:
+    try:
+        return banking.normalise_account(text or "")
+    except banking.InvalidAccount as error:
+        raise ValidationFailed(
+            _("Enter the account number for the payout as an IBAN, for example "
+              "PL61 1090 1014 0000 0712 1981 2874."),
+            code="invalid_account", fields={"payout_account": [str(error)]}) from None
+
+
+def _policy_version_id(code: str) -> int:
+    return db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == code))
+
+
+def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description: str,
+               payout_account: str, claimed_amount: int | None = None,
+               police_report_reference: str | None = None,
+               police_report: Upload | None = None,
+               documents: list[Upload] = ()) -> Claim:
+    """File a protection claim; the quote in force is frozen on the claim.
+
+    Every check happens before anything is stored, so a refused claim leaves no row and
+    no file behind.
+    """
+    if order.buyer_id != buyer.id:
+        raise NotFound(_("There is nothing here."))
+    now = clock.now()
+    refusal = filing_refusal(order, now)
+    if refusal is not None:
+        raise refusal.error()
+    claim_type = ClaimType(claim_type)
+    description = _validate_text(description, "description")
+    account = _validate_account(payout_account)
+    if claim_type is not ClaimType.OTHER:
+        claimed_amount = None  # the full item price is covered; nothing to claim
+    quote = order_quote(order, claim_type, claimed_amount, now)
+    if not quote.eligible:
+        reason = quote.reasons[0]
+        if reason in ORDER_LEVEL_REASONS:  # the policy changed between the checks
+            raise FilingNotAllowed(_quote_message(reason, order, quote), code=reason.value)
+        raise ValidationFailed(_quote_message(reason, order, quote), code=reason.value,
+                               fields={"claimed_amount": [reason.value]})
+
+    reference = (police_report_reference or "").strip() or None
+    if quote.police_report_required:
+        if reference is None:
+            raise ValidationFailed(
+                _("Give the reference number of the police report: it is required when "
+                  "the item did not arrive."),
+                code="police_report_reference_required",
+                fields={"police_report_reference": ["required"]})
+        if police_report is None:
+            raise ValidationFailed(
+                _("Upload the police acknowledgement (PDF, PNG or JPEG): it is required "
+                  "when the item did not arrive."),
+                code="police_report_required", fields={"police_report": ["required"]})
+    if reference is not None and len(reference) > policy.POLICE_REPORT_REFERENCE_MAX:
+        raise ValidationFailed(
+            _("The reference number can have at most %(max)d characters.",
+              max=policy.POLICE_REPORT_REFERENCE_MAX),
+            fields={"police_report_reference": ["length"]})
+    checked_report = _check_police_report(police_report) if police_report is not None else None
+    checked_documents = check_uploads(list(documents), max_count=policy.DOCUMENTS_PER_UPLOAD,
+                                      room_left=policy.DOCUMENTS_PER_CLAIM)
+
+    discussion_id = _discussion_check(order, now).discussion_id
+    claim = Claim(
+        order=order, buyer_id=buyer.id, discussion_id=discussion_id, claim_type=claim_type,
+        description=description, claimed_amount=claimed_amount,
+        police_report_reference=reference, payout_account=account,
+        state=ClaimState.SUBMITTED, submitted_at=now,
+        policy_version_id=_policy_version_id(quote.policy_version),
+        item_amount=quote.item_amount, shipping_amount=quote.shipping_amount,
+        max_total=quote.total, cap_applied=quote.cap_applied,
+        clauses=[clause.value for clause in quote.clauses])
+    db.session.add(claim)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:  # another request filed one at the same moment
+        raise ClaimAlreadyOpen(exclusive_claim_for(order)) from None
+    if checked_report is not None:
+        _store_documents(claim, buyer, [checked_report], DocumentKind.POLICE_REPORT)
+    _store_documents(claim, buyer, checked_documents, DocumentKind.SUPPORTING)
+    audit.record("claim.filed", claim, actor=buyer, after={
+        **_snapshot(claim), "claim_type": claim_type.value, "max_total": claim.max_total,
+        "policy_version": quote.policy_version, "discussion_id": discussion_id})
+    notify(buyer, "claim.filed", claim, order=order.external_id)
+    return claim
+
+
+def _check_police_report(upload: Upload) -> CheckedUpload:
+    try:
+        return check_upload(upload)
+    except DomainError as error:  # same file rules; the error belongs to this field
+        error.fields = {"police_report": error.fields.get("files", [])}
+        raise
+
+
+def _store_documents(claim: Claim, uploader: User, checked: list[CheckedUpload],
+                     kind: DocumentKind, request: DocumentRequest | None = None
+                     ) -> list[ClaimDocument]:
+    documents = []
+    for upload in checked:
+        blob = store(upload)
+        document = ClaimDocument(
+            claim_id=claim.id, kind=kind, request_id=request.id if request else None,
+            uploaded_by_id=uploader.id, filename=upload.filename,
+            content_type=upload.content_type, size=blob.size, sha256=blob.sha256,
+            storage_key=blob.key, created_at=clock.now())
+        db.session.add(document)
+        documents.append(document)
+    return documents
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def load_for_update(claim_id: int) -> Claim:
+    """The claim, row-locked on PostgreSQL, fresh from the database."""
+    claim = db.session.scalar(
+        select(Claim).where(Claim.id == claim_id)
+        .with_for_update().execution_options(populate_existing=True))
+    if claim is None:
+        raise NotFound(_("There is nothing here."))
+    return claim
+
+
+def _snapshot(claim: Claim) -> dict:
+    return audit.snapshot(claim, AUDITED)
+
+
+def _change_state(claim: Claim, action: str, actor: User, **changes) -> None:
+    step = require(claim.state, action)
+    before = _snapshot(claim)
+    claim.state = step.target
+    for key, value in changes.items():
+        setattr(claim, key, value)
+    audit.record(f"claim.{action}", claim, actor=actor, before=before, after=_snapshot(claim))
+
+
+def _require_buyer(claim: Claim, user: User) -> None:
+    if claim.buyer_id != user.id:
+        raise NotFound(_("There is nothing here."))
+
+
+def _require_staff(user: User) -> None:
+    if not user.is_staff:
+        raise NotFound(_("There is nothing here."))
+
+
+def _require_handler(claim: Claim, staff: User) -> None:
+    _require_staff(staff)
+    if claim.assigned_staff_id != staff.id:
+        if claim.assigned_staff is not None:
+            raise ClaimTaken(_("%(name)s is reviewing this claim.",
+                               name=claim.assigned_staff.name))
+        raise ClaimTaken(_("Take the claim before acting on it."), code="claim_not_taken")
+
+
+def withdraw(claim: Claim, buyer: User) -> None:
+    """The buyer drops the claim; possible until a decision."""
+    claim = load_for_update(claim.id)
+    _require_buyer(claim, buyer)
+    _change_state(claim, "withdraw", buyer, withdrawn_at=clock.now())
+    notify(buyer, "claim.withdrawn", claim)
+
+
+def take(claim: Claim, staff: User) -> None:
+    """An advisor starts reviewing a submitted claim; one advisor per claim."""
+    claim = load_for_update(claim.id)
+    _require_staff(staff)
+    if claim.buyer_id == staff.id:  # advisors buy too; nobody judges their own claim
+        raise TransitionNotAllowed(_("You cannot review your own claim."), code="own_claim")
+    if claim.assigned_staff is not None and claim.assigned_staff_id != staff.id:
+        raise ClaimTaken(_("%(name)s is reviewing this claim.", name=claim.assigned_staff.name))
+    _change_state(claim, "take", staff, assigned_staff_id=staff.id, taken_at=clock.now())
+    notify(claim.buyer, "claim.taken", claim)
+
+
+def request_documents(claim: Claim, staff: User, what: str) -> DocumentRequest:
+    """Ask the buyer for documents, due 7 days (of 24 h) later."""
+    claim = load_for_update(claim.id)
+    require(claim.state, "request_documents")
+    _require_handler(claim, staff)
+    what = _validate_text(what, "what", maximum=5_000)
+    now = clock.now()
+    request = DocumentRequest(claim=claim, requested_by_id=staff.id, what=what,
+                              requested_at=now, due_at=policy.documents_due(now))
+    db.session.add(request)
+    _change_state(claim, "request_documents", staff)
+    notify(claim.buyer, "claim.documents_requested", claim, due_at=request.due_at.isoformat())
+    return request
+
+
+def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[ClaimDocument]:
+    """The buyer adds documents before a decision.
+
+    While documents are requested this answers the request and the review continues
+    (awaiting_documents -> under_review); otherwise the files join the claim as they are.
+    """
+    claim = load_for_update(claim.id)
+    _require_buyer(claim, buyer)
+    if claim.state not in OPEN_STATES:
+        raise TransitionNotAllowed(
+            _("This claim has been decided; documents can no longer be added."),
+            code="claim_decided", fields={"state": [claim.state.value]})
+    uploads = list(uploads)
+    if not uploads:
+        raise ValidationFailed(_("Choose at least one file."), code="no_files",
+                               fields={"files": ["required"]})
+    already = db.session.scalar(
+        select(func.count(ClaimDocument.id)).where(ClaimDocument.claim_id == claim.id)) or 0
+    checked = check_uploads(uploads, max_count=policy.DOCUMENTS_PER_UPLOAD,
+                            room_left=policy.DOCUMENTS_PER_CLAIM - already)
+    request = claim.open_document_request
+    if claim.state is ClaimState.AWAITING_DOCUMENTS and request is not None:
+        documents = _store_documents(claim, buyer, checked, DocumentKind.REQUESTED, request)
+        request.fulfilled_at = clock.now()
+        _change_state(claim, "documents_arrived", buyer)
+        notify(buyer, "claim.documents_received", claim)
+    else:
+        documents = _store_documents(claim, buyer, checked, DocumentKind.SUPPORTING)
+        audit.record("claim.documents_added", claim, actor=buyer,
+                     after={"files": len(documents)})
+    if claim.assigned_staff is not None:
+        notify(claim.assigned_staff, "claim.documents_added", claim, email=False)
+    return documents
+
+
+def reject_after_deadline(claim: Claim, staff: User) -> None:
+    """Reject a claim whose requested documents did not arrive by the deadline."""
+    claim = load_for_update(claim.id)
+    require(claim.state, "reject_after_deadline")
+    _require_handler(claim, staff)
+    request = claim.open_document_request
+    now = clock.now()
+    if request is None or not policy.deadline_passed(request.due_at, now):
+        due_at = request.due_at if request is not None else now
+        raise TransitionNotAllowed(
+            _("The buyer has until %(when)s to send the documents.",
+              when=format_datetime(due_at, "short")),
+            code="documents_not_due_yet", fields={"due_at": [due_at.isoformat()]})
+    _change_state(claim, "reject_after_deadline", staff,
+                  rejection_reason=RejectionReason.DOCUMENTS_NOT_PROVIDED,
+                  decided_at=now, decided_by_id=staff.id)
+    notify(claim.buyer, "claim.rejected", claim)
+    claim_decided.send(claim)
+
+
+def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None = None,
+           rejection_reason: RejectionReason | None = None, rationale: str | None = None
+           ) -> Claim:
+    """The decision on a claim under review.
+
+    Approved pays the claim's computed maximum; partially approved a lower amount with a
+    rationale; rejected nothing, with a reason code and a rationale. An approval creates
+    the claim's one payout.
+    """
+    decision = Decision(decision)
+    claim = load_for_update(claim.id)
+    require(claim.state, DECISION_ACTIONS[decision])
+    _require_handler(claim, staff)
+    try:
+        granted = policy.decided_amount(decision, amount, claim.max_total)
+    except ValueError as error:
+        raise ValidationFailed(
+            _("An approval pays exactly the claim's maximum (%(max)s); a partial approval "
+              "pays at least 0.01 and less than that; a rejection pays nothing.",
+              max=format_money(claim.max_total, claim.order.currency, _locale())),
+            code=str(error), fields={"amount": [str(error)]}) from None
+    if decision is Decision.APPROVED:
+        rationale = _validate_text(rationale, "rationale", minimum=0) or None
+    else:
+        rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
+    if decision is Decision.REJECTED and rejection_reason is None:
+        raise ValidationFailed(_("Choose the reason for the rejection."),
+                               code="rejection_reason_required",
+                               fields={"rejection_reason": ["required"]})
+    if decision is not Decision.REJECTED:
+        rejection_reason = None
+    now = clock.now()
+    _change_state(claim, DECISION_ACTIONS[decision], staff, approved_amount=granted,
+                  rejection_reason=rejection_reason, rationale=rationale, decided_at=now,
+                  decided_by_id=staff.id)
+    if claim.state in PAYABLE_STATES:
+        db.session.add(Payout(claim=claim, amount=granted, currency=claim.order.currency,
+                              beneficiary_name=claim.buyer.name, account=claim.payout_account,
+                              state=PayoutState.PENDING, created_at=now))
+        db.session.flush()
+    notify(claim.buyer, f"claim.{decision.value}", claim)
+    claim_decided.send(claim)
+    return claim
+
+
+# --- payouts --------------------------------------------------------------------------------
+
+
+def export_payouts(staff: User) -> PayoutBatch:
+    """Put every pending payout into one new batch and its CSV for the finance team.
+
+    Pending payouts are row-locked, and a locked row that another export took meanwhile no
+    longer matches ``state = pending``: whatever is retried or raced, a payout is in at
+    most one batch, so finance never receives it twice.
+    """
+    _require_staff(staff)
+    payouts = list(db.session.scalars(
+        select(Payout).where(Payout.state == PayoutState.PENDING).order_by(Payout.id)
+        .with_for_update().execution_options(populate_existing=True)))
+    if not payouts:
+        raise TransitionNotAllowed(_("There are no pending payouts to export."),
+                                   code="nothing_to_export")
+    data = banking.payout_csv(
+        banking.PayoutLine(payout_id=p.id, claim_id=p.claim_id,
+                           beneficiary_name=p.beneficiary_name, account=p.account,
+                           amount_minor=p.amount, currency=p.currency)
+        for p in payouts)
+    now = clock.now()
+    blob = store(CheckedUpload(f"payouts-{now:%Y%m%d-%H%M%S}.csv", "text/csv", data))
+    batch = PayoutBatch(created_at=now, created_by_id=staff.id, payout_count=len(payouts),
+                        total_amount=sum(p.amount for p in payouts),
+                        currency=payouts[0].currency, csv_sha256=blob.sha256,
+                        csv_storage_key=blob.key)
+    db.session.add(batch)
+    for payout in payouts:
+        payout.state = PayoutState.EXPORTED
+        payout.batch = batch
+    audit.record("payout_batch.exported", batch, actor=staff, after={
+        "payout_ids": [p.id for p in payouts], "total_amount": batch.total_amount,
+        "csv_sha256": batch.csv_sha256})
+    return batch
+
+
+def load_batch_for_update(batch_id: int) -> PayoutBatch:
+    batch = db.session.scalar(
+        select(PayoutBatch).where(PayoutBatch.id == batch_id)
+        .with_for_update().execution_options(populate_existing=True))
+    if batch is None:
+        raise NotFound(_("There is nothing here."))
+    return batch
+
+
+def mark_batch_paid(batch_id: int, staff: User) -> bool:
+    """Finance confirmed the batch's transfers: its payouts and their claims become paid.
+
+    Idempotent: marking a batch that is already paid changes nothing and returns False.
+    """
+    _require_staff(staff)
+    batch = load_batch_for_update(batch_id)
+    if batch.marked_paid_at is not None:
+        return False
+    now = clock.now()
+    batch.marked_paid_at = now
+    batch.marked_paid_by_id = staff.id
+    for payout in batch.payouts:
+        payout.state = PayoutState.PAID
+        payout.paid_at = now
+        claim = load_for_update(payout.claim_id)
+        _change_state(claim, "mark_paid", staff, paid_at=now)
+        notify(claim.buyer, "claim.paid", claim)
+    audit.record("payout_batch.marked_paid", batch, actor=staff,
+                 after={"payout_ids": [p.id for p in batch.payouts]})
+    return True

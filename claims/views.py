@@ -1,12 +1,78 @@
-"""Public pages of buyer protection."""
+"""Buyer-protection pages: the public rules, the buyer's claims, the staff queue, payouts and
+the claims dashboard. Each changing view: load, check, one service call, one commit,
+redirect.
+"""
 
-from flask import Blueprint, render_template
+from io import BytesIO
 
-from claims import services
-from claims.states import CLAIM_TYPE_LABELS, ClaimType
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from accounts.auth import staff_required
+from arbiter import clock
+from arbiter.errors import TransitionNotAllowed, ValidationFailed
+from arbiter.extensions import db
+from arbiter.files import FileTooLarge, Upload
+from arbiter.money import InvalidAmount, parse_amount
+from arbiter.storage import storage
+from claims import banking, policy, queries, services
+from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
+from claims.models import Claim, PayoutBatch
+from claims.states import (
+    CLAIM_TYPE_LABELS,
+    DOCUMENT_KIND_LABELS,
+    PAYOUT_STATE_LABELS,
+    REJECTION_REASON_LABELS,
+    STATE_LABELS,
+    ClaimState,
+    ClaimType,
+    Decision,
+    DocumentKind,
+    PayoutState,
+    RejectionReason,
+    allowed,
+)
+from orders.models import Order
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
 bp = Blueprint("claims", __name__)
+
+CLAUSE_LABELS = {
+    policy.Clause.COVERED_PAYMENT_METHODS: _l("Covered payment methods"),
+    policy.Clause.ITEM_FULL_PRICE: _l("Item: the full price"),
+    policy.Clause.ITEM_DOCUMENTED_LOSS: _l("Item: the documented loss, at most the price"),
+    policy.Clause.SHIPPING_COVERED: _l("Shipping reimbursed"),
+    policy.Clause.SHIPPING_NOT_COVERED: _l("Shipping not reimbursed for this payment method"),
+    policy.Clause.SHIPPING_CAP: _l("Shipping limited to the shipping cap"),
+    policy.Clause.TOTAL_CAP: _l("Total limited to the cap per claim"),
+    policy.Clause.FILING_WINDOW: _l("Filing window"),
+    policy.Clause.POLICE_REPORT_REQUIRED: _l("Police report required"),
+}
+TIMELINE_LABELS = {
+    "claim.filed": _l("Claim filed"),
+    "claim.take": _l("An advisor started the review"),
+    "claim.withdraw": _l("Withdrawn by the buyer"),
+    "claim.request_documents": _l("Documents requested"),
+    "claim.documents_arrived": _l("Requested documents received; the review continues"),
+    "claim.documents_added": _l("Documents added"),
+    "claim.reject_after_deadline": _l("Rejected: the documents did not arrive in time"),
+    "claim.approve": _l("Approved"),
+    "claim.approve_partially": _l("Partially approved"),
+    "claim.reject": _l("Rejected"),
+    "claim.mark_paid": _l("Compensation paid"),
+}
 
 
 @bp.route("/protection-rules")
@@ -20,3 +86,313 @@ def protection_rules():
         claim_types=list(ClaimType),
         claim_type_labels=CLAIM_TYPE_LABELS,
     )
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _uploads(name: str) -> list[Upload]:
+    return [Upload(f.filename or "", f.read()) for f in request.files.getlist(name)
+            if f and f.filename]
+
+
+def _upload(name: str) -> Upload | None:
+    uploads = _uploads(name)
+    return uploads[0] if uploads else None
+
+
+def _amount(text: str | None, field: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse_amount(text, allow_zero=False)
+    except InvalidAmount as error:
+        raise ValidationFailed(_("Enter an amount such as 120.50."),
+                               fields={field: [str(error)]}) from None
+
+
+def _show_error(form, error, default_field: str) -> None:
+    """Put a service error next to the form field it is about."""
+    name = next((key for key in error.fields if key in form), None)
+    if name is None and "files" in error.fields:
+        name = "documents" if "documents" in form else "files"
+    (form[name] if name in form else form[default_field]).errors.append(error.message)
+
+
+def _visible_claim(claim_id: int) -> Claim:
+    claim = queries.claim_page(claim_id)
+    if claim is None or not claim.can_view(current_user):
+        abort(404)
+    return claim
+
+
+def _claim_page(claim: Claim, status: int = 200, **forms):
+    claim = queries.claim_page(claim.id)
+    context = {
+        "claim": claim,
+        "timeline": queries.timeline(claim),
+        "now": clock.now(),
+        "is_buyer": claim.is_buyer(current_user),
+        "documents_form": forms.get("documents_form") or DocumentsForm(formdata=None),
+        "request_form": forms.get("request_form") or DocumentRequestForm(formdata=None),
+        "decision_form": forms.get("decision_form") or DecisionForm(formdata=None),
+    }
+    return render_template("claims/claim.html", **context), status
+
+
+def _done(claim_id: int, message: str):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("claims.claim", claim_id=claim_id))
+
+
+# --- buyer ------------------------------------------------------------------------------
+
+
+@bp.route("/orders/<int:order_id>/claim", methods=["GET", "POST"])
+@login_required
+def file_claim(order_id: int):
+    """File a protection claim on a purchase (the order's buyer only), seeing the quote."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != current_user.id:
+        abort(404)
+    refusal = services.filing_refusal(order)
+    if refusal is not None:
+        return render_template("claims/cannot_file.html", order=order, refusal=refusal), 409
+    form = FileClaimForm()
+    if form.validate_on_submit():
+        try:
+            claim = services.file_claim(
+                order, current_user._get_current_object(),
+                claim_type=ClaimType(form.claim_type.data), description=form.description.data,
+                payout_account=form.payout_account.data,
+                claimed_amount=_amount(form.claimed_amount.data, "claimed_amount"),
+                police_report_reference=form.police_report_reference.data,
+                police_report=_upload("police_report"), documents=_uploads("documents"))
+        except TransitionNotAllowed as error:
+            db.session.rollback()
+            refusal = services.FilingRefusal(error.code, error.message,
+                                             getattr(error, "existing", None))
+            return render_template("claims/cannot_file.html", order=order,
+                                   refusal=refusal), 409
+        except (ValidationFailed, FileTooLarge) as error:
+            db.session.rollback()
+            _show_error(form, error, "description")
+            return _file_form(order, form), error.status
+        return _done(claim.id, _("Your claim was filed. We will let you know when an "
+                                 "advisor starts the review."))
+    return _file_form(order, form), 422 if form.is_submitted() else 200
+
+
+def _file_form(order: Order, form: FileClaimForm):
+    return render_template("claims/file.html", order=order, form=form,
+                           quotes=services.quotes_for_order(order))
+
+
+@bp.route("/claims")
+@login_required
+def mine():
+    """My protection claims, newest first."""
+    page = queries.buyer_claims(current_user, cursor=request.args.get("after"))
+    return render_template("claims/mine.html", page=page)
+
+
+@bp.route("/claims/<int:claim_id>")
+@login_required
+def claim(claim_id: int):
+    """The claim: status timeline, quote, documents, requests, decision and payout."""
+    return _claim_page(_visible_claim(claim_id))
+
+
+@bp.route("/claims/<int:claim_id>/documents", methods=["POST"])
+@login_required
+def upload_documents(claim_id: int):
+    """The buyer adds documents (answering a request, if there is one)."""
+    claim = _visible_claim(claim_id)
+    form = DocumentsForm()
+    if not form.validate():
+        return _claim_page(claim, 422, documents_form=form)
+    try:
+        services.upload_documents(claim, current_user._get_current_object(), _uploads("files"))
+    except (ValidationFailed, FileTooLarge) as error:
+        db.session.rollback()
+        form.files.errors.append(error.message)
+        return _claim_page(claim, error.status, documents_form=form)
+    return _done(claim_id, _("Your documents were added to the claim."))
+
+
+@bp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(claim_id: int):
+    """The buyer withdraws the claim (before a decision)."""
+    claim = _visible_claim(claim_id)
+    services.withdraw(claim, current_user._get_current_object())
+    return _done(claim_id, _("You withdrew the claim."))
+
+
+@bp.route("/claims/<int:claim_id>/documents/<int:document_id>")
+@login_required
+def download(claim_id: int, document_id: int):
+    """A claim document, for the buyer and staff, always as a download."""
+    claim = _visible_claim(claim_id)
+    document = queries.document_for(claim.id, document_id)
+    if document is None:
+        abort(404)
+    response = send_file(BytesIO(storage().get(document.storage_key)),
+                         mimetype=document.content_type, as_attachment=True,
+                         download_name=document.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- staff ------------------------------------------------------------------------------
+
+
+@bp.route("/staff/claims")
+@staff_required
+def queue():
+    """Claims awaiting a decision, the longest-waiting first; filter by type and state."""
+    try:
+        claim_type = ClaimType(request.args["type"]) if request.args.get("type") else None
+        state = ClaimState(request.args["state"]) if request.args.get("state") else None
+    except ValueError:
+        abort(422)
+    page = queries.claims_queue(claim_type=claim_type, state=state,
+                                cursor=request.args.get("after"))
+    return render_template("claims/queue.html", page=page, claim_type=claim_type,
+                           state=state, now=clock.now())
+
+
+@bp.route("/claims/<int:claim_id>/take", methods=["POST"])
+@staff_required
+def take(claim_id: int):
+    """Start reviewing a submitted claim."""
+    claim = _visible_claim(claim_id)
+    services.take(claim, current_user._get_current_object())
+    return _done(claim_id, _("The claim is yours to review."))
+
+
+@bp.route("/claims/<int:claim_id>/document-requests", methods=["POST"])
+@staff_required
+def request_documents(claim_id: int):
+    """Ask the buyer for documents, due in 7 days."""
+    claim = _visible_claim(claim_id)
+    form = DocumentRequestForm()
+    if not form.validate():
+        return _claim_page(claim, 422, request_form=form)
+    services.request_documents(claim, current_user._get_current_object(), form.what.data)
+    return _done(claim_id, _("Documents requested. The buyer has 7 days."))
+
+
+@bp.route("/claims/<int:claim_id>/reject-after-deadline", methods=["POST"])
+@staff_required
+def reject_after_deadline(claim_id: int):
+    """Reject a claim whose requested documents did not arrive by the deadline."""
+    claim = _visible_claim(claim_id)
+    services.reject_after_deadline(claim, current_user._get_current_object())
+    return _done(claim_id, _("The claim was rejected: the documents did not arrive in time."))
+
+
+@bp.route("/claims/<int:claim_id>/decide", methods=["POST"])
+@staff_required
+def decide(claim_id: int):
+    """Approve, approve partially or reject."""
+    claim = _visible_claim(claim_id)
+    form = DecisionForm()
+    if not form.validate():
+        return _claim_page(claim, 422, decision_form=form)
+    try:
+        services.decide(
+            claim, current_user._get_current_object(), decision=Decision(form.decision.data),
+            amount=_amount(form.amount.data, "amount"),
+            rejection_reason=(RejectionReason(form.rejection_reason.data)
+                              if form.rejection_reason.data else None),
+            rationale=form.rationale.data)
+    except ValidationFailed as error:
+        db.session.rollback()
+        _show_error(form, error, "rationale")
+        return _claim_page(claim, 422, decision_form=form)
+    return _done(claim_id, _("The decision was issued."))
+
+
+@bp.route("/staff/payouts")
+@staff_required
+def payouts():
+    """Pending payouts and the batches handed to finance."""
+    pending = queries.pending_payouts()
+    return render_template("claims/payouts.html", pending=pending,
+                           pending_total=sum(p.amount for p in pending),
+                           batches=queries.payout_batches())
+
+
+@bp.route("/staff/payouts/export", methods=["POST"])
+@staff_required
+def export_payouts():
+    """Put every pending payout into a new batch and download its CSV."""
+    batch = services.export_payouts(current_user._get_current_object())
+    db.session.commit()
+    flash(ngettext("Batch #%(id)s exported: %(num)d payout.",
+                   "Batch #%(id)s exported: %(num)d payouts.", batch.payout_count,
+                   id=batch.id), "success")
+    return redirect(url_for("claims.batch_csv", batch_id=batch.id), 303)
+
+
+@bp.route("/staff/payouts/batches/<int:batch_id>.csv")
+@staff_required
+def batch_csv(batch_id: int):
+    """The batch's CSV exactly as exported (its SHA-256 is on the batch)."""
+    batch = db.session.get(PayoutBatch, batch_id)
+    if batch is None:
+        abort(404)
+    response = send_file(BytesIO(storage().get(batch.csv_storage_key)),
+                         mimetype="text/csv", as_attachment=True,
+                         download_name=f"arbiter-payouts-batch-{batch.id}.csv")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/staff/payouts/batches/<int:batch_id>/paid", methods=["POST"])
+@staff_required
+def mark_batch_paid(batch_id: int):
+    """Finance confirmed the transfers: the batch's claims are paid. Safe to repeat."""
+    changed = services.mark_batch_paid(batch_id, current_user._get_current_object())
+    db.session.commit()
+    if changed:
+        flash(_("Batch #%(id)s is marked as paid.", id=batch_id), "success")
+    else:
+        flash(_("Batch #%(id)s was already marked as paid; nothing changed.", id=batch_id),
+              "info")
+    return redirect(url_for("claims.payouts"))
+
+
+@bp.route("/staff/claims/dashboard")
+@staff_required
+def dashboard():
+    """Claims paid per order, the total paid and the median time to a decision."""
+    stats = queries.dashboard()
+    share = stats.paid_percent
+    return render_template(
+        "claims/dashboard.html", stats=stats,
+        paid_share=None if share is None else format_decimal(share, format="#,##0.0000"))
+
+
+@bp.app_context_processor
+def _labels():
+    def filing_refusal(order):
+        return services.filing_refusal(order)
+
+    return {
+        "claim_type_label": lambda value: CLAIM_TYPE_LABELS[ClaimType(value)],
+        "claim_state_label": lambda value: STATE_LABELS[ClaimState(value)],
+        "rejection_reason_label": lambda value: REJECTION_REASON_LABELS[RejectionReason(value)],
+        "document_kind_label": lambda value: DOCUMENT_KIND_LABELS[DocumentKind(value)],
+        "payout_state_label": lambda value: PAYOUT_STATE_LABELS[PayoutState(value)],
+        "clause_label": lambda value: CLAUSE_LABELS.get(value, value),
+        "timeline_label": lambda action: TIMELINE_LABELS.get(action, action),
+        "claim_action_allowed": allowed,
+        "claim_filing_refusal": filing_refusal,
+        "exclusive_claim_for": services.exclusive_claim_for,
+        "grouped_account": banking.grouped,
+    }

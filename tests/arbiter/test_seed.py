@@ -3,6 +3,8 @@ from sqlalchemy import func, select
 from accounts.models import User
 from arbiter import audit, clock
 from arbiter.extensions import db
+from claims.models import Claim, Payout
+from claims.states import ClaimState, PayoutState
 from disputes.models import Discussion
 from disputes.states import DiscussionState
 from orders.models import Order
@@ -27,6 +29,12 @@ def test_seed_creates_the_demo_world_once(app, db_session):
         Discussion.state == DiscussionState.AWAITING_SELLER,
         Discussion.escalation_available_at <= clock.now())).all()
     assert len(ready) == 1
+    claims = {claim.state: claim for claim in db.session.scalars(select(Claim))}
+    assert set(claims) == {ClaimState.SUBMITTED, ClaimState.APPROVED}
+    payout = db.session.scalar(select(Payout))
+    assert payout.claim_id == claims[ClaimState.APPROVED].id
+    assert payout.state is PayoutState.PENDING
+    assert payout.amount == claims[ClaimState.APPROVED].max_total
     entries = audit.count()
 
     second = runner.invoke(args=["seed"])
@@ -34,6 +42,7 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert "demo data left alone" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     assert db.session.scalar(select(func.count()).select_from(Order)) == 30
+    assert db.session.scalar(select(func.count()).select_from(Claim)) == 2
     assert audit.count() == entries
 
 
@@ -46,3 +55,12 @@ def test_a_demo_buyer_can_log_in_and_see_purchases(app, db_session, client):
     assert response.status_code == 302
     page = client.get("/purchases").text
     assert "DEMO-0001" in page
+
+
+def test_the_demo_has_claims_to_click_through(app, db_session, client):
+    from arbiter.seed import DEMO_PASSWORD
+
+    app.test_cli_runner().invoke(args=["seed"])
+    client.post("/login", data={"email": "staff@arbiter.test", "password": DEMO_PASSWORD})
+    assert "Słuchawki bezprzewodowe" in client.get("/staff/claims").text
+    assert "PL61 1090 1014 0000 0712 1981 2874" in client.get("/staff/payouts").text

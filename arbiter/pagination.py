@@ -1,0 +1,45 @@
+"""Keyset (cursor) pagination: a page deep in a long list costs the same as the first.
+
+A cursor is ``<microseconds since the epoch>.<row id>`` of the last row shown; the next
+page continues strictly after that (timestamp, id) pair.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from arbiter.clock import ensure_aware
+from arbiter.extensions import db
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def make_cursor(at: datetime, row_id: int) -> str:
+    # Integer arithmetic: a float timestamp can be off by a microsecond, and then a row
+    # sharing that instant is skipped or shown twice.
+    return f"{(ensure_aware(at) - _EPOCH) // _MICROSECOND}.{row_id}"
+
+
+def parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (timestamp, id) a cursor points at; None for no cursor or a malformed one."""
+    if not cursor:
+        return None
+    try:
+        micros, row_id = cursor.split(".", 1)
+        return _EPOCH + int(micros) * _MICROSECOND, int(row_id)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def page_of(statement, key: str, limit: int) -> Page:
+    """Run ``statement`` (already ordered by ``key``, id) for one page of ``limit`` rows."""
+    rows = list(db.session.scalars(statement.limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows else None)

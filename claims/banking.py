@@ -1,0 +1,103 @@
+"""Payout paperwork as pure functions: the buyer's account number and the finance CSV.
+
+No database, no Flask: the services hand in plain values and get plain values back.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from arbiter.money import to_decimal_string
+
+# Country code, two check digits, 11 to 30 letters or digits (ISO 13616).
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+_SEPARATORS = re.compile(r"[\s-]+")
+IBAN_LENGTHS = {"PL": 28}  # where we know the national length, we insist on it
+DOMESTIC_COUNTRY = "PL"
+DOMESTIC_DIGITS = 26  # a Polish NRB: the IBAN without "PL"
+
+
+class InvalidAccount(ValueError):
+    """Not an account number a bank transfer can go to."""
+
+
+def normalise_account(text: str) -> str:
+    """The account as an IBAN without spaces, e.g. ``PL61109010140000071219812874``.
+
+    Accepts the usual ways people write it: spaces or dashes in groups, lower case, and a
+    Polish 26-digit number without the ``PL`` prefix. The ISO 7064 mod-97 check digits must
+    hold, so a mistyped digit is caught here and not by a bounced transfer.
+    """
+    compact = _SEPARATORS.sub("", text or "").upper()
+    if compact.isdigit() and len(compact) == DOMESTIC_DIGITS:
+        compact = DOMESTIC_COUNTRY + compact
+    if not _IBAN.fullmatch(compact):
+        raise InvalidAccount("not an IBAN")
+    expected_length = IBAN_LENGTHS.get(compact[:2])
+    if expected_length is not None and len(compact) != expected_length:
+        raise InvalidAccount("wrong length for the country")
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(char, 36)) for char in rearranged)
+    if int(digits) % 97 != 1:
+        raise InvalidAccount("check digits do not match")
+    return compact
+
+
+def grouped(account: str) -> str:
+    """``PL61 1090 1014 ...``: how people read an account number."""
+    return " ".join(account[i:i + 4] for i in range(0, len(account), 4))
+
+
+CSV_COLUMNS = (
+    "payout_id", "claim_id", "beneficiary_name", "account", "amount", "currency", "title",
+    "decision_number",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutLine:
+    payout_id: int
+    claim_id: int
+    beneficiary_name: str
+    account: str
+    amount_minor: int
+    currency: str
+    decision_number: str | None = None  # decision documents arrive with a later issue
+
+
+def transfer_title(claim_id: int, decision_number: str | None = None) -> str:
+    """The bank transfer title: ``Arbiter POK 42`` (then the decision number once there is one).
+
+    POK = Program Ochrony Kupujących, the programme's Polish name. ASCII only: banks differ
+    in which letters they keep.
+    """
+    title = f"Arbiter POK {claim_id}"
+    return f"{title} {decision_number}" if decision_number else title
+
+
+def _cell(value: str) -> str:
+    # Finance opens the file in a spreadsheet: a name such as "=HYPERLINK(...)" must stay
+    # text, not become a formula (CSV injection).
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def payout_csv(lines: Iterable[PayoutLine]) -> bytes:
+    """The batch file for the finance team: UTF-8, comma-separated, a header row, CRLF.
+
+    Amounts are plain decimal strings with a dot and two decimals ("1234.56").
+    ``decision_number`` is empty until decision documents are numbered.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in lines:
+        writer.writerow([
+            line.payout_id, line.claim_id, _cell(line.beneficiary_name), line.account,
+            to_decimal_string(line.amount_minor), line.currency,
+            transfer_title(line.claim_id, line.decision_number), line.decision_number or "",
+        ])
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,72 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    FileField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from claims import policy
+from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
+
+FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+
+
+def _choices(labels):
+    return [SelectChoice(key.value, label) for key, label in labels.items()]
+
+
+class FileClaimForm(FlaskForm):
+    claim_type = SelectField(_l("What happened?"), choices=_choices(CLAIM_TYPE_LABELS),
+                             validators=[DataRequired()])
+    description = TextAreaField(_l("Describe what happened"), validators=[
+        DataRequired(), Length(min=1, max=policy.DESCRIPTION_MAX)])
+    claimed_amount = StringField(
+        _l("Documented loss you claim (PLN)"), validators=[Optional(), Length(max=20)],
+        description=_l("Only for other problems: at most the item price, e.g. 120.50."))
+    police_report_reference = StringField(
+        _l("Police report reference number"),
+        validators=[Optional(), Length(max=policy.POLICE_REPORT_REFERENCE_MAX)],
+        description=_l("Required when the item did not arrive."))
+    police_report = FileField(
+        _l("Police acknowledgement"),
+        description=_l("Required when the item did not arrive: PDF, PNG or JPEG, at most "
+                       "10 MB."))
+    documents = MultipleFileField(_l("Other documents (optional)"), description=FILES_HELP)
+    payout_account = StringField(
+        _l("Account for the payout (IBAN)"), validators=[DataRequired(), Length(max=64)],
+        description=_l("If the claim is approved, the platform pays to this account."))
+    submit = SubmitField(_l("File the claim"))
+
+
+class DocumentsForm(FlaskForm):
+    files = MultipleFileField(_l("Documents"), description=FILES_HELP)
+    submit = SubmitField(_l("Upload"))
+
+
+class DocumentRequestForm(FlaskForm):
+    what = TextAreaField(_l("Which documents do you need?"), validators=[
+        DataRequired(), Length(max=5000)])
+    submit = SubmitField(_l("Request documents (7 days)"))
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField(_l("Decision"), choices=_choices(DECISION_LABELS),
+                          validators=[DataRequired()])
+    amount = StringField(_l("Amount for a partial approval (PLN)"),
+                         validators=[Optional(), Length(max=20)],
+                         description=_l("Less than the claim's maximum."))
+    rejection_reason = SelectField(
+        _l("Reason for a rejection"),
+        choices=[SelectChoice("", "—"), *_choices(REJECTION_REASON_LABELS)],
+        validators=[Optional()])
+    rationale = TextAreaField(
+        _l("Rationale"), validators=[Length(max=policy.DESCRIPTION_MAX)],
+        description=_l("At least 30 characters for a partial approval or a rejection."))
+    submit = SubmitField(_l("Issue the decision"))

@@ -1,0 +1,37 @@
+"""Claims fixtures: orders ready for a claim, filed claims, claims under review."""
+
+import pytest
+
+from arbiter.extensions import db
+from claims import services
+from tests.claims.helpers import World, file
+
+
+@pytest.fixture
+def ready_order(create_order, create_discussion, buyer, seller):
+    """An order of ``buyer`` whose discussion with the seller passed its 24 h window."""
+
+    def make(*, discussion_age_hours: float = 25, **order_overrides):
+        order = create_order(buyer=buyer, seller=seller, **order_overrides)
+        create_discussion(order, age_hours=discussion_age_hours)
+        return order
+
+    return make
+
+
+@pytest.fixture
+def filed(ready_order):
+    """A submitted not-as-described claim on a 123.45 + 15.00 zł platform-paid order."""
+    return file(ready_order())
+
+
+@pytest.fixture
+def under_review(filed, staff):
+    services.take(filed, staff)
+    db.session.commit()
+    return filed
+
+
+@pytest.fixture
+def world(app, db_session):
+    return World(app)

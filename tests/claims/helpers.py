@@ -1,0 +1,43 @@
+"""Helpers shared by the claims tests (the fixtures are in conftest.py)."""
+
+import os
+
+from sqlalchemy import func, select
+
+from arbiter import audit
+from arbiter.extensions import db
+from claims import services
+from claims.models import Claim, ClaimDocument, Payout
+from claims.states import ClaimType
+
+IBAN = "PL61109010140000071219812874"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def file(order, **overrides):
+    """File a claim through the service as the order's buyer, and commit."""
+    values = {"claim_type": ClaimType.NOT_AS_DESCRIBED,
+              "description": "The lamp is a different model than the listing shows.",
+              "payout_account": IBAN}
+    values.update(overrides)
+    claim = services.file_claim(order, order.buyer, **values)
+    db.session.commit()
+    return claim
+
+
+class World:
+    """How many rows and files exist: a refused request must change none of it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def counts(self) -> dict:
+        root = self.app.config["STORAGE_DIR"]
+        return {
+            "claims": db.session.scalar(select(func.count()).select_from(Claim)),
+            "documents": db.session.scalar(select(func.count()).select_from(ClaimDocument)),
+            "payouts": db.session.scalar(select(func.count()).select_from(Payout)),
+            "audit": audit.count(),
+            "files": sum(len(files) for _, _, files in os.walk(root)),
+        }

@@ -1,0 +1,122 @@
+"""Payouts: one per approved claim, exported once, marked paid once."""
+
+import csv
+import hashlib
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from arbiter import audit
+from arbiter.errors import NotFound, TransitionNotAllowed
+from arbiter.extensions import db
+from arbiter.notifications import Notification
+from arbiter.storage import storage
+from claims import services
+from claims.models import Claim, Payout, PayoutBatch
+from claims.states import ClaimState, Decision, PayoutState
+from tests.claims.helpers import IBAN, file
+
+RATIONALE = "Half of the loss is documented by the repair shop's invoice."
+
+
+@pytest.fixture
+def approve(ready_order, staff):
+    """File, take and decide a claim in the buyer's favour; returns the claim."""
+
+    def make(decision=Decision.APPROVED, amount=None, **order_overrides):
+        claim = file(ready_order(**order_overrides))
+        services.take(claim, staff)
+        services.decide(claim, staff, decision=decision, amount=amount,
+                        rationale=RATIONALE if amount else None)
+        db.session.commit()
+        return claim
+
+    return make
+
+
+def _rows(batch):
+    data = storage().get(batch.csv_storage_key)
+    assert hashlib.sha256(data).hexdigest() == batch.csv_sha256
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+
+
+def test_export_puts_every_pending_payout_into_one_batch(approve, staff, buyer):
+    first = approve()
+    second = approve(decision=Decision.PARTIALLY_APPROVED, amount=4_050, item_price=995_000)
+    batch = services.export_payouts(staff)
+    db.session.commit()
+    assert (batch.payout_count, batch.total_amount, batch.created_by_id) == (2, 17_895, staff.id)
+    assert _rows(batch) == [
+        {"payout_id": str(first.payout.id), "claim_id": str(first.id),
+         "beneficiary_name": buyer.name, "account": IBAN, "amount": "138.45",
+         "currency": "PLN", "title": f"Arbiter POK {first.id}", "decision_number": ""},
+        {"payout_id": str(second.payout.id), "claim_id": str(second.id),
+         "beneficiary_name": buyer.name, "account": IBAN, "amount": "40.50",
+         "currency": "PLN", "title": f"Arbiter POK {second.id}", "decision_number": ""},
+    ]
+    assert {p.state for p in batch.payouts} == {PayoutState.EXPORTED}
+    entry = db.session.scalar(select(audit.AuditEntry).where(
+        audit.AuditEntry.action == "payout_batch.exported"))
+    assert entry.after["payout_ids"] == [first.payout.id, second.payout.id]
+    # Exporting is not a decision: the claims stay approved until finance confirms.
+    assert {c.state for c in db.session.scalars(select(Claim))} == {
+        ClaimState.APPROVED, ClaimState.PARTIALLY_APPROVED}
+
+
+def test_exporting_twice_never_pays_twice(approve, staff):
+    approve()
+    first = services.export_payouts(staff)
+    db.session.commit()
+    entries = audit.count()
+    with pytest.raises(TransitionNotAllowed) as refused:
+        services.export_payouts(staff)
+    db.session.rollback()
+    assert (refused.value.status, refused.value.code) == (409, "nothing_to_export")
+    assert db.session.scalar(select(func.count()).select_from(PayoutBatch)) == 1
+    assert audit.count() == entries
+    later = approve()
+    second = services.export_payouts(staff)
+    db.session.commit()
+    assert [row["claim_id"] for row in _rows(second)] == [str(later.id)]
+    exported = db.session.scalars(select(Payout.batch_id)).all()
+    assert sorted(exported) == [first.id, second.id]
+
+
+def test_marking_a_batch_paid_pays_its_claims_once(approve, staff, buyer):
+    claims = [approve(), approve()]
+    batch = services.export_payouts(staff)
+    db.session.commit()
+    approved_after_export = approve()
+    assert services.mark_batch_paid(batch.id, staff) is True
+    db.session.commit()
+    db.session.expire_all()
+    for claim in claims:
+        claim = db.session.get(Claim, claim.id)
+        assert claim.state is ClaimState.PAID and claim.paid_at is not None
+        assert claim.payout.state is PayoutState.PAID
+    assert db.session.get(Claim, approved_after_export.id).state is ClaimState.APPROVED
+    paid_notes = select(func.count()).select_from(Notification).where(
+        Notification.kind == "claim.paid")
+    assert db.session.scalar(paid_notes) == 2
+    entries = audit.count()
+
+    assert services.mark_batch_paid(batch.id, staff) is False  # idempotent
+    db.session.commit()
+    assert audit.count() == entries
+    assert db.session.scalar(paid_notes) == 2
+    assert db.session.get(PayoutBatch, batch.id).marked_paid_by_id == staff.id
+
+
+def test_payouts_are_staff_work(approve, buyer, staff):
+    approve()
+    with pytest.raises(NotFound):
+        services.export_payouts(buyer)
+    db.session.rollback()
+    batch = services.export_payouts(staff)
+    db.session.commit()
+    with pytest.raises(NotFound):
+        services.mark_batch_paid(batch.id, buyer)
+    db.session.rollback()
+    with pytest.raises(NotFound):
+        services.mark_batch_paid(batch.id + 1, staff)
