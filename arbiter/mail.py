@@ -27,7 +27,8 @@ from arbiter.notifications import OutboxEmail, OutboxState, text_for_kind
 log = logging.getLogger(__name__)
 
 # Where a notification about an object links to.
-OBJECT_ENDPOINTS = {"discussions": ("disputes.thread", "discussion_id")}
+OBJECT_ENDPOINTS = {"discussions": ("disputes.thread", "discussion_id"),
+                    "claims": ("claims.claim", "claim_id")}
 
 
 @dataclass(frozen=True)

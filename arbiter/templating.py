@@ -32,6 +32,7 @@ def register_template_helpers(app: Flask) -> None:
     def inject_globals():
         from flask_login import current_user
 
+        from arbiter.documents import documents_for
         from arbiter.notifications import text_for, unread_count
 
         signed_in = has_request_context() and current_user.is_authenticated
@@ -39,6 +40,7 @@ def register_template_helpers(app: Flask) -> None:
         return {
             "unread_notifications": unread,
             "notification_text": text_for,
+            "decision_documents": documents_for,
             "current_locale": str(get_locale() or "pl"),
             "payment_method_label": lambda method: PAYMENT_METHOD_LABELS[method],
         }

@@ -64,17 +64,19 @@ class PayoutLine:
     account: str
     amount_minor: int
     currency: str
-    decision_number: str | None = None  # decision documents arrive with a later issue
+    decision_number: str | None = None  # POK/<year>/<n> of the claim's decision
 
 
 def transfer_title(claim_id: int, decision_number: str | None = None) -> str:
-    """The bank transfer title: ``Arbiter POK 42`` (then the decision number once there is one).
+    """The bank transfer title: ``Arbiter POK/2026/000045 claim 42``.
 
-    POK = Program Ochrony Kupujących, the programme's Polish name. ASCII only: banks differ
-    in which letters they keep.
+    POK = Program Ochrony Kupujących, the programme's Polish name; the decision number
+    is what the buyer's decision document carries. ASCII only: banks differ in which
+    letters they keep.
     """
-    title = f"Arbiter POK {claim_id}"
-    return f"{title} {decision_number}" if decision_number else title
+    if decision_number:
+        return f"Arbiter {decision_number} claim {claim_id}"
+    return f"Arbiter POK claim {claim_id}"
 
 
 def _cell(value: str) -> str:
@@ -89,7 +91,6 @@ def payout_csv(lines: Iterable[PayoutLine]) -> bytes:
     """The batch file for the finance team: UTF-8, comma-separated, a header row, CRLF.
 
     Amounts are plain decimal strings with a dot and two decimals ("1234.56").
-    ``decision_number`` is empty until decision documents are numbered.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

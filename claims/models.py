@@ -249,6 +249,8 @@ class DocumentRequest(PrimaryKey, Base):
     requested_at: Mapped[datetime] = mapped_column()
     due_at: Mapped[datetime] = mapped_column(comment="requested_at + 7 days (+ extensions)")
     fulfilled_at: Mapped[datetime | None] = mapped_column()
+    overdue_at: Mapped[datetime | None] = mapped_column(
+        comment="when the sweeper found it unanswered past due_at: ready for rejection")
 
     claim: Mapped[Claim] = relationship(back_populates="document_requests")
     requested_by: Mapped[User] = relationship()

@@ -17,4 +17,7 @@ register_texts({
     "claim.partially_approved": _l("Your protection claim #%(id)s was partially approved."),
     "claim.rejected": _l("Your protection claim #%(id)s was rejected."),
     "claim.paid": _l("The compensation for your protection claim #%(id)s was paid."),
+    "claim.documents_overdue": _l(
+        "The documents for protection claim #%(id)s did not arrive in time; it can be "
+        "rejected."),
 })

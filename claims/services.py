@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
-from arbiter import audit, clock
+from arbiter import audit, clock, documents
+from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
 from arbiter.money import format_money
 from arbiter.notifications import notify
 from claims import banking, policy
+from claims import documents as claim_documents
 from claims import notifications as _notification_texts  # noqa: F401 - registers texts
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch, PolicyVersion
 from claims.states import (
@@ -470,9 +472,18 @@ def reject_after_deadline(claim: Claim, staff: User) -> None:
             code="documents_not_due_yet", fields={"due_at": [due_at.isoformat()]})
     _change_state(claim, "reject_after_deadline", staff,
                   rejection_reason=RejectionReason.DOCUMENTS_NOT_PROVIDED,
-                  decided_at=now, decided_by_id=staff.id)
+                  decided_at=now, decided_by=staff)
+    _issue_decision_document(claim, staff)
     notify(claim.buyer, "claim.rejected", claim)
     claim_decided.send(claim)
+
+
+def _issue_decision_document(claim: Claim, staff: User) -> None:
+    """Every claim decision gets its numbered document (POK/<year>/<n>)."""
+    documents.issue(DecisionKind.CLAIM, claim, advisor=staff, issued_at=claim.decided_at,
+                    data_for_locale=lambda locale, number: claim_documents.claim_data(
+                        claim, locale, number),
+                    locales=claim_documents.locales_for(claim))
 
 
 def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None = None,
@@ -509,12 +520,13 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     now = clock.now()
     _change_state(claim, DECISION_ACTIONS[decision], staff, approved_amount=granted,
                   rejection_reason=rejection_reason, rationale=rationale, decided_at=now,
-                  decided_by_id=staff.id)
+                  decided_by=staff)
     if claim.state in PAYABLE_STATES:
         db.session.add(Payout(claim=claim, amount=granted, currency=claim.order.currency,
                               beneficiary_name=claim.buyer.name, account=claim.payout_account,
                               state=PayoutState.PENDING, created_at=now))
         db.session.flush()
+    _issue_decision_document(claim, staff)
     notify(claim.buyer, f"claim.{decision.value}", claim)
     claim_decided.send(claim)
     return claim
@@ -537,10 +549,16 @@ def export_payouts(staff: User) -> PayoutBatch:
     if not payouts:
         raise TransitionNotAllowed(_("There are no pending payouts to export."),
                                    code="nothing_to_export")
+    numbers = dict(db.session.execute(
+        select(DecisionDocument.object_id, DecisionDocument.number).where(
+            DecisionDocument.object_type == Claim.__tablename__,
+            DecisionDocument.object_id.in_([p.claim_id for p in payouts]),
+            DecisionDocument.locale == "pl")).all())
     data = banking.payout_csv(
         banking.PayoutLine(payout_id=p.id, claim_id=p.claim_id,
                            beneficiary_name=p.beneficiary_name, account=p.account,
-                           amount_minor=p.amount, currency=p.currency)
+                           amount_minor=p.amount, currency=p.currency,
+                           decision_number=numbers.get(p.claim_id))
         for p in payouts)
     now = clock.now()
     blob = store(CheckedUpload(f"payouts-{now:%Y%m%d-%H%M%S}.csv", "text/csv", data))

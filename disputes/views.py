@@ -18,7 +18,6 @@ from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
 from arbiter import clock
-from arbiter.documents import documents_for
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
@@ -335,5 +334,4 @@ def _labels():
         "system_note": lambda data: notes.get((data or {}).get("action"), ""),
         "countdown": policy.countdown,
         "open_discussion_for": services.open_discussion_for,
-        "decision_documents": lambda d: documents_for("discussions", d.id),
     }

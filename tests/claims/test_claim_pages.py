@@ -93,10 +93,12 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, re
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert download.headers["X-Content-Type-Options"] == "nosniff"
     rows = list(csv.DictReader(io.StringIO(download.data.decode("utf-8"))))
+    number = rows[0]["decision_number"]
+    assert number.startswith("POK/") and len(number) == len("POK/2026/000001")
     assert rows == [{"payout_id": str(claim.payout.id), "claim_id": str(claim.id),
                      "beneficiary_name": buyer.name, "account": IBAN, "amount": "10000.00",
-                     "currency": "PLN", "title": f"Arbiter POK {claim.id}",
-                     "decision_number": ""}]
+                     "currency": "PLN", "title": f"Arbiter {number} claim {claim.id}",
+                     "decision_number": number}]
     batch = db.session.scalar(select(PayoutBatch))
     assert client.post("/staff/payouts/export").status_code == 409  # nothing left to export
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from arbiter import audit
+from arbiter import audit, clock
 from arbiter.errors import NotFound, TransitionNotAllowed
 from arbiter.extensions import db
 from arbiter.notifications import Notification
@@ -47,13 +47,17 @@ def test_export_puts_every_pending_payout_into_one_batch(approve, staff, buyer):
     batch = services.export_payouts(staff)
     db.session.commit()
     assert (batch.payout_count, batch.total_amount, batch.created_by_id) == (2, 17_895, staff.id)
+    year = clock.to_local(clock.now()).year
+    first_number, second_number = f"POK/{year}/000001", f"POK/{year}/000002"
     assert _rows(batch) == [
         {"payout_id": str(first.payout.id), "claim_id": str(first.id),
          "beneficiary_name": buyer.name, "account": IBAN, "amount": "138.45",
-         "currency": "PLN", "title": f"Arbiter POK {first.id}", "decision_number": ""},
+         "currency": "PLN", "title": f"Arbiter {first_number} claim {first.id}",
+         "decision_number": first_number},
         {"payout_id": str(second.payout.id), "claim_id": str(second.id),
          "beneficiary_name": buyer.name, "account": IBAN, "amount": "40.50",
-         "currency": "PLN", "title": f"Arbiter POK {second.id}", "decision_number": ""},
+         "currency": "PLN", "title": f"Arbiter {second_number} claim {second.id}",
+         "decision_number": second_number},
     ]
     assert {p.state for p in batch.payouts} == {PayoutState.EXPORTED}
     entry = db.session.scalar(select(audit.AuditEntry).where(
@@ -120,3 +124,28 @@ def test_payouts_are_staff_work(approve, buyer, staff):
     db.session.rollback()
     with pytest.raises(NotFound):
         services.mark_batch_paid(batch.id + 1, staff)
+
+
+def test_a_claim_decision_has_its_numbered_document(approve, buyer, client, auth):
+    import io as _io
+
+    from pypdf import PdfReader
+
+    from arbiter.documents import documents_for
+    from arbiter.tasks import run_ready_tasks
+
+    claim = approve(item_price=995_000, shipping_cost=8_000)  # 9950.00 + 80.00: the cap bites
+    run_ready_tasks()
+    [document] = documents_for("claims", claim.id)
+    year = clock.to_local(clock.now()).year
+    assert document.number == f"POK/{year}/000001"
+    reader = PdfReader(_io.BytesIO(storage().get(document.storage_key)))
+    text = "\n".join(page.extract_text() for page in reader.pages).replace("\xa0", " ")
+    flat = " ".join(text.split())
+    assert "Zastosowano zasady w wersji 2017-08" in flat
+    assert "łącznie najwyżej 10 000,00 zł" in flat  # the clause the cap came from
+    assert "Zastosowano limit tak" in flat
+    assert "Przyznana kwota łącznie 10 000,00 zł" in flat
+    auth.login(buyer.email)
+    assert document.number in client.get(f"/claims/{claim.id}").text
+    assert client.get(f"/decisions/{document.number}/download").status_code == 200

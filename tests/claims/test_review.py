@@ -366,3 +366,27 @@ def test_one_payout_per_claim_in_the_database(under_review, staff):
                           account=IBAN, state=PayoutState.PENDING, created_at=clock.now()))
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.flush()
+
+
+def test_the_sweeper_moves_an_unanswered_document_request_to_rejection(
+        under_review, staff, time_machine):
+    """Documents not sent within 7 days: the advisor is told and the queue marks the claim."""
+    from arbiter.sweeper import run_sweep
+
+    claim = under_review
+    request = services.request_documents(claim, staff, "Please send the receipt.")
+    db.session.commit()
+    time_machine.move_to(request.due_at, tick=False)  # the last instant is still on time
+    run_sweep()
+    assert request.overdue_at is None
+    time_machine.move_to(request.due_at + timedelta(seconds=1), tick=False)
+    run_sweep()
+    run_sweep()
+    db.session.refresh(request)
+    assert request.overdue_at == request.due_at + timedelta(seconds=1)
+    kinds = db.session.scalars(select(Notification.kind).where(
+        Notification.user_id == staff.id, Notification.kind == "claim.documents_overdue")).all()
+    assert kinds == ["claim.documents_overdue"]
+    services.reject_after_deadline(claim, staff)
+    db.session.commit()
+    assert claim.state is ClaimState.REJECTED

@@ -216,8 +216,8 @@ def test_the_csv_has_a_header_and_one_line_per_payout():
     ])
     assert data.decode("utf-8") == (
         "payout_id,claim_id,beneficiary_name,account,amount,currency,title,decision_number\r\n"
-        "3,17,Barbara Kupująca,PL61109010140000071219812874,1234.56,PLN,Arbiter POK 17,\r\n"
-        "4,18,Emily Buyer,DE89370400440532013000,0.05,PLN,Arbiter POK 18,\r\n"
+        "3,17,Barbara Kupująca,PL61109010140000071219812874,1234.56,PLN,Arbiter POK claim 17,\r\n"
+        "4,18,Emily Buyer,DE89370400440532013000,0.05,PLN,Arbiter POK claim 18,\r\n"
     )
 
 
@@ -233,8 +233,8 @@ def test_names_cannot_become_spreadsheet_formulas_and_commas_are_quoted():
 
 
 def test_the_title_carries_the_decision_number_once_there_is_one():
-    assert banking.transfer_title(42) == "Arbiter POK 42"
-    assert banking.transfer_title(42, "POK/2026/0042") == "Arbiter POK 42 POK/2026/0042"
+    assert banking.transfer_title(42) == "Arbiter POK claim 42"
+    assert banking.transfer_title(42, "POK/2026/000042") == "Arbiter POK/2026/000042 claim 42"
 
 
 # --- dashboard arithmetic -------------------------------------------------------------
