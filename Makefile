@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat bench bench-sweep clean
+.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,4 +76,7 @@ clean:
 bench-sweep: deps
 	$(BIN)/python -m bench.sweep
 
-bench: bench-sweep
+bench-pdf: deps translations
+	$(BIN)/python -m bench.pdf
+
+bench: bench-pdf bench-sweep

@@ -198,7 +198,7 @@ def documents_for(object_type: str, object_id: int) -> list[DecisionDocument]:
 
 def verify(number: str, digest: str) -> DecisionDocument | None:
     """The document with this number whose file (or content) has this SHA-256."""
-    digest = digest.strip().lower()
+    digest = "".join(digest.split()).lower()  # pasted from the PDF, in groups of 16
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         return None
     return db.session.scalar(

@@ -28,6 +28,11 @@ def register_template_helpers(app: Flask) -> None:
             return ""
         return format_date(clock.ensure_aware(value), fmt)
 
+    @app.template_filter("chunked")
+    def chunked(value: str, size: int = 16) -> str:
+        """Long hashes in groups separated by spaces, so lines can break between them."""
+        return " ".join(value[i:i + size] for i in range(0, len(value), size))
+
     @app.context_processor
     def inject_globals():
         from flask_login import current_user

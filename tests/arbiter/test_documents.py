@@ -174,7 +174,8 @@ def test_verification_by_file_by_hash_and_refusal(client, escalated, staff):
     assert by_file.status_code == 200 and 'data-verified="valid"' in by_file.text
     by_hash = client.post(url, data={"sha256": document.sha256.upper()})
     assert 'data-verified="valid"' in by_hash.text
-    by_fingerprint = client.post(url, data={"sha256": document.fingerprint})
+    grouped = " ".join(document.fingerprint[i:i + 16] for i in range(0, 64, 16))
+    by_fingerprint = client.post(url, data={"sha256": grouped})  # as printed on the PDF
     assert 'data-verified="valid"' in by_fingerprint.text
     tampered = client.post(url, data={"file": (io.BytesIO(pdf + b"\n%tampered"), "x.pdf")},
                            content_type="multipart/form-data")
