@@ -10,7 +10,6 @@ rate at 1M is compared with the rate at 100k) and memory must stay flat (batches
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -34,8 +33,17 @@ def worker(url: str, batch_size: int) -> None:
         started = time.perf_counter()
         done = run_job(job, batch_size=batch_size)
         elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{done} {elapsed:.3f} {peak_mb:.1f}", flush=True)
+    print(f"{done} {elapsed:.3f} {peak_rss_mb():.1f}", flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across
+    exec, so a worker would report the peak of the parent that generated the data."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _reset(url: str) -> None:
