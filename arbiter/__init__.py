@@ -56,6 +56,8 @@ def _register_blueprints(app: Flask) -> None:
     from claims.api import bp as claims_api_bp
     from claims.views import bp as claims_bp
     from disputes.views import bp as disputes_bp
+    from incidents.api import bp as incidents_api_bp
+    from incidents.views import bp as incidents_bp
     from orders.views import bp as orders_bp
 
     app.register_blueprint(core_bp)
@@ -63,9 +65,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
-    # The API is read-only and reads no browser session: a CSRF token would guard nothing.
+    app.register_blueprint(incidents_bp)
+    # The APIs are read-only and read no browser session: a CSRF token would guard nothing.
     csrf.exempt(claims_api_bp)
     app.register_blueprint(claims_api_bp)
+    csrf.exempt(incidents_api_bp)
+    app.register_blueprint(incidents_api_bp)
 
 
 def _register_cli(app: Flask) -> None:

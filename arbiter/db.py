@@ -91,14 +91,14 @@ class Timestamps:
 CURRENCY = String(3)
 
 
-def enum_type(enum_cls, name: str | None = None) -> SAEnum:
+def enum_type(enum_cls, name: str | None = None, length: int = 32) -> SAEnum:
     """Store a StrEnum by value as VARCHAR plus a CHECK constraint (portable, migratable)."""
     return SAEnum(
         enum_cls,
         name=name or enum_cls.__name__.lower(),
         native_enum=False,
         create_constraint=True,
-        length=32,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )

@@ -13,10 +13,12 @@ from claims.models import (
     PolicyVersion,
 )
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
+from incidents.models import DeadlineExtension, Incident, IncidentUpdate, ProblemReport
 from orders.models import Order
 
 __all__ = [
-    "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DecisionCounter", "DecisionDocument",
-    "Discussion", "DocumentRequest", "Entry", "InformationRequest", "Notification", "Offer",
-    "Order", "OutboxEmail", "Payout", "PayoutBatch", "PolicyVersion", "User", "UserSession",
+    "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DeadlineExtension",
+    "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest", "Entry", "Incident",
+    "IncidentUpdate", "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail",
+    "Payout", "PayoutBatch", "PolicyVersion", "ProblemReport", "User", "UserSession",
 ]

@@ -74,6 +74,7 @@ def seed_demo_data() -> bool:
     staff = db.session.scalar(select(User).where(User.is_staff))
     _seed_discussions(orders, staff)
     _seed_claims(orders, staff)
+    _seed_incident(staff)
     return True
 
 
@@ -158,3 +159,34 @@ def _seed_claims(orders, staff) -> None:
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The model number on the photos differs from the listing.")
+
+
+def _seed_incident(staff) -> None:
+    """A resolved incident of six days ago with its whole timeline, told as it happened.
+
+    It affected claims, so the filing windows of the orders paid in the 90 days before it
+    are extended by 24 h after the seed commits (the background job of a resolution).
+    """
+    from incidents import services as incidents
+    from incidents.states import UpdateKind
+
+    # Whole minutes, as staff type them: the page's window form then round-trips exactly.
+    started = (clock.now() - timedelta(days=6)).replace(second=0, microsecond=0)
+    incident = incidents.declare(
+        staff, title="Nie można składać wniosków o rekompensatę",
+        impact="Formularz wniosku o rekompensatę zwracał błąd; nie dało się też dodawać "
+               "dokumentów do złożonych wniosków.",
+        affected_services=["claims"], started_at=started,
+        now=started + timedelta(minutes=15))
+    for minutes, kind, body in (
+            (20, UpdateKind.CONFIRMED, "Wiemy o problemie i pracujemy nad nim."),
+            (35, UpdateKind.IMPACT, "Nie działa składanie wniosków ani wysyłanie dokumentów. "
+                                    "Dyskusje działają normalnie."),
+            (90, UpdateKind.PROGRESS, "Znaleźliśmy przyczynę; wdrażamy poprawkę.")):
+        incidents.post_update(incident, staff, kind=kind, body=body,
+                              now=started + timedelta(minutes=minutes))
+    incidents.resolve(
+        incident, staff, ended_at=started + timedelta(hours=2, minutes=50),
+        body="Formularz działa. Terminy na złożenie wniosków i dosłanie dokumentów, które "
+             "biegły w czasie awarii, przedłużyliśmy o 24 godziny.",
+        now=started + timedelta(hours=3))

@@ -27,6 +27,8 @@ POLICE_REPORT_REFERENCE_MAX = 64
 DOCUMENT_REQUEST_DAYS = 7
 DOCUMENTS_PER_UPLOAD = 5
 DOCUMENTS_PER_CLAIM = 30
+# No platform incident extended the filing window of the order.
+NO_EXTENSION = timedelta(0)
 
 
 class Reason(StrEnum):
@@ -97,13 +99,17 @@ class PolicyRules:
         if self.filing_window_days <= 0:
             raise ValueError("the filing window must be at least one day")
 
-    def filing_deadline(self, paid_at: datetime) -> datetime:
-        """The last instant a claim may be filed: ``paid_at`` + N days of 24 h, in UTC.
+    def filing_deadline(self, paid_at: datetime,
+                        extended_by: timedelta = NO_EXTENSION) -> datetime:
+        """The last instant a claim may be filed: ``paid_at`` + N days of 24 h, in UTC,
+        plus ``extended_by``: the time platform incidents added to this order's window.
 
         Elapsed time, not Warsaw calendar days: like every deadline in Arbiter, a day is
         86,400 s whatever DST does. The deadline itself is still inside the window.
         """
-        return ensure_aware(paid_at) + timedelta(days=self.filing_window_days)
+        if extended_by < NO_EXTENSION:
+            raise ValueError("an extension cannot shorten the filing window")
+        return ensure_aware(paid_at) + timedelta(days=self.filing_window_days) + extended_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ def quote(
     claimed_amount: int | None,
     paid_at: datetime,
     now: datetime,
+    extended_by: timedelta = NO_EXTENSION,
 ) -> Quote:
     """Apply one policy version to the facts of a purchase (amounts in grosze).
 
@@ -166,6 +173,8 @@ def quote(
     ``claimed_amount`` matters only for ``other`` and is ignored for the other types.
     The filing window includes its last instant: filing exactly ``filing_window_days``
     days of 24 h after ``paid_at`` is on time; one microsecond later it has expired.
+    ``extended_by`` (the order's incident extensions, 24 h per incident) moves that
+    instant later.
     """
     if item_price <= 0:
         raise ValueError("item_price must be positive")
@@ -210,7 +219,7 @@ def quote(
     if cap_applied:
         clauses.append(Clause.TOTAL_CAP)
 
-    deadline = rules.filing_deadline(paid_at)
+    deadline = rules.filing_deadline(paid_at, extended_by)
     clauses.append(Clause.FILING_WINDOW)
     if now > deadline:
         reasons.append(Reason.FILING_WINDOW_EXPIRED)
@@ -243,6 +252,7 @@ def quote_in_force(
     claimed_amount: int | None,
     paid_at: datetime,
     now: datetime,
+    extended_by: timedelta = NO_EXTENSION,
 ) -> Quote:
     """:func:`quote` under the version in force at ``paid_at``.
 
@@ -259,7 +269,8 @@ def quote_in_force(
         )
     return quote(rules, item_price=item_price, shipping_cost=shipping_cost,
                  payment_method=payment_method, claim_type=claim_type,
-                 claimed_amount=claimed_amount, paid_at=paid_at, now=now)
+                 claimed_amount=claimed_amount, paid_at=paid_at, now=now,
+                 extended_by=extended_by)
 
 
 # --- filing: the discussion requirement ---------------------------------------------------

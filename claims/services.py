@@ -7,7 +7,7 @@ ValidationFailed (422); someone else's claim or order raises NotFound (404).
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from blinker import signal
 from flask_babel import format_datetime, get_locale
@@ -41,6 +41,7 @@ from claims.states import (
     require,
 )
 from disputes.models import Discussion
+from incidents.queries import filing_window_extension
 from orders.models import Order
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
@@ -112,8 +113,10 @@ def quote_for(
     paid_at: datetime,
     claimed_amount: int | None = None,
     now: datetime | None = None,
+    extended_by: timedelta = policy.NO_EXTENSION,
 ) -> policy.Quote:
-    """The quote under the version in force at ``paid_at``, as of ``now`` (default: now)."""
+    """The quote under the version in force at ``paid_at``, as of ``now`` (default: now),
+    with the filing window ``extended_by`` platform incidents."""
     return policy.quote_in_force(
         policy_versions(),
         item_price=item_price,
@@ -123,14 +126,20 @@ def quote_for(
         claimed_amount=claimed_amount,
         paid_at=paid_at,
         now=now or clock.now(),
+        extended_by=extended_by,
     )
 
 
 def order_quote(order: Order, claim_type: ClaimType, claimed_amount: int | None = None,
-                now: datetime | None = None) -> policy.Quote:
+                now: datetime | None = None,
+                extended_by: timedelta | None = None) -> policy.Quote:
+    """The quote for this order; its filing window includes the incident extensions."""
+    if extended_by is None:
+        extended_by = filing_window_extension(order.id)
     return quote_for(item_price=order.item_price, shipping_cost=order.shipping_cost,
                      payment_method=order.payment_method, claim_type=claim_type,
-                     claimed_amount=claimed_amount, paid_at=order.paid_at, now=now)
+                     claimed_amount=claimed_amount, paid_at=order.paid_at, now=now,
+                     extended_by=extended_by)
 
 
 def quotes_for_order(order: Order) -> dict[ClaimType, policy.Quote]:
@@ -140,9 +149,10 @@ def quotes_for_order(order: Order) -> dict[ClaimType, policy.Quote]:
     it can be (the item price).
     """
     now = clock.now()
+    extended_by = filing_window_extension(order.id)
     return {claim_type: order_quote(order, claim_type,
                                     order.item_price if claim_type is ClaimType.OTHER else None,
-                                    now)
+                                    now, extended_by)
             for claim_type in ClaimType}
 
 

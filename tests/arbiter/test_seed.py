@@ -7,6 +7,9 @@ from claims.models import Claim, Payout
 from claims.states import ClaimState, PayoutState
 from disputes.models import Discussion
 from disputes.states import DiscussionState
+from incidents.models import DeadlineExtension, Incident
+from incidents.states import DeadlineKind, IncidentState, UpdateKind
+from incidents.tasks import run_extension
 from orders.models import Order
 from orders.states import PaymentMethod
 
@@ -35,6 +38,16 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert payout.claim_id == claims[ClaimState.APPROVED].id
     assert payout.state is PayoutState.PENDING
     assert payout.amount == claims[ClaimState.APPROVED].max_total
+    (incident,) = db.session.scalars(select(Incident)).all()
+    assert incident.state is IncidentState.RESOLVED and incident.affected_services == ["claims"]
+    run_extension(incident.id)  # what the background job does after the seed commits
+    assert [u.kind for u in incident.updates] == [
+        UpdateKind.CONFIRMED, UpdateKind.IMPACT, UpdateKind.PROGRESS, UpdateKind.RESOLVED]
+    extended = set(db.session.scalars(select(DeadlineExtension.object_id).where(
+        DeadlineExtension.deadline_kind == DeadlineKind.FILING_WINDOW)))
+    assert claims[ClaimState.APPROVED].order_id in extended
+    assert db.session.scalar(select(func.count()).select_from(DeadlineExtension).where(
+        DeadlineExtension.deadline_kind != DeadlineKind.FILING_WINDOW)) == 0
     entries = audit.count()
 
     second = runner.invoke(args=["seed"])
@@ -43,6 +56,7 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     assert db.session.scalar(select(func.count()).select_from(Order)) == 30
     assert db.session.scalar(select(func.count()).select_from(Claim)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
     assert audit.count() == entries
 
 
@@ -64,3 +78,18 @@ def test_the_demo_has_claims_to_click_through(app, db_session, client):
     client.post("/login", data={"email": "staff@arbiter.test", "password": DEMO_PASSWORD})
     assert "Słuchawki bezprzewodowe" in client.get("/staff/claims").text
     assert "PL61 1090 1014 0000 0712 1981 2874" in client.get("/staff/payouts").text
+
+
+def test_the_demo_has_a_past_incident_on_the_status_page(app, db_session, client):
+    from arbiter.seed import DEMO_PASSWORD
+
+    app.test_cli_runner().invoke(args=["seed"])
+    run_extension(db.session.scalar(select(Incident.id)))
+    page = client.get("/status").text
+    assert "All systems are working." in page
+    assert "Nie można składać wniosków o rekompensatę" in page
+    assert "Znaleźliśmy przyczynę" in page
+    client.post("/login", data={"email": "buyer2@arbiter.test", "password": DEMO_PASSWORD})
+    claim = db.session.scalar(select(Claim).where(Claim.state == ClaimState.APPROVED))
+    assert "Deadline extended by 24 h because of incident" in client.get(
+        f"/claims/{claim.id}").text

@@ -179,6 +179,18 @@ def test_one_microsecond_after_90_days_the_window_has_expired():
     assert result.total == CAP  # the amounts are still shown
 
 
+def test_incident_extensions_move_the_end_of_the_window_later():
+    late = PAID_AT + timedelta(days=90, hours=1)
+    assert _quote(now=late).reasons == (Reason.FILING_WINDOW_EXPIRED,)
+    result = _quote(now=late, extended_by=timedelta(hours=24))
+    assert result.eligible
+    assert result.filing_deadline == PAID_AT + timedelta(days=91)
+    assert quote_in_force([POLICY_2017_08], **{
+        "item_price": 995_000, "shipping_cost": 8_000, "payment_method": PP,
+        "claim_type": ClaimType.NOT_RECEIVED, "claimed_amount": None, "paid_at": PAID_AT,
+        "now": late, "extended_by": timedelta(hours=24)}).eligible
+
+
 def test_the_window_is_90_times_24_hours_even_across_the_end_of_summer_time():
     # Paid 14:00 CEST on 1 September; DST ends on 29 October, so the deadline is 13:00 CET.
     deadline = _quote().filing_deadline

@@ -1,0 +1,115 @@
+"""Pure incident rules: no database, no Flask; the clock is passed in.
+
+Which deadlines an incident protects
+    A deadline "was running during the incident" when it started before the incident
+    ended and falls due after the incident started (:func:`was_running`). An incident
+    that is still open lasts until ``now``. Only the deadlines of the affected services
+    are protected (:func:`protected_kinds`): discussions protect the seller's answer,
+    the escalation time and information requests; claims protect document requests and
+    claim filing windows; the whole site protects all of them; payments none of them
+    (a payment outage stops nobody from answering, escalating or filing).
+
+How much, and how often
+    Each protected deadline moves :data:`EXTENSION_HOURS` later, exactly once per
+    incident: a unique record of the extension makes a repeated or concurrent run a
+    no-op. When staff change the incident's window afterwards, the deadlines that are
+    now inside it are extended; those already extended by this incident keep their
+    extension even if a shrunk window no longer covers them. Taking back 24 h people
+    were told they had would punish them for our correction, and "never twice" is
+    simplest to guarantee when an extension is never undone.
+
+Daily updates
+    While an incident is open, staff owe users an update at least every 24 h
+    (:func:`update_overdue`).
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from arbiter.clock import add_hours, ensure_aware
+from incidents.states import AffectedService, DeadlineKind
+
+EXTENSION_HOURS = 24
+UPDATE_AT_LEAST_EVERY = timedelta(hours=24)
+RECENT_FOR = timedelta(days=90)
+TITLE_MAX = 200
+TEXT_MAX = 5_000
+
+_DISCUSSION_DEADLINES = frozenset({DeadlineKind.DISCUSSION_RESPOND_BY,
+                                   DeadlineKind.DISCUSSION_ESCALATION,
+                                   DeadlineKind.INFORMATION_REQUEST})
+_CLAIM_DEADLINES = frozenset({DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW})
+PROTECTED_BY_SERVICE: dict[AffectedService, frozenset[DeadlineKind]] = {
+    AffectedService.DISCUSSIONS: _DISCUSSION_DEADLINES,
+    AffectedService.CLAIMS: _CLAIM_DEADLINES,
+    AffectedService.PAYMENTS: frozenset(),
+    AffectedService.WHOLE_SITE: frozenset(DeadlineKind),
+}
+
+
+class WindowProblem(StrEnum):
+    """Why an incident window is refused. Stable codes: forms and the API expose them."""
+
+    START_IN_FUTURE = "start_in_future"
+    END_IN_FUTURE = "end_in_future"
+    END_NOT_AFTER_START = "end_not_after_start"
+
+
+def protected_kinds(services: Iterable[str]) -> frozenset[DeadlineKind]:
+    """The deadline kinds an incident of these affected services extends."""
+    kinds: set[DeadlineKind] = set()
+    for service in services:
+        kinds |= PROTECTED_BY_SERVICE[AffectedService(service)]
+    return frozenset(kinds)
+
+
+def window_end(ended_at: datetime | None, now: datetime) -> datetime:
+    """Where the incident window ends for the rule: its end, or ``now`` while open."""
+    return ensure_aware(ended_at if ended_at is not None else now)
+
+
+def was_running(deadline_started_at: datetime, due_at: datetime,
+                window_start: datetime, window_end: datetime) -> bool:
+    """The deadline started before the window ended and is due after the window started.
+
+    Both ends are strict: a deadline that started the instant the incident ended, or fell
+    due the instant it started, never ran while the platform was failing.
+    """
+    return (ensure_aware(deadline_started_at) < ensure_aware(window_end)
+            and ensure_aware(due_at) > ensure_aware(window_start))
+
+
+def extended(due_at: datetime) -> datetime:
+    """The deadline after one incident's extension: 24 h of elapsed time later."""
+    return add_hours(due_at, EXTENSION_HOURS)
+
+
+def window_problem(started_at: datetime, ended_at: datetime | None,
+                   now: datetime) -> WindowProblem | None:
+    """Why this incident window is impossible, or None.
+
+    An incident may have started in the past (it is often declared after the fact), but
+    never in the future, and it ends after it started, at the latest now.
+    """
+    started_at, now = ensure_aware(started_at), ensure_aware(now)
+    if started_at > now:
+        return WindowProblem.START_IN_FUTURE
+    if ended_at is None:
+        return None
+    ended_at = ensure_aware(ended_at)
+    if ended_at > now:
+        return WindowProblem.END_IN_FUTURE
+    if ended_at <= started_at:
+        return WindowProblem.END_NOT_AFTER_START
+    return None
+
+
+def update_overdue(last_update_at: datetime, now: datetime) -> bool:
+    """Staff owe an update: 24 h or more since the last one (or since the declaration)."""
+    return ensure_aware(now) - ensure_aware(last_update_at) >= UPDATE_AT_LEAST_EVERY
+
+
+def is_recent(ended_at: datetime, now: datetime) -> bool:
+    """A resolved incident stays on the status page for 90 days after it ended."""
+    return ensure_aware(now) - ensure_aware(ended_at) <= RECENT_FOR
