@@ -43,8 +43,8 @@ translations: deps
 I18N_SOURCES := accounts arbiter orders disputes claims incidents templates
 messages: deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-	  --project Arbiter -o arbiter/translations/messages.pot $(I18N_SOURCES)
-	$(BIN)/pybabel update --no-fuzzy-matching -i arbiter/translations/messages.pot \
+	  --width 100 --project Arbiter -o arbiter/translations/messages.pot $(I18N_SOURCES)
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i arbiter/translations/messages.pot \
 	  -d arbiter/translations -D messages
 
 migrate: deps translations
