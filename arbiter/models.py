@@ -13,10 +13,31 @@ from claims.models import (
     PolicyVersion,
 )
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
+from integrations.models import ApiToken, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from orders.models import Order
 
 __all__ = [
-    "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DecisionCounter", "DecisionDocument",
-    "Discussion", "DocumentRequest", "Entry", "InformationRequest", "Notification", "Offer",
-    "Order", "OutboxEmail", "Payout", "PayoutBatch", "PolicyVersion", "User", "UserSession",
+    "ApiToken",
+    "Attachment",
+    "AuditEntry",
+    "Claim",
+    "ClaimDocument",
+    "DecisionCounter",
+    "DecisionDocument",
+    "Discussion",
+    "DocumentRequest",
+    "Entry",
+    "IdempotencyKey",
+    "InformationRequest",
+    "Notification",
+    "Offer",
+    "Order",
+    "OutboxEmail",
+    "Payout",
+    "PayoutBatch",
+    "PolicyVersion",
+    "User",
+    "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
