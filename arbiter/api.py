@@ -42,7 +42,11 @@ class _Parser(FlaskParser):
     """``location="files"`` reads a whole multipart body: its text fields and its files.
 
     flask-smorest documents one request body per operation, and a claim needs both.
+    Unknown fields of a body are refused there too (webargs would silently drop them);
+    unknown query parameters are ignored (a cache-buster is not a client error).
     """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "files": None}
 
     def load_files(self, req, schema):
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
