@@ -1,0 +1,107 @@
+"""Races on real PostgreSQL with real threads: idempotency keys and the event feed."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from accounts import services as accounts
+from arbiter import clock
+from arbiter.extensions import db
+from disputes import services as disputes
+from disputes.models import Entry
+from disputes.states import ExpectedOutcome, Reason
+from integrations import tokens
+from orders.services import upsert_order
+from orders.states import PaymentMethod
+from tests.conftest import FreshContextClient
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.postgres_only
+
+
+def _world():
+    buyer = accounts.create_user("race-buyer@example.test", "Race Buyer", PASSWORD)
+    seller = accounts.create_user("race-seller@example.test", "Race Seller", PASSWORD)
+    db.session.flush()
+    order = upsert_order({
+        "external_id": "RACE-1", "buyer_email": buyer.email, "seller_email": seller.email,
+        "item_title": "Race", "item_price": 10_000, "shipping_cost": 0,
+        "payment_method": PaymentMethod.PLATFORM_PAYMENTS,
+        "paid_at": clock.now() - timedelta(days=3)}).order
+    discussion = disputes.open_discussion(
+        order, buyer, reason=Reason.NOT_RECEIVED, expected_outcome=ExpectedOutcome.REFUND,
+        description="Nothing came.")
+    token = tokens.issue_user_token(buyer).token
+    db.session.commit()
+    return token, discussion.id
+
+
+def _post(app, token, discussion_id, key="same-key"):
+    client = FreshContextClient(app, app.response_class)
+    return client.post(f"/api/v1/discussions/{discussion_id}/messages",
+                       json={"body": "Where is it?"},
+                       headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key,
+                                "Accept-Language": "en"})
+
+
+def _messages(discussion_id) -> int:
+    db.session.remove()
+    return db.session.scalar(select(func.count()).select_from(Entry).where(
+        Entry.discussion_id == discussion_id, Entry.body == "Where is it?"))
+
+
+def test_a_second_request_while_the_first_runs_gets_409(committed, monkeypatch):
+    app = committed
+    token, discussion_id = _world()
+    entered, release = threading.Event(), threading.Event()
+    original = disputes.post_message
+
+    def slow_post_message(*args, **kwargs):
+        entered.set()
+        assert release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(disputes, "post_message", slow_post_message)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(_post, app, token, discussion_id)
+        assert entered.wait(30)  # the first request holds the key and is inside the service
+        second = _post(app, token, discussion_id)
+        assert second.status_code == 409
+        assert second.json["error"]["code"] == "idempotency_key_in_progress"
+        release.set()
+        assert first.result().status_code == 201
+    replay = _post(app, token, discussion_id)
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json == first.result().json
+    assert _messages(discussion_id) == 1
+
+
+def test_many_simultaneous_requests_with_one_key_make_one_message(committed, monkeypatch):
+    app = committed
+    token, discussion_id = _world()
+    requests = 8
+    barrier = threading.Barrier(requests)
+    answered = threading.Semaphore(0)
+    original = disputes.post_message
+
+    def post_message_after_the_others(*args, **kwargs):
+        for _ in range(requests - 1):  # let every other request answer first
+            assert answered.acquire(timeout=30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(disputes, "post_message", post_message_after_the_others)
+
+    def attempt(_):
+        barrier.wait()
+        response = _post(app, token, discussion_id)
+        if response.status_code != 201:
+            answered.release()
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=requests) as pool:
+        statuses = list(pool.map(attempt, range(requests)))
+    assert sorted(statuses) == [201] + [409] * (requests - 1)
+    assert _messages(discussion_id) == 1
