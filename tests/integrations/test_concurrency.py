@@ -105,3 +105,67 @@ def test_many_simultaneous_requests_with_one_key_make_one_message(committed, mon
         statuses = list(pool.map(attempt, range(requests)))
     assert sorted(statuses) == [201] + [409] * (requests - 1)
     assert _messages(discussion_id) == 1
+
+
+def test_a_client_following_the_feed_never_misses_or_repeats_an_event(committed):
+    """Writers commit events concurrently while a client follows the feed by its cursor.
+
+    Ids are taken under the audit chain's advisory lock and the lock is released only
+    after the commit is visible, so a reader never sees id N before every smaller id.
+    """
+    from integrations.events import OBJECT_TYPES
+    from orders.services import upsert_order as upsert
+
+    app = committed
+    _world()
+    integration = tokens.create_integration_token("feed").token
+    db.session.commit()
+    writers, changes = 6, 15
+    done = threading.Event()
+
+    def write(number: int) -> None:
+        with app.app_context():
+            try:
+                order = {"external_id": f"FEED-{number}", "buyer_email": "race-buyer@example.test",
+                         "seller_email": "race-seller@example.test", "item_title": "v0",
+                         "item_price": 1_000, "shipping_cost": 0,
+                         "payment_method": PaymentMethod.BANK_TRANSFER,
+                         "paid_at": clock.now() - timedelta(days=1)}
+                for change in range(changes):
+                    upsert({**order, "item_title": f"v{change}"})
+                    # more work after the event's row, before the commit: widens the window
+                    # in which a later id could become visible first, were ids not ordered
+                    for _ in range(number % 3):
+                        db.session.execute(select(func.count()).select_from(Entry))
+                    db.session.commit()
+            finally:
+                db.session.remove()
+
+    seen: list[int] = []
+
+    def follow() -> None:
+        client = FreshContextClient(app, app.response_class)
+        cursor = 0
+        while True:
+            finished = done.is_set()  # read before polling: one more full poll after it
+            page = client.get(f"/api/v1/events?after={cursor}&limit=7",
+                              headers={"Authorization": f"Bearer {integration}"}).json
+            seen.extend(event["id"] for event in page["events"])
+            cursor = page["next_cursor"]
+            if finished and not page["events"]:
+                return
+
+    with ThreadPoolExecutor(max_workers=writers + 1) as pool:
+        reader = pool.submit(follow)
+        for future in [pool.submit(write, n) for n in range(writers)]:
+            future.result()
+        done.set()
+        reader.result()
+
+    db.session.remove()
+    from arbiter.audit import AuditEntry
+
+    committed_ids = db.session.scalars(select(AuditEntry.id).where(
+        AuditEntry.object_type.in_(OBJECT_TYPES)).order_by(AuditEntry.id)).all()
+    assert len(committed_ids) == 2 + writers * changes  # RACE-1 + its discussion, then ours
+    assert seen == committed_ids  # every event, once, in order
