@@ -8,6 +8,7 @@ own error handlers produce it (flask-smorest's handler is not installed), includ
 422 for input a schema refuses.
 """
 
+import re
 from importlib.resources import files as package_files
 
 import flask
@@ -16,12 +17,25 @@ import marshmallow as ma
 from flask import Flask, abort, render_template, send_from_directory
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.routing import IntegerConverter
 
 from orders.schemas import AmountField
 
 API_PREFIX = "/api/v1"
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 BEARER = [{"bearerAuth": []}]
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 to 2^63 - 1 (larger numbers are 404, not a database error)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def openapi_path(rule: str) -> str:
+    """``/a/<id:x>/<string:y>`` -> ``/a/{x}/{y}``."""
+    return re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule)
 
 
 class _Messages(ma.Schema):
@@ -71,7 +85,28 @@ class OutSchema(ma.Schema):
         super().__init__(*args, **kwargs)
 
 
-class InSchema(ma.Schema):
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class NoNulCharacters:
+    """Text with a NUL character is refused (422): PostgreSQL cannot store it."""
+
+    @ma.pre_load
+    def _refuse_nul_characters(self, data, **kwargs):
+        if hasattr(data, "keys"):
+            bad = {key: ["must not contain NUL characters"] for key in list(data.keys())
+                   if _has_nul(data.get(key))}
+            if bad:
+                raise ma.ValidationError(bad)
+        return data
+
+
+class InSchema(NoNulCharacters, ma.Schema):
     """A request schema: unknown fields are refused (422), never silently stored."""
 
     class Meta:
@@ -124,6 +159,7 @@ def init_api(app: Flask) -> None:
             "`Authorization: Bearer <token>`; send `Idempotency-Key` on POST.")},
         "servers": [{"url": "/"}],
     })
+    app.url_map.converters["id"] = IdConverter
     api = Api(app)
     app.extensions["arbiter_api"] = api
     api.spec.components.security_scheme(
@@ -141,7 +177,29 @@ def init_api(app: Flask) -> None:
     for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp):
         csrf.exempt(blueprint)  # bearer tokens only, never the browser's cookie
         api.register_blueprint(blueprint)
+    _document_idempotency_keys(api, app)
     app.register_blueprint(docs)
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": ("Repeat a POST safely: the first answer is stored for 24 hours and "
+                    "replayed (with Idempotent-Replayed: true); the same key with another "
+                    "body is 422, while the first request still runs 409."),
+}
+
+
+def _document_idempotency_keys(api: Api, app: Flask) -> None:
+    """Every POST that takes an Idempotency-Key says so in the document."""
+    guarded = set()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        if "POST" in (rule.methods or ()) and getattr(view, "_api_auth", None):
+            guarded.add(openapi_path(rule.rule))
+    for path, operations in api.spec._paths.items():  # apispec keeps no public setter
+        if path in guarded and "post" in operations:
+            operations["post"].setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
 
 
 docs = flask.Blueprint("api_browser", __name__, url_prefix=API_PREFIX)

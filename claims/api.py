@@ -222,7 +222,7 @@ def file_claim(data):
     return _fresh(claim.id)
 
 
-@blp.route("/claims/<int:claim_id>", methods=["GET"])
+@blp.route("/claims/<id:claim_id>", methods=["GET"])
 @auth.user_required
 @blp.response(200, ClaimDetailOut)
 def get_claim(claim_id: int):
@@ -230,7 +230,7 @@ def get_claim(claim_id: int):
     return _visible(claim_id)
 
 
-@blp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/withdraw", methods=["POST"])
 @auth.user_required
 @blp.response(200, ClaimDetailOut)
 def withdraw(claim_id: int):
@@ -239,7 +239,7 @@ def withdraw(claim_id: int):
     return _fresh(claim_id)
 
 
-@blp.route("/claims/<int:claim_id>/documents", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/documents", methods=["POST"])
 @auth.user_required
 @blp.arguments(DocumentsIn, location="files")
 @blp.response(201, ClaimDetailOut)
@@ -262,7 +262,7 @@ def queue(query):
                                 cursor=query["after"], limit=query["limit"])
 
 
-@blp.route("/claims/<int:claim_id>/take", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/take", methods=["POST"])
 @auth.staff_required
 @blp.response(200, ClaimDetailOut)
 def take(claim_id: int):
@@ -271,7 +271,7 @@ def take(claim_id: int):
     return _fresh(claim_id)
 
 
-@blp.route("/claims/<int:claim_id>/document-requests", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/document-requests", methods=["POST"])
 @auth.staff_required
 @blp.arguments(DocumentRequestIn)
 @blp.response(201, ClaimDetailOut)
@@ -281,7 +281,7 @@ def request_documents(data, claim_id: int):
     return _fresh(claim_id)
 
 
-@blp.route("/claims/<int:claim_id>/reject-after-deadline", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/reject-after-deadline", methods=["POST"])
 @auth.staff_required
 @blp.response(200, ClaimDetailOut)
 def reject_after_deadline(claim_id: int):
@@ -290,7 +290,7 @@ def reject_after_deadline(claim_id: int):
     return _fresh(claim_id)
 
 
-@blp.route("/claims/<int:claim_id>/decide", methods=["POST"])
+@blp.route("/claims/<id:claim_id>/decide", methods=["POST"])
 @auth.staff_required
 @blp.arguments(ClaimDecisionIn)
 @blp.response(200, ClaimDetailOut)

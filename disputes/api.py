@@ -200,7 +200,7 @@ def open_discussion(data):
     return _fresh(discussion.id)
 
 
-@blp.route("/discussions/<int:discussion_id>", methods=["GET"])
+@blp.route("/discussions/<id:discussion_id>", methods=["GET"])
 @auth.user_required
 @blp.response(200, DiscussionDetailOut)
 def get_discussion(discussion_id: int):
@@ -208,7 +208,7 @@ def get_discussion(discussion_id: int):
     return _visible(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/messages", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/messages", methods=["POST"])
 @auth.user_required
 @blp.arguments(MessageIn)
 @blp.response(201, EntryOut)
@@ -218,7 +218,7 @@ def post_message(data, discussion_id: int):
     return services.post_message(discussion, auth.current_user(), data["body"])
 
 
-@blp.route("/discussions/<int:discussion_id>/offers", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/offers", methods=["POST"])
 @auth.user_required
 @blp.arguments(OfferIn)
 @blp.response(201, OfferOut)
@@ -229,7 +229,7 @@ def make_offer(data, discussion_id: int):
                                amount=data["amount"], note=data["note"])
 
 
-@blp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/accept", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/offers/<id:offer_id>/accept", methods=["POST"])
 @auth.user_required
 @blp.response(200, DiscussionDetailOut)
 def accept_offer(discussion_id: int, offer_id: int):
@@ -238,7 +238,7 @@ def accept_offer(discussion_id: int, offer_id: int):
     return _fresh(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/decline", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/offers/<id:offer_id>/decline", methods=["POST"])
 @auth.user_required
 @blp.response(200, DiscussionDetailOut)
 def decline_offer(discussion_id: int, offer_id: int):
@@ -247,7 +247,7 @@ def decline_offer(discussion_id: int, offer_id: int):
     return _fresh(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/escalate", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/escalate", methods=["POST"])
 @auth.user_required
 @blp.arguments(EscalateIn)
 @blp.response(200, DiscussionDetailOut)
@@ -257,7 +257,7 @@ def escalate(data, discussion_id: int):
     return _fresh(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/solve", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/solve", methods=["POST"])
 @auth.user_required
 @blp.response(200, DiscussionDetailOut)
 def close_as_solved(discussion_id: int):
@@ -266,7 +266,7 @@ def close_as_solved(discussion_id: int):
     return _fresh(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/withdraw", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/withdraw", methods=["POST"])
 @auth.user_required
 @blp.response(200, DiscussionDetailOut)
 def withdraw(discussion_id: int):
@@ -289,7 +289,7 @@ def queue(query):
                                     cursor=query["after"], limit=query["limit"])
 
 
-@blp.route("/discussions/<int:discussion_id>/take", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/take", methods=["POST"])
 @auth.staff_required
 @blp.response(200, DiscussionDetailOut)
 def take(discussion_id: int):
@@ -298,7 +298,7 @@ def take(discussion_id: int):
     return _fresh(discussion_id)
 
 
-@blp.route("/discussions/<int:discussion_id>/information-requests", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/information-requests", methods=["POST"])
 @auth.staff_required
 @blp.arguments(InformationRequestIn)
 @blp.response(201, InformationRequestOut)
@@ -308,7 +308,7 @@ def request_information(data, discussion_id: int):
                                         party=data["party"], question=data["question"])
 
 
-@blp.route("/discussions/<int:discussion_id>/decide", methods=["POST"])
+@blp.route("/discussions/<id:discussion_id>/decide", methods=["POST"])
 @auth.staff_required
 @blp.arguments(VerdictIn)
 @blp.response(200, DiscussionDetailOut)

@@ -196,7 +196,7 @@ def list_webhooks():
     return [_webhook_json(row) for row in rows]
 
 
-@blp.route("/webhooks/<int:endpoint_id>", methods=["DELETE"])
+@blp.route("/webhooks/<id:endpoint_id>", methods=["DELETE"])
 @auth.integration_required
 @blp.response(204)
 def deactivate_webhook(endpoint_id: int):

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask import abort
 from sqlalchemy import select
 
-from arbiter.api import Blueprint, MoneyOut, OutSchema
+from arbiter.api import Blueprint, MoneyOut, NoNulCharacters, OutSchema
 from arbiter.extensions import db
 from integrations import auth
 from orders.models import Order
@@ -16,7 +16,7 @@ blp = Blueprint("Orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders as the marketplace reports them (integration token).")
 
 
-class OrderPutSchema(OrderInSchema):
+class OrderPutSchema(NoNulCharacters, OrderInSchema):
     """The order's fields; its id is in the URL. Unknown fields are refused (422)."""
 
     class Meta:
@@ -50,7 +50,7 @@ def _by_external_id(external_id: str) -> Order | None:
 @blp.alt_response(201, schema=OrderOut, description="created")
 def put_order(data, external_id: str):
     """Create or update the order with this id (the same data twice changes nothing)."""
-    if not 1 <= len(external_id) <= 64:
+    if not 1 <= len(external_id) <= 64 or "\x00" in external_id:
         abort(404)
     result = upsert_order({**data, "external_id": external_id})
     db.session.flush()
@@ -63,7 +63,7 @@ def put_order(data, external_id: str):
 @blp.response(200, OrderOut)
 def get_order(external_id: str):
     """One order."""
-    order = _by_external_id(external_id)
+    order = _by_external_id(external_id) if "\x00" not in external_id else None
     if order is None:
         abort(404)
     return order

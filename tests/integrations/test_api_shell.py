@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from arbiter.api import openapi_path
+
 ERROR_KEYS = {"code", "message", "fields"}
 
 
@@ -28,7 +30,7 @@ def test_the_openapi_document_describes_every_api_route(app, client):
         if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith(
                 ("api-docs.", "api_browser.")):
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        path = openapi_path(rule.rule)
         routes |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == documented
     assert "/api/v1/status" not in spec["paths"]  # the incidents package owns /status
@@ -93,3 +95,24 @@ def test_the_api_needs_no_csrf_token(fresh_app):
     app = fresh_app(WTF_CSRF_ENABLED=True)
     response = app.test_client().post("/api/v1/auth/tokens", json={})
     assert response.status_code == 422  # schema error, not "CSRF token missing"
+
+
+def test_ids_beyond_bigint_are_404_not_a_database_error(api, token_for, buyer):
+    token = token_for(buyer)
+    for path in ("/api/v1/discussions/9223372036854775808", "/api/v1/claims/0",
+                 "/api/v1/discussions/99999999999999999999999/messages"):
+        response = api.get(path, token=token)
+        assert response.status_code in (404, 405), path
+    assert api.get("/api/v1/discussions/9223372036854775807",
+                   token=token).status_code == 404
+
+
+def test_nul_characters_are_422_not_a_database_error(api, token_for, buyer, integration_token):
+    response = api.post("/api/v1/auth/tokens", json={"email": "\x00", "password": "x"})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"email": ["must not contain NUL characters"]}
+    response = api.post("/api/v1/discussions", token=token_for(buyer), json={
+        "order_external_id": "A", "reason": "other", "expected_outcome": "refund",
+        "description": "bad \x00 byte"})
+    assert response.status_code == 422
+    assert api.get("/api/v1/orders/A%00B", token=integration_token).status_code == 404
