@@ -107,10 +107,15 @@ class NoNulCharacters:
 
 
 class InSchema(NoNulCharacters, ma.Schema):
-    """A request schema: unknown fields are refused (422), never silently stored."""
+    """A request schema: every field is ``load_only`` (writeOnly in the document) and
+    unknown fields are refused (422), never silently stored."""
 
     class Meta:
         unknown = ma.RAISE
+
+    def __init__(self, *args, **kwargs):
+        kwargs["load_only"] = set(kwargs.get("load_only") or ()) | set(self._declared_fields)
+        super().__init__(*args, **kwargs)
 
 
 class ListQuery(InSchema):

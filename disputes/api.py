@@ -6,6 +6,7 @@ take cases, request information and decide. Someone else's discussion is 404.
 """
 
 import marshmallow as ma
+from flask_babel import gettext
 from sqlalchemy import select
 
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
@@ -156,8 +157,6 @@ def _visible(discussion_id: int) -> Discussion:
 
 
 def _nothing_here() -> str:
-    from flask_babel import gettext
-
     return gettext("There is nothing here.")
 
 

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from flask import abort
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from accounts import services as accounts
 from accounts.views import login_throttle
@@ -11,6 +12,7 @@ from arbiter.api import InSchema, OutSchema
 from arbiter.errors import DomainError
 from arbiter.extensions import db
 from integrations import auth, events, machines, tokens, webhooks
+from integrations.models import WebhookEndpoint
 
 blp = ApiBlueprint("Integration", __name__, url_prefix="/api/v1",
                    description="Tokens, the state machines, the event feed and webhooks.")
@@ -188,10 +190,6 @@ def register_webhook(data):
 @blp.response(200, WebhookOut(many=True))
 def list_webhooks():
     """The registered URLs, with whether staff approved them."""
-    from sqlalchemy import select
-
-    from integrations.models import WebhookEndpoint
-
     rows = db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
     return [_webhook_json(row) for row in rows]
 
@@ -201,8 +199,6 @@ def list_webhooks():
 @blp.response(204)
 def deactivate_webhook(endpoint_id: int):
     """Stop sending events to this URL."""
-    from integrations.models import WebhookEndpoint
-
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         abort(404)
