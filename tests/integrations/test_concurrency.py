@@ -169,3 +169,32 @@ def test_a_client_following_the_feed_never_misses_or_repeats_an_event(committed)
         AuditEntry.object_type.in_(OBJECT_TYPES)).order_by(AuditEntry.id)).all()
     assert len(committed_ids) == 2 + writers * changes  # RACE-1 + its discussion, then ours
     assert seen == committed_ids  # every event, once, in order
+
+
+def test_concurrent_escalations_over_the_api_make_exactly_one(committed):
+    """The API runs the browser's service (row lock + state check): one wins, the rest 409."""
+    from arbiter.audit import AuditEntry
+    from disputes.models import Discussion
+
+    app = committed
+    token, discussion_id = _world()
+    discussion = db.session.get(Discussion, discussion_id)
+    for name in ("opened_at", "respond_by", "escalation_available_at", "last_activity_at"):
+        setattr(discussion, name, getattr(discussion, name) - timedelta(hours=25))
+    db.session.commit()
+    requests = 20
+    barrier = threading.Barrier(requests)
+
+    def escalate(_):
+        client = FreshContextClient(app, app.response_class)
+        barrier.wait()
+        return client.post(f"/api/v1/discussions/{discussion_id}/escalate",
+                           json={"reason": "No answer."},
+                           headers={"Authorization": f"Bearer {token}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=requests) as pool:
+        statuses = list(pool.map(escalate, range(requests)))
+    assert sorted(statuses) == [200] + [409] * (requests - 1), statuses
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "discussion.escalate")) == 1
