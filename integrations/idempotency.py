@@ -29,6 +29,7 @@ from integrations.models import IdempotencyKey, IdempotencyState
 
 HEADER = "Idempotency-Key"
 KEPT_FOR = timedelta(hours=24)
+REPLAYED_HEADERS = ("Content-Disposition", "Location", "X-Arbiter-Batch-Id")
 MAX_KEY_LENGTH = 255
 
 
@@ -103,6 +104,8 @@ def run_idempotent(caller, view, args, kwargs):
         row.response_status = response.status_code
         row.response_content_type = response.content_type
         row.response_body = response.get_data(as_text=True)
+        row.response_headers = {name: response.headers[name] for name in REPLAYED_HEADERS
+                                if name in response.headers}
         row.completed_at = clock.now()
 
     try:
@@ -126,6 +129,8 @@ def _answer_for_existing(existing: IdempotencyKey, print_: str):
             {HEADER: ["in_progress"]})
     response = Response(existing.response_body, status=existing.response_status,
                         content_type=existing.response_content_type)
+    for name, value in (existing.response_headers or {}).items():
+        response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -2,6 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -78,6 +79,8 @@ class IdempotencyKey(PrimaryKey, Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_content_type: Mapped[str | None] = mapped_column(String(100))
     response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict | None] = mapped_column(
+        JSON, comment="the answer's own headers worth replaying (Content-Disposition, ...)")
     created_at: Mapped[datetime] = mapped_column(index=True)
     completed_at: Mapped[datetime | None] = mapped_column()
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0007
-Create Date: 2026-11-22 10:52:45.840032
+Create Date: 2026-11-22 11:17:39.926238
 
 """
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ def upgrade():
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_content_type', sa.String(length=100), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('response_headers', sa.JSON(), nullable=True, comment="the answer's own headers worth replaying (Content-Disposition, ...)"),
     sa.Column('created_at', arbiter.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', arbiter.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

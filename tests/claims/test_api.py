@@ -137,3 +137,18 @@ def test_the_policy_quote_keeps_its_contract(api):
     response = api.get("/api/v1/policy/quote", query_string={"item_price": "0"})
     assert response.status_code == 422
     assert response.json["error"]["message"] == "Some query parameters are missing or invalid."
+
+
+def test_a_replayed_export_is_the_same_csv_and_exports_nothing_again(api, tokens, ready_order):
+    claim = _file(api, tokens["buyer"], ready_order()).json
+    url = f"/api/v1/claims/{claim['id']}"
+    api.post(f"{url}/take", token=tokens["staff"])
+    api.post(f"{url}/decide", token=tokens["staff"], json={"decision": "approved"})
+    headers = {"Idempotency-Key": "export-2026-11-22"}
+    first = api.post("/api/v1/staff/payouts/export", token=tokens["staff"], headers=headers)
+    again = api.post("/api/v1/staff/payouts/export", token=tokens["staff"], headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.data == first.data and again.mimetype == "text/csv"
+    assert again.headers["X-Arbiter-Batch-Id"] == first.headers["X-Arbiter-Batch-Id"]
+    assert again.headers["Content-Disposition"] == first.headers["Content-Disposition"]
