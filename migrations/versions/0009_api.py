@@ -1,4 +1,4 @@
-"""api
+"""api: API tokens, idempotency keys, webhook endpoints and deliveries
 
 Revision ID: 0009
 Revises: 0007
