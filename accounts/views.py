@@ -14,8 +14,15 @@ bp = Blueprint("accounts", __name__)
 
 
 def _login_attempt_key() -> str:
-    """Throttle per account (the e-mail typed), not per IP: a botnet cannot spread out."""
-    return "login:" + services.normalise_email(request.form.get("email", ""))
+    """Throttle per account (the e-mail typed), not per IP: a botnet cannot spread out.
+
+    The browser's form and the API's JSON (``POST /api/v1/auth/tokens``) count together.
+    """
+    email = request.form.get("email")
+    if email is None and request.is_json:
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
+    return "login:" + services.normalise_email(email if isinstance(email, str) else "")
 
 
 def _login_limit() -> str:
@@ -25,7 +32,12 @@ def _login_limit() -> str:
 
 
 def _failed_login(response) -> bool:
-    return response.status_code != 302
+    return response.status_code not in (201, 302)  # 302: browser login, 201: API token
+
+
+# One budget per account for every way of logging in (browser form and API token).
+login_throttle = limiter.shared_limit(_login_limit, scope="login", key_func=_login_attempt_key,
+                                      methods=["POST"], deduct_when=_failed_login)
 
 
 def _begin_session(user) -> None:
@@ -35,8 +47,7 @@ def _begin_session(user) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_attempt_key, methods=["POST"],
-               deduct_when=_failed_login)
+@login_throttle
 def login():
     """Log in with e-mail and password; the same message for every failure."""
     if current_user.is_authenticated:

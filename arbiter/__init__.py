@@ -51,13 +51,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
-    from arbiter.extensions import csrf
+    from arbiter.api import init_api
     from arbiter.views import bp as core_bp
-    from claims.api import bp as claims_api_bp
     from claims.views import bp as claims_bp
     from disputes.views import bp as disputes_bp
-    from incidents.api import bp as incidents_api_bp
     from incidents.views import bp as incidents_bp
+    from integrations.views import bp as integrations_bp
     from orders.views import bp as orders_bp
 
     app.register_blueprint(core_bp)
@@ -66,11 +65,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
     app.register_blueprint(incidents_bp)
-    # The APIs are read-only and read no browser session: a CSRF token would guard nothing.
-    csrf.exempt(claims_api_bp)
-    app.register_blueprint(claims_api_bp)
-    csrf.exempt(incidents_api_bp)
-    app.register_blueprint(incidents_api_bp)
+    app.register_blueprint(integrations_bp)
+    # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.
+    init_api(app)
 
 
 def _register_cli(app: Flask) -> None:
@@ -82,10 +79,12 @@ def _register_cli(app: Flask) -> None:
         serve_command,
         sweep_command,
     )
+    from integrations.cli import integrations_cli
     from orders.cli import orders_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(integrations_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(sweep_command)

@@ -40,6 +40,9 @@ DEFAULTS = {
     "SWEEP_INTERVAL_SECONDS": 60,
     "OUTBOX_INTERVAL_SECONDS": 15,
     "EMBEDDED_SCHEDULER": True,  # `flask serve` runs the sweeper in process without Redis
+    "API_TOKEN_LIFETIME_DAYS": 30,  # user tokens from POST /api/v1/auth/tokens
+    "WEBHOOK_MAX_ATTEMPTS": 10,  # failed tries before a webhook delivery has failed
+    "WEBHOOK_TIMEOUT_SECONDS": 10,  # per delivery attempt
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }

@@ -51,26 +51,60 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return render_template("errors/error.html", status=status, message=message), status
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(DomainError)
-    def domain_error(error: DomainError):
-        return error_response(error.status, error.code, error.message, error.fields)
+def domain_error_response(error: DomainError):
+    return error_response(error.status, error.code, error.message, error.fields)
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        messages = {
-            400: gettext("The request was not understood (was the form token missing?)."),
-            403: gettext("You are not allowed to do that."),
-            404: gettext("There is nothing here."),
-            405: gettext("That method is not allowed here."),
-            409: gettext("That is not possible in the current state."),
-            413: gettext("The upload is too large."),
-            429: gettext("Too many attempts. Please wait a minute and try again."),
-        }
-        status = error.code or 500
-        message = messages.get(status, error.description or gettext("Something went wrong."))
-        code = (error.name or "error").lower().replace(" ", "_")
-        response = error_response(status, code, message)
-        if status == 429 and getattr(error, "retry_after", None):
-            response[0].headers["Retry-After"] = str(error.retry_after)
-        return response
+
+def _flatten(messages) -> dict:
+    """webargs reports ``{location: {field: [messages]}}``; clients want ``{field: [...]}``."""
+    if not isinstance(messages, dict):
+        return {"_schema": [str(messages)]}
+    fields: dict = {}
+    for location, problems in messages.items():
+        if isinstance(problems, dict):
+            for name, value in problems.items():
+                fields.setdefault(str(name), []).extend(
+                    value if isinstance(value, list) else [value])
+        else:
+            fields.setdefault(f"_{location}", []).extend(
+                problems if isinstance(problems, list) else [problems])
+    return fields
+
+
+def http_error_response(error: HTTPException):
+    messages = {
+        400: gettext("The request was not understood (was the form token missing?)."),
+        401: gettext("Authentication required: send a valid bearer token."),
+        403: gettext("You are not allowed to do that."),
+        404: gettext("There is nothing here."),
+        405: gettext("That method is not allowed here."),
+        409: gettext("That is not possible in the current state."),
+        413: gettext("The upload is too large."),
+        429: gettext("Too many attempts. Please wait a minute and try again."),
+    }
+    status = error.code or 500
+    message = messages.get(status, error.description or gettext("Something went wrong."))
+    code = (error.name or "error").lower().replace(" ", "_")
+    fields = None
+    data = getattr(error, "data", None) or {}
+    if status == 422 and "messages" in data:  # a schema refused the input (webargs)
+        code = "validation_failed"
+        if set(data["messages"]) == {"query"}:
+            message = gettext("Some query parameters are missing or invalid.")
+        else:
+            message = gettext("Some fields are missing or invalid.")
+        fields = _flatten(data["messages"])
+    elif status == 400 and "messages" in data:  # e.g. a body that is not JSON
+        code = "bad_request"
+        fields = _flatten(data["messages"])
+    response = error_response(status, code, message, fields)
+    if status == 429 and getattr(error, "retry_after", None):
+        response[0].headers["Retry-After"] = str(error.retry_after)
+    if status == 401 and wants_json():
+        response[0].headers["WWW-Authenticate"] = 'Bearer realm="arbiter"'
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(HTTPException, http_error_response)

@@ -14,11 +14,13 @@ from claims.models import (
 )
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from incidents.models import DeadlineExtension, Incident, IncidentUpdate, ProblemReport
+from integrations.models import ApiToken, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from orders.models import Order
 
 __all__ = [
-    "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DeadlineExtension",
-    "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest", "Entry", "Incident",
-    "IncidentUpdate", "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail",
-    "Payout", "PayoutBatch", "PolicyVersion", "ProblemReport", "User", "UserSession",
+    "ApiToken", "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DeadlineExtension",
+    "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest", "Entry",
+    "IdempotencyKey", "Incident", "IncidentUpdate", "InformationRequest", "Notification",
+    "Offer", "Order", "OutboxEmail", "Payout", "PayoutBatch", "PolicyVersion",
+    "ProblemReport", "User", "UserSession", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -69,5 +69,6 @@ def _load_jobs() -> None:
     from arbiter import documents
     from claims import tasks as _claims_jobs  # noqa: F401 - registers its jobs
     from disputes import tasks as _disputes_jobs  # noqa: F401 - registers its jobs
+    from integrations import tasks as _integration_jobs  # noqa: F401 - registers its jobs
 
     register("documents.render_pending", documents.unrendered, documents.render_into)

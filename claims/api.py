@@ -1,16 +1,34 @@
-"""The claims JSON API: the public policy quote."""
+"""The claims JSON API: the public policy quote, the buyer's claims, staff review, payouts.
 
-from flask import Blueprint, jsonify, request
+The same service functions and rules as the browser pages. Someone else's claim is 404;
+a non-staff caller on a staff endpoint is 403.
+"""
+
+import marshmallow as ma
+from flask import Response
 from flask_babel import gettext
-from marshmallow import ValidationError
+from flask_smorest.fields import Upload
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
-from arbiter.errors import ValidationFailed
+from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
+from arbiter.errors import NotFound
+from arbiter.extensions import db
+from arbiter.files import Upload as FileUpload
 from arbiter.money import DEFAULT_CURRENCY, to_decimal_string
-from claims import services
+from arbiter.storage import storage
+from claims import queries, services
+from claims.models import Claim
 from claims.policy import Quote
 from claims.schemas import QuoteQuerySchema
+from claims.states import ClaimState, ClaimType, Decision, RejectionReason
+from integrations import auth
+from orders.models import Order
 
-bp = Blueprint("claims_api", __name__, url_prefix="/api/v1")
+blp = Blueprint("Claims", __name__, url_prefix="/api/v1",
+                description="Buyer-protection claims, staff review and payouts.")
+
+_text = ma.validate.Length
 
 
 def quote_json(quote: Quote) -> dict:
@@ -27,12 +45,276 @@ def quote_json(quote: Quote) -> dict:
     }
 
 
-@bp.get("/policy/quote")
-def policy_quote():
+class QuoteOut(OutSchema):
+    eligible = ma.fields.Boolean(required=True)
+    reasons = ma.fields.List(ma.fields.String(), required=True)
+    policy_version = ma.fields.String(required=True, allow_none=True)
+    item_amount = ma.fields.String(required=True)
+    shipping_amount = ma.fields.String(required=True)
+    total = ma.fields.String(required=True)
+    cap_applied = ma.fields.Boolean(required=True)
+    currency = ma.fields.String(required=True)
+
+
+@blp.route("/policy/quote", methods=["GET"])
+@blp.arguments(QuoteQuerySchema, location="query")
+@blp.response(200, QuoteOut)
+def policy_quote(params):
     """What buyer protection pays for a purchase; public, read-only, changes nothing."""
-    try:
-        params = QuoteQuerySchema().load(request.args.to_dict())
-    except ValidationError as error:
-        raise ValidationFailed(gettext("Some query parameters are missing or invalid."),
-                               fields=error.normalized_messages()) from error
-    return jsonify(quote_json(services.quote_for(**params)))
+    return quote_json(services.quote_for(**params))
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+
+class FileField(Upload):
+    """A file part of a multipart body (a plain text part is refused)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError(gettext("Send a file here."))
+        return value
+
+
+def _uploads(values) -> list[FileUpload]:
+    return [FileUpload(item.filename or "", item.read()) for item in values or ()
+            if item is not None and item.filename]
+
+
+class DocumentOut(OutSchema):
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    filename = ma.fields.String(required=True)
+    content_type = ma.fields.String(required=True)
+    size = ma.fields.Integer(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+
+
+class DocumentRequestOut(OutSchema):
+    id = ma.fields.Integer(required=True)
+    what = ma.fields.String(required=True)
+    requested_at = ma.fields.AwareDateTime(required=True)
+    due_at = ma.fields.AwareDateTime(required=True)
+    fulfilled_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+
+
+class ClaimOut(OutSchema):
+    id = ma.fields.Integer(required=True)
+    order_external_id = ma.fields.String(required=True, attribute="order.external_id")
+    state = ma.fields.String(required=True)
+    claim_type = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    claimed_amount = MoneyOut(required=True, allow_none=True)
+    police_report_reference = ma.fields.String(required=True, allow_none=True)
+    payout_account = ma.fields.String(required=True)
+    submitted_at = ma.fields.AwareDateTime(required=True)
+    policy_version = ma.fields.String(required=True, attribute="policy_version.code")
+    item_amount = MoneyOut(required=True)
+    shipping_amount = MoneyOut(required=True)
+    max_total = MoneyOut(required=True, metadata={"description": "the most this claim pays"})
+    cap_applied = ma.fields.Boolean(required=True)
+    approved_amount = MoneyOut(required=True, allow_none=True)
+    rejection_reason = ma.fields.String(required=True, allow_none=True)
+    decided_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    withdrawn_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    paid_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+
+
+class ClaimDetailOut(ClaimOut):
+    clauses = ma.fields.List(ma.fields.String(), required=True)
+    rationale = ma.fields.String(required=True, allow_none=True)
+    documents = ma.fields.List(ma.fields.Nested(DocumentOut), required=True)
+    document_requests = ma.fields.List(ma.fields.Nested(DocumentRequestOut), required=True)
+
+
+ClaimPage = page_schema(ClaimOut, "ClaimPage")
+
+
+class ClaimQueueQuery(ListQuery):
+    type = ma.fields.Enum(ClaimType, by_value=True, load_default=None)
+    state = ma.fields.Enum(ClaimState, by_value=True, load_default=None,
+                           metadata={"description": "default: everything awaiting a decision"})
+
+
+class FileClaimIn(InSchema):
+    """A multipart/form-data body: the claim's fields and its files."""
+
+    order_external_id = ma.fields.String(required=True, validate=_text(min=1, max=64))
+    claim_type = ma.fields.Enum(ClaimType, by_value=True, required=True)
+    description = ma.fields.String(required=True, validate=_text(min=1, max=20_000))
+    payout_account = ma.fields.String(required=True, validate=_text(min=1, max=64),
+                                      metadata={"description": "IBAN for the payout"})
+    claimed_amount = money(load_default=None, metadata={
+        "description": "claim type other only: the documented loss, at most the item price"})
+    police_report_reference = ma.fields.String(load_default=None, validate=_text(max=64))
+    police_report = FileField(load_default=None, metadata={
+        "description": "required for not_received: PDF, PNG or JPEG, at most 10 MB"})
+    documents = ma.fields.List(FileField(), load_default=list,
+                               metadata={"description": "at most 5 files"})
+
+
+class DocumentsIn(InSchema):
+    files = ma.fields.List(FileField(), required=True,
+                           metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
+
+
+class DocumentRequestIn(InSchema):
+    what = ma.fields.String(required=True, validate=_text(min=1, max=5_000))
+
+
+class ClaimDecisionIn(InSchema):
+    decision = ma.fields.Enum(Decision, by_value=True, required=True)
+    amount = money(load_default=None, allow_none=True, metadata={
+        "description": "partially_approved: less than max_total"})
+    rejection_reason = ma.fields.Enum(RejectionReason, by_value=True, load_default=None,
+                                      allow_none=True)
+    rationale = ma.fields.String(load_default=None, allow_none=True,
+                                 validate=_text(max=20_000))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _visible(claim_id: int) -> Claim:
+    """The claim if the caller filed it or is staff; 404 otherwise (never 403)."""
+    claim = queries.claim_page(claim_id)
+    if claim is None or not claim.can_view(auth.current_user()):
+        raise NotFound(gettext("There is nothing here."))
+    return claim
+
+
+def _fresh(claim_id: int) -> Claim:
+    db.session.flush()
+    db.session.expire_all()
+    return queries.claim_page(claim_id)
+
+
+# --- buyers -------------------------------------------------------------------------------
+
+
+@blp.route("/claims", methods=["GET"])
+@auth.user_required
+@blp.arguments(ListQuery, location="query")
+@blp.response(200, ClaimPage)
+def list_mine(query):
+    """My protection claims, newest first."""
+    return queries.buyer_claims(auth.current_user(), cursor=query["after"],
+                                limit=query["limit"])
+
+
+@blp.route("/claims", methods=["POST"])
+@auth.user_required
+@blp.arguments(FileClaimIn, location="files")
+@blp.response(201, ClaimDetailOut)
+def file_claim(data):
+    """File a protection claim on one of my orders (multipart: fields and files)."""
+    user = auth.current_user()
+    order = db.session.scalar(select(Order).where(
+        Order.external_id == data["order_external_id"]))
+    if order is None or order.buyer_id != user.id:
+        raise NotFound(gettext("There is nothing here."))
+    report = _uploads([data["police_report"]])
+    claim = services.file_claim(
+        order, user, claim_type=data["claim_type"], description=data["description"],
+        payout_account=data["payout_account"], claimed_amount=data["claimed_amount"],
+        police_report_reference=data["police_report_reference"],
+        police_report=report[0] if report else None, documents=_uploads(data["documents"]))
+    return _fresh(claim.id)
+
+
+@blp.route("/claims/<id:claim_id>", methods=["GET"])
+@auth.user_required
+@blp.response(200, ClaimDetailOut)
+def get_claim(claim_id: int):
+    """One claim: its quote, documents, requests and decision."""
+    return _visible(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/withdraw", methods=["POST"])
+@auth.user_required
+@blp.response(200, ClaimDetailOut)
+def withdraw(claim_id: int):
+    """The buyer withdraws the claim (before a decision)."""
+    services.withdraw(_visible(claim_id), auth.current_user())
+    return _fresh(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/documents", methods=["POST"])
+@auth.user_required
+@blp.arguments(DocumentsIn, location="files")
+@blp.response(201, ClaimDetailOut)
+def upload_documents(data, claim_id: int):
+    """The buyer adds documents (answering a request, if there is one)."""
+    services.upload_documents(_visible(claim_id), auth.current_user(), _uploads(data["files"]))
+    return _fresh(claim_id)
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+@blp.route("/staff/claims", methods=["GET"])
+@auth.staff_required
+@blp.arguments(ClaimQueueQuery, location="query")
+@blp.response(200, ClaimPage)
+def queue(query):
+    """Claims for staff, the longest-waiting first (staff only)."""
+    return queries.claims_queue(claim_type=query["type"], state=query["state"],
+                                cursor=query["after"], limit=query["limit"])
+
+
+@blp.route("/claims/<id:claim_id>/take", methods=["POST"])
+@auth.staff_required
+@blp.response(200, ClaimDetailOut)
+def take(claim_id: int):
+    """Start reviewing a submitted claim (staff only)."""
+    services.take(_visible(claim_id), auth.current_user())
+    return _fresh(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/document-requests", methods=["POST"])
+@auth.staff_required
+@blp.arguments(DocumentRequestIn)
+@blp.response(201, ClaimDetailOut)
+def request_documents(data, claim_id: int):
+    """Ask the buyer for documents, due in 7 days (staff only)."""
+    services.request_documents(_visible(claim_id), auth.current_user(), data["what"])
+    return _fresh(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/reject-after-deadline", methods=["POST"])
+@auth.staff_required
+@blp.response(200, ClaimDetailOut)
+def reject_after_deadline(claim_id: int):
+    """Reject a claim whose requested documents did not arrive in time (staff only)."""
+    services.reject_after_deadline(_visible(claim_id), auth.current_user())
+    return _fresh(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/decide", methods=["POST"])
+@auth.staff_required
+@blp.arguments(ClaimDecisionIn)
+@blp.response(200, ClaimDetailOut)
+def decide(data, claim_id: int):
+    """Approve, approve partially or reject (staff only)."""
+    services.decide(_visible(claim_id), auth.current_user(), decision=data["decision"],
+                    amount=data["amount"], rejection_reason=data["rejection_reason"],
+                    rationale=data["rationale"])
+    return _fresh(claim_id)
+
+
+@blp.route("/staff/payouts/export", methods=["POST"])
+@auth.staff_required
+@blp.doc(responses={"201": {
+    "description": "the batch's CSV; the batch id is in X-Arbiter-Batch-Id",
+    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@blp.alt_response(409, description="there is no pending payout to export")
+def export_payouts():
+    """Put every pending payout into a new batch and answer its CSV (staff only)."""
+    batch = services.export_payouts(auth.current_user())
+    response = Response(storage().get(batch.csv_storage_key), status=201,
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="arbiter-payouts-batch-{batch.id}.csv"')
+    response.headers["X-Arbiter-Batch-Id"] = str(batch.id)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from arbiter import create_app
 from arbiter.extensions import db, limiter
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.api_fixtures"]
 
 BACKENDS = ["sqlite", "postgresql"]
 # Reference data the migrations insert; concurrency tests must not wipe it.

@@ -6,7 +6,8 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "incidents", "templates"]
+SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "incidents", "integrations",
+           "templates"]
 
 
 def test_polish_catalogue_is_complete_and_current(tmp_path):

@@ -1,0 +1,1 @@
+"""The marketplace integration: API tokens, idempotency keys, the event feed, webhooks."""

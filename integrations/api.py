@@ -1,0 +1,205 @@
+"""API endpoints of the integration itself: tokens, state machines, events, webhooks."""
+
+import marshmallow as ma
+from flask import abort
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts import services as accounts
+from accounts.views import login_throttle
+from arbiter.api import Blueprint as ApiBlueprint
+from arbiter.api import InSchema, OutSchema
+from arbiter.errors import DomainError
+from arbiter.extensions import db
+from integrations import auth, events, machines, tokens, webhooks
+from integrations.models import WebhookEndpoint
+
+blp = ApiBlueprint("Integration", __name__, url_prefix="/api/v1",
+                   description="Tokens, the state machines, the event feed and webhooks.")
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+
+
+class TokenRequest(InSchema):
+    email = ma.fields.String(required=True, load_only=True,
+                             validate=ma.validate.Length(min=1, max=254))
+    password = ma.fields.String(required=True, load_only=True,
+                                validate=ma.validate.Length(min=1, max=256))
+    name = ma.fields.String(load_default="api", load_only=True,
+                            validate=ma.validate.Length(min=1, max=100),
+                            metadata={"description": "what the token is for (shown to you)"})
+
+
+class TokenOut(OutSchema):
+    token = ma.fields.String(required=True, metadata={"description": "shown only now"})
+    token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
+    expires_at = ma.fields.AwareDateTime(required=True)
+
+
+@blp.route("/auth/tokens", methods=["POST"])
+@login_throttle
+@blp.arguments(TokenRequest)
+@blp.response(201, TokenOut)
+def create_token(data):
+    """Exchange e-mail and password for a user token (throttled like the browser login).
+
+    Not idempotent by key: the answer holds a secret that is never stored."""
+    user = accounts.authenticate(data["email"], data["password"])
+    if user is None:
+        raise InvalidCredentials(_("Unknown e-mail address or wrong password."))
+    issued = tokens.issue_user_token(user, data["name"])
+    db.session.commit()
+    return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.row.expires_at}
+
+
+@blp.route("/auth/tokens/current", methods=["DELETE"])
+@auth.token_required
+@blp.response(204)
+def revoke_current_token():
+    """Revoke the token this request carries; it is worthless afterwards."""
+    tokens.revoke(auth.current_caller().token)
+
+
+# --- state machines -----------------------------------------------------------------------
+
+
+class TransitionOut(OutSchema):
+    action = ma.fields.String(required=True)
+    from_ = ma.fields.List(ma.fields.String(), required=True, data_key="from")
+    to = ma.fields.String(required=True)
+    actor = ma.fields.String(required=True, metadata={"description": "who may take it"})
+    timer = ma.fields.String(allow_none=True, required=True,
+                             metadata={"description": "the deadline that must have passed"})
+    starts = ma.fields.String(allow_none=True, required=True,
+                              metadata={"description": "the deadline this step starts"})
+
+
+class MachineOut(OutSchema):
+    states = ma.fields.List(ma.fields.String(), required=True)
+    terminal_states = ma.fields.List(ma.fields.String(), required=True)
+    transitions = ma.fields.List(ma.fields.Nested(TransitionOut), required=True)
+
+
+class MachinesOut(OutSchema):
+    discussion = ma.fields.Nested(MachineOut, required=True)
+    claim = ma.fields.Nested(MachineOut, required=True)
+
+
+@blp.route("/state-machines", methods=["GET"])
+@blp.response(200, MachinesOut)
+def state_machines():
+    """The discussion and claim state machines, generated from the code's own tables."""
+    data = machines.machines()
+    for machine in data.values():
+        for step in machine["transitions"]:
+            step["from_"] = step.pop("from")
+    return data
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class EventsQuery(InSchema):
+    after = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**62),
+                              metadata={"description": "the next_cursor you were given"})
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
+
+
+class EventOut(OutSchema):
+    id = ma.fields.Integer(required=True, metadata={"description": "the event's cursor"})
+    type = ma.fields.String(required=True, metadata={"example": "discussion.escalate"})
+    object_type = ma.fields.String(required=True, metadata={"example": "discussion"})
+    object_id = ma.fields.Integer(required=True)
+    occurred_at = ma.fields.AwareDateTime(required=True)
+    state = ma.fields.String(allow_none=True, required=True,
+                             metadata={"description": "the object's state after the event"})
+
+
+class EventsOut(OutSchema):
+    events = ma.fields.List(ma.fields.Nested(EventOut), required=True)
+    next_cursor = ma.fields.Integer(required=True, metadata={
+        "description": "pass as ?after= next time; unchanged when there was nothing new"})
+
+
+@blp.route("/events", methods=["GET"])
+@auth.token_required
+@blp.arguments(EventsQuery, location="query")
+@blp.response(200, EventsOut)
+def event_feed(query):
+    """Every change to orders, discussions and claims, oldest first, after a cursor.
+
+    Integration tokens see every event; user tokens only those about their own orders,
+    discussions and claims."""
+    user = auth.current_caller().user
+    batch = events.events_after(query["after"], query["limit"],
+                                user_id=user.id if user is not None else None)
+    return {"events": [events.as_event(entry) for entry in batch],
+            "next_cursor": batch[-1].id if batch else query["after"]}
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+class WebhookIn(InSchema):
+    url = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+
+
+class WebhookOut(OutSchema):
+    id = ma.fields.Integer(required=True)
+    url = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    approved = ma.fields.Boolean(required=True)
+    active = ma.fields.Boolean(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = ma.fields.String(required=True, metadata={
+        "description": "the HMAC-SHA256 key of X-Arbiter-Signature; shown only now"})
+
+
+def _webhook_json(endpoint, *, secret: bool = False) -> dict:
+    data = {"id": endpoint.id, "url": endpoint.url, "description": endpoint.description,
+            "approved": endpoint.approved_at is not None, "active": endpoint.active,
+            "created_at": endpoint.created_at}
+    if secret:
+        data["secret"] = endpoint.secret
+    return data
+
+
+@blp.route("/webhooks", methods=["POST"])
+@auth.integration_required
+@blp.arguments(WebhookIn)
+@blp.response(201, WebhookCreatedOut)
+def register_webhook(data):
+    """Register a URL for events; nothing is sent to it until staff approve it."""
+    endpoint = webhooks.register(data["url"], data["description"],
+                                 token=auth.current_caller().token)
+    return _webhook_json(endpoint, secret=True)
+
+
+@blp.route("/webhooks", methods=["GET"])
+@auth.integration_required
+@blp.response(200, WebhookOut(many=True))
+def list_webhooks():
+    """The registered URLs, with whether staff approved them."""
+    rows = db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+    return [_webhook_json(row) for row in rows]
+
+
+@blp.route("/webhooks/<id:endpoint_id>", methods=["DELETE"])
+@auth.integration_required
+@blp.response(204)
+def deactivate_webhook(endpoint_id: int):
+    """Stop sending events to this URL."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    webhooks.deactivate(endpoint)

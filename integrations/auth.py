@@ -1,0 +1,138 @@
+"""Bearer authentication and the transaction of an API request.
+
+Decorate every API view with one of :func:`user_required`, :func:`staff_required`,
+:func:`integration_required` or :func:`token_required`, directly under ``@blp.route``.
+The decorator
+
+- reads ``Authorization: Bearer <token>``: missing, unknown, revoked or expired -> 401;
+  the wrong kind of token (a user token on an integration endpoint and vice versa) or a
+  non-staff user on a staff endpoint -> 403;
+- runs the view as one transaction: committed when the answer is below 400, rolled back
+  otherwise (one commit per request, as in the browser views);
+- on POST, honours ``Idempotency-Key`` (see :mod:`integrations.idempotency`).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, g, make_response, request
+from werkzeug.exceptions import HTTPException
+
+from accounts.models import User
+from arbiter import clock
+from arbiter.api import BEARER, Blueprint
+from arbiter.errors import DomainError, domain_error_response, http_error_response
+from arbiter.extensions import db
+from integrations import tokens
+from integrations.models import ApiToken, TokenKind
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    token: ApiToken
+    user: User | None
+
+    @property
+    def kind(self) -> TokenKind:
+        return self.token.kind
+
+    @property
+    def owner(self) -> str:
+        """Whose idempotency keys these are: a user's (any of their tokens) or one token's."""
+        if self.user is not None:
+            return f"user:{self.user.id}"
+        return f"integration:{self.token.id}"
+
+
+def current_caller() -> Caller:
+    return g.api_caller
+
+
+def current_user() -> User:
+    return g.api_caller.user
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def load_caller() -> Caller:
+    raw = _bearer()
+    row = tokens.find_live(raw) if raw else None
+    if row is None:
+        abort(401)
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now  # to the minute: not a write on every request
+        db.session.commit()
+    user = row.user if row.kind is TokenKind.USER else None
+    if user is not None:
+        g._login_user = user  # Flask-Login's current_user: the user's language for messages
+    return Caller(row, user)
+
+
+def perform(view, args, kwargs, on_response=None):
+    """Run the view as one transaction; ``on_response`` sees the answer before the commit."""
+    try:
+        response = make_response(view(*args, **kwargs))
+    except DomainError as error:
+        db.session.rollback()
+        response = make_response(domain_error_response(error))
+    except HTTPException as error:
+        db.session.rollback()
+        response = make_response(http_error_response(error))
+    if response.status_code >= 400:
+        db.session.rollback()
+    if on_response is not None:
+        on_response(response)
+    db.session.commit()
+    return response
+
+
+def _guard(kinds: frozenset[TokenKind], *, staff: bool = False):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            caller = load_caller()
+            if caller.kind not in kinds:
+                abort(403)
+            if staff and not caller.user.is_staff:
+                abort(403)
+            g.api_caller = caller
+            if request.method == "POST":
+                from integrations.idempotency import run_idempotent
+
+                return run_idempotent(caller, view, args, kwargs)
+            return perform(view, args, kwargs)
+
+        wrapped._api_auth = kinds
+        return Blueprint.doc(security=BEARER)(wrapped)
+
+    return decorator
+
+
+def user_required(view):
+    """A user token; the view acts as that user (same rules as the browser)."""
+    return _guard(frozenset({TokenKind.USER}))(view)
+
+
+def staff_required(view):
+    """A user token of a platform advisor; anyone else gets 403."""
+    return _guard(frozenset({TokenKind.USER}), staff=True)(view)
+
+
+def integration_required(view):
+    """An integration token (the marketplace itself)."""
+    return _guard(frozenset({TokenKind.INTEGRATION}))(view)
+
+
+def token_required(view):
+    """Any valid token; the view looks at :func:`current_caller` to decide what to show."""
+    return _guard(frozenset(TokenKind))(view)

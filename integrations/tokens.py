@@ -1,0 +1,95 @@
+"""API tokens: integration tokens for the marketplace, user tokens that act as one user.
+
+A token is ``arb_`` plus 43 random URL-safe characters; only its SHA-256 is stored, so a
+leaked database does not leak usable tokens. Each function writes its audit entry and
+leaves the commit to the caller.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from accounts.models import User
+from arbiter import audit, clock
+from arbiter.errors import NotFound, ValidationFailed
+from arbiter.extensions import db
+from integrations.models import ApiToken, TokenKind
+
+PREFIX = "arb_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    row: ApiToken
+    token: str  # the only moment the raw token exists
+
+
+def _issue(kind: TokenKind, name: str, *, user: User | None = None,
+           lifetime: timedelta | None = None) -> IssuedToken:
+    token = PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
+    row = ApiToken(kind=kind, name=name[:100], token_hash=token_hash(token),
+                   user_id=user.id if user else None, created_at=now,
+                   expires_at=now + lifetime if lifetime else None)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("api_token.created", row, actor=user,
+                 after={"kind": kind.value, "name": row.name, "expires_at": row.expires_at})
+    return IssuedToken(row, token)
+
+
+def create_integration_token(name: str) -> IssuedToken:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationFailed("NAME must have 1 to 100 characters", fields={"name": ["length"]})
+    if live_integration_token(name) is not None:
+        raise ValidationFailed(f"an integration named {name!r} already has a live token; "
+                               "revoke it first", code="name_taken", fields={"name": ["taken"]})
+    return _issue(TokenKind.INTEGRATION, name)
+
+
+def live_integration_token(name: str) -> ApiToken | None:
+    return db.session.scalar(select(ApiToken).where(
+        ApiToken.kind == TokenKind.INTEGRATION, ApiToken.name == name,
+        ApiToken.revoked_at.is_(None)))
+
+
+def revoke_integration(name: str) -> ApiToken:
+    row = live_integration_token(name)
+    if row is None:
+        raise NotFound(f"no live integration token named {name!r}")
+    revoke(row)
+    return row
+
+
+def issue_user_token(user: User, name: str = "api") -> IssuedToken:
+    days = int(current_app.config["API_TOKEN_LIFETIME_DAYS"])
+    return _issue(TokenKind.USER, name or "api", user=user, lifetime=timedelta(days=days))
+
+
+def revoke(row: ApiToken) -> None:
+    if row.revoked_at is not None:
+        return
+    row.revoked_at = clock.now()
+    audit.record("api_token.revoked", row, actor=row.user_id,
+                 after={"kind": row.kind.value, "name": row.name})
+
+
+def find_live(token: str) -> ApiToken | None:
+    """The token row for a raw bearer token: unknown, revoked and expired ones are None."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= clock.now():
+        return None
+    return row

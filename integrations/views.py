@@ -1,0 +1,72 @@
+"""The staff page of webhooks: endpoints to approve, and the delivery log."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from accounts.auth import staff_required
+from arbiter.audit import AuditEntry
+from arbiter.extensions import db
+from integrations import webhooks
+from integrations.models import WebhookDelivery, WebhookEndpoint
+
+bp = Blueprint("integrations", __name__)
+LOG_ROWS = 200
+
+
+@bp.route("/staff/webhooks")
+@staff_required
+def webhook_log():
+    """Registered endpoints (approve them here) and the latest deliveries."""
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint).options(joinedload(WebhookEndpoint.approved_by))
+        .order_by(WebhookEndpoint.id)).all()
+    deliveries = db.session.execute(
+        select(WebhookDelivery, AuditEntry.action)
+        .join(AuditEntry, AuditEntry.id == WebhookDelivery.event_id)
+        .options(joinedload(WebhookDelivery.endpoint))
+        .order_by(WebhookDelivery.id.desc()).limit(LOG_ROWS)).all()
+    return render_template("integrations/webhooks.html", endpoints=endpoints,
+                           deliveries=deliveries)
+
+
+def _endpoint(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    return endpoint
+
+
+@bp.route("/staff/webhooks/<int:endpoint_id>/approve", methods=["POST"])
+@staff_required
+def approve(endpoint_id: int):
+    """Approve a URL: it receives the events from now on."""
+    webhooks.approve(_endpoint(endpoint_id), current_user._get_current_object())
+    db.session.commit()
+    flash(_("The endpoint is approved; events from now on are sent to it."), "success")
+    return redirect(url_for("integrations.webhook_log"))
+
+
+@bp.route("/staff/webhooks/<int:endpoint_id>/deactivate", methods=["POST"])
+@staff_required
+def deactivate(endpoint_id: int):
+    """Stop sending events to a URL."""
+    webhooks.deactivate(_endpoint(endpoint_id), current_user._get_current_object())
+    db.session.commit()
+    flash(_("Nothing more is sent to this endpoint."), "info")
+    return redirect(url_for("integrations.webhook_log"))
+
+
+@bp.route("/staff/webhooks/deliveries/<int:delivery_id>/retry", methods=["POST"])
+@staff_required
+def retry(delivery_id: int):
+    """Send a failed delivery again."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        abort(404)
+    webhooks.retry(delivery)
+    db.session.commit()
+    flash(_("The delivery will be tried again."), "success")
+    return redirect(url_for("integrations.webhook_log"))
