@@ -7,6 +7,7 @@ else's object -> 404; too large -> 413; too many -> 429. JSON errors always have
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -105,6 +106,18 @@ def http_error_response(error: HTTPException):
     return response
 
 
+def concurrent_change_response(error: StaleDataError):
+    """Someone changed the same row between our read and our write (the version column
+    caught it): nothing was saved, and trying again sees the new state."""
+    from arbiter.extensions import db
+
+    db.session.rollback()
+    return error_response(409, "concurrent_change",
+                          gettext("Someone else changed this at the same moment. Nothing "
+                                  "was saved; please reload and try again."))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(HTTPException, http_error_response)
+    app.register_error_handler(StaleDataError, concurrent_change_response)

@@ -303,3 +303,31 @@ def test_every_transition_writes_exactly_one_audit_entry(create_discussion, buye
         "discussion.escalate", "discussion.taken", "discussion.decide",
     ]
     assert audit.verify() is None
+
+
+def test_a_lost_update_is_a_409_and_saves_nothing(client, auth, buyer, create_discussion,
+                                                  monkeypatch):
+    """Two writers read version 1; the second write finds version 2 and must not win."""
+    from sqlalchemy import update
+
+    from disputes.models import Discussion as Model
+
+    discussion = create_discussion(buyer=buyer, age_hours=25)
+    auth.login(buyer.email)
+    original_load = services.load_for_update
+
+    def load_then_lose_the_race(discussion_id):
+        loaded = original_load(discussion_id)
+        # Another request commits a change to the same row right after our read.
+        db.session.execute(update(Model).where(Model.id == discussion_id)
+                           .values(version=Model.version + 1)
+                           .execution_options(synchronize_session=False))
+        return loaded
+
+    monkeypatch.setattr(services, "load_for_update", load_then_lose_the_race)
+    response = client.post(f"/discussions/{discussion.id}/escalate",
+                           data={"reason": "No answer."})
+    assert response.status_code == 409
+    assert "Someone else changed this at the same moment" in response.text
+    db.session.expire_all()
+    assert db.session.get(Model, discussion.id).state is DiscussionState.AWAITING_SELLER
