@@ -18,6 +18,7 @@ from claims.states import ClaimType
 from disputes import services as disputes
 from disputes.states import OfferKind, Verdict
 from incidents import services as incidents
+from tests.claims.conftest import ready_order  # noqa: F401 (a fixture the upload tests use)
 from tests.claims.helpers import IBAN, PDF, PNG
 
 # Routes no browser page reaches: the JSON API (its own matrix lives in
