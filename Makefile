@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
+.PHONY: run test lint security-audit deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,7 +66,23 @@ beat: deps
 lint: dev-deps
 	$(BIN)/ruff check .
 
-test: system-deps dev-deps translations lint
+# bandit: no high-severity finding (a justified exception is an inline `# nosec BXXX: reason`).
+# pip-audit: no known vulnerability in the installed environment; exceptions with their
+# reasons in .pip-audit-ignore. --strict: a package it could not look up is a failure, so
+# an unreachable vulnerability service never passes silently. Outside CI (CI unset) an
+# audit that cannot run prints a loud warning and the tests go on; in CI it fails.
+PIP_AUDIT_IGNORES := $(addprefix --ignore-vuln ,$(shell grep -v '^\s*\(#\|$$\)' .pip-audit-ignore))
+security-audit: dev-deps
+	$(BIN)/bandit -q -r accounts arbiter claims disputes incidents integrations orders -lll
+	@if ! $(BIN)/pip-audit --strict --skip-editable --progress-spinner off $(PIP_AUDIT_IGNORES); then \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  echo "pip-audit FAILED: a known vulnerability, or its service (pypi.org/osv.dev) is"; \
+	  echo "unreachable from this machine; the dependencies were NOT audited."; \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  if [ -n "$$CI" ]; then exit 1; fi; \
+	fi
+
+test: system-deps dev-deps translations lint security-audit
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
