@@ -5,6 +5,8 @@ on the session, and removed again if the transaction rolls back, so a refused or
 request leaves nothing behind.
 """
 
+import re
+import struct
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -21,6 +23,14 @@ SIGNATURES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
 }
+MAX_IMAGE_PIXELS = 50_000_000  # decompression bombs: a small file declaring a huge image
+# PDF features that run code or carry other files, and markup a browser would render as a
+# page (polyglots): evidence needs none of them. Names in PDFs are case-sensitive.
+ACTIVE_PDF_NAMES = re.compile(rb"/(?:JavaScript|JS|EmbeddedFiles?|Launch|OpenAction)\b")
+MARKUP = re.compile(rb"<(?:!doctype\s+html|html|script|svg|iframe|object|embed)\b",
+                    re.IGNORECASE)
+JPEG_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+                    0xCF}
 EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
               "jpeg": "image/jpeg"}
 
@@ -69,7 +79,46 @@ def check_upload(upload: Upload) -> CheckedUpload:
             _("%(name)s is not really a %(kind)s file.", name=name,
               kind=extension.upper()),
             code="file_content_mismatch", fields={"files": ["content"]})
+    if MARKUP.search(upload.data) or (declared == "application/pdf"
+                                       and ACTIVE_PDF_NAMES.search(upload.data)):
+        raise ValidationFailed(
+            _("%(name)s contains scripts, embedded files or web page code and is not "
+              "accepted.", name=name),
+            code="file_active_content", fields={"files": ["content"]})
+    size = image_size(declared, upload.data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ValidationFailed(
+            _("%(name)s is too large an image (at most 50 megapixels).", name=name),
+            code="image_too_large", fields={"files": ["pixels"]})
     return CheckedUpload(name, declared, upload.data)
+
+
+def image_size(content_type: str, data: bytes) -> tuple[int, int] | None:
+    """(width, height) as a PNG's IHDR or a JPEG's SOF declares it; None if not found."""
+    if content_type == "image/png":
+        if data[12:16] == b"IHDR" and len(data) >= 24:
+            return struct.unpack(">II", data[16:24])
+        return None
+    if content_type == "image/jpeg":
+        i = 2
+        while i + 4 <= len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header
+                return None
+            (length,) = struct.unpack(">H", data[i + 2:i + 4])
+            if marker in JPEG_SOF_MARKERS and i + 9 <= len(data):
+                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+                return width, height
+            i += 2 + length
+    return None
 
 
 def check_uploads(uploads: list[Upload], *, max_count: int, room_left: int) -> list[CheckedUpload]:

@@ -1,0 +1,78 @@
+"""The object-access matrix over HTML pages and downloads.
+
+Parties and staff see what the views grant, someone else's object is 404 (never a 403
+that tells it exists), anonymous visitors are sent to log in. Claims belong to the buyer
+and staff only (claims/models.py ``Claim.can_view``); the seller sees none.
+
+Sessions (a replayed cookie after logout or a password change is refused) are covered in
+tests/accounts/test_views.py; account deletion is not built yet.
+"""
+
+import pytest
+
+from arbiter.storage import storage
+
+# page -> expected status for each role
+ROLES = ("buyer", "seller", "other_buyer", "other_seller", "staff", "anonymous")
+MATRIX = {
+    "order page": (200, 200, 404, 404, 200, 302),
+    "discussion thread": (200, 200, 404, 404, 200, 302),
+    "attachment download": (200, 200, 404, 404, 200, 302),
+    "decision download": (200, 200, 404, 404, 200, 302),
+    "claim page": (200, 404, 404, 404, 200, 302),
+    "claim document download": (200, 404, 404, 404, 200, 302),
+}
+DOWNLOADS = {"attachment download", "decision download", "claim document download"}
+
+
+def _urls(world) -> dict:
+    d, c = world["discussion"], world["claim"]
+    return {
+        "order page": f"/orders/{world['order'].id}",
+        "discussion thread": f"/discussions/{d.id}",
+        "attachment download": f"/discussions/{d.id}/attachments/{world['attachment'].id}",
+        "decision download": f"/decisions/{world['decision'].number}/download",
+        "claim page": f"/claims/{c.id}",
+        "claim document download": f"/claims/{c.id}/documents/{world['claim_document'].id}",
+    }
+
+
+def _stored(world, page) -> bytes:
+    key = {"attachment download": world["attachment"].storage_key,
+           "decision download": world["decision"].storage_key,
+           "claim document download": world["claim_document"].storage_key}[page]
+    return storage().get(key)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_object_access_matrix(client, auth, world, role):
+    if role != "anonymous":
+        auth.login(world["users"][role].email)
+    urls = _urls(world)
+    for page, expected in MATRIX.items():
+        status = expected[ROLES.index(role)]
+        response = client.get(urls[page])
+        assert response.status_code == status, (role, page)
+        if status == 302:
+            assert response.headers["Location"].startswith("/login?next=")
+        if status == 404:
+            # nothing of the object leaks into the refusal
+            assert world["order"].item_title not in response.text
+        if status == 200 and page in DOWNLOADS:
+            assert response.headers["Content-Disposition"].startswith("attachment;")
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.data == _stored(world, page)
+        response.close()
+
+
+@pytest.mark.parametrize("role", ["buyer", "seller", "other_buyer", "other_seller", "staff"])
+def test_a_download_through_someone_elses_case_is_404(client, auth, world, create_discussion,
+                                                      role):
+    """An attachment id under a discussion it does not belong to is not served."""
+    user = world["users"][role]
+    mine = create_discussion(buyer=user) if role != "staff" else create_discussion()
+    auth.login(user.email)
+    url = f"/discussions/{mine.id}/attachments/{world['attachment'].id}"
+    assert client.get(url).status_code == 404
+    claim_url = f"/claims/{world['claim'].id + 1000}/documents/{world['claim_document'].id}"
+    assert client.get(claim_url).status_code == 404
