@@ -5,8 +5,9 @@ else's object -> 404; too large -> 413; too many -> 429. JSON errors always have
 ``{"error": {"code", "message", "fields"}}``.
 """
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -46,10 +47,12 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None):
+    """A finished response (JSON under /api/, else the error page) callers may add headers to."""
     if wants_json():
         body = {"error": {"code": code, "message": message, "fields": fields or {}}}
-        return jsonify(body), status
-    return render_template("errors/error.html", status=status, message=message), status
+        return make_response(jsonify(body), status)
+    return make_response(render_template("errors/error.html", status=status, message=message),
+                         status)
 
 
 def domain_error_response(error: DomainError):
@@ -100,9 +103,9 @@ def http_error_response(error: HTTPException):
         fields = _flatten(data["messages"])
     response = error_response(status, code, message, fields)
     if status == 429 and getattr(error, "retry_after", None):
-        response[0].headers["Retry-After"] = str(error.retry_after)
+        response.headers["Retry-After"] = str(error.retry_after)
     if status == 401 and wants_json():
-        response[0].headers["WWW-Authenticate"] = 'Bearer realm="arbiter"'
+        response.headers["WWW-Authenticate"] = 'Bearer realm="arbiter"'
     return response
 
 
@@ -117,7 +120,30 @@ def concurrent_change_response(error: StaleDataError):
                                   "was saved; please reload and try again."))
 
 
+def database_unavailable_response(error: DBAPIError):
+    """The database went away mid-request (restart, failover, a killed connection): the
+    transaction was never committed, so nothing is half-written; the pool throws the dead
+    connection away and the next request gets a fresh one."""
+    if not error.connection_invalidated and not isinstance(error, OperationalError):
+        raise error
+    from arbiter.extensions import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.close()
+    response = error_response(503, "database_unavailable",
+                              gettext("The service is briefly unavailable. Please try again "
+                                      "in a few seconds."))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(StaleDataError, concurrent_change_response)
+    app.register_error_handler(DBAPIError, database_unavailable_response)
