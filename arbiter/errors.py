@@ -7,7 +7,7 @@ else's object -> 404; too large -> 413; too many -> 429. JSON errors always have
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -124,8 +124,8 @@ def database_unavailable_response(error: DBAPIError):
     """The database went away mid-request (restart, failover, a killed connection): the
     transaction was never committed, so nothing is half-written; the pool throws the dead
     connection away and the next request gets a fresh one."""
-    if not error.connection_invalidated and not isinstance(error, OperationalError):
-        raise error
+    if not error.connection_invalidated:
+        raise error  # a real bug (a missing table, a constraint): a 500, not "try again"
     from arbiter.extensions import db
 
     try:

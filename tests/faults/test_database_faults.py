@@ -15,9 +15,8 @@ from orders.services import upsert_order
 from orders.states import PaymentMethod
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.postgres_only
 
-
+@pytest.mark.postgres_only
 def test_a_killed_connection_answers_503_writes_nothing_and_the_next_request_works(
         committed, database_url):
     app = committed
@@ -77,6 +76,7 @@ def test_a_killed_connection_answers_503_writes_nothing_and_the_next_request_wor
     assert db.session.scalar(select(func.count()).select_from(Entry)) == entries_before + 1
 
 
+@pytest.mark.postgres_only
 def test_the_api_answers_503_in_its_json_shape(committed, database_url):
     app = committed
     killer = create_engine(database_url)
@@ -99,3 +99,12 @@ def test_the_api_answers_503_in_its_json_shape(committed, database_url):
     assert response.headers["Retry-After"] == "5"
     assert response.json["error"]["code"] == "database_unavailable"
     assert app.test_client().get("/api/v1/status").status_code == 200
+
+
+def test_a_broken_schema_is_a_bug_not_a_503(fresh_app):
+    """Only a lost connection means "try again"; a missing table must surface as an error."""
+    from sqlalchemy.exc import OperationalError
+
+    app = fresh_app()  # never migrated: no tables at all
+    with pytest.raises(OperationalError, match="no such table"):
+        app.test_client().get("/status")
