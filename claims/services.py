@@ -8,6 +8,7 @@ ValidationFailed (422); someone else's claim or order raises NotFound (404).
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from blinker import signal
 from flask_babel import format_datetime, get_locale
@@ -23,6 +24,7 @@ from arbiter.extensions import db
 from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
 from arbiter.money import format_money
 from arbiter.notifications import notify
+from arbiter.validation import checked_text
 from claims import banking, policy
 from claims import documents as claim_documents
 from claims import notifications as _notification_texts  # noqa: F401 - registers texts
@@ -227,14 +229,7 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
     return None
 
 
-def _validate_text(value: str | None, field: str, *, minimum: int = 1,
-                   maximum: int = policy.DESCRIPTION_MAX) -> str:
-    value = (value or "").strip()
-    if not minimum <= len(value) <= maximum:
-        raise ValidationFailed(
-            _("Write between %(min)d and %(max)d characters.", min=minimum, max=maximum),
-            fields={field: ["length"]})
-    return value
+_validate_text = partial(checked_text, maximum=policy.DESCRIPTION_MAX)
 
 
 def _validate_account(text: str | None) -> str:

@@ -5,49 +5,16 @@ first, and load what the page shows in a constant number of statements.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from arbiter import clock
 from arbiter.extensions import db
+from arbiter.pagination import Page, page_of, parse_cursor
 from disputes.models import Attachment, Discussion, Entry, InformationRequest
 from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def _cursor(at: datetime, row_id: int) -> str:
-    return f"{int(at.timestamp() * 1_000_000)}.{row_id}"
-
-
-def parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        micros, row_id = cursor.split(".", 1)
-        from datetime import UTC
-
-        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(row_id)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _page(statement, key, limit: int) -> Page:
-    rows = list(db.session.scalars(statement.limit(limit + 1)).unique())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, _cursor(getattr(rows[-1], key), rows[-1].id) if more and rows else None)
-
-
-def _open_request_exists():
-    return exists().where(InformationRequest.discussion_id == Discussion.id,
-                          InformationRequest.answered_at.is_(None))
 
 
 def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
@@ -67,7 +34,7 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     after = parse_cursor(cursor)
     if after:
         statement = statement.where(tuple_(Discussion.escalated_at, Discussion.id) > after)
-    return _page(statement, "escalated_at", limit)
+    return page_of(statement, "escalated_at", limit)
 
 
 def waiting_information(discussion_ids: list[int]) -> set[int]:
@@ -92,7 +59,7 @@ def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     after = parse_cursor(cursor)
     if after:
         statement = statement.where(tuple_(Discussion.respond_by, Discussion.id) > after)
-    return _page(statement, "respond_by", limit)
+    return page_of(statement, "respond_by", limit)
 
 
 def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
@@ -104,7 +71,7 @@ def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> P
     after = parse_cursor(cursor)
     if after:
         statement = statement.where(tuple_(Discussion.opened_at, Discussion.id) < after)
-    return _page(statement, "opened_at", limit)
+    return page_of(statement, "opened_at", limit)
 
 
 def thread(discussion_id: int) -> Discussion | None:

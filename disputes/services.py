@@ -7,6 +7,7 @@ ValidationFailed (422).
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from blinker import signal
 from flask_babel import format_datetime
@@ -21,6 +22,7 @@ from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload, check_uploads, store
 from arbiter.notifications import notify
+from arbiter.validation import checked_text
 from disputes import notifications as _notification_texts  # noqa: F401 - registers texts
 from disputes import policy
 from disputes.documents import locales_for, verdict_data
@@ -138,14 +140,7 @@ def _change_state(discussion: Discussion, action: str, actor: User | None, role:
                  after=_snapshot(discussion))
 
 
-def _validate_text(value: str, field: str, *, minimum: int = 1,
-                   maximum: int = policy.DESCRIPTION_MAX) -> str:
-    value = (value or "").strip()
-    if not minimum <= len(value) <= maximum:
-        raise ValidationFailed(
-            _("Write between %(min)d and %(max)d characters.", min=minimum, max=maximum),
-            fields={field: ["length"]})
-    return value
+_validate_text = partial(checked_text, maximum=policy.DESCRIPTION_MAX)
 
 
 def open_discussion(order: Order, buyer: User, *, reason: Reason,

@@ -15,6 +15,7 @@ went through moves the deadline, so repeated, resumed and concurrent runs are sa
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -27,6 +28,7 @@ from arbiter.errors import DomainError, NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload, check_upload, store
 from arbiter.notifications import notify
+from arbiter.validation import checked_text
 from claims import policy as claims_policy
 from claims.models import Claim, DocumentRequest, PolicyVersion
 from claims.states import ClaimState
@@ -46,13 +48,7 @@ AUDITED = ("state", "title", "started_at", "ended_at", "affected_services")
 # --- validation -------------------------------------------------------------------------
 
 
-def _validate_text(value: str | None, field: str, *, maximum: int = policy.TEXT_MAX) -> str:
-    value = (value or "").strip()
-    if not 1 <= len(value) <= maximum:
-        raise ValidationFailed(
-            _("Write between %(min)d and %(max)d characters.", min=1, max=maximum),
-            fields={field: ["length"]})
-    return value
+_validate_text = partial(checked_text, maximum=policy.TEXT_MAX)
 
 
 def _validate_services(services: Iterable[str]) -> list[str]:
