@@ -8,7 +8,10 @@ fetcher and fonts (the floor). Prints both, per document, and the ratio.
 """
 
 import argparse
+import re
 import time
+
+from flask import render_template
 
 from arbiter import create_app
 from arbiter.pdf import minimal_pdf, render_pdf
@@ -56,11 +59,26 @@ def main() -> None:
             render_pdf("pdf/decision.html", css="decision.css", d=decision_data(n + 1),
                        fingerprint=f"{n:064x}", locale="pl")
         decision = (time.perf_counter() - started) / args.count
+        text_only = _plain_text_cost(args.count)
     ratio = decision / floor
     print(f"minimal page (floor): {floor * 1000:7.1f} ms per document ({args.count} documents)")
     print(f"decision document:    {decision * 1000:7.1f} ms per document ({args.count} documents)")
     print(f"ratio: {ratio:.2f} (target <= {TARGET_RATIO:.1f}) "
           f"{'OK' if ratio <= TARGET_RATIO else 'ABOVE TARGET'}")
+    print(f"lower bound: the decision's text alone, unstyled, as one paragraph: "
+          f"{text_only * 1000:.1f} ms = {text_only / floor:.2f}x the floor")
+
+
+def _plain_text_cost(count: int) -> float:
+    """What the required content costs with no layout at all: the floor for this text."""
+    html = render_template("pdf/decision.html", d=decision_data(0), fingerprint="0" * 64,
+                           locale="pl")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<body>", 1)[1])).strip()
+    minimal_pdf(text)
+    started = time.perf_counter()
+    for _ in range(count):
+        minimal_pdf(text)
+    return (time.perf_counter() - started) / count
 
 
 if __name__ == "__main__":
