@@ -267,6 +267,10 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
     account = _validate_account(payout_account)
     if claim_type is not ClaimType.OTHER:
         claimed_amount = None  # the full item price is covered; nothing to claim
+    elif claimed_amount is not None and claimed_amount < 0:
+        raise ValidationFailed(_("The loss you claim must be more than 0."),
+                               code="claimed_amount_not_positive",
+                               fields={"claimed_amount": ["not_positive"]})
     quote = order_quote(order, claim_type, claimed_amount, now)
     if not quote.eligible:
         reason = quote.reasons[0]

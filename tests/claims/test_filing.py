@@ -188,6 +188,9 @@ def test_other_needs_a_documented_loss_up_to_the_item_price(world, ready_order):
                                          claimed_amount=12_346), 422,
                      "claimed_amount_exceeds_price")
     assert list(error.fields) == ["claimed_amount"]
+    # Found by the lifecycle state machine: a negative loss was a ValueError (a 500).
+    _refused(world, lambda: file(order, claim_type=ClaimType.OTHER, claimed_amount=-1), 422,
+             "claimed_amount_not_positive")
     claim = file(order, claim_type=ClaimType.OTHER, claimed_amount=5_000)
     assert (claim.claimed_amount, claim.item_amount, claim.max_total) == (5_000, 5_000, 6_500)
 
