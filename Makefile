@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint security-audit deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
+.PHONY: run test test-races lint security-audit deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,8 +86,15 @@ security-audit: dev-deps
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	fi
 
+# RACE_REPEAT=N (CI sets 20) then runs the race and deadline tests N times in a row: a race
+# or a boundary that passes by luck fails there. `make test-races` runs that pass alone.
+RACE_REPEAT ?=
 test: system-deps dev-deps translations lint security-audit
 	$(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -n "$(RACE_REPEAT)" ]; then $(MAKE) --no-print-directory test-races; fi
+
+test-races: dev-deps translations
+	$(BIN)/pytest -m "race or deadline" --count $(or $(RACE_REPEAT),20) -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

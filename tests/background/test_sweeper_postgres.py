@@ -58,6 +58,7 @@ def _notice_job():
     return next(job for job in JOBS if job.name == "discussion.escalation_notice")
 
 
+@pytest.mark.race
 def test_two_sweepers_at_once_do_every_item_exactly_once(committed):
     app = committed
     _due_discussions(1000)

@@ -25,7 +25,7 @@ from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 REQUESTS = 50
 
 

@@ -19,7 +19,7 @@ from orders.states import PaymentMethod
 from tests.conftest import FreshContextClient
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 REQUESTS = 50
 
 

@@ -20,7 +20,7 @@ from orders.services import upsert_order
 from orders.states import PaymentMethod
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 DISCUSSIONS = 9
 RUNS = 2
 
