@@ -64,12 +64,8 @@ def pseudonymous_email(pseudonym: str) -> str:
     return f"deleted-{pseudonym}@invalid"
 
 
-def deletion_blockers(user: User, *, lock: bool = False) -> list[str]:
-    """Why the account cannot be deleted now, in the reader's language; empty if it can.
-
-    ``lock`` (when deleting) locks the other advisors' rows, so two advisors deleting
-    themselves at once cannot both pass the "last advisor" check.
-    """
+def deletion_blockers(user: User) -> list[str]:
+    """Why the account cannot be deleted now, in the reader's language; empty if it can."""
     problems = []
     discussions = db.session.scalar(
         select(func.count(Discussion.id)).where(
@@ -101,13 +97,24 @@ def deletion_blockers(user: User, *, lock: bool = False) -> list[str]:
                 "You are handling %(num)d open case as an advisor. Finish it first.",
                 "You are handling %(num)d open cases as an advisor. Finish them first.",
                 handled))
-        others = select(User.id).where(User.is_staff.is_(True), User.deleted_at.is_(None),
-                                       User.id != user.id)
-        others = db.session.scalars(others.with_for_update() if lock else others).all()
+        others = db.session.scalar(select(func.count(User.id)).where(
+            User.is_staff.is_(True), User.deleted_at.is_(None), User.id != user.id))
         if not others:
             problems.append(_("You are the last advisor account. The platform needs one: "
                               "make another advisor account before deleting this one."))
     return problems
+
+
+def _lock(user: User) -> User:
+    """Lock the person's row, and for an advisor every live advisor's row, in id order: two
+    advisors deleting themselves at once queue here (never deadlock), and the second one
+    counts the advisors left after the first one's commit."""
+    if user.is_staff:
+        db.session.execute(
+            select(User.id).where(User.is_staff.is_(True), User.deleted_at.is_(None))
+            .order_by(User.id).with_for_update())
+    return db.session.scalar(select(User).where(User.id == user.id).with_for_update()
+                             .execution_options(populate_existing=True))
 
 
 def payout_details_due(now=None):
@@ -144,11 +151,10 @@ def delete_account(user: User, password: str) -> str:
     if not verify_password(user.password_hash, password or ""):
         raise ValidationFailed(_("The password is not correct."), code="wrong_password",
                                fields={"password": ["incorrect"]})
-    user = db.session.scalar(select(User).where(User.id == user.id).with_for_update()
-                             .execution_options(populate_existing=True))
+    user = _lock(user)
     if user.deleted_at is not None:
         raise DeletionRefused(_("This account has already been deleted."))
-    blockers = deletion_blockers(user, lock=True)
+    blockers = deletion_blockers(user)
     if blockers:
         raise DeletionRefused(" ".join(blockers))
 
