@@ -21,6 +21,7 @@ from accounts import exports
 from accounts.models import DataExport, ExportState, UserSession
 from arbiter import audit, clock, documents
 from arbiter.extensions import db
+from arbiter.mail import render as render_email
 from arbiter.notifications import Notification, OutboxEmail, text_for_kind
 from arbiter.storage import storage
 from arbiter.sweeper import run_sweep
@@ -62,6 +63,12 @@ def test_export_end_to_end(app, client, auth, buyer, seller, staff, buyer_world)
     email = db.session.scalar(select(OutboxEmail).where(
         OutboxEmail.template == "data_export_ready"))
     assert email.to_address == buyer.email and email.context["object_id"] == export.id
+    rendered = render_email(email)  # in the buyer's language, linking to the account page
+    assert rendered.subject == "Your Arbiter data export is ready"
+    assert f"Your data export #{export.id} is ready" in rendered.text
+    assert f"/account?export={export.id}" in rendered.text and "7 days" in rendered.html
+    email.locale = "pl"
+    assert render_email(email).subject == "Twój eksport danych z Arbitra jest gotowy"
     actions = [e.action for e in db.session.scalars(
         select(audit.AuditEntry).where(audit.AuditEntry.object_type == "data_exports"))]
     assert actions == ["data_export.requested", "data_export.preparing", "data_export.ready"]
