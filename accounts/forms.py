@@ -40,3 +40,9 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
     )
     submit = SubmitField(_l("Change password"))
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(),
+                                                             Length(max=MAX_LENGTH)])
+    submit = SubmitField(_l("Delete my account"))

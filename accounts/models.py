@@ -1,10 +1,11 @@
 from datetime import datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from arbiter.db import Base, PrimaryKey, Timestamps
+from arbiter.db import Base, PrimaryKey, Timestamps, enum_type
 
 
 class User(UserMixin, PrimaryKey, Timestamps, Base):
@@ -22,6 +23,8 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(5), comment="preferred language")
     password_changed_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column(
+        comment="When the person deleted the account; the row is anonymised from then on")
 
     sessions: Mapped[list["UserSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -33,6 +36,10 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -50,3 +57,60 @@ class UserSession(PrimaryKey, Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class ExportState(StrEnum):
+    REQUESTED = "requested"  # queued, the background task has not started
+    PREPARING = "preparing"  # the task is collecting the files (see ``progress``)
+    READY = "ready"          # the ZIP is stored and downloadable until ``expires_at``
+    FAILED = "failed"        # the task failed or never finished; the person may ask again
+    EXPIRED = "expired"      # the sweeper deleted the ZIP after ``expires_at``
+
+
+PENDING_EXPORT_STATES = frozenset({ExportState.REQUESTED, ExportState.PREPARING})
+_PENDING = text("state IN ('preparing', 'requested')")
+
+
+class DataExport(PrimaryKey, Base):
+    """A "Download my data" request and the ZIP it produced (stored in ``storage``)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (
+        # At most one export in preparation per person (database-enforced).
+        Index("uq_data_exports_user_pending", "user_id", unique=True,
+              sqlite_where=_PENDING, postgresql_where=_PENDING),
+        Index("ix_data_exports_user", "user_id", "requested_at"),
+        Index("ix_data_exports_expiry", "expires_at",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        CheckConstraint("(state = 'ready') = (storage_key IS NOT NULL)", name="file_iff_ready"),
+        CheckConstraint(
+            "state <> 'ready' OR (ready_at IS NOT NULL AND expires_at IS NOT NULL "
+            "AND sha256 IS NOT NULL AND size IS NOT NULL)",
+            name="ready_is_complete"),
+        CheckConstraint("expires_at IS NULL OR expires_at > ready_at",
+                        name="expires_after_ready"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[ExportState] = mapped_column(enum_type(ExportState),
+                                               default=ExportState.REQUESTED)
+    progress: Mapped[int] = mapped_column(default=0, comment="per cent, while preparing")
+    requested_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    ready_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column(comment="ready_at + 7 days")
+    finished_at: Mapped[datetime | None] = mapped_column(comment="failed or expired at")
+    storage_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), comment="SHA-256 of the ZIP")
+    size: Mapped[int | None] = mapped_column(comment="bytes")
+    error: Mapped[str | None] = mapped_column(String(200), comment="why it failed (no data)")
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in PENDING_EXPORT_STATES
+
+    def is_owner(self, user) -> bool:
+        return bool(getattr(user, "is_authenticated", False)) and user.id == self.user_id

@@ -54,7 +54,8 @@ def create_user(
 
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None: unknown e-mail and wrong password alike."""
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email),
+                                                User.deleted_at.is_(None)))
     if not verify_password(user.password_hash if user else None, password):
         return None
     return user
@@ -78,7 +79,7 @@ def load_session_user(token: str) -> User | None:
     row = db.session.execute(
         select(User, UserSession.expires_at)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _token_hash(token))
+        .where(UserSession.token_hash == _token_hash(token), User.deleted_at.is_(None))
     ).first()
     if row is None or row.expires_at <= clock.now():
         return None

@@ -1,11 +1,24 @@
-"""Browser pages for registration, login, logout and password change."""
+"""Browser pages for registration, login, logout, password change, the account page with
+its data rights (download my data, delete my account) and the public privacy page."""
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from io import BytesIO
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import services
-from accounts.forms import ChangePasswordForm, LoginForm, RegistrationForm
+from accounts import deletion, exports, services
+from accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegistrationForm
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db, limiter
 from arbiter.urls import safe_next_url
@@ -26,8 +39,6 @@ def _login_attempt_key() -> str:
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return f"{int(current_app.config['LOGIN_ATTEMPTS_PER_MINUTE'])} per minute"
 
 
@@ -116,3 +127,83 @@ def change_password():
             return redirect(url_for("core.index"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/change_password.html", form=form), status
+
+
+def _account_page(error: str | None = None, status: int = 200):
+    user = current_user._get_current_object()
+    items = exports.exports_of(user)
+    return render_template("accounts/account.html", exports=items, error=error,
+                           pending=any(item.is_pending for item in items),
+                           lifetime_days=exports.EXPORT_LIFETIME.days), status
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """My account: name and e-mail, my data exports with their progress, and the ways out
+    (change password, delete the account)."""
+    return _account_page()
+
+
+@bp.route("/account/data-export", methods=["POST"])
+@login_required
+def request_data_export():
+    """Ask for a ZIP of all my data (prepared in the background); 409 while one is pending."""
+    try:
+        exports.request_export(current_user._get_current_object())
+    except exports.ExportPending as error:
+        db.session.rollback()
+        return _account_page(error.message, 409)
+    db.session.commit()
+    flash(_("We are preparing your data. You will be told in the app and by e-mail when it "
+            "is ready."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/data-export/<int:export_id>/download")
+@login_required
+def download_data_export(export_id: int):
+    """My data as a ZIP: only for its owner (404 for anyone else), for 7 days (then 410)."""
+    export, data = exports.open_download(export_id, current_user)
+    response = send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
+                         download_name=exports.download_name(export))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    """Delete my account: asks for the password again, anonymises me and logs me out
+    everywhere; refused (409) while I have open cases."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    status, error = 200, None
+    if form.validate_on_submit():
+        try:
+            deletion.delete_account(user, form.password.data)
+        except ValidationFailed as failure:
+            db.session.rollback()
+            form.password.errors.append(failure.message)
+        except deletion.DeletionRefused as refusal:
+            db.session.rollback()
+            status, error = 409, refusal.message
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Your account has been deleted and you have been logged out everywhere. "
+                    "Thank you for using Arbiter."), "info")
+            return redirect(url_for("core.index"))
+    if form.is_submitted() and status == 200:
+        status = 422
+    return render_template("accounts/delete.html", form=form, error=error,
+                           blockers=deletion.deletion_blockers(user)), status
+
+
+@bp.route("/privacy")
+def privacy():
+    """What Arbiter stores about people, why, for how long, and how to use each right."""
+    return render_template("accounts/privacy.html", lifetime_days=exports.EXPORT_LIFETIME.days,
+                           support_email=current_app.config["SUPPORT_EMAIL"])

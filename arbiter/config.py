@@ -30,6 +30,7 @@ DEFAULTS = {
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
     "MAIL_DIR": None,
     "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
+    "SUPPORT_EMAIL": "support@arbiter.test",  # privacy page: corrections, objections
     "SMTP_HOST": None,
     "SMTP_PORT": 25,
     "SMTP_SECURITY": "none",  # none | starttls | ssl

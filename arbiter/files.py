@@ -145,8 +145,15 @@ def store_blob(data: bytes) -> StoredBlob:
     return blob
 
 
+def delete_blob_after_commit(key: str) -> None:
+    """Delete a stored file once the current transaction has committed (never if it rolls
+    back): the row that pointed to it and the file go together."""
+    db.session.info.setdefault("doomed_blobs", []).append(key)
+
+
 @event.listens_for(Session, "after_rollback")
 def _remove_blobs_of_rolled_back_work(session: Session) -> None:
+    session.info.pop("doomed_blobs", None)
     keys = session.info.pop("stored_blobs", None)
     if not keys:
         return
@@ -158,3 +165,8 @@ def _remove_blobs_of_rolled_back_work(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _keep_blobs_of_committed_work(session: Session) -> None:
     session.info.pop("stored_blobs", None)
+    doomed = session.info.pop("doomed_blobs", None)
+    if doomed:
+        backend = storage()
+        for key in doomed:
+            backend.delete(key)

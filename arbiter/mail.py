@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # Where a notification about an object links to.
 OBJECT_ENDPOINTS = {"discussions": ("disputes.thread", "discussion_id"),
-                    "claims": ("claims.claim", "claim_id")}
+                    "claims": ("claims.claim", "claim_id"),
+                    "data_exports": ("accounts.account", "export")}
 
 
 @dataclass(frozen=True)

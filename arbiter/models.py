@@ -1,6 +1,6 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
-from accounts.models import User, UserSession
+from accounts.models import DataExport, User, UserSession
 from arbiter.audit import AuditEntry
 from arbiter.documents import DecisionCounter, DecisionDocument
 from arbiter.notifications import Notification, OutboxEmail
@@ -18,8 +18,9 @@ from integrations.models import ApiToken, IdempotencyKey, WebhookDelivery, Webho
 from orders.models import Order
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DeadlineExtension",
-    "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest", "Entry",
+    "ApiToken", "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DataExport",
+    "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest",
+    "Entry",
     "IdempotencyKey", "Incident", "IncidentUpdate", "InformationRequest", "Notification",
     "Offer", "Order", "OutboxEmail", "Payout", "PayoutBatch", "PolicyVersion",
     "ProblemReport", "User", "UserSession", "WebhookDelivery", "WebhookEndpoint",

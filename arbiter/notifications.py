@@ -54,7 +54,13 @@ class OutboxEmail(PrimaryKey, Base):
 
 
 def notify(user, kind: str, obj, *, email: bool = True, **context) -> None:
-    """Tell ``user`` about ``kind`` on ``obj``: in the app, and by e-mail via the outbox."""
+    """Tell ``user`` about ``kind`` on ``obj``: in the app, and by e-mail via the outbox.
+
+    A deleted (anonymised) account is told nothing: nobody reads it, and its address is a
+    placeholder that must never reach a mail server.
+    """
+    if getattr(user, "deleted_at", None) is not None:
+        return
     object_type = obj.__tablename__
     context = {key: value for key, value in context.items() if value is not None}
     db.session.add(Notification(user_id=user.id, kind=kind, object_type=object_type,

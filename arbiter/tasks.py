@@ -62,7 +62,7 @@ def init_celery(app: Flask) -> Celery:
     )
     celery.flask_app = app
     app.extensions["celery"] = celery
-    app.teardown_appcontext(run_ready_tasks)
+    app.teardown_appcontext(_run_ready_tasks_at_teardown)
     return celery
 
 
@@ -117,8 +117,22 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop("after_commit_tasks", None)
 
 
+def _run_ready_tasks_at_teardown(exception=None) -> None:
+    """Teardown hook: end the request's session, then run what its commit queued.
+
+    The request's session may have begun a new transaction after its commit (rendering
+    the answer reads the user's language, say); the tasks must not run while it is open:
+    on SQLite its read lock would hold up their writes.
+    """
+    if has_app_context() and g.get("ready_tasks"):
+        from arbiter.extensions import db
+
+        db.session.remove()
+    run_ready_tasks(exception)
+
+
 def run_ready_tasks(exception=None) -> None:
-    """Teardown hook: run what committed work queued in this app context."""
+    """Run what committed work queued in this app context (at its teardown, or by hand)."""
     ready = g.pop("ready_tasks", None) if has_app_context() else None
     for task, args in ready or ():
         _run_logged(task, args)

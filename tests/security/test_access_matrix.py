@@ -5,7 +5,8 @@ that tells it exists), anonymous visitors are sent to log in. Claims belong to t
 and staff only (claims/models.py ``Claim.can_view``); the seller sees none.
 
 Sessions (a replayed cookie after logout or a password change is refused) are covered in
-tests/accounts/test_views.py; account deletion is not built yet.
+tests/accounts/test_views.py, after account deletion in tests/accounts/test_deletion.py;
+data-export downloads (owner only, 404 for everyone else) in tests/accounts/test_data_export.py.
 """
 
 import pytest
