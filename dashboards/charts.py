@@ -13,6 +13,7 @@ with URLs. Only its own inline ``<style>`` remains, which its response's CSP all
 
 import csv
 import io
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,12 @@ from dashboards import policy
 from dashboards.policy import AgeBucket, Period
 from disputes import queries as discussion_queries
 from disputes.queries import Rate
+
+# pygal appends an old-style import hook for its map plugins (pygal.maps.*), which we never
+# use. It has no find_spec, so every later failed import (optional dependencies probing
+# for each other) raises an ImportWarning through it; take it out again.
+sys.meta_path[:] = [finder for finder in sys.meta_path
+                    if not isinstance(finder, pygal.PluginImportFixer)]
 
 AGE_LABELS = {
     AgeBucket.UNDER_24_HOURS: _l("under 24 h"),

@@ -80,25 +80,25 @@ def overview():
         charts=[builder(period, now) for builder in charts.CHARTS.values()])
 
 
-@bp.route("/staff/dashboard/charts/<name>.svg")
+@bp.route("/staff/dashboard/charts/<chart>.svg")
 @talisman(content_security_policy=SVG_POLICY)
 @staff_required
-def chart_svg(name: str):
+def chart_svg(chart: str):
     """One chart as an SVG image (no script, nothing fetched)."""
-    chart = _build(name, _period())
-    response = Response(charts.render_svg(chart), mimetype="image/svg+xml")
+    drawing = charts.render_svg(_build(chart, _period()))
+    response = Response(drawing, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
-@bp.route("/staff/dashboard/charts/<name>.csv")
+@bp.route("/staff/dashboard/charts/<chart>.csv")
 @staff_required
-def chart_csv(name: str):
+def chart_csv(chart: str):
     """One chart's numbers as a CSV download."""
     period = _period()
-    chart = _build(name, period)
-    filename = f"arbiter-{chart.key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    response = Response(charts.to_csv(chart), mimetype="text/csv")
+    data = _build(chart, period)
+    filename = f"arbiter-{data.key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    response = Response(charts.to_csv(data), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
