@@ -1,6 +1,7 @@
 """Dashboard rules without a database: periods in Warsaw days, buckets, age buckets."""
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_day_buckets_are_23_or_25_hours_long_across_dst():
     autumn = policy.day_buckets(Period(date(2026, 10, 25), date(2026, 10, 25)))
     assert autumn[0].ends_before - autumn[0].starts_at == timedelta(hours=25)
     # contiguous: nothing falls between two buckets
-    assert all(a.ends_before == b.starts_at for a, b in zip(spring, spring[1:], strict=False))
+    assert all(a.ends_before == b.starts_at for a, b in pairwise(spring))
 
 
 def test_week_buckets_start_on_monday_and_are_cut_to_the_period():

@@ -13,7 +13,6 @@ from claims import services as claims
 from claims.states import Decision, RejectionReason
 from disputes import services as disputes
 from disputes.states import Verdict
-from tests.claims.conftest import ready_order  # noqa: F401 (a fixture)
 from tests.claims.helpers import file
 
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # a Wednesday; Warsaw is UTC+1
@@ -150,7 +149,7 @@ def paid_claims(time_machine, staff, ready_order):
     (138.45 zł), one rejected, one still submitted."""
     at(time_machine, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
     orders = [ready_order() for _ in range(4)]
-    approved, rejected, waiting = (file(order) for order in orders[:3])
+    approved, rejected, _waiting = (file(order) for order in orders[:3])
     for claim in (approved, rejected):
         claims.take(claim, staff)
     claims.decide(approved, staff, decision=Decision.APPROVED)
