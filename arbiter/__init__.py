@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from arbiter.api import init_api
     from arbiter.views import bp as core_bp
     from claims.views import bp as claims_bp
+    from dashboards.views import bp as dashboards_bp
     from disputes.views import bp as disputes_bp
     from incidents.views import bp as incidents_bp
     from integrations.views import bp as integrations_bp
@@ -64,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
+    app.register_blueprint(dashboards_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)
     # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.

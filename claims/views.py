@@ -15,7 +15,7 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import format_decimal, ngettext
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -25,7 +25,7 @@ from arbiter import clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
-from arbiter.money import InvalidAmount, parse_amount
+from arbiter.money import InvalidAmount, format_money, parse_amount
 from arbiter.storage import storage
 from claims import banking, policy, queries, services
 from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
@@ -319,11 +319,13 @@ def decide(claim_id: int):
 @bp.route("/staff/payouts")
 @staff_required
 def payouts():
-    """Pending payouts and the batches handed to finance."""
+    """Where the payouts stand, the pending ones and the batches handed to finance."""
     pending = queries.pending_payouts()
+    batches = queries.payout_batches()
     return render_template("claims/payouts.html", pending=pending,
                            pending_total=sum(p.amount for p in pending),
-                           batches=queries.payout_batches())
+                           tallies=queries.payout_tallies(), batches=batches,
+                           last_batch=batches[0] if batches else None)
 
 
 @bp.route("/staff/payouts/export", methods=["POST"])
@@ -332,9 +334,10 @@ def export_payouts():
     """Put every pending payout into a new batch and download its CSV."""
     batch = services.export_payouts(current_user._get_current_object())
     db.session.commit()
-    flash(ngettext("Batch #%(id)s exported: %(num)d payout.",
-                   "Batch #%(id)s exported: %(num)d payouts.", batch.payout_count,
-                   id=batch.id), "success")
+    flash(ngettext("Batch #%(id)s exported: %(num)d payout, %(total)s.",
+                   "Batch #%(id)s exported: %(num)d payouts, %(total)s.", batch.payout_count,
+                   id=batch.id, total=format_money(batch.total_amount, batch.currency,
+                                                   str(get_locale() or "pl"))), "success")
     return redirect(url_for("claims.batch_csv", batch_id=batch.id), 303)
 
 
@@ -393,6 +396,7 @@ def _labels():
         "timeline_label": lambda action: TIMELINE_LABELS.get(action, action),
         "claim_action_allowed": allowed,
         "claim_filing_refusal": filing_refusal,
+        "protection_quotes": services.quotes_for_order,
         "exclusive_claim_for": services.exclusive_claim_for,
         "grouped_account": banking.grouped,
     }

@@ -34,6 +34,9 @@ class Discussion(PrimaryKey, Timestamps, Base):
               sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_discussions_seller_inbox", "seller_id", "respond_by", "id"),
         Index("ix_discussions_buyer", "buyer_id", "opened_at"),
+        # the dashboard's charts and the seller profile (migration 0011)
+        Index("ix_discussions_opened_at", "opened_at"),
+        Index("ix_discussions_seller_opened", "seller_id", "opened_at"),
         Index("ix_discussions_queue", "state", "escalated_at", "id"),
         Index("ix_discussions_escalation_notice_due", "escalation_available_at",
               sqlite_where=text("escalation_notice_sent_at IS NULL"),

@@ -1,9 +1,10 @@
 """Pure discussion rules: no database, no Flask; the clock is passed in."""
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from arbiter.clock import add_hours, ensure_aware
+from arbiter.clock import WARSAW, add_hours, ensure_aware
 
 SELLER_RESPONSE_HOURS = 24
 ESCALATION_AFTER_HOURS = 24
@@ -84,3 +85,26 @@ def countdown(deadline: datetime, now: datetime) -> tuple[bool, int, int]:
     overdue = delta.total_seconds() < 0
     minutes = int(abs(delta.total_seconds()) // 60)
     return overdue, minutes // 60, minutes % 60
+
+
+# --- the public seller profile ------------------------------------------------------------
+
+PROFILE_WINDOW_MONTHS = 12
+PROFILE_MIN_DISCUSSIONS = 10
+
+
+def profile_window_start(now: datetime) -> datetime:
+    """The start of "the last 12 months": the same wall-clock time in Warsaw, 12 calendar
+    months earlier (29 February becomes 28 February), as UTC."""
+    local = ensure_aware(now).astimezone(WARSAW)
+    year, month = divmod(local.year * 12 + local.month - 1 - PROFILE_WINDOW_MONTHS, 12)
+    month += 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    start = datetime(year, month, day, local.hour, local.minute, local.second,
+                     local.microsecond, tzinfo=WARSAW)
+    return start.astimezone(UTC)
+
+
+def profile_has_enough_data(discussions: int) -> bool:
+    """Rates from fewer than 10 discussions say more about chance than about the seller."""
+    return discussions >= PROFILE_MIN_DISCUSSIONS

@@ -13,6 +13,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -302,6 +303,31 @@ def dashboard():
                            no_intervention=queries.ended_without_intervention(),
                            on_time=queries.seller_on_time_rate())
 
+
+@bp.route("/sellers/<int:seller_id>")
+def seller_profile(seller_id: int):
+    """Public: how the seller's discussions of the last 12 months went, from 10 of them on.
+
+    Only the display name and two rates; 404 for anyone who has never sold anything.
+    """
+    from disputes import policy
+
+    now = clock.now()
+    record = queries.seller_record(seller_id, opened_since=policy.profile_window_start(now),
+                                   now=now)
+    if record is None:
+        abort(404)
+    return render_template("disputes/seller.html", record=record,
+                           enough=policy.profile_has_enough_data(record.discussions),
+                           minimum=policy.PROFILE_MIN_DISCUSSIONS)
+
+
+
+@bp.app_template_filter("share")
+def _share(rate: queries.Rate, places: int = 1) -> str:
+    """A rate in per cent in the reader's locale ("75,0 %"), or a dash without data."""
+    value = rate.share(places)
+    return "—" if value is None else f"{format_decimal(value, format='#,##0.' + '0' * places)} %"
 
 
 @bp.app_context_processor

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from arbiter.extensions import db
-from orders.importer import detect_format, import_rows, read_rows
+from orders.importer import count_rows, detect_format, import_rows, read_rows
 
 orders_cli = AppGroup("orders", help="Orders from the marketplace.")
 
@@ -19,9 +19,12 @@ def import_command(file: Path) -> None:
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="FILE") from error
     with file.open(encoding="utf-8", newline="") as handle:
-        total = sum(1 for line in handle if line.strip()) - (1 if fmt == "csv" else 0)
+        total = count_rows(handle, fmt)
+    # On a terminal: a bar with rows done / total, percent and time left, on stderr so the
+    # summary on stdout stays clean; elsewhere (a pipe, cron) click prints the label once.
     with file.open(encoding="utf-8", newline="") as handle, click.progressbar(
-        length=max(total, 0), label=f"Importing {file.name}", file=sys.stderr
+        length=total, label=f"Importing {file.name}", file=sys.stderr, show_pos=True,
+        show_percent=True,
     ) as bar:
         report = import_rows(read_rows(handle, fmt), progress=bar.update)
     db.session.commit()
@@ -29,7 +32,7 @@ def import_command(file: Path) -> None:
         click.echo(str(error), err=True)
     click.echo(
         f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.failed_rows} failed"
+        f"{report.failed_rows} failed ({total} rows read)"
     )
     if report.errors:
         sys.exit(1)

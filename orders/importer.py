@@ -52,6 +52,14 @@ def detect_format(path: Path) -> str:
     raise ValueError(f"unknown file type {suffix!r}: use .csv or .jsonl")
 
 
+def count_rows(handle: IO[str], fmt: str) -> int:
+    """How many rows :func:`read_rows` will yield (for the progress bar): CSV records, not
+    lines (a quoted field may span lines), without the header; non-blank JSON lines."""
+    if fmt == "csv":
+        return max(sum(1 for record in csv.reader(handle) if record) - 1, 0)
+    return sum(1 for line in handle if line.strip())
+
+
 def read_rows(handle: IO[str], fmt: str) -> Iterator[tuple[int, dict | None, str | None]]:
     """Yield (line number, raw row or None, parse error or None)."""
     if fmt == "csv":

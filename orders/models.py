@@ -20,6 +20,7 @@ class Order(PrimaryKey, Timestamps, Base):
                         name="delivered_after_paid"),
         Index("ix_orders_buyer_paid", "buyer_id", "paid_at"),
         Index("ix_orders_seller_paid", "seller_id", "paid_at"),
+        Index("ix_orders_paid_at", "paid_at"),  # claims paid per orders (migration 0011)
     )
 
     external_id: Mapped[str] = mapped_column(

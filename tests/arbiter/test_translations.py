@@ -7,7 +7,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "incidents", "integrations",
-           "templates"]
+           "dashboards", "templates"]
 
 
 def test_polish_catalogue_is_complete_and_current(tmp_path):

@@ -114,3 +114,50 @@ def test_zero_price_is_refused_but_free_shipping_is_fine(app, db_session, people
     result = _run(app, path)
     assert "line 2: item_price: amount must be greater than zero" in result.output
     assert "1 created" in result.output
+
+
+def test_progress_is_the_label_once_when_not_on_a_terminal(app, db_session, people, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + _csv_row("P-1") + _csv_row("P-2") + _csv_row("P-3"))
+    result = _run(app, path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Importing orders.csv") == 1
+    assert "\r" not in result.output
+    assert "3 created, 0 updated, 0 unchanged, 0 failed (3 rows read)" in result.output
+
+
+def test_on_a_terminal_the_bar_counts_rows_done_out_of_the_total(app, db_session, people,
+                                                                 tmp_path, monkeypatch):
+    import click._termui_impl
+
+    monkeypatch.setattr(click._termui_impl, "isatty", lambda stream: True)
+    path = tmp_path / "orders.csv"
+    # a quoted title spanning two lines is one row, not two
+    path.write_text(HEADER + _csv_row("P-1") + _csv_row("P-2").replace("Lampa", '"Lampa\nXL"')
+                    + _csv_row("P-3", price="12.345"))
+    result = _run(app, path)
+    assert result.exit_code == 1
+    frames = [frame.strip() for frame in result.output.split("\r") if frame.strip()]
+    assert frames[0].startswith("Importing orders.csv")
+    assert "0/3" in frames[0]
+    assert any("2/3" in frame for frame in frames)
+    assert "3/3" in result.output and "100%" in result.output
+    assert "line 5: item_price:" in result.output  # the bad row keeps its line number
+    assert "2 created, 0 updated, 0 unchanged, 1 failed (3 rows read)" in result.output
+
+
+def test_jsonl_rows_are_counted_without_blank_lines(app, db_session, people, tmp_path,
+                                                    monkeypatch):
+    import click._termui_impl
+
+    monkeypatch.setattr(click._termui_impl, "isatty", lambda stream: True)
+    row = {"buyer_email": "imp-buyer@example.test", "seller_email": "imp-seller@example.test",
+           "item_title": "Lampa", "item_price": "10.00", "shipping_cost": "0.00",
+           "payment_method": "bank_transfer", "paid_at": "2026-01-10T12:00:00+00:00"}
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join(json.dumps({**row, "external_id": f"J-{n}"}) for n in range(2))
+                    + "\n\n")
+    result = _run(app, path)
+    assert result.exit_code == 0, result.output
+    assert "2/2" in result.output
+    assert "(2 rows read)" in result.output

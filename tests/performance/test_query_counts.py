@@ -91,3 +91,21 @@ def test_queues_cost_the_same_with_10_and_1000_cases(client, auth, staff, buyer,
     assert db.session.scalar(db.select(db.func.count()).select_from(Discussion).where(
         Discussion.state == DiscussionState.ESCALATED)) == 1000
     assert _page_cost(client, path) == with_10
+
+
+@pytest.mark.parametrize(("path", "viewer"), [
+    ("/staff/dashboard/charts", "staff"),
+    ("/staff/dashboard/charts/opened_per_day.csv", "staff"),
+    ("/staff/dashboard/charts/no_intervention.svg", "staff"),
+    ("/sellers/{seller_id}", None),
+])
+def test_dashboard_and_seller_profile_cost_the_same_with_10_and_1000_discussions(
+        client, auth, staff, buyer, seller, path, viewer):
+    """One statement per chart, whatever the number of discussions behind it."""
+    path = path.format(seller_id=seller.id)
+    _escalated(buyer, seller, 10)
+    if viewer:
+        auth.login(staff.email)
+    with_10 = _page_cost(client, path)
+    _escalated(buyer, seller, 990, start=10)
+    assert _page_cost(client, path) == with_10

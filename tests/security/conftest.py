@@ -75,6 +75,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             # no real row is cheap to build for these; the route must still answer safely
             "batch_id": 1, "email_id": 1, "endpoint_id": 1, "delivery_id": 1, "export_id": 1,
             "answer": "accept", "action": "solve", "name": "swagger-ui.css",
+            "seller_id": seller.id, "chart": "opened_per_day",
         },
     }
 

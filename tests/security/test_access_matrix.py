@@ -1,7 +1,9 @@
 """The object-access matrix over HTML pages and downloads.
 
 Parties and staff see what the views grant, someone else's object is 404 (never a 403
-that tells it exists), anonymous visitors are sent to log in. Claims belong to the buyer
+that tells it exists), anonymous visitors are sent to log in. Staff pages (the dashboard,
+its charts and CSV files, payouts) are 403 for everybody else: they hide no object. The
+seller profile is public, and 404 for a user who has never sold anything. Claims belong to the buyer
 and staff only (claims/models.py ``Claim.can_view``); the seller sees none.
 
 Sessions (a replayed cookie after logout or a password change is refused) are covered in
@@ -22,6 +24,15 @@ MATRIX = {
     "decision download": (200, 200, 404, 404, 200, 302),
     "claim page": (200, 404, 404, 404, 200, 302),
     "claim document download": (200, 404, 404, 404, 200, 302),
+    # staff pages: a logged-in non-staff user is refused outright (nothing to hide: the
+    # page exists for everyone), anonymous visitors go to the login page
+    "staff dashboard": (403, 403, 403, 403, 200, 302),
+    "dashboard chart (SVG)": (403, 403, 403, 403, 200, 302),
+    "dashboard chart (CSV)": (403, 403, 403, 403, 200, 302),
+    "payouts": (403, 403, 403, 403, 200, 302),
+    # public: the seller profile shows a display name and two rates, nothing else
+    "seller profile": (200, 200, 200, 200, 200, 200),
+    "buyer-only user's profile": (404, 404, 404, 404, 404, 404),
 }
 DOWNLOADS = {"attachment download", "decision download", "claim document download"}
 
@@ -35,6 +46,12 @@ def _urls(world) -> dict:
         "decision download": f"/decisions/{world['decision'].number}/download",
         "claim page": f"/claims/{c.id}",
         "claim document download": f"/claims/{c.id}/documents/{world['claim_document'].id}",
+        "staff dashboard": "/staff/dashboard/charts",
+        "dashboard chart (SVG)": "/staff/dashboard/charts/claims_by_state.svg",
+        "dashboard chart (CSV)": "/staff/dashboard/charts/paid_per_week.csv",
+        "payouts": "/staff/payouts",
+        "seller profile": f"/sellers/{world['users']['seller'].id}",
+        "buyer-only user's profile": f"/sellers/{world['users']['other_buyer'].id}",
     }
 
 
