@@ -5,7 +5,7 @@ seller profile over (seller_id, opened_at); claims paid per orders counts orders
 paid_at. Without these, each chart reads every row of a large table.
 
 Revision ID: 0011
-Revises: 0010 (0010 is added on another branch; the lead relinks on merge)
+Revises: 0010
 Create Date: 2026-11-22 15:00:00
 
 """
