@@ -3,6 +3,10 @@
 from flask import Flask
 
 from arbiter import config as config_module
+from arbiter import schema_messages
+
+# Before any schema exists: marshmallow copies its messages into each field it creates.
+schema_messages.install()
 
 
 def create_app(config: dict | None = None) -> Flask:

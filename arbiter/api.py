@@ -19,6 +19,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
+from arbiter.schema_messages import number_range
 from orders.schemas import AmountField
 
 API_PREFIX = "/api/v1"
@@ -121,7 +122,7 @@ class InSchema(NoNulCharacters, ma.Schema):
 class ListQuery(InSchema):
     after = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64),
                              metadata={"description": "next_cursor of the previous page"})
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    limit = ma.fields.Integer(load_default=20, validate=number_range(1, 100))
 
 
 def page_schema(item_schema, name: str) -> type[ma.Schema]:

@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from arbiter import schema_messages
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose."""
@@ -71,7 +73,8 @@ def _flatten(messages) -> dict:
                     value if isinstance(value, list) else [value])
         else:
             fields.setdefault(f"_{location}", []).extend(
-                problems if isinstance(problems, list) else [problems])
+                map(schema_messages.translate,
+                    problems if isinstance(problems, list) else [problems]))
     return fields
 
 

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from babel.numbers import format_currency
 
+from arbiter.schema_messages import request_gettext as _
+
 DEFAULT_CURRENCY = "PLN"
 # 10^11 grosze = 1,000,000,000.00 zł: far above any marketplace order, well inside BIGINT.
 MAX_MINOR = 100_000_000_000
@@ -23,19 +25,19 @@ class InvalidAmount(ValueError):
 def parse_amount(text: str, *, allow_zero: bool = True) -> int:
     """Parse ``"9950.00"`` into ``995000`` grosze, refusing anything ambiguous."""
     if not isinstance(text, str):
-        raise InvalidAmount("amount must be a decimal string such as 12.50")
+        raise InvalidAmount(_("amount must be a decimal string such as 12.50"))
     match = _AMOUNT.fullmatch(text.strip())
     if match is None:
         raise InvalidAmount(
-            "amount must be a non-negative decimal number with at most 2 decimal places, "
-            "such as 12.50"
+            _("amount must be a non-negative decimal number with at most 2 decimal places, "
+              "such as 12.50")
         )
     fraction = (match["fraction"] or "").ljust(2, "0")
     minor = int(match["units"]) * 100 + int(fraction or 0)
     if minor > MAX_MINOR:
-        raise InvalidAmount("amount is too large")
+        raise InvalidAmount(_("amount is too large"))
     if minor == 0 and not allow_zero:
-        raise InvalidAmount("amount must be greater than zero")
+        raise InvalidAmount(_("amount must be greater than zero"))
     return minor
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from arbiter import clock
+from arbiter.schema_messages import request_gettext as _
 from claims.states import ClaimType
 from orders.schemas import AmountField, AwareDateTime
 from orders.states import PaymentMethod
@@ -12,7 +13,7 @@ from orders.states import PaymentMethod
 
 def _not_in_future(value: datetime) -> None:
     if value > clock.now():
-        raise ValidationError("must not be in the future")
+        raise ValidationError(_("must not be in the future"))
 
 
 class QuoteQuerySchema(Schema):

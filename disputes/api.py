@@ -12,6 +12,7 @@ from sqlalchemy import select
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
+from arbiter.schema_messages import number_range
 from disputes import queries, services
 from disputes.models import Discussion
 from disputes.states import ExpectedOutcome, OfferKind, Party, Reason, Verdict
@@ -108,7 +109,7 @@ class MineQuery(ListQuery):
 class QueueQuery(ListQuery):
     reason = _enum(Reason, load_default=None)
     older_than_hours = ma.fields.Integer(load_default=None,
-                                         validate=ma.validate.Range(min=1, max=100_000))
+                                         validate=number_range(1, 100_000))
 
 
 class OpenIn(InSchema):

@@ -11,6 +11,7 @@ from arbiter.api import Blueprint as ApiBlueprint
 from arbiter.api import InSchema, OutSchema
 from arbiter.errors import DomainError
 from arbiter.extensions import db
+from arbiter.schema_messages import number_range
 from integrations import auth, events, machines, tokens, webhooks
 from integrations.models import WebhookEndpoint
 
@@ -106,9 +107,9 @@ def state_machines():
 
 
 class EventsQuery(InSchema):
-    after = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=2**62),
+    after = ma.fields.Integer(load_default=0, validate=number_range(0, 2**62),
                               metadata={"description": "the next_cursor you were given"})
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=500))
+    limit = ma.fields.Integer(load_default=100, validate=number_range(1, 500))
 
 
 class EventOut(OutSchema):

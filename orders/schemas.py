@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from arbiter import clock
 from arbiter.money import InvalidAmount, parse_amount
+from arbiter.schema_messages import request_gettext as _
 from orders.states import PaymentMethod
 
 
@@ -45,11 +46,11 @@ class OrderInSchema(Schema):
     def _dates_make_sense(self, data, **kwargs):
         now = clock.now()
         if data["paid_at"] > now:
-            raise ValidationError("must not be in the future", "paid_at")
+            raise ValidationError(_("must not be in the future"), "paid_at")
         delivered = data.get("delivered_at")
         if delivered is not None and delivered < data["paid_at"]:
-            raise ValidationError("must not be before paid_at", "delivered_at")
+            raise ValidationError(_("must not be before paid_at"), "delivered_at")
         if delivered is not None and delivered > now:
-            raise ValidationError("must not be in the future", "delivered_at")
+            raise ValidationError(_("must not be in the future"), "delivered_at")
         if data["buyer_email"].lower() == data["seller_email"].lower():
-            raise ValidationError("buyer and seller must differ", "seller_email")
+            raise ValidationError(_("buyer and seller must differ"), "seller_email")
