@@ -81,6 +81,7 @@ def test_discussion(cast, world, clock, lang, text):
     seller.follow_link(seller.nav(t("Seller inbox")), "inbox")
     seller.follow_link(seller.link(f"#{discussion_id}"), "thread")
     expect(seller.link("pekniety-klosz.png")).to_be_visible()
+    expect(seller.page.locator("[data-expected-outcome]")).to_have_text(t("Partial refund"))
     seller.field(t("Your message")).fill("Przepraszam, klosz musiał pęknąć w transporcie.")
     seller.submit(seller.button(t("Send")), "answered")
     expect(seller.flash()).to_have_text(t("Message sent."))
