@@ -39,6 +39,11 @@ from arbiter import create_app
 from arbiter.extensions import db
 from tests.conftest import _base_config, _migrate_to_head
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or, with REQUIRE_BROWSER=1, fails) with why
+    expect = None
+
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
@@ -78,7 +83,7 @@ def playwright_browser():
         if reason not in _browser_skip_reason:
             _browser_skip_reason.append(reason)
         pytest.skip(f"Browser tests skipped: {reason}")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
@@ -283,6 +288,13 @@ class Screenshots:
         self.folder = folder
         self.count = 0
 
+    def keep(self, name: str, data: bytes) -> Path:
+        """A downloaded file (decision PDF, payouts CSV), numbered like the pages."""
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}"
+        path.write_bytes(data)
+        return path
+
     def take(self, page, name: str) -> Path:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{name}.png"
@@ -387,25 +399,31 @@ class Actor:
         return self.page.get_by_role("navigation").get_by_role(
             "link", name=re.compile("^" + re.escape(name) + r"\b"))
 
-    def login(self, email: str) -> None:
-        """Log in through the login page, then pick the language with the switch."""
+    def login(self, email: str, *, switch_language: bool = False) -> None:
+        """Log in through the login page. With ``switch_language`` (or when the browser asks
+        for the other language) then pick the run's language with the switch in the
+        navigation bar: it is remembered on the account, so e-mails and decision documents
+        come in that language too."""
         self.goto("/login", "login")
         t = Text(self.browser_lang)
         form = self.page.locator("main form")
         form.get_by_label(t("E-mail")).fill(email)
         form.get_by_label(t("Password")).fill(PASSWORD)
         self.submit(form.get_by_role("button", name=t("Log in")), "logged-in")
-        # The switch in the navigation bar: remembered on the account, so e-mails and
-        # decision documents come in this language too.
-        label = {"pl": "Polski", "en": "English"}[self.t.lang]
-        self.submit(self.page.get_by_role("button", name=label, exact=True), "language")
+        if switch_language or self.browser_lang != self.t.lang:
+            label = {"pl": "Polski", "en": "English"}[self.t.lang]
+            self.submit(self.page.get_by_role("button", name=label, exact=True), "language")
+        expect(self.page.locator("html")).to_have_attribute("lang", self.t.lang)
 
     def download(self, trigger) -> bytes:
+        """Click something that downloads a file; the file is kept beside the screenshots."""
         with self.page.expect_download() as info:
             trigger.click()
         download = info.value
         assert download.failure() is None, download.failure()
-        return Path(download.path()).read_bytes()
+        data = Path(download.path()).read_bytes()
+        self.shots.keep(f"{self.role}-{download.suggested_filename}", data)
+        return data
 
 
 class Cast:
@@ -468,11 +486,14 @@ class World:
     def __init__(self, app: Flask):
         self.app = app
 
-    def user(self, email: str, name: str, *, staff: bool = False) -> int:
+    def user(self, email: str, name: str, *, staff: bool = False,
+             locale: str | None = None) -> int:
+        """An account; ``locale`` is the language its owner picked on an earlier visit."""
         from accounts import services as accounts
 
         with self.app.app_context():
             user = accounts.create_user(email, name, PASSWORD, is_staff=staff)
+            user.locale = locale
             db.session.commit()
             user_id = user.id
             db.session.remove()
@@ -521,8 +542,8 @@ def world(live_server) -> World:
 # --- small files a user would upload ------------------------------------------------------------
 
 
-def tiny_png() -> bytes:
-    """A real 2x2 PNG (what a phone photo of a cracked lamp would be, only smaller)."""
+def tiny_png(rgb: bytes = b"\xcc\x33\x33") -> bytes:
+    """A real 2x2 PNG of one colour (a phone photo, only smaller)."""
     import struct
     import zlib
 
@@ -530,7 +551,7 @@ def tiny_png() -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
-    rows = b"".join(b"\x00" + b"\xcc\x33\x33" * 2 for _ in range(2))
+    rows = b"".join(b"\x00" + rgb * 2 for _ in range(2))
     return (b"\x89PNG\r\n\x1a\n"
             + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))

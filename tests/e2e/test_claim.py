@@ -12,12 +12,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
 
 from disputes import services as discussions
 from disputes.states import ExpectedOutcome, Reason
 from orders.models import Order
-from tests.e2e.conftest import pdf_text, tiny_pdf, tiny_png
+from tests.e2e.conftest import expect, pdf_text, tiny_pdf, tiny_png
 
 pytestmark = pytest.mark.e2e
 
@@ -59,16 +58,16 @@ def _open_discussion(order_id: int) -> None:
 
 def test_claim(cast, world, clock, lang, text):
     t, seen = text, SEEN[lang]
-    world.user("barbara@example.test", "Barbara Kowalska")
-    world.user("stefan@example.test", "Stefan Nowak")
-    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True)
+    world.user("barbara@example.test", "Barbara Kowalska")  # picks her language below
+    world.user("stefan@example.test", "Stefan Nowak", locale=lang)
+    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True, locale=lang)
     order_id = world.order(buyer="barbara@example.test", seller="stefan@example.test")
     world.run(_open_discussion, order_id)
     clock.shift(timedelta(hours=25))  # the seller stayed silent for more than 24 h
 
     # --- the buyer files the claim with the police acknowledgement ----------------------------
     buyer = cast("buyer")
-    buyer.login("barbara@example.test")
+    buyer.login("barbara@example.test", switch_language=True)
     page = buyer.page
     buyer.follow_link(buyer.nav(t("My purchases")), "purchases")
     buyer.follow_link(buyer.link("ORD-2026-0001"), "order")

@@ -10,10 +10,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
 
 from arbiter.sweeper import run_sweep
-from tests.e2e.conftest import pdf_text, tiny_png
+from tests.e2e.conftest import expect, pdf_text, tiny_png
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +44,14 @@ SEEN = {
 
 def test_discussion(cast, world, clock, lang, text):
     t, seen = text, SEEN[lang]
-    world.user("barbara@example.test", "Barbara Kowalska")
-    world.user("stefan@example.test", "Stefan Nowak")
-    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True)
+    world.user("barbara@example.test", "Barbara Kowalska")  # picks her language below
+    world.user("stefan@example.test", "Stefan Nowak", locale=lang)
+    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True, locale=lang)
     world.order(buyer="barbara@example.test", seller="stefan@example.test")
 
     # --- the buyer reports the problem with a photo ---------------------------------------
     buyer = cast("buyer")
-    buyer.login("barbara@example.test")
+    buyer.login("barbara@example.test", switch_language=True)
     page = buyer.page
     buyer.follow_link(buyer.nav(t("My purchases")), "purchases")
     buyer.follow_link(buyer.link("ORD-2026-0001"), "order")
@@ -133,7 +132,8 @@ def test_discussion(cast, world, clock, lang, text):
     expect(seller.page.locator("main")).to_contain_text(t("Please answer in the thread."))
     seller.field(t("Your message")).fill("Paczka była zabezpieczona folią, zdjęcie w załączniku.")
     seller.field(t("Evidence (optional)")).set_input_files(
-        files=[{"name": "paczka.png", "mimeType": "image/png", "buffer": tiny_png()}])
+        files=[{"name": "paczka.png", "mimeType": "image/png",
+                "buffer": tiny_png(b"\x33\x66\xcc")}])
     seller.submit(seller.button(t("Send")), "information-sent")
     expect(seller.page.locator("main")).not_to_contain_text(t("Please answer in the thread."))
 

@@ -11,13 +11,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from flask_babel import force_locale
-from playwright.sync_api import expect
 
 from arbiter.clock import WARSAW
 from disputes import services as discussions
 from disputes.states import ExpectedOutcome, Reason
 from orders.models import Order
-from tests.e2e.conftest import visible
+from tests.e2e.conftest import expect, visible
 
 pytestmark = pytest.mark.e2e
 
@@ -46,9 +45,9 @@ def _shown(app, lang: str, when: datetime) -> str:
 def test_incident(cast, world, clock, lang, text, live_server):
     t, seen = text, SEEN[lang]
     other = {"pl": "en", "en": "pl"}[lang]
-    world.user("barbara@example.test", "Barbara Kowalska")
-    world.user("stefan@example.test", "Stefan Nowak")
-    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True)
+    world.user("barbara@example.test", "Barbara Kowalska", locale=lang)
+    world.user("stefan@example.test", "Stefan Nowak", locale=lang)
+    world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True)  # switches below
     order_id = world.order(buyer="barbara@example.test", seller="stefan@example.test")
     world.run(_open_discussion, order_id)
     opened_at = clock.now()
