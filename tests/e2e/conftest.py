@@ -258,7 +258,8 @@ class Text:
 
 
 # What each page is checked for after its screenshot: an id used twice that a label or an
-# aria attribute points to (it then names or describes the wrong field), raw enum values ("not_received") and English sentences on a Polish page.
+# aria attribute points to (it then names or describes the wrong field), raw enum values
+# ("not_received") and English sentences on a Polish page.
 PAGE_CHECK = """(sentences) => {
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
   const referenced = new Set([

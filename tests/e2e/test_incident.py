@@ -27,13 +27,15 @@ SEEN = {
 }
 
 
-def _open_discussion(order_id: int) -> None:
+def _open_discussion(order_id: int) -> datetime:
+    """The buyer reported the problem (path 1 shows how); the seller's deadline."""
     from arbiter.extensions import db
 
     order = db.session.get(Order, order_id)
-    discussions.open_discussion(
+    discussion = discussions.open_discussion(
         order, order.buyer, reason=Reason.DAMAGED, expected_outcome=ExpectedOutcome.REPAIR,
         description="Lampa nie świeci po podłączeniu.")
+    return discussion.respond_by
 
 
 def _shown(app, lang: str, when: datetime) -> str:
@@ -49,8 +51,7 @@ def test_incident(cast, world, clock, lang, text, live_server):
     world.user("stefan@example.test", "Stefan Nowak", locale=lang)
     world.user("sylwia@example.test", "Sylwia Wiśniewska", staff=True)  # switches below
     order_id = world.order(buyer="barbara@example.test", seller="stefan@example.test")
-    world.run(_open_discussion, order_id)
-    opened_at = clock.now()
+    respond_by = world.run(_open_discussion, order_id)
     clock.shift(timedelta(hours=2))
 
     # --- the seller's deadline before the incident ----------------------------------------
@@ -63,7 +64,8 @@ def test_incident(cast, world, clock, lang, text, live_server):
         "heading", name=t("Seller's answer due"))).locator("time")
     before_text = visible(due.inner_text())
     before = datetime.fromisoformat(due.get_attribute("datetime"))
-    assert before_text == _shown(live_server.app, lang, opened_at + timedelta(hours=24))
+    assert before == respond_by
+    assert before_text == _shown(live_server.app, lang, respond_by)
 
     # --- staff declare the incident (their browser speaks the other language) --------------
     staff = cast("staff", browser_lang=other)
@@ -120,7 +122,7 @@ def test_incident(cast, world, clock, lang, text, live_server):
     after = datetime.fromisoformat(due.get_attribute("datetime"))
     assert after - before == timedelta(hours=24)
     assert after_text != before_text
-    assert after_text == _shown(live_server.app, lang, opened_at + timedelta(hours=48))
+    assert after_text == _shown(live_server.app, lang, respond_by + timedelta(hours=24))
     seller.follow_link(seller.nav(t("Seller inbox")), "inbox-extended")
     expect(seller.page.locator("main table")).to_contain_text(after_text)
 
