@@ -113,7 +113,7 @@ def test_claim(cast, world, clock, lang, text):
     buyer.follow_link(buyer.link(f"#{claim_id}"), "claim-documents-requested")
     request = page.locator("[data-document-request]")
     expect(request).to_contain_text("Proszę o potwierdzenie zapłaty")
-    buyer.field(t("Documents")).and_(page.locator("input[type=file]")).set_input_files(files=[
+    buyer.field(t("Add documents")).set_input_files(files=[
         {"name": "wyciag.png", "mimeType": "image/png", "buffer": tiny_png()}])
     buyer.submit(buyer.button(t("Upload")), "documents-sent")
     expect(buyer.flash()).to_have_text(t("Your documents were added to the claim."))
