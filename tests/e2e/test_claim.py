@@ -149,8 +149,9 @@ def test_claim(cast, world, clock, lang, text):
     exported = staff.download(export).decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))
     assert [(r["claim_id"], r["beneficiary_name"], r["account"], r["amount"],
-             r["currency"], r["decision_number"]) for r in rows] == [
-        (str(claim_id), "Barbara Kowalska", IBAN.replace(" ", ""), "214.00", "PLN", number)]
+             r["currency"], r["title"], r["decision_number"]) for r in rows] == [
+        (str(claim_id), "Barbara Kowalska", IBAN.replace(" ", ""), "214.00", "PLN",
+         f"Arbiter {number} claim {claim_id}", number)]
     staff.goto("/staff/payouts", "payouts-exported")
     expect(staff.flash()).to_have_text(t.n("Batch #%(id)s exported: %(num)d payout.",
                                            "Batch #%(id)s exported: %(num)d payouts.", 1, id=1))
