@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 # Debian packages WeasyPrint needs; without libharfbuzz-subset0 it renders ~10x slower.
 WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# The browser the end-to-end tests drive (tests/e2e/): Debian's, as `playwright install`
+# needs a download this machine may not have.
+BROWSER_DEBS := chromium
 
-.PHONY: run test test-races lint security-audit deps dev-deps system-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
+.PHONY: run test test-races lint security-audit deps dev-deps system-deps browser-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +37,19 @@ system-deps:
 	    echo "WeasyPrint needs these Debian packages: $$missing"; \
 	    echo "Install them with: sudo apt-get install $$missing"; \
 	    echo "(PDF decision documents will not render until they are installed.)"; \
+	  fi; \
+	fi
+
+# Only `make test` needs a browser; `make run` does not.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_DEBS); \
+	  else \
+	    echo "The browser tests need Debian's chromium (/usr/bin/chromium)."; \
+	    echo "Install it with: sudo apt-get install $(BROWSER_DEBS)"; \
+	    echo "(Until then they are skipped, and the test summary says so.)"; \
 	  fi; \
 	fi
 
@@ -89,7 +105,7 @@ security-audit: dev-deps
 # RACE_REPEAT=N (CI sets 20) then runs the race and deadline tests N times in a row: a race
 # or a boundary that passes by luck fails there. `make test-races` runs that pass alone.
 RACE_REPEAT ?=
-test: system-deps dev-deps translations lint security-audit
+test: system-deps browser-deps dev-deps translations lint security-audit
 	$(BIN)/pytest $(PYTEST_ARGS)
 	@if [ -n "$(RACE_REPEAT)" ]; then $(MAKE) --no-print-directory test-races; fi
 

@@ -11,12 +11,13 @@ from flask_talisman import Talisman
 from flask_wtf import CSRFProtect
 
 from arbiter.db import Base
+from arbiter.i18n import DateFormats
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-babel = Babel()
+babel = Babel(date_formats=DateFormats(Babel.default_date_formats))
 bootstrap = Bootstrap5()
 talisman = Talisman()
 limiter = Limiter(key_func=get_remote_address)

@@ -1,9 +1,10 @@
 """Jinja helpers: Warsaw time and Babel money in the reader's locale."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from flask import Flask, has_request_context
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from arbiter import clock
 from arbiter.money import format_money
@@ -27,6 +28,14 @@ def register_template_helpers(app: Flask) -> None:
         if value is None:
             return ""
         return format_date(clock.ensure_aware(value), fmt)
+
+    @app.template_filter("filesize")
+    def filesize(size: int) -> str:
+        """A file's size in the reader's notation: "0,7 KB" in Polish, "0.7 KB" in English."""
+        kilobytes = Decimal(size) / 1024
+        if kilobytes >= 1024:
+            return format_decimal(kilobytes / 1024, format="#,##0.0") + "\u00a0MB"
+        return format_decimal(kilobytes, format="#,##0.0") + "\u00a0KB"
 
     @app.template_filter("chunked")
     def chunked(value: str, size: int = 16) -> str:

@@ -46,7 +46,7 @@ class FileClaimForm(FlaskForm):
 
 
 class DocumentsForm(FlaskForm):
-    files = MultipleFileField(_l("Documents"), description=FILES_HELP)
+    files = MultipleFileField(_l("Add documents"), description=FILES_HELP)
     submit = SubmitField(_l("Upload"))
 
 

@@ -28,9 +28,9 @@ def _choices(labels):
     return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
-def _local_time(label, *, required: bool = True, description=WARSAW_TIME):
+def _local_time(label, *, required: bool = True, description=WARSAW_TIME, field_id=None):
     return DateTimeLocalField(label, format=LOCAL_FORMATS, tz=WARSAW,
-                              description=description,
+                              description=description, id=field_id,
                               validators=[InputRequired()] if required else [Optional()])
 
 
@@ -62,17 +62,19 @@ class UpdateForm(FlaskForm):
     submit = SubmitField(_l("Post the update"))
 
 
+# The incident page shows the update, resolve and window forms together: their fields get
+# ids of their own, or two "body" and two "ended_at" ids would tie each label to the first.
 class ResolveForm(FlaskForm):
-    ended_at = _local_time(_l("Ended"))
+    ended_at = _local_time(_l("Ended"), field_id="resolve-ended_at")
     body = TextAreaField(_l("Resolution (public)"), validators=[
-        DataRequired(), Length(max=policy.TEXT_MAX)],
+        DataRequired(), Length(max=policy.TEXT_MAX)], id="resolve-body",
         description=_l("What was fixed, and that deadlines were extended by 24 h."))
     submit = SubmitField(_l("Resolve the incident"))
 
 
 class WindowForm(FlaskForm):
-    started_at = _local_time(_l("Started"))
-    ended_at = _local_time(_l("Ended"), required=False,
+    started_at = _local_time(_l("Started"), field_id="window-started_at")
+    ended_at = _local_time(_l("Ended"), required=False, field_id="window-ended_at",
                            description=_l("Warsaw time; empty while the incident is open."))
     submit = SubmitField(_l("Change the window"))
 

@@ -91,5 +91,5 @@ def test_the_demo_has_a_past_incident_on_the_status_page(app, db_session, client
     assert "Znaleźliśmy przyczynę" in page
     client.post("/login", data={"email": "buyer2@arbiter.test", "password": DEMO_PASSWORD})
     claim = db.session.scalar(select(Claim).where(Claim.state == ClaimState.APPROVED))
-    assert "Deadline extended by 24 h because of incident" in client.get(
+    assert "Deadline extended by 24 h because of the incident “" in client.get(
         f"/claims/{claim.id}").text

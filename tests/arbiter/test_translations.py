@@ -10,6 +10,13 @@ SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "incidents", "
            "dashboards", "templates"]
 
 
+def _translated(message) -> bool:
+    """A plural entry's string is a tuple, truthy even when every form is empty."""
+    if isinstance(message.string, tuple | list):
+        return all(message.string)
+    return bool(message.string)
+
+
 def test_polish_catalogue_is_complete_and_current(tmp_path):
     pot = tmp_path / "messages.pot"
     CommandLineInterface().run([
@@ -20,9 +27,7 @@ def test_polish_catalogue_is_complete_and_current(tmp_path):
         extracted = {m.id for m in read_po(handle) if m.id}
     with (ROOT / "arbiter/translations/pl/LC_MESSAGES/messages.po").open("rb") as handle:
         catalogue = read_po(handle)
-    # a plural needs every Polish form (one, few, many), not just a tuple of empty strings
-    translated = {m.id for m in catalogue if m.id and not m.fuzzy and (
-        all(m.string) if isinstance(m.string, tuple) else m.string)}
+    translated = {m.id for m in catalogue if m.id and _translated(m) and not m.fuzzy}
     missing = sorted(map(str, extracted - translated))
     assert not missing, f"untranslated or fuzzy in Polish (run `make messages`): {missing}"
     stale = sorted(str(m.id) for m in catalogue if m.id and m.id not in extracted)

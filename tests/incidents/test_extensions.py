@@ -249,7 +249,7 @@ def test_an_expired_filing_window_reopens_for_24_hours(declare_incident, create_
     assert claims.order_quote(order, "not_as_described").filing_deadline == (
         order.paid_at + timedelta(days=91))
     assert client.get(f"/orders/{order.id}/claim").status_code == 200
-    assert "Deadline extended by 24 h because of incident Claims form broken" in client.get(
+    assert "Deadline extended by 24 h because of the incident “Claims form broken”" in client.get(
         f"/orders/{order.id}").text
     assert file(order).state.value == "submitted"
     assert _deadlines(discussion) == discussion_deadlines  # claims only: not discussions

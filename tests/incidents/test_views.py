@@ -215,7 +215,7 @@ def test_extended_cases_carry_a_banner(client, auth, buyer, seller, staff, decla
     incident = declare_incident(hours_ago=8, title="Discussions <down>")
     resolve(incident, staff, hours_ago=2)
     extend(incident)
-    notice = "Deadline extended by 24 h because of incident Discussions &lt;down&gt;."
+    notice = "Deadline extended by 24 h because of the incident “Discussions &lt;down&gt;”."
     auth.login(seller.email)
     assert notice in client.get(f"/discussions/{discussion.id}").text
     assert notice in client.get(f"/discussions/{escalated.id}").text  # its request
@@ -241,7 +241,7 @@ def test_an_extended_document_request_shows_on_the_claim(client, auth, buyer, se
                                 title="Uploads failing")
     resolve(incident, staff, hours_ago=1)
     extend(incident)
-    assert "Deadline extended by 24 h because of incident Uploads failing." in client.get(
+    assert "Deadline extended by 24 h because of the incident “Uploads failing”." in client.get(
         f"/claims/{claim.id}").text
 
 
