@@ -46,7 +46,7 @@ def test_platform_payments_shipping_capped_at_100_and_total_at_10000(
             "cap": "yes"}
     assert "Rules version 2017-08." in section
     # 90 days of 24 h after 1 March 10:00 UTC: 30 May 12:00 in Warsaw (CEST)
-    assert "A claim can be filed until 5/30/26, 12:00 PM (Warsaw time)." in section
+    assert "A claim can be filed until 30 May 2026, 12:00 (Warsaw time)." in section
 
 
 def test_bank_transfer_is_covered_without_shipping(client, auth, buyer, seller, create_order):
@@ -75,7 +75,7 @@ def test_an_expired_filing_window_is_named(client, auth, buyer, seller, create_o
     order = create_order(buyer=buyer, seller=seller, paid_at=PAID)
     time_machine.move_to(datetime(2026, 6, 1, 10, 0, tzinfo=UTC), tick=False)
     auth.login(buyer.email)
-    assert "The time for filing a claim on this order ended on 5/30/26, 12:00 PM." in \
+    assert "The time for filing a claim on this order ended on 30 May 2026, 12:00." in \
         _protection(client, order)
 
 

@@ -153,7 +153,8 @@ def test_claim(cast, world, clock, lang, text):
         (str(claim_id), "Barbara Kowalska", IBAN.replace(" ", ""), "214.00", "PLN",
          f"Arbiter {number} claim {claim_id}", number)]
     staff.goto("/staff/payouts", "payouts-exported")
-    expect(staff.flash()).to_have_text(t.n("Batch #%(id)s exported: %(num)d payout.",
-                                           "Batch #%(id)s exported: %(num)d payouts.", 1, id=1))
+    expect(staff.flash()).to_have_text(t.n("Batch #%(id)s exported: %(num)d payout, %(total)s.",
+                                           "Batch #%(id)s exported: %(num)d payouts, %(total)s.",
+                                           1, id=1, total=seen["max"]))
     expect(staff.page.locator("main")).to_contain_text(t("No payouts are waiting."))
     expect(staff.page.locator("[data-batch]")).to_contain_text(seen["max"])

@@ -399,8 +399,9 @@ class ClaimLifecycle(Lifecycle):
     def staff_reviews_claim(self, decision, share):
         """The usual path, so that enough claims get decided and paid: take, then decide."""
         self.staff_takes_claim()
-        amount = self.claim().max_total * share // 100
-        self.staff_decides_claim(decision, None if decision is Decision.REJECTED else amount)
+        amounts = {Decision.APPROVED: self.claim().max_total, Decision.REJECTED: None,
+                   Decision.PARTIALLY_APPROVED: self.claim().max_total * share // 100}
+        self.staff_decides_claim(decision, amounts[decision])
 
     @precondition(lambda self: self.claim_id is not None)
     @rule()
