@@ -1,12 +1,21 @@
 """Arbiter: buyer-protection claims and disputes for an online marketplace."""
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from arbiter import config as config_module
 from arbiter import schema_messages
 
 # Before any schema exists: marshmallow copies its messages into each field it creates.
 schema_messages.install()
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in our routes is a row id: a number beyond a BIGINT is a 404, not an
+    overflow inside the database driver (a 500 on PostgreSQL)."""
+
+    def __init__(self, url_map, **kwargs):
+        super().__init__(url_map, **{"max": 2**63 - 1, **kwargs})
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -17,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(config_module.INSTANCE_DIR),
         instance_relative_config=True,
     )
+    app.url_map.converters["int"] = RowIdConverter
     config_module.load(app, config)
     _init_extensions(app)
     _register_blueprints(app)

@@ -94,3 +94,21 @@ def test_a_download_through_someone_elses_case_is_404(client, auth, world, creat
     assert client.get(url).status_code == 404
     claim_url = f"/claims/{world['claim'].id + 1000}/documents/{world['claim_document'].id}"
     assert client.get(claim_url).status_code == 404
+
+
+def test_ids_beyond_a_bigint_are_404_on_every_route(app, client, auth, staff):
+    """Every ``<int:…>`` route, as staff (who may see everything): 2^63 is a 404, never a
+    database overflow (it was a 500 on PostgreSQL)."""
+    auth.login(staff.email)
+    huge = str(2**63)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or "int" not in str(rule) or rule.rule.startswith("/api/"):
+            continue
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<int:{argument}>", huge).replace(f"<{argument}>", "x")
+        response = client.get(path)
+        assert response.status_code == 404, (path, response.status_code)
+        checked += 1
+    assert checked >= 10
