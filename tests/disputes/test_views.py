@@ -308,9 +308,11 @@ def test_dashboard_rates(client, auth, staff, buyer, seller, create_discussion):
                     rationale="The seller never answered within the deadline.")
     db.session.commit()
     auth.login(staff.email)
-    page = client.get("/staff/dashboard").text
-    assert "50.0 %" in page  # 1 of 2 ended discussions without the platform
+    page = client.get("/staff/dashboard", headers={"Accept-Language": "en"}).text
+    assert "50.0\u00a0%" in page  # 1 of 2 ended discussions without the platform
     assert "1 / 2" in page   # 1 answer on time out of 2 due
+    polish = client.get("/staff/dashboard", headers={"Accept-Language": "pl"}).text
+    assert "50,0\u00a0%" in polish
 
 
 def test_countdown_and_warsaw_time_on_the_thread(client, auth, buyer, create_discussion,
