@@ -5,12 +5,11 @@ does not allow with :class:`TransitionNotAllowed` (HTTP 409). The table is data:
 API will publish it as it is, so it is never written twice.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
-from arbiter.errors import TransitionNotAllowed
+from arbiter.statemachine import StateMachine, Transition
 
 
 class ClaimType(StrEnum):
@@ -81,16 +80,6 @@ class Role(StrEnum):
     STAFF = "staff"
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[ClaimState]
-    target: ClaimState
-    actor: Role
-    timer: str | None = None   # the deadline that must have passed first, if any
-    starts: str | None = None  # the deadline this step starts, if any
-
-
 # Withdrawal: DESIGN.md lists submitted -> withdrawn only; the issue says "withdraw before
 # a decision". We follow the issue: a buyer whose parcel turns up while an advisor reviews
 # the claim must be able to drop it, rather than make staff reject it (a rejection is a
@@ -110,30 +99,14 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("reject", frozenset({S.UNDER_REVIEW}), S.REJECTED, Role.STAFF),
     Transition("mark_paid", PAYABLE_STATES, S.PAID, Role.STAFF),
 )
-_BY_ACTION = {transition.action: transition for transition in TRANSITIONS}
+MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+    "This claim is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
+transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 DECISION_ACTIONS = {
     Decision.APPROVED: "approve",
     Decision.PARTIALLY_APPROVED: "approve_partially",
     Decision.REJECTED: "reject",
 }
-
-
-def transition(action: str) -> Transition:
-    return _BY_ACTION[action]
-
-
-def allowed(state: ClaimState, action: str) -> bool:
-    return state in _BY_ACTION[action].sources
-
-
-def require(state: ClaimState, action: str) -> Transition:
-    step = _BY_ACTION[action]
-    if state not in step.sources:
-        raise TransitionNotAllowed(
-            str(_l("This claim is %(state)s; that is not possible now.",
-                   state=STATE_LABELS[state])),
-            code="transition_not_allowed", fields={"state": [state.value]})
-    return step
 
 
 CLAIM_TYPE_LABELS = {

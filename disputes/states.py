@@ -5,12 +5,11 @@ does not allow with :class:`TransitionNotAllowed` (HTTP 409). The JSON API publi
 same table, so it is never written twice.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
-from arbiter.errors import TransitionNotAllowed
+from arbiter.statemachine import StateMachine, Transition
 
 
 class DiscussionState(StrEnum):
@@ -83,15 +82,6 @@ class EntryKind(StrEnum):
     INFORMATION_REQUEST = "information_request"
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[DiscussionState]
-    target: DiscussionState
-    actor: Role
-    timer: str | None = None  # the deadline that must have passed first, if any
-
-
 S = DiscussionState
 _ANSWERABLE = frozenset({S.AWAITING_SELLER, S.IN_PROGRESS})
 TRANSITIONS: tuple[Transition, ...] = (
@@ -105,21 +95,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                timer="last_activity_at + 30 days"),
     Transition("decide", frozenset({S.ESCALATED}), S.DECIDED, Role.STAFF),
 )
-_BY_ACTION = {transition.action: transition for transition in TRANSITIONS}
-
-
-def transition(action: str) -> Transition:
-    return _BY_ACTION[action]
-
-
-def require(state: DiscussionState, action: str) -> Transition:
-    step = _BY_ACTION[action]
-    if state not in step.sources:
-        raise TransitionNotAllowed(
-            str(_l("This discussion is %(state)s; that is not possible now.",
-                   state=STATE_LABELS[state])),
-            code="transition_not_allowed", fields={"state": [state.value]})
-    return step
+MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+    "This discussion is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
+transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 
 
 STATE_LABELS = {

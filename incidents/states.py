@@ -5,12 +5,11 @@ names its transition here; ``require`` refuses anything the table does not allow
 :class:`TransitionNotAllowed` (HTTP 409).
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
-from arbiter.errors import TransitionNotAllowed
+from arbiter.statemachine import StateMachine, Transition
 
 
 class IncidentState(StrEnum):
@@ -45,13 +44,6 @@ class DeadlineKind(StrEnum):
     FILING_WINDOW = "order.filing_window"
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[IncidentState]
-    target: IncidentState | None  # None: the state stays as it is
-
-
 S = IncidentState
 _ANY = frozenset(S)
 TRANSITIONS: tuple[Transition, ...] = (
@@ -60,21 +52,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("change_window", _ANY, None),
     Transition("extend_deadlines", _ANY, None),
 )
-_BY_ACTION = {transition.action: transition for transition in TRANSITIONS}
-
-
-def allowed(state: IncidentState, action: str) -> bool:
-    return state in _BY_ACTION[action].sources
-
-
-def require(state: IncidentState, action: str) -> Transition:
-    step = _BY_ACTION[action]
-    if state not in step.sources:
-        raise TransitionNotAllowed(
-            str(_l("This incident is %(state)s; that is not possible now.",
-                   state=STATE_LABELS[state])),
-            code="transition_not_allowed", fields={"state": [state.value]})
-    return step
+MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+    "This incident is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
+transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 
 
 STATE_LABELS = {
