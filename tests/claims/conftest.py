@@ -4,7 +4,8 @@ import pytest
 
 from arbiter.extensions import db
 from claims import services
-from tests.claims.helpers import World, file
+from claims.states import Decision
+from tests.claims.helpers import PARTIAL_RATIONALE, World, file
 
 
 @pytest.fixture
@@ -35,3 +36,18 @@ def under_review(filed, staff):
 @pytest.fixture
 def world(app, db_session):
     return World(app)
+
+
+@pytest.fixture
+def approve(ready_order, staff):
+    """File, take and decide a claim in the buyer's favour; returns the claim."""
+
+    def make(decision=Decision.APPROVED, amount=None, **order_overrides):
+        claim = file(ready_order(**order_overrides))
+        services.take(claim, staff)
+        services.decide(claim, staff, decision=decision, amount=amount,
+                        rationale=PARTIAL_RATIONALE if amount else None)
+        db.session.commit()
+        return claim
+
+    return make

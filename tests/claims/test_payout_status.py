@@ -2,27 +2,7 @@
 
 import re
 
-import pytest
-
-from arbiter.extensions import db
-from claims import services
 from claims.states import Decision
-from tests.claims.helpers import file
-
-RATIONALE = "Half of the loss is documented by the repair shop's invoice."
-
-
-@pytest.fixture
-def approve(ready_order, staff):
-    def make(decision=Decision.APPROVED, amount=None, **order_overrides):
-        claim = file(ready_order(**order_overrides))
-        services.take(claim, staff)
-        services.decide(claim, staff, decision=decision, amount=amount,
-                        rationale=RATIONALE if amount else None)
-        db.session.commit()
-        return claim
-
-    return make
 
 
 def _status(client) -> dict:

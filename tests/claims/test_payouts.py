@@ -15,24 +15,7 @@ from arbiter.storage import storage
 from claims import services
 from claims.models import Claim, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState
-from tests.claims.helpers import IBAN, file
-
-RATIONALE = "Half of the loss is documented by the repair shop's invoice."
-
-
-@pytest.fixture
-def approve(ready_order, staff):
-    """File, take and decide a claim in the buyer's favour; returns the claim."""
-
-    def make(decision=Decision.APPROVED, amount=None, **order_overrides):
-        claim = file(ready_order(**order_overrides))
-        services.take(claim, staff)
-        services.decide(claim, staff, decision=decision, amount=amount,
-                        rationale=RATIONALE if amount else None)
-        db.session.commit()
-        return claim
-
-    return make
+from tests.claims.helpers import IBAN
 
 
 def _rows(batch):
