@@ -1,9 +1,11 @@
 """Jinja helpers: Warsaw time and Babel money in the reader's locale."""
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 
+from babel import Locale, dates
 from flask import Flask, has_request_context
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale, get_timezone
 
 from arbiter import clock
 from arbiter.money import format_money
@@ -11,6 +13,14 @@ from orders.states import PAYMENT_METHOD_LABELS
 
 
 def register_template_helpers(app: Flask) -> None:
+    from accounts.models import User
+    from accounts.services import register_page_extra
+    from arbiter.notifications import unread_count_of
+
+    # The unread count in the navigation bar comes with the session's user (one query).
+    register_page_extra("unread_notifications",
+                        lambda: unread_count_of(User.id).scalar_subquery())
+
     @app.template_filter("money")
     def money_filter(minor: int, currency: str = "PLN") -> str:
         return format_money(minor, currency, str(get_locale() or "pl"))
@@ -19,6 +29,9 @@ def register_template_helpers(app: Flask) -> None:
     def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
         if value is None:
             return ""
+        if fmt in _NAMED_FORMATS:
+            return _formatted_datetime(clock.ensure_aware(value), fmt, get_locale(),
+                                       get_timezone())
         return format_datetime(clock.ensure_aware(value), fmt)
 
     @app.template_filter("local_date")
@@ -37,11 +50,16 @@ def register_template_helpers(app: Flask) -> None:
     def inject_globals():
         from flask_login import current_user
 
+        from accounts.services import page_extra
         from arbiter.documents import documents_for
         from arbiter.notifications import text_for, unread_count
 
         signed_in = has_request_context() and current_user.is_authenticated
-        unread = unread_count(current_user) if signed_in else 0
+        unread = 0
+        if signed_in:
+            unread = page_extra(current_user, "unread_notifications")
+            if unread is None:
+                unread = unread_count(current_user)
         return {
             "unread_notifications": unread,
             "notification_text": text_for,
@@ -49,3 +67,27 @@ def register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale() or "pl"),
             "payment_method_label": lambda method: PAYMENT_METHOD_LABELS[method],
         }
+
+
+_NAMED_FORMATS = ("short", "medium", "long", "full")
+
+
+@lru_cache(maxsize=64)
+def _datetime_format(fmt: str, locale: Locale) -> tuple[str, object, object]:
+    """The parts of Babel's named date-time format, parsed once per locale."""
+    return (dates.get_datetime_format(fmt, locale=locale).replace("'", ""),
+            dates.parse_pattern(dates.get_time_format(fmt, locale=locale)),
+            dates.parse_pattern(dates.get_date_format(fmt, locale=locale)))
+
+
+@lru_cache(maxsize=8192)
+def _formatted_datetime(value: datetime, fmt: str, locale: Locale, zone: tzinfo) -> str:
+    """Exactly what ``flask_babel.format_datetime(value, fmt)`` prints (Babel's own
+    ``format_datetime``: the time and the date pattern in the locale's combination), without
+    parsing the patterns or resolving the locale and time zone again for every value.
+    A pure function of its arguments, so results are cached: a thread's timestamps never
+    change, and a page shows the same ones to everyone who opens it."""
+    combined, time_pattern, date_pattern = _datetime_format(fmt, locale)
+    local = value.astimezone(zone)
+    return (combined.replace("{0}", time_pattern.apply(local, locale))
+            .replace("{1}", date_pattern.apply(local, locale)))

@@ -112,8 +112,9 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
                 "now(), now()), ('bench-seller@example.test', 'Seller', 'x', false, now(), "
                 "now()) RETURNING id")
             buyer_id, seller_id = (row[0] for row in cursor.fetchall())
-        cursor.execute("SELECT coalesce(max(id), 0) FROM orders")
-        base = cursor.fetchone()[0]
+        cursor.execute("SELECT (SELECT coalesce(max(id), 0) FROM orders), "
+                       "(SELECT coalesce(max(id), 0) FROM discussions)")
+        base, discussion_base = cursor.fetchone()
         rebuild = _drop_for_bulk_load(cursor)
         cursor.execute(
             "INSERT INTO orders (id, external_id, buyer_id, seller_id, item_title, item_price,"
@@ -132,7 +133,7 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
             " expected_outcome, description, state, opened_at, respond_by, "
             " escalation_available_at, last_activity_at, escalated_at, escalation_reason, "
             " escalation_notice_sent_at, created_at, updated_at) "
-            "SELECT %(base)s + n, 1, %(base)s + n, %(buyer)s, %(seller)s, "
+            "SELECT %(discussion_base)s + n, 1, %(base)s + n, %(buyer)s, %(seller)s, "
             " (%(reasons)s::text[])[1 + n %% 5], 'refund', 'The item did not arrive.', "
             " CASE WHEN queued THEN 'escalated' ELSE 'in_progress' END, "
             " opened, opened + interval '24 hours', opened + interval '24 hours', "
@@ -148,8 +149,9 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
             " WHEN n <= %(escalated)s + %(due)s "
             "  THEN now() - interval '49 hours' + (n %% 86400) * interval '1 second' "
             " ELSE now() - (n %% 86400) * interval '1 second' END AS opened) AS o",
-            {"base": base, "total": total, "buyer": buyer_id, "seller": seller_id,
-             "escalated": escalated, "due": due, "reasons": list(REASONS)})
+            {"base": base, "discussion_base": discussion_base, "total": total,
+             "buyer": buyer_id, "seller": seller_id, "escalated": escalated, "due": due,
+             "reasons": list(REASONS)})
         for statement in rebuild:
             cursor.execute(statement)
         for table in ("users", "orders", "discussions"):

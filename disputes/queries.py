@@ -7,13 +7,14 @@ first, and load what the page shows in a constant number of statements.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from arbiter import clock
 from arbiter.extensions import db
 from arbiter.pagination import Page, page_of, parse_cursor
-from disputes.models import Attachment, Discussion, Entry, InformationRequest
+from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
 
 
@@ -75,17 +76,34 @@ def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> P
 
 
 def thread(discussion_id: int) -> Discussion | None:
-    """A discussion with everything its page shows, in a fixed number of queries."""
-    return db.session.scalar(
-        select(Discussion).where(Discussion.id == discussion_id)
+    """A discussion with everything its page shows, in a fixed number of statements.
+
+    One statement reads the discussion with its order and people and whether it has
+    offers or information requests; a second reads the entries with their authors and
+    files. Offers and information requests are read (one statement each) only when there
+    are some: most discussions have none, and each statement is a round trip.
+    """
+    has_offers = exists().where(Offer.discussion_id == Discussion.id)
+    has_requests = exists().where(InformationRequest.discussion_id == Discussion.id)
+    row = db.session.execute(
+        select(Discussion, has_offers, has_requests).where(Discussion.id == discussion_id)
         .options(
             joinedload(Discussion.order), joinedload(Discussion.buyer),
             joinedload(Discussion.seller), joinedload(Discussion.assigned_staff),
             selectinload(Discussion.entries).options(
-                joinedload(Entry.author), selectinload(Entry.attachments)),
-            selectinload(Discussion.offers), selectinload(Discussion.information_requests),
+                joinedload(Entry.author), joinedload(Entry.attachments)),
         )
-    )
+    ).unique().first()
+    if row is None:
+        return None
+    discussion, any_offers, any_requests = row
+    for name, model, present in (("offers", Offer, any_offers),
+                                 ("information_requests", InformationRequest, any_requests)):
+        items = list(db.session.scalars(
+            select(model).where(model.discussion_id == discussion.id).order_by(model.id)
+        )) if present else []
+        set_committed_value(discussion, name, items)
+    return discussion
 
 
 def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:

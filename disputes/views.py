@@ -45,6 +45,15 @@ def _uploads() -> list[Upload]:
 
 
 def _visible_discussion(discussion_id: int) -> Discussion:
+    """The discussion (without its thread: the service reads what it changes), or 404."""
+    discussion = db.session.get(Discussion, discussion_id)
+    if discussion is None or not discussion.can_view(current_user):
+        abort(404)
+    return discussion
+
+
+def _visible_thread(discussion_id: int) -> Discussion:
+    """The discussion with everything its page shows, or 404."""
     discussion = queries.thread(discussion_id)
     if discussion is None or not discussion.can_view(current_user):
         abort(404)
@@ -62,7 +71,11 @@ def _amount(text: str | None, field: str) -> int | None:
 
 
 def _thread_page(discussion: Discussion, status: int = 200, **forms):
-    discussion = queries.thread(discussion.id)
+    """The thread page after a refused change: read again (the session was rolled back)."""
+    return _render_thread(_visible_thread(discussion.id), status, **forms)
+
+
+def _render_thread(discussion: Discussion, status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
     context = {
@@ -136,7 +149,7 @@ def inbox():
 @login_required
 def thread(discussion_id: int):
     """The thread, the deadlines and the actions open to the viewer."""
-    return _thread_page(_visible_discussion(discussion_id))
+    return _render_thread(_visible_thread(discussion_id))
 
 
 @bp.route("/discussions/<int:discussion_id>/messages", methods=["POST"])

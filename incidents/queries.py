@@ -30,6 +30,12 @@ def open_incidents_for_banner() -> list[BannerIncident]:
     return [BannerIncident(row.id, row.title) for row in rows]
 
 
+def open_incident_count():
+    """How many incidents are open: read with the session's user on every page, so the
+    banner query runs only while there is something to show."""
+    return select(func.count(Incident.id)).where(Incident.state == IncidentState.OPEN)
+
+
 @dataclass(frozen=True)
 class StatusPage:
     open: list[Incident]
