@@ -1,7 +1,10 @@
 """Locale choice: an explicit switch wins, then the account's preference, then the browser."""
 
 from flask import current_app, has_request_context, request, session
+from flask_babel import get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 LANGUAGES = ("pl", "en")
 
@@ -15,3 +18,37 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
     return request.accept_languages.best_match(LANGUAGES) or "pl"
+
+
+def init_template_translations(app) -> None:
+    """Templates translate with the page's catalogue, looked up once per rendering.
+
+    Flask-Babel's Jinja callables find the request's locale and catalogue again for every
+    ``_()``, which is most of the cost of a page's chrome (a page has dozens). This context
+    processor binds the same newstyle callables (autoescaped, always %-formatted, exactly as
+    Jinja's i18n extension makes them) to the catalogue of the locale in force when the
+    template is rendered, ``force_locale`` included. Templates rendered without Flask's
+    ``render_template`` keep Flask-Babel's callables.
+    """
+
+    @app.context_processor
+    def _page_translations():
+        translations = get_translations()
+        ugettext, ungettext = translations.ugettext, translations.ungettext
+
+        @pass_context
+        def gettext(context, string, **variables):
+            translated = ugettext(string)
+            if context.eval_ctx.autoescape:
+                translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
+            return translated % variables
+
+        @pass_context
+        def ngettext(context, singular, plural, number, **variables):
+            variables.setdefault("num", number)
+            translated = ungettext(singular, plural, number)
+            if context.eval_ctx.autoescape:
+                translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
+            return translated % variables
+
+        return {"gettext": gettext, "_": gettext, "ngettext": ngettext}

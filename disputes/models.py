@@ -108,6 +108,10 @@ class Discussion(PrimaryKey, Timestamps, Base):
     information_requests: Mapped[list["InformationRequest"]] = relationship(
         back_populates="discussion", order_by="InformationRequest.id")
 
+    # Set by disputes.queries.thread when no incident ever extended one of its deadlines
+    # (not a column): the page then skips looking for extension notices.
+    deadlines_never_extended = False
+
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
@@ -75,6 +76,20 @@ def _thread_page(discussion: Discussion, status: int = 200, **forms):
     return _render_thread(_visible_thread(discussion.id), status, **forms)
 
 
+class _LazyForm:
+    """An empty form built when the template first touches it: a page shows the forms of
+    one role, and building the others (fields, CSRF token) is wasted work."""
+
+    def __init__(self, form_class):
+        self._form_class = form_class
+        self._form = None
+
+    def __getattr__(self, name):
+        if self._form is None:
+            self._form = self._form_class(formdata=None)
+        return getattr(self._form, name)
+
+
 def _render_thread(discussion: Discussion, status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
@@ -82,11 +97,11 @@ def _render_thread(discussion: Discussion, status: int = 200, **forms):
         "discussion": discussion,
         "role": role,
         "now": now,
-        "message_form": forms.get("message_form") or MessageForm(formdata=None),
-        "offer_form": forms.get("offer_form") or OfferForm(formdata=None),
-        "escalate_form": forms.get("escalate_form") or EscalateForm(formdata=None),
-        "info_form": forms.get("info_form") or InformationRequestForm(formdata=None),
-        "decision_form": forms.get("decision_form") or DecisionForm(formdata=None),
+        "message_form": forms.get("message_form") or _LazyForm(MessageForm),
+        "offer_form": forms.get("offer_form") or _LazyForm(OfferForm),
+        "escalate_form": forms.get("escalate_form") or _LazyForm(EscalateForm),
+        "info_form": forms.get("info_form") or _LazyForm(InformationRequestForm),
+        "decision_form": forms.get("decision_form") or _LazyForm(DecisionForm),
     }
     return render_template("disputes/thread.html", **context), status
 
@@ -317,6 +332,21 @@ def dashboard():
 
 
 
+def _label_lookup(labels: dict, key, default=None):
+    """``label(value)`` for templates: each label is translated once per page, however many
+    rows show it (a lazy string would look the catalogue up again for every row)."""
+    translated = {}
+
+    def label(value):
+        k = key(value)
+        if k not in translated:
+            text = labels.get(k, default) if default is not None else labels[k]
+            translated[k] = str(text)
+        return translated[k]
+
+    return label
+
+
 @bp.app_context_processor
 def _labels():
     from disputes import policy
@@ -332,19 +362,20 @@ def _labels():
         Role,
     )
 
-    role_labels = {Role.BUYER: _("buyer"), Role.SELLER: _("seller"), Role.STAFF: _("staff"),
-                   Role.SYSTEM: _("system")}
-    notes = {"offer_declined": _("The buyer declined the offer."),
-             "taken": _("An advisor took the case.")}
+    role_labels = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"),
+                   Role.STAFF: _l("staff"), Role.SYSTEM: _l("system")}
+    notes = {"offer_declined": _l("The buyer declined the offer."),
+             "taken": _l("An advisor took the case.")}
     return {
-        "reason_label": lambda value: REASON_LABELS[Reason(value)],
-        "outcome_label": lambda value: OUTCOME_LABELS[ExpectedOutcome(value)],
-        "state_label": lambda value: STATE_LABELS[DiscussionState(value)],
-        "offer_label": lambda value: OFFER_LABELS[OfferKind(value)],
-        "party_label": lambda value: PARTY_LABELS[Party(value)],
-        "verdict_label": lambda value: VERDICT_LABELS[Verdict(value)],
-        "role_label": lambda value: role_labels[Role(value)],
-        "system_note": lambda data: notes.get((data or {}).get("action"), ""),
+        "reason_label": _label_lookup(REASON_LABELS, Reason),
+        "outcome_label": _label_lookup(OUTCOME_LABELS, ExpectedOutcome),
+        "state_label": _label_lookup(STATE_LABELS, DiscussionState),
+        "offer_label": _label_lookup(OFFER_LABELS, OfferKind),
+        "party_label": _label_lookup(PARTY_LABELS, Party),
+        "verdict_label": _label_lookup(VERDICT_LABELS, Verdict),
+        "role_label": _label_lookup(role_labels, Role),
+        "system_note": _label_lookup(notes, lambda data: (data or {}).get("action"),
+                                     default=""),
         "countdown": policy.countdown,
         "open_discussion_for": services.open_discussion_for,
     }
