@@ -6,6 +6,7 @@ from functools import lru_cache
 from babel import Locale, dates
 from flask import Flask, has_request_context
 from flask_babel import format_date, format_datetime, get_locale, get_timezone
+from jinja2 import pass_context
 
 from arbiter import clock
 from arbiter.money import format_money
@@ -21,17 +22,27 @@ def register_template_helpers(app: Flask) -> None:
     register_page_extra("unread_notifications",
                         lambda: unread_count_of(User.id).scalar_subquery())
 
+    @app.context_processor
+    def page_locale():
+        # Resolved once per rendering for the filters below (Flask-Babel would look the
+        # locale and the time zone up again for every value a page shows).
+        return {"_page_locale": get_locale(), "_page_zone": get_timezone()}
+
     @app.template_filter("money")
-    def money_filter(minor: int, currency: str = "PLN") -> str:
-        return format_money(minor, currency, str(get_locale() or "pl"))
+    @pass_context
+    def money_filter(context, minor: int, currency: str = "PLN") -> str:
+        locale = context.get("_page_locale") or get_locale()
+        return _formatted_money(minor, currency, str(locale or "pl"))
 
     @app.template_filter("local_dt")
-    def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
+    @pass_context
+    def local_datetime(context, value: datetime | None, fmt: str = "medium") -> str:
         if value is None:
             return ""
         if fmt in _NAMED_FORMATS:
-            return _formatted_datetime(clock.ensure_aware(value), fmt, get_locale(),
-                                       get_timezone())
+            return _formatted_datetime(clock.ensure_aware(value), fmt,
+                                       context.get("_page_locale") or get_locale(),
+                                       context.get("_page_zone") or get_timezone())
         return format_datetime(clock.ensure_aware(value), fmt)
 
     @app.template_filter("local_date")
@@ -91,3 +102,10 @@ def _formatted_datetime(value: datetime, fmt: str, locale: Locale, zone: tzinfo)
     local = value.astimezone(zone)
     return (combined.replace("{0}", time_pattern.apply(local, locale))
             .replace("{1}", date_pattern.apply(local, locale)))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_money(minor: int, currency: str, locale: str) -> str:
+    """:func:`arbiter.money.format_money`, remembered: Babel's number formatting is slow
+    and a page shows the same few amounts again and again."""
+    return format_money(minor, currency, locale)

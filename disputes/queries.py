@@ -5,18 +5,27 @@ first, and load what the page shows in a constant number of statements.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from accounts.models import User
 from arbiter import clock
 from arbiter.extensions import db
-from arbiter.pagination import Page, page_of, parse_cursor
+from arbiter.pagination import Page, make_cursor, page_of, parse_cursor
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
-from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
+from disputes.states import (
+    OPEN_STATES,
+    TERMINAL_STATES,
+    DiscussionState,
+    EntryKind,
+    Reason,
+    Role,
+)
+from orders.models import Order
 
 
 def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
@@ -39,17 +48,6 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     return page_of(statement, "escalated_at", limit)
 
 
-def waiting_information(discussion_ids: list[int]) -> set[int]:
-    """Which of these discussions have an unanswered information request."""
-    if not discussion_ids:
-        return set()
-    return set(db.session.scalars(
-        select(InformationRequest.discussion_id).where(
-            InformationRequest.discussion_id.in_(discussion_ids),
-            InformationRequest.answered_at.is_(None))
-    ))
-
-
 def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     """The seller's open discussions, the nearest answer deadline first."""
     statement = (
@@ -62,6 +60,85 @@ def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     if after:
         statement = statement.where(tuple_(Discussion.respond_by, Discussion.id) > after)
     return page_of(statement, "respond_by", limit)
+
+
+# --- list pages (HTML): plain rows with exactly what the page shows ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    id: int
+    reason: Reason
+    item_title: str
+    escalated_at: datetime
+    advisor: str | None
+    waiting_information: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    item_title: str
+    buyer_name: str
+    reason: Reason
+    state: DiscussionState
+    respond_by: datetime
+
+
+def _rows_page(statement, key: str, limit: int, make) -> Page:
+    rows = [make(row) for row in db.session.connection().execute(statement.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows
+                else None)
+
+
+def escalation_queue_page(*, reason: Reason | None = None,
+                          older_than_hours: int | None = None, cursor: str | None = None,
+                          limit: int = 20) -> Page:
+    """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
+    and whether an information request is unanswered, in one statement (an ORM object per
+    discussion, order and advisor plus a second query cost more than the rest of the page).
+    """
+    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
+    r = InformationRequest.__table__.c
+    waiting = exists().where(r.discussion_id == d.id, r.answered_at.is_(None))
+    statement = (
+        select(d.id, d.reason, o.item_title, d.escalated_at, u.name.label("advisor"),
+               waiting.label("waiting"))
+        .select_from(Discussion.__table__)
+        .join(Order.__table__, o.id == d.order_id)
+        .outerjoin(User.__table__, u.id == d.assigned_staff_id)
+        .where(d.state == DiscussionState.ESCALATED)
+        .order_by(d.escalated_at, d.id))
+    if reason is not None:
+        statement = statement.where(d.reason == reason)
+    if older_than_hours:
+        statement = statement.where(
+            d.escalated_at <= clock.now() - timedelta(hours=older_than_hours))
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(d.escalated_at, d.id) > after)
+    return _rows_page(statement, "escalated_at", limit, lambda row: QueueRow(
+        row.id, row.reason, row.item_title, row.escalated_at, row.advisor, row.waiting))
+
+
+def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The seller inbox page: :func:`seller_inbox` as plain rows in one statement."""
+    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
+    statement = (
+        select(d.id, o.item_title, u.name.label("buyer_name"), d.reason, d.state,
+               d.respond_by)
+        .select_from(Discussion.__table__)
+        .join(Order.__table__, o.id == d.order_id)
+        .join(User.__table__, u.id == d.buyer_id)
+        .where(d.seller_id == seller.id, d.state.in_(OPEN_STATES))
+        .order_by(d.respond_by, d.id))
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(d.respond_by, d.id) > after)
+    return _rows_page(statement, "respond_by", limit, lambda row: InboxRow(
+        row.id, row.item_title, row.buyer_name, row.reason, row.state, row.respond_by))
 
 
 def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
@@ -77,8 +154,8 @@ def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> P
 
 
 @cache
-def _thread_statement():
-    """Built once: SQLAlchemy reuses its compiled form and cache key on every request."""
+def _thread_statements():
+    """Built once: SQLAlchemy reuses their compiled form and cache keys on every request."""
     from incidents.queries import deadline_extended
     from incidents.states import DeadlineKind
 
@@ -95,28 +172,34 @@ def _thread_statement():
         select(Entry).where(Entry.discussion_id == bindparam("discussion_id"))
         .options(joinedload(Entry.author), joinedload(Entry.attachments))
         .order_by(Entry.id))
-    return discussion, entries
+    entry_rows = (
+        select(Entry.__table__.c.id, Entry.__table__.c.kind, Entry.__table__.c.author_role,
+               Entry.__table__.c.body, Entry.__table__.c.data, Entry.__table__.c.created_at,
+               User.__table__.c.name.label("author_name"),
+               Attachment.__table__.c.id.label("attachment_id"),
+               Attachment.__table__.c.filename, Attachment.__table__.c.size)
+        .select_from(Entry.__table__)
+        .outerjoin(User.__table__, User.__table__.c.id == Entry.__table__.c.author_id)
+        .outerjoin(Attachment.__table__,
+                   Attachment.__table__.c.entry_id == Entry.__table__.c.id)
+        .where(Entry.__table__.c.discussion_id == bindparam("discussion_id"))
+        .order_by(Entry.__table__.c.id, Attachment.__table__.c.id))
+    return discussion, entries, entry_rows
 
 
-def thread(discussion_id: int) -> Discussion | None:
-    """A discussion with everything its page shows, in a fixed number of statements.
+def _discussion_for_page(discussion_id: int) -> Discussion | None:
+    """The discussion with its order and people, offers and information requests.
 
     One statement reads the discussion with its order and people, and whether it has
-    offers, information requests or incident-extended deadlines; a second reads the
-    entries with their authors and files. Offers and information requests are read (one
-    statement each) only when there are some: most discussions have none, and each
-    statement is a round trip to the database.
+    offers, information requests or incident-extended deadlines. Offers and information
+    requests are read (one statement each) only when there are some: most discussions
+    have none, and each statement is a round trip to the database.
     """
-    discussion_statement, entries_statement = _thread_statement()
-    parameters = {"discussion_id": discussion_id}
-    row = db.session.execute(discussion_statement, parameters).unique().first()
+    row = db.session.execute(_thread_statements()[0], {"discussion_id": discussion_id}
+                             ).unique().first()
     if row is None:
         return None
     discussion, any_offers, any_requests, extended = row
-    # Read and attached by hand: the same statement selectinload would send, without its
-    # per-query set-up (a third of the page's time in the ORM).
-    set_committed_value(discussion, "entries", list(
-        db.session.scalars(entries_statement, parameters).unique()))
     for name, model, present in (("offers", Offer, any_offers),
                                  ("information_requests", InformationRequest, any_requests)):
         items = list(db.session.scalars(
@@ -126,6 +209,59 @@ def thread(discussion_id: int) -> Discussion | None:
     # Nothing of this discussion was extended by an incident: its page need not look.
     discussion.deadlines_never_extended = not extended and not any_requests
     return discussion
+
+
+def thread(discussion_id: int) -> Discussion | None:
+    """A discussion with everything the API shows, in a fixed number of statements: the
+    discussion (see :func:`_discussion_for_page`), then its entries with authors and files."""
+    discussion = _discussion_for_page(discussion_id)
+    if discussion is not None:
+        # Read and attached by hand: the statement selectinload would send, without its
+        # per-query set-up.
+        set_committed_value(discussion, "entries", list(db.session.scalars(
+            _thread_statements()[1], {"discussion_id": discussion_id}).unique()))
+    return discussion
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadAttachment:
+    id: int
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEntry:
+    """One line of the thread as its page shows it (read-only, not an ORM object)."""
+
+    id: int
+    kind: EntryKind
+    author_role: Role
+    author_name: str | None
+    body: str
+    data: dict | None
+    created_at: datetime
+    attachments: list[ThreadAttachment]
+
+
+def thread_page(discussion_id: int) -> tuple[Discussion, list[ThreadEntry]] | None:
+    """The discussion page: the discussion, then its entries with their authors' names and
+    their files as plain rows in one statement (an ORM object per entry, author and file
+    costs a page of twenty messages more than everything else together)."""
+    discussion = _discussion_for_page(discussion_id)
+    if discussion is None:
+        return None
+    entries: list[ThreadEntry] = []
+    rows = db.session.connection().execute(_thread_statements()[2],
+                                           {"discussion_id": discussion_id})
+    for row in rows:
+        if not entries or entries[-1].id != row.id:
+            entries.append(ThreadEntry(row.id, row.kind, row.author_role, row.author_name,
+                                       row.body, row.data, row.created_at, []))
+        if row.attachment_id is not None:
+            entries[-1].attachments.append(
+                ThreadAttachment(row.attachment_id, row.filename, row.size))
+    return discussion, entries
 
 
 def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:

@@ -53,12 +53,12 @@ def _visible_discussion(discussion_id: int) -> Discussion:
     return discussion
 
 
-def _visible_thread(discussion_id: int) -> Discussion:
-    """The discussion with everything its page shows, or 404."""
-    discussion = queries.thread(discussion_id)
-    if discussion is None or not discussion.can_view(current_user):
+def _visible_thread(discussion_id: int) -> tuple[Discussion, list[queries.ThreadEntry]]:
+    """The discussion and its entries as its page shows them, or 404."""
+    found = queries.thread_page(discussion_id)
+    if found is None or not found[0].can_view(current_user):
         abort(404)
-    return discussion
+    return found
 
 
 def _amount(text: str | None, field: str) -> int | None:
@@ -73,7 +73,7 @@ def _amount(text: str | None, field: str) -> int | None:
 
 def _thread_page(discussion: Discussion, status: int = 200, **forms):
     """The thread page after a refused change: read again (the session was rolled back)."""
-    return _render_thread(_visible_thread(discussion.id), status, **forms)
+    return _render_thread(*_visible_thread(discussion.id), status, **forms)
 
 
 class _LazyForm:
@@ -90,11 +90,13 @@ class _LazyForm:
         return getattr(self._form, name)
 
 
-def _render_thread(discussion: Discussion, status: int = 200, **forms):
+def _render_thread(discussion: Discussion, entries: list[queries.ThreadEntry],
+                   status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
     context = {
         "discussion": discussion,
+        "entries": entries,
         "role": role,
         "now": now,
         "message_form": forms.get("message_form") or _LazyForm(MessageForm),
@@ -156,7 +158,7 @@ def mine():
 @login_required
 def inbox():
     """Discussions about my sales, nearest deadline first, overdue ones marked."""
-    page = queries.seller_inbox(current_user, cursor=request.args.get("after"))
+    page = queries.seller_inbox_page(current_user, cursor=request.args.get("after"))
     return render_template("disputes/inbox.html", page=page, now=clock.now())
 
 
@@ -164,7 +166,7 @@ def inbox():
 @login_required
 def thread(discussion_id: int):
     """The thread, the deadlines and the actions open to the viewer."""
-    return _render_thread(_visible_thread(discussion_id))
+    return _render_thread(*_visible_thread(discussion_id))
 
 
 @bp.route("/discussions/<int:discussion_id>/messages", methods=["POST"])
@@ -272,11 +274,10 @@ def queue():
         reason_filter = Reason(reason) if reason else None
     except ValueError:
         abort(422)
-    page = queries.escalation_queue(reason=reason_filter, older_than_hours=age,
-                                    cursor=request.args.get("after"))
-    waiting = queries.waiting_information([d.id for d in page.items])
-    return render_template("disputes/queue.html", page=page, waiting=waiting,
-                           reason=reason, older_than=age, now=clock.now())
+    page = queries.escalation_queue_page(reason=reason_filter, older_than_hours=age,
+                                         cursor=request.args.get("after"))
+    return render_template("disputes/queue.html", page=page, reason=reason, older_than=age,
+                           now=clock.now())
 
 
 @bp.route("/discussions/<int:discussion_id>/take", methods=["POST"])
