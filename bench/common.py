@@ -81,15 +81,17 @@ def _drop_for_bulk_load(cursor) -> list[str]:
 
 
 def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
-                         buyer_id: int | None = None, seller_id: int | None = None) -> float:
+                         ended: int = 0, buyer_id: int | None = None,
+                         seller_id: int | None = None) -> float:
     """``total`` orders with a discussion each, generated inside PostgreSQL.
 
     The first ``escalated`` discussions are in the staff queue (escalated at distinct
     instants, their escalation notice already sent); the next ``due`` are in progress and
-    past their 24 h window (the sweeper's escalation notice is due); the rest were opened
-    within the last day, with distinct answer deadlines. Everything belongs to one buyer
-    and one seller (``buyer_id``/``seller_id``, else two users created here), so the seller
-    inbox holds every open discussion: the worst case for its pages.
+    past their 24 h window (the sweeper's escalation notice is due); the next ``ended`` were
+    resolved or closed days ago (they hold the oldest answer deadlines, which the seller
+    inbox, nearest deadline first, must skip); the rest are in progress, opened within the
+    last day. Everything belongs to one buyer and one seller (``buyer_id``/``seller_id``,
+    else two users created here): the worst case for the seller inbox's pages.
 
     Benchmark data is written with plain SQL, not through the services: it has no audit
     entries, threads or notifications (the audit log's append-only trigger is not touched;
@@ -121,37 +123,50 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
             " shipping_cost, currency, payment_method, paid_at, created_at, updated_at) "
             "SELECT %(base)s + n, 'B-' || (%(base)s + n), %(buyer)s, %(seller)s, "
             "'Item ' || n, 10000 + n %% 5000, 500, 'PLN', 'platform_payments', "
-            "now() - interval '3 days', now(), now() "
+            "now() - interval '14 days', now(), now() "
             "FROM generate_series(1, %(total)s) AS n",
             {"base": base, "total": total, "buyer": buyer_id, "seller": seller_id})
         # Opened n seconds apart (modulo a day for the fresh ones), so the queue's
         # escalation times are distinct and the inbox's deadlines nearly so (the id breaks
         # the remaining ties). Escalated: opened 3-4 days ago, escalated 25 h after opening;
-        # due: opened 25-49 h ago; the rest: within the last day.
+        # due: opened 25-49 h ago; ended (resolved or closed, most discussions end that
+        # way): opened 5-12 days ago, so they are the oldest deadlines of the seller; the
+        # rest: in progress, opened within the last day.
         cursor.execute(
             "INSERT INTO discussions (id, version, order_id, buyer_id, seller_id, reason, "
             " expected_outcome, description, state, opened_at, respond_by, "
             " escalation_available_at, last_activity_at, escalated_at, escalation_reason, "
-            " escalation_notice_sent_at, created_at, updated_at) "
+            " escalation_notice_sent_at, resolved_at, closed_at, created_at, updated_at) "
             "SELECT %(discussion_base)s + n, 1, %(base)s + n, %(buyer)s, %(seller)s, "
             " (%(reasons)s::text[])[1 + n %% 5], 'refund', 'The item did not arrive.', "
-            " CASE WHEN queued THEN 'escalated' ELSE 'in_progress' END, "
+            " CASE WHEN kind IN ('escalated', 'resolved', 'closed') THEN kind "
+            "  ELSE 'in_progress' END, "
             " opened, opened + interval '24 hours', opened + interval '24 hours', "
-            " CASE WHEN queued THEN opened + interval '25 hours' ELSE opened END, "
-            " CASE WHEN queued THEN opened + interval '25 hours' END, "
-            " CASE WHEN queued THEN 'The seller stopped answering.' END, "
-            " CASE WHEN queued THEN opened + interval '24 hours' END, "
+            " CASE kind WHEN 'escalated' THEN opened + interval '25 hours' "
+            "  WHEN 'resolved' THEN opened + interval '2 days' "
+            "  WHEN 'closed' THEN opened + interval '2 days' ELSE opened END, "
+            " CASE WHEN kind = 'escalated' THEN opened + interval '25 hours' END, "
+            " CASE WHEN kind = 'escalated' THEN 'The seller stopped answering.' END, "
+            " CASE WHEN kind IN ('escalated', 'resolved', 'closed') "
+            "  THEN opened + interval '24 hours' END, "
+            " CASE WHEN kind = 'resolved' THEN opened + interval '2 days' END, "
+            " CASE WHEN kind = 'closed' THEN opened + interval '2 days' END, "
             " now(), now() "
             "FROM generate_series(1, %(total)s) AS n, "
-            "LATERAL (SELECT n <= %(escalated)s AS queued) AS q, "
-            "LATERAL (SELECT CASE "
-            " WHEN queued THEN now() - interval '72 hours' - n * interval '1 second' "
-            " WHEN n <= %(escalated)s + %(due)s "
-            "  THEN now() - interval '49 hours' + (n %% 86400) * interval '1 second' "
-            " ELSE now() - (n %% 86400) * interval '1 second' END AS opened) AS o",
+            "LATERAL (SELECT CASE WHEN n <= %(escalated)s THEN 'escalated' "
+            " WHEN n <= %(escalated)s + %(due)s THEN 'due' "
+            " WHEN n <= %(escalated)s + %(due)s + %(ended)s "
+            "  THEN CASE WHEN n %% 2 = 0 THEN 'closed' ELSE 'resolved' END "
+            " ELSE 'fresh' END AS kind) AS k, "
+            "LATERAL (SELECT CASE kind "
+            " WHEN 'escalated' THEN now() - interval '72 hours' - n * interval '1 second' "
+            " WHEN 'due' THEN now() - interval '49 hours' + (n %% 86400) * interval '1 second' "
+            " WHEN 'fresh' THEN now() - (n %% 86400) * interval '1 second' "
+            " ELSE now() - interval '5 days' - (n %% 604800) * interval '1 second' "
+            " END AS opened) AS o",
             {"base": base, "discussion_base": discussion_base, "total": total,
              "buyer": buyer_id, "seller": seller_id, "escalated": escalated, "due": due,
-             "reasons": list(REASONS)})
+             "ended": ended, "reasons": list(REASONS)})
         for statement in rebuild:
             cursor.execute(statement)
         for table in ("users", "orders", "discussions"):

@@ -49,6 +49,7 @@ USER_AGENT = "arbiter-bench/1.0"
 MESSAGES = 20
 ATTACHMENTS = 3
 POSTING_THREADS = 16  # posts rotate through these discussions (one per wrk connection)
+MAX_ROWS_FILTERED = 1_000  # a page of 20 may read a few rows it does not show, not a table
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\r\xefF\xb8"
        b"\x00\x00\x00\x00IEND\xaeB`\x82")
@@ -130,7 +131,7 @@ def seed(url: str, storage_dir: str) -> Seed:
     return result
 
 
-def deep_cursors(url: str, escalated: int, total: int) -> dict:
+def deep_cursors(url: str, escalated: int, open_: int) -> dict:
     """Cursors into the middle of the queue and of the big seller's inbox, with the id of
     the first row the deep page must show."""
     import psycopg
@@ -146,7 +147,7 @@ def deep_cursors(url: str, escalated: int, total: int) -> dict:
             "SELECT respond_by, d.id FROM discussions d JOIN users u ON u.id = d.seller_id "
             "WHERE u.email = 'bigseller@bench.test' "
             "AND state IN ('awaiting_seller', 'in_progress', 'escalated') "
-            "ORDER BY respond_by, d.id OFFSET %s LIMIT 2", (total // 2,)).fetchall()
+            "ORDER BY respond_by, d.id OFFSET %s LIMIT 2", (open_ // 2,)).fetchall()
     return {"queue": (make_cursor(*queue[0]), queue[1][1]),
             "inbox": (make_cursor(*inbox[0]), inbox[1][1])}
 
@@ -156,7 +157,8 @@ def deep_cursors(url: str, escalated: int, total: int) -> dict:
 
 def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> bool:
     """Run each (user, path) page in process, EXPLAIN (ANALYZE, BUFFERS) every statement it
-    sends that reads ``discussions``, print the plans; False if any scans it sequentially."""
+    sends that reads ``discussions``, print the plans; False if any scans it sequentially or
+    reads more than ``MAX_ROWS_FILTERED`` rows only to throw them away."""
     from sqlalchemy import event
 
     from arbiter import create_app
@@ -196,8 +198,12 @@ def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> b
             print(" ".join(statement.split())[:400])
             print("\n".join("    " + line for line in plan))
             text = "\n".join(plan)
+            removed = sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", text))
             if "Seq Scan on discussions" in text or "Index" not in text:
                 print("    !! sequential scan on discussions")
+                ok = False
+            if removed > MAX_ROWS_FILTERED:
+                print(f"    !! {removed:,} rows read and thrown away: the index does not fit")
                 ok = False
     engine.dispose()
     return ok
@@ -346,10 +352,19 @@ class Load:
 
 @dataclass
 class Result:
-    rate: float
     requests: int
+    seconds: float
     unexpected: int
-    socket_errors: str
+    socket_errors: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def __add__(self, other: "Result") -> "Result":
+        return Result(self.requests + other.requests, self.seconds + other.seconds,
+                      self.unexpected + other.unexpected,
+                      self.socket_errors + other.socket_errors)
 
 
 def run_wrk(port: int, load: Load, args, workdir: str) -> Result:
@@ -362,13 +377,13 @@ def run_wrk(port: int, load: Load, args, workdir: str) -> Result:
         [ensure_wrk(), f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    done = int(re.search(r"(\d+) requests in", output).group(1))
+    done, amount, unit = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m),", output).groups()
+    seconds = float(amount) * {"ms": 0.001, "s": 1, "m": 60}[unit]
     unexpected = int(re.search(r"BENCH-UNEXPECTED (\d+)", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     unexpected = max(unexpected, int(non_2xx.group(1)) if non_2xx else 0)
     errors = re.search(r"Socket errors: (.*)", output)
-    return Result(rate, done, unexpected, errors.group(1) if errors else "none")
+    return Result(int(done), seconds, unexpected, [errors.group(1)] if errors else [])
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -394,12 +409,22 @@ class Target:
 
 def measure(target: Target, floor_port: int, floor_load: Load, app_port: int, load: Load,
             args, workdir: str) -> None:
+    """``args.duration`` seconds of load on the floor and as many on the page, taken in
+    ``args.slices`` alternating slices: both see the same background load of the machine,
+    whatever else runs on it, and the ratio compares like with like."""
     if args.only and args.only not in target.name:
         return
-    for port, what in ((floor_port, floor_load), (app_port, load)):  # warm both up
-        run_wrk(port, what, argparse.Namespace(**{**vars(args), "duration": 2}), workdir)
-    target.floor = run_wrk(floor_port, floor_load, args, workdir)
-    target.page = run_wrk(app_port, load, args, workdir)
+    warm_up = argparse.Namespace(**{**vars(args), "duration": 2})
+    for port, what in ((floor_port, floor_load), (app_port, load)):
+        run_wrk(port, what, warm_up, workdir)
+    piece = argparse.Namespace(**{**vars(args),
+                                  "duration": max(1, round(args.duration / args.slices))})
+    target.floor = target.page = None
+    for _ in range(args.slices):
+        floor = run_wrk(floor_port, floor_load, piece, workdir)
+        page = run_wrk(app_port, load, piece, workdir)
+        target.floor = floor if target.floor is None else target.floor + floor
+        target.page = page if target.page is None else target.page + page
     print(row(target), flush=True)
 
 
@@ -410,7 +435,8 @@ HEADER = (f"{'target':<44} {'engine':<10} {'floor r/s':>10} {'page r/s':>9} {'ra
 def row(target: Target) -> str:
     return (f"{target.name:<44} {target.engine:<10} {target.floor.rate:>10.1f} "
             f"{target.page.rate:>9.1f} {target.ratio:>6.0%} {target.minimum:>7.0%} "
-            f"{target.page.unexpected:>7}  {'PASS' if target.passed else 'FAIL'}")
+            f"{target.page.unexpected:>7}  {'PASS' if target.passed else 'FAIL'}"
+            + "".join(f"  [socket errors: {e}]" for e in sorted(set(target.page.socket_errors))))
 
 
 def app_env(url: str, storage_dir: str, workdir: str) -> dict:
@@ -506,12 +532,15 @@ def postgresql_targets(args, workdir: str) -> tuple[list[Target], bool]:
     storage_dir = str(Path(workdir) / "storage-pg")
     with throwaway_database("arbiter_pages") as url:
         seeded = seed(url, storage_dir)
+        ended = int(args.discussions * args.ended_share)
+        open_ = args.discussions - ended
         seconds = generate_discussions(url, args.discussions, 0, escalated=args.escalated,
-                                       buyer_id=seeded.big_buyer_id,
+                                       ended=ended, buyer_id=seeded.big_buyer_id,
                                        seller_id=seeded.big_seller_id)
-        print(f"# PostgreSQL: {args.discussions:,} discussions ({args.escalated:,} escalated) "
-              f"generated in {seconds:.1f} s", flush=True)
-        cursors = deep_cursors(url, args.escalated, args.discussions)
+        print(f"# PostgreSQL: {args.discussions:,} discussions of one seller ({args.escalated:,}"
+              f" escalated, {ended:,} resolved or closed, {open_:,} open) generated in "
+              f"{seconds:.1f} s", flush=True)
+        cursors = deep_cursors(url, args.escalated, open_)
         queue_deep = f"/staff/escalations?after={cursors['queue'][0]}"
         inbox_deep = f"/seller/inbox?after={cursors['inbox'][0]}"
         pages = [
@@ -519,7 +548,7 @@ def postgresql_targets(args, workdir: str) -> tuple[list[Target], bool]:
             (f"staff escalation queue, page at {args.escalated // 2:,}", seeded.staff,
              queue_deep, cursors["queue"][1]),
             ("seller inbox, first page", seeded.big_seller, "/seller/inbox", None),
-            (f"seller inbox, page at {args.discussions // 2:,}", seeded.big_seller,
+            (f"seller inbox, page at {open_ // 2:,}", seeded.big_seller,
              inbox_deep, cursors["inbox"][1]),
         ]
         plans_ok = explain_pages(url, storage_dir, [(email, path) for _, email, path, _ in pages])
@@ -541,17 +570,23 @@ def sqlite_targets(args, workdir: str) -> list[Target]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=15,
+                        help="seconds of load on each of the floor and the page")
+    parser.add_argument("--slices", type=int, default=5,
+                        help="alternate floor and page in this many slices of the duration")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--discussions", type=int, default=1_000_000)
     parser.add_argument("--escalated", type=int, default=100_000)
+    parser.add_argument("--ended-share", type=float, default=0.6,
+                        help="share of the discussions already resolved or closed")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
     parser.add_argument("--only", help="measure only the targets whose name contains this")
     args = parser.parse_args()
     ensure_wrk()
-    print(f"# wrk -t{args.threads} -c{args.connections} -d{args.duration}s; gunicorn 2 sync "
+    print(f"# wrk -t{args.threads} -c{args.connections}, {args.duration} s on the floor and "
+          f"{args.duration} s on the page in {args.slices} alternating slices; gunicorn 2 sync "
           f"workers; {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     targets, plans_ok = [], True

@@ -33,6 +33,10 @@ class Discussion(PrimaryKey, Timestamps, Base):
         Index("uq_discussions_order_open", "order_id", unique=True,
               sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_discussions_seller_inbox", "seller_id", "respond_by", "id"),
+        # The inbox proper: open discussions only (most of a seller's have ended, and they
+        # hold the oldest deadlines). Queries must name the states as literals to use it.
+        Index("ix_discussions_seller_inbox_open", "seller_id", "respond_by", "id",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_discussions_buyer", "buyer_id", "opened_at"),
         Index("ix_discussions_queue", "state", "escalated_at", "id"),
         Index("ix_discussions_escalation_notice_due", "escalation_available_at",

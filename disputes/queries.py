@@ -48,11 +48,19 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     return page_of(statement, "escalated_at", limit)
 
 
+def _open(state_column):
+    """``state IN (open states)`` with the states written into the SQL, not sent as
+    parameters: only then can PostgreSQL use the partial index on open discussions
+    (``ix_discussions_seller_inbox_open``) in a prepared statement's generic plan too."""
+    return state_column.in_(bindparam("open_states", sorted(s.value for s in OPEN_STATES),
+                                      expanding=True, literal_execute=True))
+
+
 def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     """The seller's open discussions, the nearest answer deadline first."""
     statement = (
         select(Discussion)
-        .where(Discussion.seller_id == seller.id, Discussion.state.in_(OPEN_STATES))
+        .where(Discussion.seller_id == seller.id, _open(Discussion.state))
         .options(joinedload(Discussion.order), joinedload(Discussion.buyer))
         .order_by(Discussion.respond_by, Discussion.id)
     )
@@ -132,7 +140,7 @@ def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> 
         .select_from(Discussion.__table__)
         .join(Order.__table__, o.id == d.order_id)
         .join(User.__table__, u.id == d.buyer_id)
-        .where(d.seller_id == seller.id, d.state.in_(OPEN_STATES))
+        .where(d.seller_id == seller.id, _open(d.state))
         .order_by(d.respond_by, d.id))
     after = parse_cursor(cursor)
     if after:
