@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
 from arbiter import clock
-from arbiter.errors import ValidationFailed
+from arbiter.errors import NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.money import InvalidAmount, parse_amount
@@ -45,9 +45,17 @@ def _uploads() -> list[Upload]:
             if f and f.filename]
 
 
-def _visible_discussion(discussion_id: int) -> Discussion:
-    """The discussion (without its thread: the service reads what it changes), or 404."""
-    discussion = db.session.get(Discussion, discussion_id)
+def _visible_discussion(discussion_id: int, *, for_update: bool = True) -> Discussion:
+    """The discussion (without its thread: the service reads what it changes), or 404.
+
+    For a change it is read as the service will read it, row-locked: the service then
+    gets it without asking the database again.
+    """
+    try:
+        discussion = (services.load_for_update(discussion_id) if for_update
+                      else db.session.get(Discussion, discussion_id))
+    except NotFound:
+        abort(404)
     if discussion is None or not discussion.can_view(current_user):
         abort(404)
     return discussion
@@ -249,7 +257,7 @@ def escalate(discussion_id: int):
 @login_required
 def download(discussion_id: int, attachment_id: int):
     """An evidence file, for the two parties and staff, always as a download."""
-    discussion = _visible_discussion(discussion_id)
+    discussion = _visible_discussion(discussion_id, for_update=False)
     attachment = queries.attachment_for(discussion.id, attachment_id)
     if attachment is None:
         abort(404)
