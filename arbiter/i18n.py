@@ -1,5 +1,8 @@
 """Locale choice: an explicit switch wins, then the account's preference, then the browser."""
 
+from functools import cache
+
+from babel import Locale
 from flask import current_app, has_request_context, request, session
 from flask_babel import get_translations
 from flask_login import current_user
@@ -7,6 +10,17 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 LANGUAGES = ("pl", "en")
+
+
+@cache
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+def select_babel_locale() -> Locale:
+    """:func:`select_locale` as the Babel ``Locale`` Flask-Babel wants, parsed once per
+    language instead of on every request."""
+    return _locale(select_locale())
 
 
 def select_locale() -> str:

@@ -4,9 +4,11 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 
 from babel import Locale, dates
-from flask import Flask, has_request_context
+from flask import Flask, current_app, has_request_context, request
+from flask import url_for as flask_url_for
 from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from arbiter import clock
 from arbiter.money import format_money
@@ -21,6 +23,8 @@ def register_template_helpers(app: Flask) -> None:
     # The unread count in the navigation bar comes with the session's user (one query).
     register_page_extra("unread_notifications",
                         lambda: unread_count_of(User.id).scalar_subquery())
+
+    app.jinja_env.globals["url_for"] = _template_url_for(app)
 
     @app.context_processor
     def page_locale():
@@ -56,6 +60,16 @@ def register_template_helpers(app: Flask) -> None:
     def chunked(value: str, size: int = 16) -> str:
         """Long hashes in groups separated by spaces, so lines can break between them."""
         return " ".join(value[i:i + size] for i in range(0, len(value), size))
+
+    @app.template_global()
+    def bootstrap_css() -> Markup:
+        """``bootstrap.load_css()``: the same tag for every page, built once per root."""
+        return _bootstrap_tag("css", request.script_root)
+
+    @app.template_global()
+    def bootstrap_js() -> Markup:
+        """``bootstrap.load_js()``: the same tags for every page, built once per root."""
+        return _bootstrap_tag("js", request.script_root)
 
     @app.context_processor
     def inject_globals():
@@ -109,3 +123,35 @@ def _formatted_money(minor: int, currency: str, locale: str) -> str:
     """:func:`arbiter.money.format_money`, remembered: Babel's number formatting is slow
     and a page shows the same few amounts again and again."""
     return format_money(minor, currency, locale)
+
+
+def _template_url_for(app: Flask):
+    """``url_for`` for templates, remembering what it built.
+
+    A page builds twenty to forty URLs, most of them the same on every page (the
+    navigation, the static files). Building one walks the URL map; the result depends only
+    on the endpoint, its values and the request's script root, as long as the app has no
+    URL defaults callbacks (it has none; with any registered, every call builds afresh).
+    Calls with options (``_external``, ``_anchor``, ...), relative endpoints or values
+    that are not plain strings and numbers are not remembered.
+    """
+
+    @lru_cache(maxsize=4096)
+    def build(script_root: str, endpoint: str, values: tuple) -> str:
+        return flask_url_for(endpoint, **dict(values))
+
+    def url_for(endpoint: str, **values) -> str:
+        if (endpoint.startswith(".") or any(key.startswith("_") for key in values)
+                or any(app.url_default_functions.values())
+                or not all(type(v) in (str, int) for v in values.values())
+                or not has_request_context()):
+            return flask_url_for(endpoint, **values)
+        return build(request.script_root, endpoint, tuple(sorted(values.items())))
+
+    return url_for
+
+
+@lru_cache(maxsize=16)
+def _bootstrap_tag(kind: str, script_root: str) -> Markup:
+    bootstrap = current_app.extensions["bootstrap"]
+    return bootstrap.load_css() if kind == "css" else bootstrap.load_js()
