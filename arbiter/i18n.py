@@ -49,11 +49,17 @@ def init_template_translations(app) -> None:
     def _page_translations():
         translations = get_translations()
         ugettext, ungettext = translations.ugettext, translations.ungettext
+        plain: dict[str, Markup] = {}  # strings without variables, translated once per page
 
         @pass_context
         def gettext(context, string, **variables):
+            autoescape = context.eval_ctx.autoescape
+            if not variables and autoescape:
+                if string not in plain:
+                    plain[string] = Markup(ugettext(string)) % variables  # noqa: S704
+                return plain[string]
             translated = ugettext(string)
-            if context.eval_ctx.autoescape:
+            if autoescape:
                 translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
             return translated % variables
 

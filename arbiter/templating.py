@@ -143,7 +143,7 @@ def _template_url_for(app: Flask):
     def url_for(endpoint: str, **values) -> str:
         if (endpoint.startswith(".") or any(key.startswith("_") for key in values)
                 or any(app.url_default_functions.values())
-                or not all(type(v) in (str, int) for v in values.values())
+                or not all(type(v) in (str, int, type(None)) for v in values.values())
                 or not has_request_context()):
             return flask_url_for(endpoint, **values)
         return build(request.script_root, endpoint, tuple(sorted(values.items())))

@@ -93,21 +93,18 @@ class InboxRow:
     respond_by: datetime
 
 
-def _rows_page(statement, key: str, limit: int, make) -> Page:
-    rows = [make(row) for row in db.session.connection().execute(statement.limit(limit + 1))]
+def _rows_page(statement, parameters: dict, key: str, limit: int, make) -> Page:
+    """One page of plain rows; ``statement`` asks for ``limit + 1`` to know if more follow."""
+    rows = [make(row) for row in db.session.connection().execute(statement, parameters)]
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows
                 else None)
 
 
-def escalation_queue_page(*, reason: Reason | None = None,
-                          older_than_hours: int | None = None, cursor: str | None = None,
-                          limit: int = 20) -> Page:
-    """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
-    and whether an information request is unanswered, in one statement (an ORM object per
-    discussion, order and advisor plus a second query cost more than the rest of the page).
-    """
+@cache
+def _queue_statement(by_reason: bool, by_age: bool, after: bool):
+    """The queue page's statement for one combination of filters, built once."""
     d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
     r = InformationRequest.__table__.c
     waiting = exists().where(r.discussion_id == d.id, r.answered_at.is_(None))
@@ -118,21 +115,42 @@ def escalation_queue_page(*, reason: Reason | None = None,
         .join(Order.__table__, o.id == d.order_id)
         .outerjoin(User.__table__, u.id == d.assigned_staff_id)
         .where(d.state == DiscussionState.ESCALATED)
-        .order_by(d.escalated_at, d.id))
-    if reason is not None:
-        statement = statement.where(d.reason == reason)
-    if older_than_hours:
-        statement = statement.where(
-            d.escalated_at <= clock.now() - timedelta(hours=older_than_hours))
-    after = parse_cursor(cursor)
+        .order_by(d.escalated_at, d.id)
+        .limit(bindparam("limit")))
+    if by_reason:
+        statement = statement.where(d.reason == bindparam("reason"))
+    if by_age:
+        statement = statement.where(d.escalated_at <= bindparam("escalated_before"))
     if after:
-        statement = statement.where(tuple_(d.escalated_at, d.id) > after)
-    return _rows_page(statement, "escalated_at", limit, lambda row: QueueRow(
+        statement = statement.where(
+            tuple_(d.escalated_at, d.id) > tuple_(bindparam("after_at", type_=d.escalated_at.type),
+                                                  bindparam("after_id", type_=d.id.type)))
+    return statement
+
+
+def escalation_queue_page(*, reason: Reason | None = None,
+                          older_than_hours: int | None = None, cursor: str | None = None,
+                          limit: int = 20) -> Page:
+    """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
+    and whether an information request is unanswered, in one statement (an ORM object per
+    discussion, order and advisor plus a second query cost more than the rest of the page).
+    """
+    after = parse_cursor(cursor)
+    parameters = {"limit": limit + 1}
+    if reason is not None:
+        parameters["reason"] = reason
+    if older_than_hours:
+        parameters["escalated_before"] = clock.now() - timedelta(hours=older_than_hours)
+    if after:
+        parameters["after_at"], parameters["after_id"] = after
+    statement = _queue_statement(reason is not None, bool(older_than_hours), bool(after))
+    return _rows_page(statement, parameters, "escalated_at", limit, lambda row: QueueRow(
         row.id, row.reason, row.item_title, row.escalated_at, row.advisor, row.waiting))
 
 
-def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
-    """The seller inbox page: :func:`seller_inbox` as plain rows in one statement."""
+@cache
+def _inbox_statement(after: bool):
+    """The inbox page's statement, with or without a cursor, built once."""
     d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
     statement = (
         select(d.id, o.item_title, u.name.label("buyer_name"), d.reason, d.state,
@@ -140,13 +158,25 @@ def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> 
         .select_from(Discussion.__table__)
         .join(Order.__table__, o.id == d.order_id)
         .join(User.__table__, u.id == d.buyer_id)
-        .where(d.seller_id == seller.id, _open(d.state))
-        .order_by(d.respond_by, d.id))
-    after = parse_cursor(cursor)
+        .where(d.seller_id == bindparam("seller_id"), _open(d.state))
+        .order_by(d.respond_by, d.id)
+        .limit(bindparam("limit")))
     if after:
-        statement = statement.where(tuple_(d.respond_by, d.id) > after)
-    return _rows_page(statement, "respond_by", limit, lambda row: InboxRow(
-        row.id, row.item_title, row.buyer_name, row.reason, row.state, row.respond_by))
+        statement = statement.where(
+            tuple_(d.respond_by, d.id) > tuple_(bindparam("after_at", type_=d.respond_by.type),
+                                                bindparam("after_id", type_=d.id.type)))
+    return statement
+
+
+def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The seller inbox page: :func:`seller_inbox` as plain rows in one statement."""
+    after = parse_cursor(cursor)
+    parameters = {"seller_id": seller.id, "limit": limit + 1}
+    if after:
+        parameters["after_at"], parameters["after_id"] = after
+    return _rows_page(_inbox_statement(bool(after)), parameters, "respond_by", limit,
+                      lambda row: InboxRow(row.id, row.item_title, row.buyer_name, row.reason,
+                                           row.state, row.respond_by))
 
 
 def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
