@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-password-2026"  # noqa: S105 - benchmark accounts in a throwaway database
 USER_AGENT = "arbiter-bench/1.0"
+POSTED = "The seller has not answered about the lens yet."
 MESSAGES = 20
 ATTACHMENTS = 3
 POSTING_THREADS = 16  # posts rotate through these discussions (one per wrk connection)
@@ -498,7 +499,7 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
             token = csrf_token(page)
             body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n"
                     f"\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-                    f"name=\"body\"\r\n\r\nThe seller has not answered about the lens yet."
+                    f"name=\"body\"\r\n\r\n{POSTED}"
                     f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
                     f"filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n"
                     f"--{boundary}--\r\n").encode()
@@ -509,6 +510,9 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
             status, location, _ = request(app_port, "POST", paths[0], headers, body)
             assert status == 302 and "/discussions/" in (location["Location"] or ""), \
                 f"posting a message: {status} {location['Location']}"
+            status, _, shown = request(app_port, "GET", f"/discussions/{seeded.posting_ids[0]}",
+                                       cookie)
+            assert status == 200 and POSTED in shown, "the posted message is not in the thread"
             target = Target("post a message (CSRF, redirect to thread)", engine, 0.25)
             measure(target, floor_port, floor_load, app_port,
                     Load(paths, "POST", headers, body, 302, r"/discussions/%d+$"),
