@@ -90,8 +90,9 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
     past their 24 h window (the sweeper's escalation notice is due); the next ``ended`` were
     resolved or closed days ago (they hold the oldest answer deadlines, which the seller
     inbox, nearest deadline first, must skip); the rest are in progress, opened within the
-    last day. Everything belongs to one buyer and one seller (``buyer_id``/``seller_id``,
-    else two users created here): the worst case for the seller inbox's pages.
+    last 23 hours (none becomes due while a benchmark runs). Everything belongs to one
+    buyer and one seller (``buyer_id``/``seller_id``, else two users created here): the
+    worst case for the seller inbox's pages.
 
     Benchmark data is written with plain SQL, not through the services: it has no audit
     entries, threads or notifications (the audit log's append-only trigger is not touched;
@@ -126,12 +127,12 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
             "now() - interval '14 days', now(), now() "
             "FROM generate_series(1, %(total)s) AS n",
             {"base": base, "total": total, "buyer": buyer_id, "seller": seller_id})
-        # Opened n seconds apart (modulo a day for the fresh ones), so the queue's
+        # Opened n seconds apart (modulo 23 hours for the fresh ones), so the queue's
         # escalation times are distinct and the inbox's deadlines nearly so (the id breaks
         # the remaining ties). Escalated: opened 3-4 days ago, escalated 25 h after opening;
         # due: opened 25-49 h ago; ended (resolved or closed, most discussions end that
         # way): opened 5-12 days ago, so they are the oldest deadlines of the seller; the
-        # rest: in progress, opened within the last day.
+        # rest: in progress, opened within the last 23 hours (not due during a run).
         cursor.execute(
             "INSERT INTO discussions (id, version, order_id, buyer_id, seller_id, reason, "
             " expected_outcome, description, state, opened_at, respond_by, "
@@ -161,7 +162,7 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
             "LATERAL (SELECT CASE kind "
             " WHEN 'escalated' THEN now() - interval '72 hours' - n * interval '1 second' "
             " WHEN 'due' THEN now() - interval '49 hours' + (n %% 86400) * interval '1 second' "
-            " WHEN 'fresh' THEN now() - (n %% 86400) * interval '1 second' "
+            " WHEN 'fresh' THEN now() - (n %% 82800) * interval '1 second' "
             " ELSE now() - interval '5 days' - (n %% 604800) * interval '1 second' "
             " END AS opened) AS o",
             {"base": base, "discussion_base": discussion_base, "total": total,
