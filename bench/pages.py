@@ -3,8 +3,9 @@
 The floor is ``bench/floor.py``: a bare Flask endpoint returning one row by primary key
 from the same database. The floor and the app run under the same gunicorn command (the
 README's production command with 2 sync workers), are loaded by the same wrk command
-(16 connections, 15 s) and are measured in the same run, each target right after its own
-floor run, so the ratio holds on a busy machine. Targets:
+(16 connections, 15 s each) and are measured in the same run: for each target, floor and
+page alternate in five slices of 3 s, so both see the same background load of a busy
+machine. Targets:
 
 - the discussion page of a logged-in buyer (20 messages, 3 attachments): >= 35 % of the
   floor, on PostgreSQL and on SQLite;
@@ -12,7 +13,8 @@ floor run, so the ratio holds on a busy machine. Targets:
 - the staff escalation queue and the seller inbox with 1,000,000 discussions (100,000
   escalated), first page and a page deep in the list: >= 25 % each; the queries those
   pages run are shown with ``EXPLAIN (ANALYZE, BUFFERS)`` and must not scan
-  ``discussions`` sequentially.
+  ``discussions`` sequentially nor read rows only to throw them away. The data: 1,000,000
+  discussions of one seller, 100,000 escalated, 60 % resolved or closed (the oldest).
 
 The app runs as in production: ``ARBITER_ENV=production``, a random secret key,
 ``wsgi:app``; wrk sends ``X-Forwarded-Proto: https`` as the TLS proxy would. Every page is
