@@ -10,7 +10,7 @@ WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # needs a download this machine may not have.
 BROWSER_DEBS := chromium
 
-.PHONY: run test test-races lint security-audit deps dev-deps system-deps browser-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep clean
+.PHONY: run test test-races lint security-audit deps dev-deps system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -115,11 +115,31 @@ test-races: dev-deps translations
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-# Benchmarks (not part of `make test`); PostgreSQL at BENCH_DATABASE_URL.
+# Benchmarks (not part of `make test`); PostgreSQL at BENCH_DATABASE_URL (a server where
+# they may CREATE DATABASE; default postgresql://postgres@127.0.0.1:5432/postgres).
 bench-sweep: deps
 	$(BIN)/python -m bench.sweep
 
 bench-pdf: deps translations
 	$(BIN)/python -m bench.pdf
 
-bench: bench-pdf bench-sweep
+# The page benchmarks load the app with wrk (Debian's package), installed here when root.
+bench-deps:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing wrk for the page benchmarks"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "The page benchmarks need wrk: sudo apt-get install wrk"; exit 1; \
+	  fi; \
+	fi
+
+# BENCH_PAGES_ARGS, e.g. "--duration 5 --discussions 100000" for a quick run.
+bench-pages: deps translations bench-deps
+	$(BIN)/python -m bench.pages $(BENCH_PAGES_ARGS)
+
+# Every benchmark runs even when an earlier one misses its target; the status says if any did.
+bench:
+	@status=0; for target in bench-pdf bench-sweep bench-pages; do \
+	  $(MAKE) --no-print-directory $$target || status=1; \
+	done; exit $$status

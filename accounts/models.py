@@ -33,6 +33,8 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     # Set on the instance Flask-Login holds for this request: the raw session token
     # (never stored; the table keeps its hash).
     session_token = None
+    # Figures for the page chrome read together with the session (accounts.services).
+    page_extras = None
 
     def get_id(self) -> str | None:
         return self.session_token

@@ -6,11 +6,13 @@ Each function changes state, writes the audit entry and leaves the commit to the
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, bindparam, delete, select
 
 from accounts.models import User, UserSession
 from accounts.passwords import hash_password, password_problem, verify_password
@@ -75,17 +77,43 @@ def start_session(user: User, user_agent: str | None = None) -> str:
     return token
 
 
+# Figures every page of a logged-in user shows (the unread count, the incident banner),
+# registered by the packages that own them as scalar subqueries (correlated with
+# ``User.id`` or not). They are read in the same statement as the session's user, so a
+# page pays one database round trip for all of them, not one each.
+_PAGE_EXTRAS: dict[str, Callable[[], ColumnElement]] = {}
+
+
+def register_page_extra(name: str, column: Callable[[], ColumnElement]) -> None:
+    _PAGE_EXTRAS[name] = column
+
+
+@cache
+def _session_statement(names: tuple[str, ...]):
+    """Built once: SQLAlchemy then reuses its compiled form and cache key on every request."""
+    return (select(User, UserSession.expires_at,
+                   *(_PAGE_EXTRAS[name]().label(f"extra_{name}") for name in names))
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.token_hash == bindparam("token_hash"),
+                   User.deleted_at.is_(None)))
+
+
 def load_session_user(token: str) -> User | None:
-    row = db.session.execute(
-        select(User, UserSession.expires_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _token_hash(token), User.deleted_at.is_(None))
-    ).first()
+    names = tuple(_PAGE_EXTRAS)
+    row = db.session.execute(_session_statement(names),
+                             {"token_hash": _token_hash(token)}).first()
     if row is None or row.expires_at <= clock.now():
         return None
     user = row.User
     user.session_token = token
+    user.page_extras = dict(zip(names, row[2:], strict=True))
     return user
+
+
+def page_extra(user, name: str):
+    """A figure read with this request's user (see :func:`register_page_extra`), or None
+    when it was not (an API caller, a user loaded another way)."""
+    return (getattr(user, "page_extras", None) or {}).get(name)
 
 
 def end_session(user: User, token: str | None) -> None:

@@ -48,7 +48,8 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.init_app(app, locale_selector=i18n.select_babel_locale)
+    i18n.init_template_translations(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
     init_security_headers(app)

@@ -18,6 +18,8 @@ def now() -> datetime:
 
 def ensure_aware(value: datetime) -> datetime:
     """Refuse naive datetimes instead of guessing their zone."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime: every datetime in Arbiter must carry a timezone")
     return value.astimezone(UTC)

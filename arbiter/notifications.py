@@ -74,10 +74,13 @@ def notify(user, kind: str, obj, *, email: bool = True, **context) -> None:
 
 
 def unread_count(user) -> int:
-    return db.session.scalar(
-        select(func.count(Notification.id))
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    return db.session.scalar(unread_count_of(user.id)) or 0
+
+
+def unread_count_of(user_id):
+    """The number of unread notifications of ``user_id`` (a value or a correlated column)."""
+    return (select(func.count(Notification.id))
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
 
 
 def recent(user, limit: int = 50) -> list[Notification]:

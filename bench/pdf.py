@@ -67,6 +67,8 @@ def main() -> None:
           f"{'OK' if ratio <= TARGET_RATIO else 'ABOVE TARGET'}")
     print(f"lower bound: the decision's text alone, unstyled, as one paragraph: "
           f"{text_only * 1000:.1f} ms = {text_only / floor:.2f}x the floor")
+    if ratio > TARGET_RATIO:
+        raise SystemExit(1)
 
 
 def _plain_text_cost(count: int) -> float:

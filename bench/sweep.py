@@ -83,7 +83,7 @@ def main() -> None:
         due = int(size * args.due_fraction)
         with throwaway_database() as url:
             seconds = generate_discussions(url, size, due)
-            print(f"# generated {size:,} discussions with COPY in {seconds:.1f} s")
+            print(f"# generated {size:,} discussions in PostgreSQL in {seconds:.1f} s")
             for processes in (1, 2):
                 _reset(url)
                 done, wall, peaks = _run(url, processes, args.batch_size)

@@ -33,6 +33,10 @@ class Discussion(PrimaryKey, Timestamps, Base):
         Index("uq_discussions_order_open", "order_id", unique=True,
               sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_discussions_seller_inbox", "seller_id", "respond_by", "id"),
+        # The inbox proper: open discussions only (most of a seller's have ended, and they
+        # hold the oldest deadlines). Queries must name the states as literals to use it.
+        Index("ix_discussions_seller_inbox_open", "seller_id", "respond_by", "id",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_discussions_buyer", "buyer_id", "opened_at"),
         # the dashboard's charts and the seller profile (migration 0011)
         Index("ix_discussions_opened_at", "opened_at"),
@@ -110,6 +114,10 @@ class Discussion(PrimaryKey, Timestamps, Base):
         back_populates="discussion", order_by="Offer.id")
     information_requests: Mapped[list["InformationRequest"]] = relationship(
         back_populates="discussion", order_by="InformationRequest.id")
+
+    # Set by disputes.queries.thread when no incident ever extended one of its deadlines
+    # (not a column): the page then skips looking for extension notices.
+    deadlines_never_extended = False
 
     @property
     def is_open(self) -> bool:

@@ -8,17 +8,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import and_, func, or_, select, true, tuple_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, bindparam, exists, func, or_, select, true, tuple_
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.models import User
 from arbiter import clock, metrics
 from arbiter.extensions import db
 from arbiter.metrics import TimeBucket, bucket_table, in_order, within
-from arbiter.pagination import Page, page_of, parse_cursor
-from disputes.models import Attachment, Discussion, Entry, InformationRequest
-from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
+from arbiter.pagination import Page, make_cursor, page_of, parse_cursor
+from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
+from disputes.states import (
+    OPEN_STATES,
+    TERMINAL_STATES,
+    DiscussionState,
+    EntryKind,
+    Reason,
+    Role,
+)
 from orders.models import Order
 
 
@@ -42,22 +51,19 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     return page_of(statement, "escalated_at", limit)
 
 
-def waiting_information(discussion_ids: list[int]) -> set[int]:
-    """Which of these discussions have an unanswered information request."""
-    if not discussion_ids:
-        return set()
-    return set(db.session.scalars(
-        select(InformationRequest.discussion_id).where(
-            InformationRequest.discussion_id.in_(discussion_ids),
-            InformationRequest.answered_at.is_(None))
-    ))
+def _open(state_column):
+    """``state IN (open states)`` with the states written into the SQL, not sent as
+    parameters: only then can PostgreSQL use the partial index on open discussions
+    (``ix_discussions_seller_inbox_open``) in a prepared statement's generic plan too."""
+    return state_column.in_(bindparam("open_states", sorted(s.value for s in OPEN_STATES),
+                                      expanding=True, literal_execute=True))
 
 
 def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     """The seller's open discussions, the nearest answer deadline first."""
     statement = (
         select(Discussion)
-        .where(Discussion.seller_id == seller.id, Discussion.state.in_(OPEN_STATES))
+        .where(Discussion.seller_id == seller.id, _open(Discussion.state))
         .options(joinedload(Discussion.order), joinedload(Discussion.buyer))
         .order_by(Discussion.respond_by, Discussion.id)
     )
@@ -65,6 +71,115 @@ def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     if after:
         statement = statement.where(tuple_(Discussion.respond_by, Discussion.id) > after)
     return page_of(statement, "respond_by", limit)
+
+
+# --- list pages (HTML): plain rows with exactly what the page shows ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    id: int
+    reason: Reason
+    item_title: str
+    escalated_at: datetime
+    advisor: str | None
+    waiting_information: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    item_title: str
+    buyer_name: str
+    reason: Reason
+    state: DiscussionState
+    respond_by: datetime
+
+
+def _rows_page(statement, parameters: dict, key: str, limit: int, make) -> Page:
+    """One page of plain rows; ``statement`` asks for ``limit + 1`` to know if more follow."""
+    rows = [make(row) for row in db.session.connection().execute(statement, parameters)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows
+                else None)
+
+
+@cache
+def _queue_statement(by_reason: bool, by_age: bool, after: bool):
+    """The queue page's statement for one combination of filters, built once."""
+    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
+    r = InformationRequest.__table__.c
+    waiting = exists().where(r.discussion_id == d.id, r.answered_at.is_(None))
+    statement = (
+        select(d.id, d.reason, o.item_title, d.escalated_at, u.name.label("advisor"),
+               waiting.label("waiting"))
+        .select_from(Discussion.__table__)
+        .join(Order.__table__, o.id == d.order_id)
+        .outerjoin(User.__table__, u.id == d.assigned_staff_id)
+        .where(d.state == DiscussionState.ESCALATED)
+        .order_by(d.escalated_at, d.id)
+        .limit(bindparam("limit")))
+    if by_reason:
+        statement = statement.where(d.reason == bindparam("reason"))
+    if by_age:
+        statement = statement.where(d.escalated_at <= bindparam("escalated_before"))
+    if after:
+        statement = statement.where(
+            tuple_(d.escalated_at, d.id) > tuple_(bindparam("after_at", type_=d.escalated_at.type),
+                                                  bindparam("after_id", type_=d.id.type)))
+    return statement
+
+
+def escalation_queue_page(*, reason: Reason | None = None,
+                          older_than_hours: int | None = None, cursor: str | None = None,
+                          limit: int = 20) -> Page:
+    """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
+    and whether an information request is unanswered, in one statement (an ORM object per
+    discussion, order and advisor plus a second query cost more than the rest of the page).
+    """
+    after = parse_cursor(cursor)
+    parameters = {"limit": limit + 1}
+    if reason is not None:
+        parameters["reason"] = reason
+    if older_than_hours:
+        parameters["escalated_before"] = clock.now() - timedelta(hours=older_than_hours)
+    if after:
+        parameters["after_at"], parameters["after_id"] = after
+    statement = _queue_statement(reason is not None, bool(older_than_hours), bool(after))
+    return _rows_page(statement, parameters, "escalated_at", limit, lambda row: QueueRow(
+        row.id, row.reason, row.item_title, row.escalated_at, row.advisor, row.waiting))
+
+
+@cache
+def _inbox_statement(after: bool):
+    """The inbox page's statement, with or without a cursor, built once."""
+    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
+    statement = (
+        select(d.id, o.item_title, u.name.label("buyer_name"), d.reason, d.state,
+               d.respond_by)
+        .select_from(Discussion.__table__)
+        .join(Order.__table__, o.id == d.order_id)
+        .join(User.__table__, u.id == d.buyer_id)
+        .where(d.seller_id == bindparam("seller_id"), _open(d.state))
+        .order_by(d.respond_by, d.id)
+        .limit(bindparam("limit")))
+    if after:
+        statement = statement.where(
+            tuple_(d.respond_by, d.id) > tuple_(bindparam("after_at", type_=d.respond_by.type),
+                                                bindparam("after_id", type_=d.id.type)))
+    return statement
+
+
+def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The seller inbox page: :func:`seller_inbox` as plain rows in one statement."""
+    after = parse_cursor(cursor)
+    parameters = {"seller_id": seller.id, "limit": limit + 1}
+    if after:
+        parameters["after_at"], parameters["after_id"] = after
+    return _rows_page(_inbox_statement(bool(after)), parameters, "respond_by", limit,
+                      lambda row: InboxRow(row.id, row.item_title, row.buyer_name, row.reason,
+                                           row.state, row.respond_by))
 
 
 def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
@@ -79,18 +194,115 @@ def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> P
     return page_of(statement, "opened_at", limit)
 
 
+@cache
+def _thread_statements():
+    """Built once: SQLAlchemy reuses their compiled form and cache keys on every request."""
+    from incidents.queries import deadline_extended
+    from incidents.states import DeadlineKind
+
+    has_offers = exists().where(Offer.discussion_id == Discussion.id)
+    has_requests = exists().where(InformationRequest.discussion_id == Discussion.id)
+    extended = deadline_extended(
+        (DeadlineKind.DISCUSSION_RESPOND_BY, DeadlineKind.DISCUSSION_ESCALATION), Discussion.id)
+    discussion = (
+        select(Discussion, has_offers, has_requests, extended)
+        .where(Discussion.id == bindparam("discussion_id"))
+        .options(joinedload(Discussion.order), joinedload(Discussion.buyer),
+                 joinedload(Discussion.seller), joinedload(Discussion.assigned_staff)))
+    entries = (
+        select(Entry).where(Entry.discussion_id == bindparam("discussion_id"))
+        .options(joinedload(Entry.author), joinedload(Entry.attachments))
+        .order_by(Entry.id))
+    entry_rows = (
+        select(Entry.__table__.c.id, Entry.__table__.c.kind, Entry.__table__.c.author_role,
+               Entry.__table__.c.body, Entry.__table__.c.data, Entry.__table__.c.created_at,
+               User.__table__.c.name.label("author_name"),
+               Attachment.__table__.c.id.label("attachment_id"),
+               Attachment.__table__.c.filename, Attachment.__table__.c.size)
+        .select_from(Entry.__table__)
+        .outerjoin(User.__table__, User.__table__.c.id == Entry.__table__.c.author_id)
+        .outerjoin(Attachment.__table__,
+                   Attachment.__table__.c.entry_id == Entry.__table__.c.id)
+        .where(Entry.__table__.c.discussion_id == bindparam("discussion_id"))
+        .order_by(Entry.__table__.c.id, Attachment.__table__.c.id))
+    return discussion, entries, entry_rows
+
+
+def _discussion_for_page(discussion_id: int) -> Discussion | None:
+    """The discussion with its order and people, offers and information requests.
+
+    One statement reads the discussion with its order and people, and whether it has
+    offers, information requests or incident-extended deadlines. Offers and information
+    requests are read (one statement each) only when there are some: most discussions
+    have none, and each statement is a round trip to the database.
+    """
+    row = db.session.execute(_thread_statements()[0], {"discussion_id": discussion_id}
+                             ).unique().first()
+    if row is None:
+        return None
+    discussion, any_offers, any_requests, extended = row
+    for name, model, present in (("offers", Offer, any_offers),
+                                 ("information_requests", InformationRequest, any_requests)):
+        items = list(db.session.scalars(
+            select(model).where(model.discussion_id == discussion.id).order_by(model.id)
+        )) if present else []
+        set_committed_value(discussion, name, items)
+    # Nothing of this discussion was extended by an incident: its page need not look.
+    discussion.deadlines_never_extended = not extended and not any_requests
+    return discussion
+
+
 def thread(discussion_id: int) -> Discussion | None:
-    """A discussion with everything its page shows, in a fixed number of queries."""
-    return db.session.scalar(
-        select(Discussion).where(Discussion.id == discussion_id)
-        .options(
-            joinedload(Discussion.order), joinedload(Discussion.buyer),
-            joinedload(Discussion.seller), joinedload(Discussion.assigned_staff),
-            selectinload(Discussion.entries).options(
-                joinedload(Entry.author), selectinload(Entry.attachments)),
-            selectinload(Discussion.offers), selectinload(Discussion.information_requests),
-        )
-    )
+    """A discussion with everything the API shows, in a fixed number of statements: the
+    discussion (see :func:`_discussion_for_page`), then its entries with authors and files."""
+    discussion = _discussion_for_page(discussion_id)
+    if discussion is not None:
+        # Read and attached by hand: the statement selectinload would send, without its
+        # per-query set-up.
+        set_committed_value(discussion, "entries", list(db.session.scalars(
+            _thread_statements()[1], {"discussion_id": discussion_id}).unique()))
+    return discussion
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadAttachment:
+    id: int
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEntry:
+    """One line of the thread as its page shows it (read-only, not an ORM object)."""
+
+    id: int
+    kind: EntryKind
+    author_role: Role
+    author_name: str | None
+    body: str
+    data: dict | None
+    created_at: datetime
+    attachments: list[ThreadAttachment]
+
+
+def thread_page(discussion_id: int) -> tuple[Discussion, list[ThreadEntry]] | None:
+    """The discussion page: the discussion, then its entries with their authors' names and
+    their files as plain rows in one statement (an ORM object per entry, author and file
+    costs a page of twenty messages more than everything else together)."""
+    discussion = _discussion_for_page(discussion_id)
+    if discussion is None:
+        return None
+    entries: list[ThreadEntry] = []
+    rows = db.session.connection().execute(_thread_statements()[2],
+                                           {"discussion_id": discussion_id})
+    for row in rows:
+        if not entries or entries[-1].id != row.id:
+            entries.append(ThreadEntry(row.id, row.kind, row.author_role, row.author_name,
+                                       row.body, row.data, row.created_at, []))
+        if row.attachment_id is not None:
+            entries[-1].attachments.append(
+                ThreadAttachment(row.attachment_id, row.filename, row.size))
+    return discussion, entries
 
 
 def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:

@@ -15,11 +15,12 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
 from arbiter import clock
-from arbiter.errors import ValidationFailed
+from arbiter.errors import NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.money import InvalidAmount, parse_amount
@@ -45,11 +46,28 @@ def _uploads() -> list[Upload]:
             if f and f.filename]
 
 
-def _visible_discussion(discussion_id: int) -> Discussion:
-    discussion = queries.thread(discussion_id)
+def _visible_discussion(discussion_id: int, *, for_update: bool = True) -> Discussion:
+    """The discussion (without its thread: the service reads what it changes), or 404.
+
+    For a change it is read as the service will read it, row-locked: the service then
+    gets it without asking the database again.
+    """
+    try:
+        discussion = (services.load_for_update(discussion_id) if for_update
+                      else db.session.get(Discussion, discussion_id))
+    except NotFound:
+        abort(404)
     if discussion is None or not discussion.can_view(current_user):
         abort(404)
     return discussion
+
+
+def _visible_thread(discussion_id: int) -> tuple[Discussion, list[queries.ThreadEntry]]:
+    """The discussion and its entries as its page shows them, or 404."""
+    found = queries.thread_page(discussion_id)
+    if found is None or not found[0].can_view(current_user):
+        abort(404)
+    return found
 
 
 def _amount(text: str | None, field: str) -> int | None:
@@ -63,18 +81,38 @@ def _amount(text: str | None, field: str) -> int | None:
 
 
 def _thread_page(discussion: Discussion, status: int = 200, **forms):
-    discussion = queries.thread(discussion.id)
+    """The thread page after a refused change: read again (the session was rolled back)."""
+    return _render_thread(*_visible_thread(discussion.id), status, **forms)
+
+
+class _LazyForm:
+    """An empty form built when the template first touches it: a page shows the forms of
+    one role, and building the others (fields, CSRF token) is wasted work."""
+
+    def __init__(self, form_class):
+        self._form_class = form_class
+        self._form = None
+
+    def __getattr__(self, name):
+        if self._form is None:
+            self._form = self._form_class(formdata=None)
+        return getattr(self._form, name)
+
+
+def _render_thread(discussion: Discussion, entries: list[queries.ThreadEntry],
+                   status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
     context = {
         "discussion": discussion,
+        "entries": entries,
         "role": role,
         "now": now,
-        "message_form": forms.get("message_form") or MessageForm(formdata=None),
-        "offer_form": forms.get("offer_form") or OfferForm(formdata=None),
-        "escalate_form": forms.get("escalate_form") or EscalateForm(formdata=None),
-        "info_form": forms.get("info_form") or InformationRequestForm(formdata=None),
-        "decision_form": forms.get("decision_form") or DecisionForm(formdata=None),
+        "message_form": forms.get("message_form") or _LazyForm(MessageForm),
+        "offer_form": forms.get("offer_form") or _LazyForm(OfferForm),
+        "escalate_form": forms.get("escalate_form") or _LazyForm(EscalateForm),
+        "info_form": forms.get("info_form") or _LazyForm(InformationRequestForm),
+        "decision_form": forms.get("decision_form") or _LazyForm(DecisionForm),
     }
     return render_template("disputes/thread.html", **context), status
 
@@ -129,7 +167,7 @@ def mine():
 @login_required
 def inbox():
     """Discussions about my sales, nearest deadline first, overdue ones marked."""
-    page = queries.seller_inbox(current_user, cursor=request.args.get("after"))
+    page = queries.seller_inbox_page(current_user, cursor=request.args.get("after"))
     return render_template("disputes/inbox.html", page=page, now=clock.now())
 
 
@@ -137,7 +175,7 @@ def inbox():
 @login_required
 def thread(discussion_id: int):
     """The thread, the deadlines and the actions open to the viewer."""
-    return _thread_page(_visible_discussion(discussion_id))
+    return _render_thread(*_visible_thread(discussion_id))
 
 
 @bp.route("/discussions/<int:discussion_id>/messages", methods=["POST"])
@@ -220,7 +258,7 @@ def escalate(discussion_id: int):
 @login_required
 def download(discussion_id: int, attachment_id: int):
     """An evidence file, for the two parties and staff, always as a download."""
-    discussion = _visible_discussion(discussion_id)
+    discussion = _visible_discussion(discussion_id, for_update=False)
     attachment = queries.attachment_for(discussion.id, attachment_id)
     if attachment is None:
         abort(404)
@@ -245,11 +283,10 @@ def queue():
         reason_filter = Reason(reason) if reason else None
     except ValueError:
         abort(422)
-    page = queries.escalation_queue(reason=reason_filter, older_than_hours=age,
-                                    cursor=request.args.get("after"))
-    waiting = queries.waiting_information([d.id for d in page.items])
-    return render_template("disputes/queue.html", page=page, waiting=waiting,
-                           reason=reason, older_than=age, now=clock.now())
+    page = queries.escalation_queue_page(reason=reason_filter, older_than_hours=age,
+                                         cursor=request.args.get("after"))
+    return render_template("disputes/queue.html", page=page, reason=reason, older_than=age,
+                           now=clock.now())
 
 
 @bp.route("/discussions/<int:discussion_id>/take", methods=["POST"])
@@ -330,6 +367,21 @@ def _share(rate: queries.Rate, places: int = 1) -> str:
     return "—" if value is None else f"{format_decimal(value, format='#,##0.' + '0' * places)} %"
 
 
+def _label_lookup(labels: dict, key, default=None):
+    """``label(value)`` for templates: each label is translated once per page, however many
+    rows show it (a lazy string would look the catalogue up again for every row)."""
+    translated = {}
+
+    def label(value):
+        k = key(value)
+        if k not in translated:
+            text = labels.get(k, default) if default is not None else labels[k]
+            translated[k] = str(text)
+        return translated[k]
+
+    return label
+
+
 @bp.app_context_processor
 def _labels():
     from disputes import policy
@@ -345,19 +397,20 @@ def _labels():
         Role,
     )
 
-    role_labels = {Role.BUYER: _("buyer"), Role.SELLER: _("seller"), Role.STAFF: _("staff"),
-                   Role.SYSTEM: _("system")}
-    notes = {"offer_declined": _("The buyer declined the offer."),
-             "taken": _("An advisor took the case.")}
+    role_labels = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"),
+                   Role.STAFF: _l("staff"), Role.SYSTEM: _l("system")}
+    notes = {"offer_declined": _l("The buyer declined the offer."),
+             "taken": _l("An advisor took the case.")}
     return {
-        "reason_label": lambda value: REASON_LABELS[Reason(value)],
-        "outcome_label": lambda value: OUTCOME_LABELS[ExpectedOutcome(value)],
-        "state_label": lambda value: STATE_LABELS[DiscussionState(value)],
-        "offer_label": lambda value: OFFER_LABELS[OfferKind(value)],
-        "party_label": lambda value: PARTY_LABELS[Party(value)],
-        "verdict_label": lambda value: VERDICT_LABELS[Verdict(value)],
-        "role_label": lambda value: role_labels[Role(value)],
-        "system_note": lambda data: notes.get((data or {}).get("action"), ""),
+        "reason_label": _label_lookup(REASON_LABELS, Reason),
+        "outcome_label": _label_lookup(OUTCOME_LABELS, ExpectedOutcome),
+        "state_label": _label_lookup(STATE_LABELS, DiscussionState),
+        "offer_label": _label_lookup(OFFER_LABELS, OfferKind),
+        "party_label": _label_lookup(PARTY_LABELS, Party),
+        "verdict_label": _label_lookup(VERDICT_LABELS, Verdict),
+        "role_label": _label_lookup(role_labels, Role),
+        "system_note": _label_lookup(notes, lambda data: (data or {}).get("action"),
+                                     default=""),
         "countdown": policy.countdown,
         "open_discussion_for": services.open_discussion_for,
     }

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from arbiter.extensions import db
@@ -28,6 +28,12 @@ def open_incidents_for_banner() -> list[BannerIncident]:
         select(Incident.id, Incident.title).where(Incident.state == IncidentState.OPEN)
         .order_by(Incident.started_at, Incident.id))
     return [BannerIncident(row.id, row.title) for row in rows]
+
+
+def open_incident_count():
+    """How many incidents are open: read with the session's user on every page, so the
+    banner query runs only while there is something to show."""
+    return select(func.count(Incident.id)).where(Incident.state == IncidentState.OPEN)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,14 @@ class ExtensionNotice:
     incident_id: int
     title: str
     hours: int
+
+
+def deadline_extended(kinds: Iterable[DeadlineKind], object_id):
+    """Whether an incident extended one of these deadlines of ``object_id`` (a value or a
+    correlated column): an EXISTS a page's main query can carry, so the page runs
+    :func:`extension_notices` only when there is something to show."""
+    return exists().where(DeadlineExtension.deadline_kind.in_(list(kinds)),
+                          DeadlineExtension.object_id == object_id)
 
 
 def extension_notices(targets: Iterable[tuple[Iterable[DeadlineKind], Iterable[int]]]

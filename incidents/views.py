@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.auth import staff_required
+from accounts.services import page_extra, register_page_extra
 from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
@@ -295,6 +296,8 @@ def screenshot(report_id: int):
 def _extension_notices(obj) -> list[queries.ExtensionNotice]:
     """The incidents that extended a deadline of this discussion, claim or order."""
     kind = DeadlineKind
+    if getattr(obj, "deadlines_never_extended", False):  # its loader already looked
+        return []
     table = getattr(obj, "__tablename__", None)
     if table == "discussions":
         targets = [((kind.DISCUSSION_RESPOND_BY, kind.DISCUSSION_ESCALATION), [obj.id]),
@@ -309,11 +312,17 @@ def _extension_notices(obj) -> list[queries.ExtensionNotice]:
     return queries.extension_notices(targets)
 
 
+register_page_extra("open_incidents", lambda: queries.open_incident_count().scalar_subquery())
+
+
 @bp.app_context_processor
 def _incident_helpers():
     def open_incidents():
         # Only pages ask (base.html, once): e-mails and PDFs never pay for the query.
         if not has_request_context():
+            return []
+        # A logged-in user's session query already counted the open incidents.
+        if current_user.is_authenticated and page_extra(current_user, "open_incidents") == 0:
             return []
         try:
             return queries.open_incidents_for_banner()

@@ -54,6 +54,57 @@ def test_the_discussion_page_costs_the_same_with_2_and_200_messages(
         _page_cost(client, f"/discussions/{large.id}")
 
 
+def _with_offer_and_request(discussion, buyer, seller, staff):
+    """An offer, an escalation, a taken case and an open information request."""
+    from disputes import services
+    from disputes.states import OfferKind, Party
+
+    services.make_offer(discussion, seller, kind=OfferKind.REPLACEMENT)
+    db.session.commit()
+    services.escalate(discussion, buyer, "The replacement never came.")
+    db.session.commit()
+    services.take_case(discussion, staff)
+    db.session.commit()
+    services.request_information(discussion, staff, party=Party.SELLER,
+                                 question="Proof of shipping, please.")
+    db.session.commit()
+
+
+@pytest.mark.parametrize("viewer", ["buyer", "staff"])
+def test_a_busy_discussion_page_costs_the_same_with_2_and_200_messages(
+        client, auth, buyer, seller, staff, create_discussion, viewer):
+    """Offers and information requests cost a statement each when there are some,
+    whatever the length of the thread."""
+    small = create_discussion(buyer=buyer, seller=seller, age_hours=25)
+    large = create_discussion(buyer=buyer, seller=seller, age_hours=25)
+    for discussion in (small, large):
+        _with_offer_and_request(discussion, buyer, seller, staff)
+    _messages(small, buyer, 2)
+    _messages(large, buyer, 200)
+    auth.login((buyer if viewer == "buyer" else staff).email)
+    assert _page_cost(client, f"/discussions/{small.id}") == \
+        _page_cost(client, f"/discussions/{large.id}")
+
+
+def test_posting_a_message_costs_the_same_with_2_and_200_messages(
+        client, auth, buyer, seller, create_discussion):
+    """Posting reads and writes what it changes, never the thread."""
+    small = create_discussion(buyer=buyer, seller=seller)
+    large = create_discussion(buyer=buyer, seller=seller)
+    _messages(small, buyer, 2)
+    _messages(large, buyer, 200)
+    auth.login(buyer.email)
+    costs = []
+    for discussion in (small, large, small):
+        path = f"/discussions/{discussion.id}/messages"
+        with counting_statements() as statements:
+            assert client.post(path, data={"body": "Any news?"}).status_code == 302
+        costs.append(len(statements))
+        assert not [s for s in statements if "FROM discussion_entries" in s], \
+            "posting read the thread"
+    assert costs[1] == costs[2]
+
+
 def _escalated(buyer, seller, count: int, start: int = 0) -> None:
     """``count`` escalated discussions, inserted in bulk (set-up only)."""
     from orders.models import Order
