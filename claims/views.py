@@ -25,8 +25,9 @@ from arbiter import clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
-from arbiter.money import InvalidAmount, format_money, parse_amount
+from arbiter.money import format_money
 from arbiter.storage import storage
+from arbiter.validation import form_amount
 from claims import banking, policy, queries, services
 from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
 from claims.models import Claim, PayoutBatch
@@ -101,15 +102,6 @@ def _upload(name: str) -> Upload | None:
     return uploads[0] if uploads else None
 
 
-def _amount(text: str | None, field: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return parse_amount(text, allow_zero=False)
-    except InvalidAmount as error:
-        raise ValidationFailed(_("Enter an amount such as 120.50."),
-                               fields={field: [str(error)]}) from None
-
 
 def _show_error(form, error, default_field: str) -> None:
     """Put a service error next to the form field it is about."""
@@ -166,7 +158,7 @@ def file_claim(order_id: int):
                 order, current_user._get_current_object(),
                 claim_type=ClaimType(form.claim_type.data), description=form.description.data,
                 payout_account=form.payout_account.data,
-                claimed_amount=_amount(form.claimed_amount.data, "claimed_amount"),
+                claimed_amount=form_amount(form.claimed_amount.data, "claimed_amount"),
                 police_report_reference=form.police_report_reference.data,
                 police_report=_upload("police_report"), documents=_uploads("documents"))
         except TransitionNotAllowed as error:
@@ -305,7 +297,7 @@ def decide(claim_id: int):
     try:
         services.decide(
             claim, current_user._get_current_object(), decision=Decision(form.decision.data),
-            amount=_amount(form.amount.data, "amount"),
+            amount=form_amount(form.amount.data, "amount"),
             rejection_reason=(RejectionReason(form.rejection_reason.data)
                               if form.rejection_reason.data else None),
             rationale=form.rationale.data)

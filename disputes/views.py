@@ -23,8 +23,8 @@ from arbiter import clock
 from arbiter.errors import NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
-from arbiter.money import InvalidAmount, parse_amount
 from arbiter.storage import storage
+from arbiter.validation import form_amount
 from disputes import queries, services
 from disputes.forms import (
     DecisionForm,
@@ -69,15 +69,6 @@ def _visible_thread(discussion_id: int) -> tuple[Discussion, list[queries.Thread
         abort(404)
     return found
 
-
-def _amount(text: str | None, field: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return parse_amount(text, allow_zero=False)
-    except InvalidAmount as error:
-        raise ValidationFailed(_("Enter an amount such as 120.50."),
-                               fields={field: [str(error)]}) from None
 
 
 def _thread_page(discussion: Discussion, status: int = 200, **forms):
@@ -207,7 +198,7 @@ def make_offer(discussion_id: int):
     try:
         services.make_offer(discussion, current_user._get_current_object(),
                             kind=OfferKind(form.kind.data),
-                            amount=_amount(form.amount.data, "amount"), note=form.note.data)
+                            amount=form_amount(form.amount.data, "amount"), note=form.note.data)
     except ValidationFailed as error:
         db.session.rollback()
         form.amount.errors.append(error.message)
@@ -322,7 +313,7 @@ def decide(discussion_id: int):
     try:
         services.decide(discussion, current_user._get_current_object(),
                         verdict=Verdict(form.verdict.data),
-                        amount=_amount(form.amount.data, "amount"),
+                        amount=form_amount(form.amount.data, "amount"),
                         rationale=form.rationale.data)
     except ValidationFailed as error:
         db.session.rollback()
