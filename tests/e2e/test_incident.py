@@ -10,6 +10,7 @@ incident as resolved with its timeline.
 from datetime import datetime, timedelta
 
 import pytest
+from flask import render_template_string
 from flask_babel import force_locale
 
 from arbiter.clock import WARSAW
@@ -41,7 +42,7 @@ def _open_discussion(order_id: int) -> datetime:
 def _shown(app, lang: str, when: datetime) -> str:
     """How the app writes this instant on a page in ``lang`` (Warsaw time, short)."""
     with app.test_request_context(), force_locale(lang):
-        return visible(app.jinja_env.filters["local_dt"](when, "short"))
+        return visible(render_template_string("{{ when|local_dt('short') }}", when=when))
 
 
 def test_incident(cast, world, clock, lang, text, live_server):
