@@ -1,8 +1,9 @@
 """Property-based lifecycle test: random sequences of every action, with the clock moving.
 
-A hypothesis ``RuleBasedStateMachine`` drives one order at a time through the real service
-functions (a discussion, then possibly a protection claim and its payout), in any order,
-at any time, with any amount — including actions that must be refused. After every step
+Two hypothesis ``RuleBasedStateMachine``s drive one order at a time through the real
+service functions — one a discussion (and maybe a claim), the other a protection claim, its
+decision and its payout — in any order, at any time, with any amount, including actions
+that must be refused. After every step
 it checks what must hold whatever happened before:
 
 - a refused action changes nothing (same state, same version, same audit count);
@@ -14,9 +15,10 @@ it checks what must hold whatever happened before:
 - escalation succeeds exactly when the 24 h window has passed.
 
 Each example works on a fresh order inside the test's rolled-back transaction. The
-examples are derandomized (the same 200 every run, so CI is repeatable); a failure prints
-the sequence of steps that reproduces it. The first run found a real bug: a negative
-claimed loss reached the pure policy's ValueError (a 500) instead of a 422.
+examples are derandomized (a fixed seed, not a new one per run; ``LIFECYCLE_RANDOM=1``
+explores fresh ones); a failure prints the sequence of steps that reproduces it. The
+first run found a real bug: a negative claimed loss reached the pure policy's ValueError
+(a 500) instead of a 422.
 """
 
 import itertools
