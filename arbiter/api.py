@@ -17,8 +17,8 @@ import marshmallow as ma
 from flask import Flask, abort, render_template, send_from_directory
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
-from werkzeug.routing import IntegerConverter
 
+from arbiter import RowIdConverter
 from arbiter.schema_messages import number_range
 from orders.schemas import AmountField
 
@@ -27,11 +27,11 @@ AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 BEARER = [{"bearerAuth": []}]
 
 
-class IdConverter(IntegerConverter):
+class IdConverter(RowIdConverter):
     """``<id:name>``: a row id, 1 to 2^63 - 1 (larger numbers are 404, not a database error)."""
 
     def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**63 - 1)
+        super().__init__(url_map, min=1)
 
 
 def openapi_path(rule: str) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from flask_babel import format_decimal
 from sqlalchemy import CTE, Integer, and_, column, values
 
 from arbiter.db import UTCDateTime
@@ -53,3 +54,12 @@ def percent(numerator: int, denominator: int, places: int = 1) -> Decimal | None
         return None
     exact = Decimal(100 * numerator) / Decimal(denominator)
     return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def format_percent(value: Decimal | None, places: int = 1) -> str:
+    """A share in the reader's notation ("75,0 %" in Polish, "75.0 %" in English); a dash
+    when there is nothing to divide by."""
+    if value is None:
+        return "—"
+    pattern = "#,##0." + "0" * places if places else "#,##0"
+    return f"{format_decimal(value, format=pattern)} %"

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from arbiter import clock
 from arbiter.i18n import DateFormats
+from arbiter.metrics import format_percent
 from arbiter.money import format_money
 from orders.states import PAYMENT_METHOD_LABELS
 
@@ -66,12 +67,7 @@ def register_template_helpers(app: Flask) -> None:
             return format_decimal(kilobytes / 1024, format="#,##0.0") + "\u00a0MB"
         return format_decimal(kilobytes, format="#,##0.0") + "\u00a0KB"
 
-    @app.template_filter("percent")
-    def percent(value, places: int = 1) -> str:
-        """A share in the reader's notation: "50,0 %" in Polish, "50.0 %" in English."""
-        if value is None:
-            return "—"
-        return format_decimal(value, format="#,##0." + "0" * places) + "\u00a0%"
+    app.add_template_filter(format_percent, "percent")
 
     @app.template_filter("chunked")
     def chunked(value: str, size: int = 16) -> str:

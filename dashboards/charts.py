@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pygal.style import Style
 
+from arbiter.metrics import format_percent
 from arbiter.money import DEFAULT_CURRENCY, format_money, to_decimal_string
 from claims import queries as claim_queries
 from claims.states import STATE_LABELS, ClaimState
@@ -80,13 +81,6 @@ def _money(minor: int) -> str:
     return format_money(minor, DEFAULT_CURRENCY, _locale())
 
 
-def _percent(value: Decimal | None, places: int = 1) -> str:
-    if value is None:
-        return "—"
-    pattern = "#,##0." + "0" * places if places else "#,##0"
-    return f"{format_decimal(value, format=pattern)} %"
-
-
 def _raw_percent(value: Decimal | None) -> str:
     return "" if value is None else str(value)
 
@@ -101,7 +95,7 @@ def _short_day(value: date) -> str:
 
 def _rate_cells(rate: Rate, places: int = 1) -> tuple[Decimal | None, str]:
     share = rate.share(places)
-    return share, _percent(share, places)
+    return share, format_percent(share, places)
 
 
 def _total(rates: list[Rate]) -> Rate:
@@ -146,10 +140,11 @@ def _rate_chart(key: str, title: str, note: str, period: Period, rates: list[Rat
         key=key, title=title, note=note, kind="line",
         x_labels=[_short_day(b.label) for b in buckets],
         series=[(title, [_plotted(s) for s in shares])],
-        y_format=lambda v: _percent(Decimal(str(v)).normalize(), 0 if places == 1 else places),
+        y_format=lambda v: format_percent(Decimal(str(v)).normalize(),
+                                          0 if places == 1 else places),
         table_header=[_("Week from"), names[0], names[1], _("Share")],
         table_rows=[[_day(b.label), format_decimal(r.denominator), format_decimal(r.numerator),
-                     _percent(s, places)] for b, r, s in zip(buckets, rates, shares,
+                     format_percent(s, places)] for b, r, s in zip(buckets, rates, shares,
                                                               strict=True)],
         csv_header=["week_start", csv_names[0], csv_names[1], "percent"],
         csv_rows=[[b.label.isoformat(), r.denominator, r.numerator, _raw_percent(s)]
@@ -164,7 +159,7 @@ def _rate_chart(key: str, title: str, note: str, period: Period, rates: list[Rat
 def no_intervention(period: Period, now: datetime) -> Chart:
     rates = discussion_queries.ended_without_intervention_per_bucket(
         policy.week_buckets(period))
-    reference = _percent(policy.NO_INTERVENTION_REFERENCE, 0)
+    reference = format_percent(policy.NO_INTERVENTION_REFERENCE, 0)
     return _rate_chart(
         "no_intervention", _("Ended without platform intervention"),
         _("Discussions opened in each week that have ended, and how many of them ended "
@@ -248,7 +243,7 @@ def paid_per_week(period: Period, now: datetime) -> Chart:
 def paid_per_orders(period: Period, now: datetime) -> Chart:
     paid = claim_queries.paid_per_orders_per_bucket(policy.week_buckets(period))
     rates = [Rate(p.paid_claims, p.orders) for p in paid]
-    reference = _percent(policy.PAID_PER_ORDERS_REFERENCE, 4)
+    reference = format_percent(policy.PAID_PER_ORDERS_REFERENCE, 4)
     return _rate_chart(
         "paid_per_orders", _("Claims paid per orders"),
         _("Claims paid in each week per orders paid in the same week. The source programme "
