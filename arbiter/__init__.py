@@ -54,6 +54,10 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_security_headers(app)
 
+    from arbiter.fragments import init_fragments
+
+    init_fragments(app)
+
     from arbiter.tasks import init_celery
 
     init_celery(app)

@@ -7,11 +7,19 @@ from functools import lru_cache
 from babel import Locale, dates
 from flask import Flask, current_app, has_request_context, request
 from flask import url_for as flask_url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_timezone
+from flask_babel import (
+    force_locale,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+)
 from jinja2 import pass_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from arbiter import clock
+from arbiter.fragments import fragment
 from arbiter.i18n import DateFormats
 from arbiter.metrics import format_percent
 from arbiter.money import format_money
@@ -69,10 +77,40 @@ def register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(format_percent, "percent")
 
+    @app.template_global()
+    @pass_context
+    def deadline(context, when: datetime, now: datetime) -> Markup:
+        """A deadline in Warsaw time with the time left or overdue, in hours and minutes;
+        ``static/countdown.js`` keeps the count running from the ``data-*`` patterns.
+        Built here rather than in a macro: the seller inbox shows one on every row."""
+        from disputes.policy import countdown
+
+        locale = context.get("_page_locale") or get_locale()
+        left, overdue_by = _countdown_patterns(str(locale))
+        overdue, hours, minutes = countdown(when, now)
+        iso = escape(when.isoformat())
+        shown = escape(_formatted_datetime(clock.ensure_aware(when), "short", locale,
+                                           context.get("_page_zone") or get_timezone()))
+        style, text = ("deadline-overdue", overdue_by) if overdue else ("text-muted", left)
+        return Markup(  # noqa: S704 - every part is escaped above or in _countdown_patterns
+            f'<time datetime="{iso}">{shown}</time>\n<span class="{style}" '
+            f'data-countdown-to="{iso}" data-left="{left}" data-overdue="{overdue_by}">'
+            f'({text.format(h=hours, m=minutes)})</span>')
+
     @app.template_filter("chunked")
     def chunked(value: str, size: int = 16) -> str:
         """Long hashes in groups separated by spaces, so lines can break between them."""
         return " ".join(value[i:i + size] for i in range(0, len(value), size))
+
+    @app.template_global()
+    def cached(*key, caller, when: bool = True) -> Markup:
+        """``{% call cached("name", …) %}…{% endcall %}``: the block rendered once per key
+        and language, then taken from the fragment cache (:mod:`arbiter.fragments`).
+        The key must name everything the block shows that can differ between requests;
+        ``when=False`` renders it afresh (a form with the user's input or errors)."""
+        if not when:
+            return caller()
+        return fragment(("block", *key, str(get_locale())), caller)
 
     @app.template_global()
     def bootstrap_css() -> Markup:
@@ -108,6 +146,17 @@ def register_template_helpers(app: Flask) -> None:
 
 
 _NAMED_FORMATS = ("short", "medium", "long", "full")
+
+
+@lru_cache(maxsize=8)
+def _countdown_patterns(language: str) -> tuple[str, str]:
+    """The countdown's two sentences in this language, with ``{h}`` and ``{m}`` for the
+    hours and minutes (as ``static/countdown.js`` reads them too)."""
+    from flask_babel import gettext
+
+    with force_locale(language):
+        return (str(escape(gettext("%(h)s h %(m)s min left", h="{h}", m="{m}"))),
+                str(escape(gettext("overdue by %(h)s h %(m)s min", h="{h}", m="{m}"))))
 
 
 @lru_cache(maxsize=64)

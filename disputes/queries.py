@@ -204,8 +204,14 @@ def _thread_statements():
     has_requests = exists().where(InformationRequest.discussion_id == Discussion.id)
     extended = deadline_extended(
         (DeadlineKind.DISCUSSION_RESPOND_BY, DeadlineKind.DISCUSSION_ESCALATION), Discussion.id)
+    # Entries are append-only: their number and the newest id say which thread the page
+    # shows (the key of its cached rendering), read from the (discussion_id, id) index.
+    entry_count = (select(func.count()).where(Entry.discussion_id == Discussion.id)
+                   .scalar_subquery())
+    last_entry_id = (select(func.max(Entry.id)).where(Entry.discussion_id == Discussion.id)
+                     .scalar_subquery())
     discussion = (
-        select(Discussion, has_offers, has_requests, extended)
+        select(Discussion, has_offers, has_requests, extended, entry_count, last_entry_id)
         .where(Discussion.id == bindparam("discussion_id"))
         .options(joinedload(Discussion.order), joinedload(Discussion.buyer),
                  joinedload(Discussion.seller), joinedload(Discussion.assigned_staff)))
@@ -240,7 +246,7 @@ def _discussion_for_page(discussion_id: int) -> Discussion | None:
                              ).unique().first()
     if row is None:
         return None
-    discussion, any_offers, any_requests, extended = row
+    discussion, any_offers, any_requests, extended, entry_count, last_entry_id = row
     for name, model, present in (("offers", Offer, any_offers),
                                  ("information_requests", InformationRequest, any_requests)):
         items = list(db.session.scalars(
@@ -249,6 +255,7 @@ def _discussion_for_page(discussion_id: int) -> Discussion | None:
         set_committed_value(discussion, name, items)
     # Nothing of this discussion was extended by an incident: its page need not look.
     discussion.deadlines_never_extended = not extended and not any_requests
+    discussion.thread_version = (entry_count, last_entry_id)
     return discussion
 
 
@@ -285,13 +292,16 @@ class ThreadEntry:
     attachments: list[ThreadAttachment]
 
 
-def thread_page(discussion_id: int) -> tuple[Discussion, list[ThreadEntry]] | None:
-    """The discussion page: the discussion, then its entries with their authors' names and
-    their files as plain rows in one statement (an ORM object per entry, author and file
-    costs a page of twenty messages more than everything else together)."""
-    discussion = _discussion_for_page(discussion_id)
-    if discussion is None:
-        return None
+def discussion_page(discussion_id: int) -> Discussion | None:
+    """The discussion as its page shows it, with ``thread_version``: which entries it has
+    (their number and the newest id), without reading them (see :func:`thread_entries`)."""
+    return _discussion_for_page(discussion_id)
+
+
+def thread_entries(discussion_id: int) -> list[ThreadEntry]:
+    """The discussion's entries with their authors' names and their files as plain rows in
+    one statement (an ORM object per entry, author and file costs a page of twenty
+    messages more than everything else together)."""
     entries: list[ThreadEntry] = []
     rows = db.session.connection().execute(_thread_statements()[2],
                                            {"discussion_id": discussion_id})
@@ -302,7 +312,7 @@ def thread_page(discussion_id: int) -> tuple[Discussion, list[ThreadEntry]] | No
         if row.attachment_id is not None:
             entries[-1].attachments.append(
                 ThreadAttachment(row.attachment_id, row.filename, row.size))
-    return discussion, entries
+    return entries
 
 
 def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:

@@ -1,6 +1,7 @@
 """Discussion pages for buyers, sellers and staff. Each view: load, check, one service call,
 one commit, redirect."""
 
+from functools import cache
 from io import BytesIO
 
 from flask import (
@@ -13,16 +14,19 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from accounts.auth import staff_required
 from arbiter import clock
 from arbiter.errors import NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
+from arbiter.fragments import fragment
 from arbiter.storage import storage
 from arbiter.validation import form_amount
 from disputes import queries, services
@@ -62,23 +66,37 @@ def _visible_discussion(discussion_id: int, *, for_update: bool = True) -> Discu
     return discussion
 
 
-def _visible_thread(discussion_id: int) -> tuple[Discussion, list[queries.ThreadEntry]]:
-    """The discussion and its entries as its page shows them, or 404."""
-    found = queries.thread_page(discussion_id)
-    if found is None or not found[0].can_view(current_user):
+def _visible_thread(discussion_id: int) -> Discussion:
+    """The discussion as its page shows it (without its entries), or 404."""
+    discussion = queries.discussion_page(discussion_id)
+    if discussion is None or not discussion.can_view(current_user):
         abort(404)
-    return found
-
+    return discussion
 
 
 def _thread_page(discussion: Discussion, status: int = 200, **forms):
     """The thread page after a refused change: read again (the session was rolled back)."""
-    return _render_thread(*_visible_thread(discussion.id), status, **forms)
+    return _render_thread(_visible_thread(discussion.id), status, **forms)
+
+
+def _thread_entries_html(discussion: Discussion) -> Markup:
+    """The thread's entries, read and rendered only when this version of the thread is not
+    cached yet. The key names everything they show: the entries (append-only, so their
+    number and the newest id), the parties' names (the only authors shown by name: staff
+    write as "Platform") and the language."""
+    key = ("thread", discussion.id, discussion.thread_version, discussion.buyer.name,
+           discussion.seller.name, str(get_locale()))
+    return fragment(key, lambda: render_template(
+        "disputes/_entries.html", discussion=discussion,
+        entries=queries.thread_entries(discussion.id)))
 
 
 class _LazyForm:
     """An empty form built when the template first touches it: a page shows the forms of
-    one role, and building the others (fields, CSRF token) is wasted work."""
+    one role, and building the others (fields, CSRF token) is wasted work. It never holds
+    input or errors, so its fields may come from the fragment cache (``is_blank``)."""
+
+    is_blank = True
 
     def __init__(self, form_class):
         self._form_class = form_class
@@ -90,13 +108,12 @@ class _LazyForm:
         return getattr(self._form, name)
 
 
-def _render_thread(discussion: Discussion, entries: list[queries.ThreadEntry],
-                   status: int = 200, **forms):
+def _render_thread(discussion: Discussion, status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
     context = {
         "discussion": discussion,
-        "entries": entries,
+        "thread_entries": _thread_entries_html(discussion),
         "role": role,
         "now": now,
         "message_form": forms.get("message_form") or _LazyForm(MessageForm),
@@ -166,7 +183,7 @@ def inbox():
 @login_required
 def thread(discussion_id: int):
     """The thread, the deadlines and the actions open to the viewer."""
-    return _render_thread(*_visible_thread(discussion_id))
+    return _render_thread(_visible_thread(discussion_id))
 
 
 @bp.route("/discussions/<int:discussion_id>/messages", methods=["POST"])
@@ -359,22 +376,25 @@ def _share(rate: queries.Rate, places: int = 1) -> str:
 
 
 def _label_lookup(labels: dict, key, default=None):
-    """``label(value)`` for templates: each label is translated once per page, however many
-    rows show it (a lazy string would look the catalogue up again for every row)."""
-    translated = {}
+    """``label(value)`` for templates: each label is translated once per process and
+    language, however many rows and pages show it (a lazy string would look the catalogue
+    up again for every row)."""
+    translated: dict[tuple, str] = {}
 
-    def label(value):
-        k = key(value)
+    @pass_context
+    def label(context, value):
+        k = (context.get("_page_locale") or get_locale(), key(value))
         if k not in translated:
-            text = labels.get(k, default) if default is not None else labels[k]
+            text = labels.get(k[1], default) if default is not None else labels[k[1]]
             translated[k] = str(text)
         return translated[k]
 
     return label
 
 
-@bp.app_context_processor
-def _labels():
+@cache
+def _label_helpers() -> dict:
+    """Built once: the helpers look the page's language up when they are called."""
     from disputes import policy
     from disputes.states import (
         OFFER_LABELS,
@@ -405,3 +425,8 @@ def _labels():
         "countdown": policy.countdown,
         "open_discussion_for": services.open_discussion_for,
     }
+
+
+@bp.app_context_processor
+def _labels():
+    return _label_helpers()

@@ -18,7 +18,7 @@ from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from arbiter import create_app
+from arbiter import create_app, fragments
 from arbiter.extensions import db, limiter
 
 pytest_plugins = ["tests.factories", "tests.api_fixtures"]
@@ -186,6 +186,8 @@ def db_session(app):
              "join_transaction_mode": "create_savepoint"}
         )
         limiter.reset()
+        # Each test's rows are rolled back, so ids come again: so must the cached pages.
+        fragments.clear(app)
         try:
             yield db.session
         finally:
@@ -202,6 +204,7 @@ def committed(app, database_url):
         pytest.skip("PostgreSQL only")
     with app.app_context():
         limiter.reset()
+        fragments.clear(app)  # ids restart with the tables (RESTART IDENTITY)
         yield app
         db.session.remove()
         tables = ", ".join(table.name for table in db.metadata.sorted_tables
