@@ -73,28 +73,42 @@ def init_template_translations(app) -> None:
 
     @app.context_processor
     def _page_translations():
-        translations = get_translations()
-        ugettext, ungettext = translations.ugettext, translations.ungettext
-        plain: dict[str, Markup] = {}  # strings without variables, translated once per page
+        return _template_callables(get_translations())
 
-        @pass_context
-        def gettext(context, string, **variables):
-            autoescape = context.eval_ctx.autoescape
-            if not variables and autoescape:
-                if string not in plain:
-                    plain[string] = Markup(ugettext(string)) % variables  # noqa: S704
-                return plain[string]
-            translated = ugettext(string)
-            if autoescape:
-                translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
-            return translated % variables
 
-        @pass_context
-        def ngettext(context, singular, plural, number, **variables):
-            variables.setdefault("num", number)
-            translated = ungettext(singular, plural, number)
-            if context.eval_ctx.autoescape:
-                translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
-            return translated % variables
+# One set per catalogue (a catalogue is loaded once per language and kept by Flask-Babel),
+# so a string without variables is translated once per process and language.
+_CALLABLES: dict[int, tuple[object, dict]] = {}
 
-        return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
+
+def _template_callables(translations) -> dict:
+    found = _CALLABLES.get(id(translations))
+    if found is not None and found[0] is translations:
+        return found[1]
+    ugettext, ungettext = translations.ugettext, translations.ungettext
+    plain: dict[str, Markup] = {}
+
+    @pass_context
+    def gettext(context, string, **variables):
+        autoescape = context.eval_ctx.autoescape
+        if not variables and autoescape:
+            if string not in plain:
+                plain[string] = Markup(ugettext(string)) % variables  # noqa: S704
+            return plain[string]
+        translated = ugettext(string)
+        if autoescape:
+            translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
+        return translated % variables
+
+    @pass_context
+    def ngettext(context, singular, plural, number, **variables):
+        variables.setdefault("num", number)
+        translated = ungettext(singular, plural, number)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)  # noqa: S704 - our catalogue; % escapes values
+        return translated % variables
+
+    callables = {"gettext": gettext, "_": gettext, "ngettext": ngettext}
+    # The catalogue itself is kept with its callables: its id is never reused while cached.
+    _CALLABLES[id(translations)] = (translations, callables)
+    return callables

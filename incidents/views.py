@@ -315,27 +315,31 @@ def _extension_notices(obj) -> list[queries.ExtensionNotice]:
 register_page_extra("open_incidents", lambda: queries.open_incident_count().scalar_subquery())
 
 
+def _open_incidents():
+    # Only pages ask (base.html, once): e-mails and PDFs never pay for the query.
+    if not has_request_context():
+        return []
+    # A logged-in user's session query already counted the open incidents.
+    if current_user.is_authenticated and page_extra(current_user, "open_incidents") == 0:
+        return []
+    try:
+        return queries.open_incidents_for_banner()
+    except SQLAlchemyError:  # the banner must not turn an error page into a crash
+        db.session.rollback()
+        return []
+
+
+_HELPERS = {
+    "open_incidents": _open_incidents,
+    "incident_extensions": _extension_notices,
+    "incident_state_label": lambda value: STATE_LABELS[IncidentState(value)],
+    "update_kind_label": lambda value: UPDATE_KIND_LABELS[UpdateKind(value)],
+    "service_label": lambda value: SERVICE_LABELS[AffectedService(value)],
+    "deadline_kind_label": lambda value: DEADLINE_KIND_LABELS[DeadlineKind(value)],
+    "incident_action_allowed": allowed,
+}
+
+
 @bp.app_context_processor
 def _incident_helpers():
-    def open_incidents():
-        # Only pages ask (base.html, once): e-mails and PDFs never pay for the query.
-        if not has_request_context():
-            return []
-        # A logged-in user's session query already counted the open incidents.
-        if current_user.is_authenticated and page_extra(current_user, "open_incidents") == 0:
-            return []
-        try:
-            return queries.open_incidents_for_banner()
-        except SQLAlchemyError:  # the banner must not turn an error page into a crash
-            db.session.rollback()
-            return []
-
-    return {
-        "open_incidents": open_incidents,
-        "incident_extensions": _extension_notices,
-        "incident_state_label": lambda value: STATE_LABELS[IncidentState(value)],
-        "update_kind_label": lambda value: UPDATE_KIND_LABELS[UpdateKind(value)],
-        "service_label": lambda value: SERVICE_LABELS[AffectedService(value)],
-        "deadline_kind_label": lambda value: DEADLINE_KIND_LABELS[DeadlineKind(value)],
-        "incident_action_allowed": allowed,
-    }
+    return _HELPERS
