@@ -120,3 +120,40 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
+
+
+# --- read-only requests end with COMMIT ----------------------------------------------------
+# psycopg forgets every server-side prepared statement on ROLLBACK (a rollback may have
+# undone the DDL they were planned against). Closing a request's session rolls its
+# transaction back, so without this every page would have PostgreSQL parse and plan its
+# statements again on every request. A GET that wrote nothing ends with COMMIT instead:
+# the same nothing, and the plans stay prepared on the connection.
+
+_WROTE = "arbiter_transaction_wrote"
+
+
+@event.listens_for(Engine, "begin")
+def _transaction_starts_clean(connection) -> None:
+    connection.info[_WROTE] = False
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(connection, cursor, statement, parameters, context, executemany) -> None:
+    # Anything but a plain SELECT counts (INSERT, UPDATE, SAVEPOINT, WITH, SET, ...).
+    if statement.lstrip()[:6].upper() != "SELECT":
+        connection.info[_WROTE] = True
+
+
+def commit_read_only_requests(app, session_scope) -> None:
+    from flask import request
+
+    @app.teardown_request
+    def _end_read_only_transaction(exception=None) -> None:
+        if exception is not None or request.method not in ("GET", "HEAD"):
+            return
+        session = session_scope()
+        if not session.in_transaction() or session.new or session.dirty or session.deleted:
+            return
+        if session.connection().info.get(_WROTE, True):
+            return  # a write that was not committed is rolled back, as it always was
+        session.commit()

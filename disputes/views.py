@@ -18,7 +18,6 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from jinja2 import pass_context
 from markupsafe import Markup
 
 from accounts.auth import staff_required
@@ -377,15 +376,14 @@ def _share(rate: queries.Rate, places: int = 1) -> str:
 
 def _label_lookup(labels: dict, key, default=None):
     """``label(value)`` for templates: each label is translated once per process and
-    language, however many rows and pages show it (a lazy string would look the catalogue
-    up again for every row)."""
-    translated: dict[tuple, str] = {}
+    language (its helpers are built per language, see :func:`_label_helpers`), however many
+    rows and pages show it (a lazy string would look the catalogue up again for every row)."""
+    translated: dict = {}
 
-    @pass_context
-    def label(context, value):
-        k = (context.get("_page_locale") or get_locale(), key(value))
+    def label(value):
+        k = key(value)
         if k not in translated:
-            text = labels.get(k[1], default) if default is not None else labels[k[1]]
+            text = labels.get(k, default) if default is not None else labels[k]
             translated[k] = str(text)
         return translated[k]
 
@@ -393,8 +391,8 @@ def _label_lookup(labels: dict, key, default=None):
 
 
 @cache
-def _label_helpers() -> dict:
-    """Built once: the helpers look the page's language up when they are called."""
+def _label_helpers(language: str) -> dict:
+    """Built once per language (called while rendering in that language)."""
     from disputes import policy
     from disputes.states import (
         OFFER_LABELS,
@@ -429,4 +427,4 @@ def _label_helpers() -> dict:
 
 @bp.app_context_processor
 def _labels():
-    return _label_helpers()
+    return _label_helpers(str(get_locale()))
