@@ -46,7 +46,7 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("money")
     @pass_context
     def money_filter(context, minor: int, currency: str = "PLN") -> str:
-        locale = context.get("_page_locale") or get_locale()
+        locale = context.parent.get("_page_locale") or get_locale()
         return _formatted_money(minor, currency, str(locale or "pl"))
 
     @app.template_filter("local_dt")
@@ -56,8 +56,8 @@ def register_template_helpers(app: Flask) -> None:
             return ""
         if fmt in _NAMED_FORMATS:
             return _formatted_datetime(clock.ensure_aware(value), fmt,
-                                       context.get("_page_locale") or get_locale(),
-                                       context.get("_page_zone") or get_timezone())
+                                       context.parent.get("_page_locale") or get_locale(),
+                                       context.parent.get("_page_zone") or get_timezone())
         return format_datetime(clock.ensure_aware(value), fmt)
 
     @app.template_filter("local_date")
@@ -85,12 +85,12 @@ def register_template_helpers(app: Flask) -> None:
         Built here rather than in a macro: the seller inbox shows one on every row."""
         from disputes.policy import countdown
 
-        locale = context.get("_page_locale") or get_locale()
+        locale = context.parent.get("_page_locale") or get_locale()
         left, overdue_by = _countdown_patterns(str(locale))
         overdue, hours, minutes = countdown(when, now)
         iso = escape(when.isoformat())
         shown = escape(_formatted_datetime(clock.ensure_aware(when), "short", locale,
-                                           context.get("_page_zone") or get_timezone()))
+                                           context.parent.get("_page_zone") or get_timezone()))
         style, text = ("deadline-overdue", overdue_by) if overdue else ("text-muted", left)
         return Markup(  # noqa: S704 - every part is escaped above or in _countdown_patterns
             f'<time datetime="{iso}">{shown}</time>\n<span class="{style}" '
@@ -213,13 +213,18 @@ def _template_url_for(app: Flask):
     def build(script_root: str, endpoint: str, values: tuple) -> str:
         return flask_url_for(endpoint, **dict(values))
 
+    plain_types = (str, int, type(None))
+    defaults_registered: list[bool] = []  # known after the first request (setup is over)
+
     def url_for(endpoint: str, **values) -> str:
-        if (endpoint.startswith(".") or any(key.startswith("_") for key in values)
-                or any(app.url_default_functions.values())
-                or not all(type(v) in (str, int, type(None)) for v in values.values())
-                or not has_request_context()):
+        if not defaults_registered:
+            defaults_registered.append(any(app.url_default_functions.values()))
+        if endpoint[0] == "." or defaults_registered[0] or not has_request_context():
             return flask_url_for(endpoint, **values)
-        return build(request.script_root, endpoint, tuple(sorted(values.items())))
+        for key, value in values.items():
+            if key[0] == "_" or type(value) not in plain_types:
+                return flask_url_for(endpoint, **values)
+        return build(request.script_root, endpoint, tuple(values.items()))
 
     return url_for
 
