@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, true, tuple_
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,6 +49,16 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     if after:
         statement = statement.where(tuple_(Discussion.escalated_at, Discussion.id) > after)
     return page_of(statement, "escalated_at", limit)
+
+
+def _page_size():
+    """``LIMIT n`` written into the SQL, not sent as a parameter. PostgreSQL may run a
+    prepared statement with a generic plan, made without the parameters' values; with
+    ``LIMIT $1`` (and the state as ``$2``) the queue's generic plan sorts every escalated
+    discussion (68 ms with 100,000 of them, against 0.2 ms for the index scan), so every
+    execution had to be planned again. With both in the SQL, the generic plan is the index
+    scan and the statement is planned once per connection."""
+    return bindparam("limit", type_=Integer(), literal_execute=True)
 
 
 def _open(state_column):
@@ -117,9 +127,10 @@ def _queue_statement(by_reason: bool, by_age: bool, after: bool):
         .select_from(Discussion.__table__)
         .join(Order.__table__, o.id == d.order_id)
         .outerjoin(User.__table__, u.id == d.assigned_staff_id)
-        .where(d.state == DiscussionState.ESCALATED)
+        .where(d.state == bindparam("escalated", DiscussionState.ESCALATED.value,
+                                    literal_execute=True))
         .order_by(d.escalated_at, d.id)
-        .limit(bindparam("limit")))
+        .limit(_page_size()))
     if by_reason:
         statement = statement.where(d.reason == bindparam("reason"))
     if by_age:
@@ -163,7 +174,7 @@ def _inbox_statement(after: bool):
         .join(User.__table__, u.id == d.buyer_id)
         .where(d.seller_id == bindparam("seller_id"), _open(d.state))
         .order_by(d.respond_by, d.id)
-        .limit(bindparam("limit")))
+        .limit(_page_size()))
     if after:
         statement = statement.where(
             tuple_(d.respond_by, d.id) > tuple_(bindparam("after_at", type_=d.respond_by.type),

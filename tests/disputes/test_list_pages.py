@@ -82,9 +82,7 @@ def test_the_inbox_pages_through_open_discussions_only(client, auth, buyer, sell
     assert len(shown) == 27
 
 
-def test_the_inbox_names_the_open_states_in_its_sql(app, db_session, seller):
-    """Literal states let PostgreSQL use the partial index of open discussions even in a
-    prepared statement's generic plan (a parameter would hide which states are asked for)."""
+def _sql_sent(run) -> list[str]:
     sent = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -92,7 +90,31 @@ def test_the_inbox_names_the_open_states_in_its_sql(app, db_session, seller):
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        queries.seller_inbox_page(seller)
+        run()
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
+    return [sql for sql in sent if "FROM discussions" in sql]
+
+
+def test_the_inbox_names_the_open_states_in_its_sql(app, db_session, seller):
+    """Literal states let PostgreSQL use the partial index of open discussions even in a
+    prepared statement's generic plan (a parameter would hide which states are asked for)."""
+    sent = _sql_sent(lambda: queries.seller_inbox_page(seller))
     assert any("IN ('awaiting_seller', 'escalated', 'in_progress')" in sql for sql in sent)
+
+
+def test_the_lists_write_their_page_size_and_state_into_the_sql(app, db_session, seller):
+    """Prepared statements stay prepared between requests (arbiter/db.py), so PostgreSQL may
+    run them with a generic plan, made without the parameters' values. With ``LIMIT $1`` and
+    ``state = $2`` that plan sorted every escalated discussion (68 ms at 1,000,000
+    discussions against 0.35 ms, docs/performance.md); with both in the SQL it is the index
+    scan, first page and deep pages alike."""
+    cursor = "1795428411.18017"
+    for run in (lambda: queries.escalation_queue_page(),
+                lambda: queries.escalation_queue_page(cursor=cursor),
+                lambda: queries.seller_inbox_page(seller),
+                lambda: queries.seller_inbox_page(seller, cursor=cursor)):
+        (sql,) = _sql_sent(run)
+        assert "LIMIT 21" in sql
+    (queue_sql,) = _sql_sent(lambda: queries.escalation_queue_page())
+    assert "discussions.state = 'escalated'" in queue_sql
