@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
@@ -156,4 +157,9 @@ def commit_read_only_requests(app, session_scope) -> None:
             return
         if session.connection().info.get(_WROTE, True):
             return  # a write that was not committed is rolled back, as it always was
-        session.commit()
+        try:
+            session.commit()
+        except SQLAlchemyError:
+            # The answer is already made: a COMMIT that fails (the connection was lost, say)
+            # must not turn it into an error; there was nothing to keep.
+            session.rollback()

@@ -3,6 +3,7 @@ that did write without committing is still rolled back (arbiter/db.py)."""
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from accounts.models import User
 from arbiter import create_app
@@ -38,6 +39,14 @@ def one_connection_app(database_url, committed):
             " VALUES ('raw@example.test', 'Raw', 'x', false, now(), now())"))
         return "inserted, not committed"
 
+    @app.get("/test/failed-read")
+    def failed_read():
+        try:
+            db.session.execute(text("SELECT 1 / 0"))
+        except DBAPIError:
+            return "the error page, nothing rolled back"
+        return "unexpected"
+
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -62,3 +71,11 @@ def test_a_get_that_wrote_without_committing_is_rolled_back(one_connection_app, 
     assert response.status_code == 200
     with one_connection_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_failed_read_neither_breaks_its_answer_nor_the_next_request(one_connection_app):
+    client = one_connection_app.test_client()
+    response = client.get("/test/failed-read")
+    assert response.status_code == 200
+    assert response.text == "the error page, nothing rolled back"
+    assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
