@@ -44,6 +44,7 @@ DEFAULTS = {
     "API_TOKEN_LIFETIME_DAYS": 30,  # user tokens from POST /api/v1/auth/tokens
     "WEBHOOK_MAX_ATTEMPTS": 10,  # failed tries before a webhook delivery has failed
     "WEBHOOK_TIMEOUT_SECONDS": 10,  # per delivery attempt
+    "FRAGMENT_CACHE_SIZE": 2_048,  # rendered fragments per process (arbiter/fragments.py)
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }

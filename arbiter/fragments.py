@@ -17,8 +17,6 @@ from cachetools import LRUCache
 from flask import Flask, current_app
 from markupsafe import Markup
 
-DEFAULT_SIZE = 2_048  # fragments per process; a thread of twenty messages is about 12 kB
-
 
 class FragmentCache:
     def __init__(self, size: int):
@@ -44,8 +42,8 @@ class FragmentCache:
 
 
 def init_fragments(app: Flask) -> None:
-    app.extensions["fragments"] = FragmentCache(
-        int(app.config.get("FRAGMENT_CACHE_SIZE", DEFAULT_SIZE)))
+    # A thread of twenty messages is about 12 kB: the default 2,048 hold about 25 MB.
+    app.extensions["fragments"] = FragmentCache(int(app.config["FRAGMENT_CACHE_SIZE"]))
 
 
 def fragment(key: Hashable, render: Callable[[], str]) -> Markup:
