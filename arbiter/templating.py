@@ -110,6 +110,8 @@ def register_template_helpers(app: Flask) -> None:
         ``when=False`` renders it afresh (a form with the user's input or errors)."""
         if not when:
             return caller()
+        # A list in the key (a page's rows) is keyed by its contents.
+        key = tuple(tuple(part) if isinstance(part, list) else part for part in key)
         return fragment(("block", *key, str(get_locale())), caller)
 
     @app.template_global()

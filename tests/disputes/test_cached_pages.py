@@ -125,3 +125,20 @@ def test_the_cache_keeps_only_the_newest_fragments():
     assert len(cache) == 2
     assert cache.get_or_render("a", render("A again")) == "A again"
     assert rendered == ["A", "B", "C", "A again"]
+
+
+def test_the_queue_shows_a_taken_case_and_a_question_after_it_was_cached(client, auth,
+                                                                          escalated, staff):
+    from disputes.states import Party
+
+    auth.login(staff.email)
+    before = client.get("/staff/escalations").text
+    assert f"#{escalated.id}" in before and "nobody yet" in before
+    assert "information requested" not in before
+    services.take_case(escalated, staff)
+    services.request_information(escalated, staff, party=Party.SELLER,
+                                 question="Please send the tracking number.")
+    db.session.commit()
+    after = client.get("/staff/escalations").text
+    assert "nobody yet" not in after and f"<td>{staff.name}</td>" in after
+    assert "information requested" in after
