@@ -141,7 +141,7 @@ def _transaction_starts_clean(connection) -> None:
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_writes(connection, cursor, statement, parameters, context, executemany) -> None:
     # Anything but a plain SELECT counts (INSERT, UPDATE, SAVEPOINT, WITH, SET, ...).
-    if statement.lstrip()[:6].upper() != "SELECT":
+    if statement[:16].lstrip()[:6].upper() != "SELECT":  # not a copy of the whole SQL
         connection.info[_WROTE] = True
 
 

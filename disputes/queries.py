@@ -245,8 +245,10 @@ def _thread_statements():
     return discussion, entries, entry_rows
 
 
-def _discussion_for_page(discussion_id: int) -> Discussion | None:
-    """The discussion with its order and people, offers and information requests.
+def discussion_page(discussion_id: int) -> Discussion | None:
+    """The discussion with its order and people, offers and information requests, and
+    ``thread_version``: which entries it has (their number and the newest id), without
+    reading them (see :func:`thread_entries`).
 
     One statement reads the discussion with its order and people, and whether it has
     offers, information requests or incident-extended deadlines. Offers and information
@@ -272,8 +274,8 @@ def _discussion_for_page(discussion_id: int) -> Discussion | None:
 
 def thread(discussion_id: int) -> Discussion | None:
     """A discussion with everything the API shows, in a fixed number of statements: the
-    discussion (see :func:`_discussion_for_page`), then its entries with authors and files."""
-    discussion = _discussion_for_page(discussion_id)
+    discussion (see :func:`discussion_page`), then its entries with authors and files."""
+    discussion = discussion_page(discussion_id)
     if discussion is not None:
         # Read and attached by hand: the statement selectinload would send, without its
         # per-query set-up.
@@ -301,12 +303,6 @@ class ThreadEntry:
     data: dict | None
     created_at: datetime
     attachments: list[ThreadAttachment]
-
-
-def discussion_page(discussion_id: int) -> Discussion | None:
-    """The discussion as its page shows it, with ``thread_version``: which entries it has
-    (their number and the newest id), without reading them (see :func:`thread_entries`)."""
-    return _discussion_for_page(discussion_id)
 
 
 def thread_entries(discussion_id: int) -> list[ThreadEntry]:

@@ -393,7 +393,6 @@ def _label_lookup(labels: dict, key, default=None):
 @cache
 def _label_helpers(language: str) -> dict:
     """Built once per language (called while rendering in that language)."""
-    from disputes import policy
     from disputes.states import (
         OFFER_LABELS,
         OUTCOME_LABELS,
@@ -420,7 +419,6 @@ def _label_helpers(language: str) -> dict:
         "role_label": _label_lookup(role_labels, Role),
         "system_note": _label_lookup(notes, lambda data: (data or {}).get("action"),
                                      default=""),
-        "countdown": policy.countdown,
         "open_discussion_for": services.open_discussion_for,
     }
 
