@@ -41,13 +41,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from arbiter import i18n, models  # noqa: F401 - registers every table
-    from arbiter.db import commit_read_only_requests
+    from arbiter.db import read_safe_requests_in_autocommit
     from arbiter.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
     from arbiter.security import init_security_headers
 
     db.init_app(app)
     # Read at each request: the tests swap ``db.session`` for one bound to their connection.
-    commit_read_only_requests(app, lambda: db.session())
+    read_safe_requests_in_autocommit(app, lambda: db.session())
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

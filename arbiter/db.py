@@ -1,12 +1,13 @@
 """Declarative base, constraint naming convention and column types shared by all packages."""
 
+import re
 import sqlite3
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
@@ -123,43 +124,77 @@ def _sqlite_begin(connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-# --- read-only requests end with COMMIT ----------------------------------------------------
-# psycopg forgets every server-side prepared statement on ROLLBACK (a rollback may have
-# undone the DDL they were planned against). Closing a request's session rolls its
-# transaction back, so without this every page would have PostgreSQL parse and plan its
-# statements again on every request. A GET that wrote nothing ends with COMMIT instead:
-# the same nothing, and the plans stay prepared on the connection.
+# --- safe requests only read ---------------------------------------------------------------
+# GET and HEAD change nothing: every change is a POST with a CSRF token. That is enforced
+# here, for every connection a GET or HEAD uses: a statement that is not a read is refused
+# before it reaches the database, as the bug it is (the answer is a 500, nothing is written).
+#
+# On PostgreSQL it also makes pages cheaper. Their statements run in autocommit, so psycopg
+# sends no BEGIN and no COMMIT, two of a page's five round trips to the database; and since
+# nothing is rolled back, psycopg keeps its prepared statements (it forgets them all on a
+# ROLLBACK), so PostgreSQL does not parse and plan a page's statements again on every
+# request. Reads see what they saw in a transaction: at READ COMMITTED, PostgreSQL's level,
+# every statement takes its own snapshot either way.
 
-_WROTE = "arbiter_transaction_wrote"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+# A read, the SQLite BEGIN above, or the savepoints of a session nested in a transaction.
+_READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")
+# A common table expression reads unless it changes rows (WITH … INSERT … RETURNING).
+_CHANGES_ROWS = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
 
-@event.listens_for(Engine, "begin")
-def _transaction_starts_clean(connection) -> None:
-    connection.info[_WROTE] = False
+class WriteInSafeRequest(RuntimeError):
+    """A GET or HEAD request tried to change the database."""
+
+
+_BOOKKEEPING = "arbiter_bookkeeping_write"
+
+
+@contextmanager
+def bookkeeping_write():
+    """Let a GET or HEAD write a note about the request itself, never what it reads (when
+    an API token was last used). On PostgreSQL each such statement commits on its own."""
+    from flask import g
+
+    previous = g.get(_BOOKKEEPING, False)
+    setattr(g, _BOOKKEEPING, True)
+    try:
+        yield
+    finally:
+        setattr(g, _BOOKKEEPING, previous)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _note_writes(connection, cursor, statement, parameters, context, executemany) -> None:
-    # Anything but a plain SELECT counts (INSERT, UPDATE, SAVEPOINT, WITH, SET, ...).
-    if statement[:16].lstrip()[:6].upper() != "SELECT":  # not a copy of the whole SQL
-        connection.info[_WROTE] = True
+def _refuse_writes_in_safe_requests(connection, cursor, statement, parameters, context,
+                                    executemany) -> None:
+    from flask import g, has_request_context, request
+
+    if (not has_request_context() or request.method not in SAFE_METHODS
+            or g.get(_BOOKKEEPING)):
+        return
+    start = statement.lstrip()[:9].upper()  # not a copy of the whole SQL
+    if start.startswith(_READS) or (start.startswith("WITH")
+                                    and not _CHANGES_ROWS.search(statement)):
+        return
+    raise WriteInSafeRequest(
+        f"{request.method} {request.path} may only read; it sent: {statement[:80]!r}")
 
 
-def commit_read_only_requests(app, session_scope) -> None:
+def read_safe_requests_in_autocommit(app, session_scope) -> None:
+    """Run the statements of GET and HEAD requests in autocommit on PostgreSQL (see above).
+
+    ``session_scope`` returns the request's session; a session bound to one connection
+    rather than to the engine (a test's transaction) is left as it is.
+    """
     from flask import request
 
-    @app.teardown_request
-    def _end_read_only_transaction(exception=None) -> None:
-        if exception is not None or request.method not in ("GET", "HEAD"):
+    @app.before_request
+    def _read_without_transaction() -> None:
+        if request.method not in SAFE_METHODS or request.endpoint == "static":
             return
         session = session_scope()
-        if not session.in_transaction() or session.new or session.dirty or session.deleted:
-            return
-        if session.connection().info.get(_WROTE, True):
-            return  # a write that was not committed is rolled back, as it always was
-        try:
-            session.commit()
-        except SQLAlchemyError:
-            # The answer is already made: a COMMIT that fails (the connection was lost, say)
-            # must not turn it into an error; there was nothing to keep.
-            session.rollback()
+        bind = session.get_bind()
+        if (isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+                and not session.in_transaction()):
+            # The connection's level goes back to the engine's when it returns to the pool.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

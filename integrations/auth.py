@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from accounts.models import User
 from arbiter import clock
 from arbiter.api import BEARER, Blueprint
+from arbiter.db import bookkeeping_write
 from arbiter.errors import DomainError, domain_error_response, http_error_response
 from arbiter.extensions import db
 from integrations import tokens
@@ -70,8 +71,9 @@ def load_caller() -> Caller:
         abort(401)
     now = clock.now()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        row.last_used_at = now  # to the minute: not a write on every request
-        db.session.commit()
+        with bookkeeping_write():  # even a GET records it
+            row.last_used_at = now  # to the minute: not a write on every request
+            db.session.commit()
     user = row.user if row.kind is TokenKind.USER else None
     if user is not None:
         g._login_user = user  # Flask-Login's current_user: the user's language for messages
