@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
@@ -196,5 +197,10 @@ def read_safe_requests_in_autocommit(app, session_scope) -> None:
         bind = session.get_bind()
         if (isinstance(bind, Engine) and bind.dialect.name == "postgresql"
                 and not session.in_transaction()):
-            # The connection's level goes back to the engine's when it returns to the pool.
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            try:
+                # The connection's level goes back to the engine's when it returns to the pool.
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            except SQLAlchemyError:
+                # The database is unreachable: the view meets the same error where it knows
+                # what to answer (the health check: 503).
+                session.rollback()

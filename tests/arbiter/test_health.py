@@ -9,3 +9,10 @@ def test_healthz_is_503_when_the_database_is_unreachable(fresh_app, tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["database"] == "unreachable"
+
+
+def test_healthz_is_503_when_postgresql_is_unreachable(fresh_app):
+    app = fresh_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://arbiter@127.0.0.1:1/none")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
