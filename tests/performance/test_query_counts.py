@@ -1,5 +1,6 @@
 """Pages cost the same number of SQL statements however much data they show."""
 
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -84,6 +85,30 @@ def test_a_busy_discussion_page_costs_the_same_with_2_and_200_messages(
     auth.login((buyer if viewer == "buyer" else staff).email)
     assert _page_cost(client, f"/discussions/{small.id}") == \
         _page_cost(client, f"/discussions/{large.id}")
+
+
+@pytest.mark.parametrize("viewer", ["buyer", "seller", "handler", "other advisor"])
+def test_the_discussion_page_reads_its_people_and_order_with_the_discussion(
+        client, auth, buyer, seller, staff, create_user, create_discussion, viewer):
+    """The discussion's statement reads only the columns of the order and the people that
+    the page shows; the page never goes back for one (a statement of its own per row)."""
+    discussion = create_discussion(buyer=buyer, seller=seller, age_hours=25)
+    _with_offer_and_request(discussion, buyer, seller, staff)
+    other = create_user(name="Olga Other", is_staff=True)
+    auth.login({"buyer": buyer, "seller": seller, "handler": staff,
+                "other advisor": other}[viewer].email)
+    path = f"/discussions/{discussion.id}"
+    client.get(path)
+    with counting_statements() as statements:
+        page = client.get(path)
+    assert page.status_code == 200
+    assert buyer.name in page.text and seller.name in page.text
+    assert discussion.order.external_id in page.text
+    if viewer == "other advisor":
+        assert f"Handled by {staff.name}" in page.text
+    went_back = [s for s in statements
+                 if re.search(r"FROM (users|orders)\s+WHERE (users|orders)\.id =", s)]
+    assert went_back == []
 
 
 def test_posting_a_message_costs_the_same_with_2_and_200_messages(
