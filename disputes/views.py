@@ -65,7 +65,7 @@ def _visible_discussion(discussion_id: int, *, for_update: bool = True) -> Discu
     return discussion
 
 
-def _visible_thread(discussion_id: int) -> Discussion:
+def _visible_thread(discussion_id: int) -> queries.DiscussionPage:
     """The discussion as its page shows it (without its entries), or 404."""
     discussion = queries.discussion_page(discussion_id)
     if discussion is None or not discussion.can_view(current_user):
@@ -78,7 +78,7 @@ def _thread_page(discussion: Discussion, status: int = 200, **forms):
     return _render_thread(_visible_thread(discussion.id), status, **forms)
 
 
-def _thread_entries_html(discussion: Discussion) -> Markup:
+def _thread_entries_html(discussion: queries.DiscussionPage) -> Markup:
     """The thread's entries, read and rendered only when this version of the thread is not
     cached yet. The key names everything they show: the entries (append-only, so their
     number and the newest id), the parties' names (the only authors shown by name: staff
@@ -107,7 +107,7 @@ class _LazyForm:
         return getattr(self._form, name)
 
 
-def _render_thread(discussion: Discussion, status: int = 200, **forms):
+def _render_thread(discussion: queries.DiscussionPage, status: int = 200, **forms):
     role = discussion.role_of(current_user)
     now = clock.now()
     context = {
