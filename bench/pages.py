@@ -437,7 +437,7 @@ HEADER = (f"{'target':<44} {'engine':<10} {'floor r/s':>10} {'page r/s':>9} {'ra
 
 def row(target: Target) -> str:
     return (f"{target.name:<44} {target.engine:<10} {target.floor.rate:>10.1f} "
-            f"{target.page.rate:>9.1f} {target.ratio:>6.0%} {target.minimum:>7.0%} "
+            f"{target.page.rate:>9.1f} {target.ratio:>6.1%} {target.minimum:>7.0%} "
             f"{target.page.unexpected:>7}  {'PASS' if target.passed else 'FAIL'}"
             + "".join(f"  [socket errors: {e}]" for e in sorted(set(target.page.socket_errors))))
 

@@ -5,7 +5,7 @@ first, and load what the page shows in a constant number of statements.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -270,11 +270,10 @@ class DiscussionPage(DiscussionRules):
     thread_version: tuple[int, int | None]
 
 
-_PAGE_COLUMNS = ("id", "buyer_id", "seller_id", "assigned_staff_id", "reason",
-                 "expected_outcome", "state", "respond_by", "escalation_available_at",
-                 "seller_first_response_at", "seller_answered_on_time", "escalated_at",
-                 "escalation_reason", "verdict", "refund_amount", "rationale", "decided_at")
-_PAGE_ORDER_COLUMNS = ("external_id", "item_title", "item_price", "shipping_cost", "currency")
+# The discussion's columns the view holds, and the order's: read by name, nothing more.
+_PAGE_COLUMNS = tuple(field.name for field in fields(DiscussionPage)
+                      if field.name in Discussion.__table__.c)
+_PAGE_ORDER_COLUMNS = tuple(field.name for field in fields(PageOrder))
 
 
 @dataclass(frozen=True)
