@@ -5,6 +5,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from flask import g, has_request_context, request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
@@ -155,8 +156,6 @@ _BOOKKEEPING = "arbiter_bookkeeping_write"
 def bookkeeping_write():
     """Let a GET or HEAD write a note about the request itself, never what it reads (when
     an API token was last used). On PostgreSQL each such statement commits on its own."""
-    from flask import g
-
     previous = g.get(_BOOKKEEPING, False)
     setattr(g, _BOOKKEEPING, True)
     try:
@@ -168,8 +167,6 @@ def bookkeeping_write():
 @event.listens_for(Engine, "before_cursor_execute")
 def _refuse_writes_in_safe_requests(connection, cursor, statement, parameters, context,
                                     executemany) -> None:
-    from flask import g, has_request_context, request
-
     if (not has_request_context() or request.method not in SAFE_METHODS
             or g.get(_BOOKKEEPING)):
         return
@@ -187,7 +184,6 @@ def read_safe_requests_in_autocommit(app, session_scope) -> None:
     ``session_scope`` returns the request's session; a session bound to one connection
     rather than to the engine (a test's transaction) is left as it is.
     """
-    from flask import request
 
     @app.before_request
     def _read_without_transaction() -> None:

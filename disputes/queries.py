@@ -282,6 +282,7 @@ class _ThreadStatements:
 
     page: Select  # the discussion as its page shows it, with its flags (plain rows)
     discussion: Select  # the ORM discussion with its order and people, and the same flags
+    # (not the thread version: the API reads the entries themselves)
     entries: Select  # the ORM entries with their authors and files
     entry_rows: Select  # the entries as plain rows, as the page shows them
 
@@ -299,8 +300,10 @@ def _thread_statements() -> _ThreadStatements:
         deadline_extended((DeadlineKind.DISCUSSION_RESPOND_BY,
                            DeadlineKind.DISCUSSION_ESCALATION), discussions.c.id)
         .label("extended"),
-        # Entries are append-only: their number and the newest id say which thread the page
-        # shows (the key of its cached rendering), read from the (discussion_id, id) index.
+    )
+    # Entries are append-only: their number and the newest id say which thread the page
+    # shows (the key of its cached rendering), read from the (discussion_id, id) index.
+    thread_version = (
         select(func.count()).where(entries.c.discussion_id == discussions.c.id)
         .scalar_subquery().label("entry_count"),
         select(func.max(entries.c.id)).where(entries.c.discussion_id == discussions.c.id)
@@ -311,7 +314,7 @@ def _thread_statements() -> _ThreadStatements:
         select(*(discussions.c[name] for name in _PAGE_COLUMNS),
                *(orders.c[name].label(f"order_{name}") for name in _PAGE_ORDER_COLUMNS),
                buyer.c.name.label("buyer_name"), seller.c.name.label("seller_name"),
-               staff.c.name.label("staff_name"), *flags)
+               staff.c.name.label("staff_name"), *flags, *thread_version)
         .join(orders, orders.c.id == discussions.c.order_id)
         .join(buyer, buyer.c.id == discussions.c.buyer_id)
         .join(seller, seller.c.id == discussions.c.seller_id)
