@@ -120,9 +120,15 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+# Set by ``read_safe_requests_in_autocommit`` on a GET's SQLite connection: no BEGIN, so
+# each read is its own transaction, as on PostgreSQL.
+_SQLITE_READS_IN_AUTOCOMMIT = "arbiter_sqlite_reads_in_autocommit"
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
-    if connection.dialect.name == "sqlite":
+    if (connection.dialect.name == "sqlite"
+            and not connection.get_execution_options().get(_SQLITE_READS_IN_AUTOCOMMIT)):
         connection.exec_driver_sql("BEGIN")
 
 
@@ -131,12 +137,15 @@ def _sqlite_begin(connection) -> None:
 # here, for every connection a GET or HEAD uses: a statement that is not a read is refused
 # before it reaches the database, as the bug it is (the answer is a 500, nothing is written).
 #
-# On PostgreSQL it also makes pages cheaper. Their statements run in autocommit, so psycopg
-# sends no BEGIN and no COMMIT, two of a page's five round trips to the database; and since
-# nothing is rolled back, psycopg keeps its prepared statements (it forgets them all on a
-# ROLLBACK), so PostgreSQL does not parse and plan a page's statements again on every
+# It also makes pages cheaper: their statements run in autocommit. On PostgreSQL psycopg
+# then sends no BEGIN and no COMMIT, two of a page's five round trips to the database; and
+# since nothing is rolled back, psycopg keeps its prepared statements (it forgets them all
+# on a ROLLBACK), so PostgreSQL does not parse and plan a page's statements again on every
 # request. Reads see what they saw in a transaction: at READ COMMITTED, PostgreSQL's level,
-# every statement takes its own snapshot either way.
+# every statement takes its own snapshot either way. On SQLite each read is likewise its
+# own transaction: a page sends no BEGIN (1 % of its instructions) and, above all, holds its
+# read lock only while a statement runs, not while the page renders, so a writer (another
+# worker, the embedded scheduler) does not wait for pages to finish before it can commit.
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # A read, the SQLite BEGIN above, or the savepoints of a session nested in a transaction.
@@ -179,7 +188,7 @@ def _refuse_writes_in_safe_requests(connection, cursor, statement, parameters, c
 
 
 def read_safe_requests_in_autocommit(app, session_scope) -> None:
-    """Run the statements of GET and HEAD requests in autocommit on PostgreSQL (see above).
+    """Run the statements of GET and HEAD requests in autocommit (see above).
 
     ``session_scope`` returns the request's session; a session bound to one connection
     rather than to the engine (a test's transaction) is left as it is.
@@ -191,12 +200,21 @@ def read_safe_requests_in_autocommit(app, session_scope) -> None:
             return
         session = session_scope()
         bind = session.get_bind()
-        if (isinstance(bind, Engine) and bind.dialect.name == "postgresql"
-                and not session.in_transaction()):
-            try:
-                # The connection's level goes back to the engine's when it returns to the pool.
-                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            except SQLAlchemyError:
-                # The database is unreachable: the view meets the same error where it knows
-                # what to answer (the health check: 503).
-                session.rollback()
+        if not isinstance(bind, Engine) or session.in_transaction():
+            return
+        if bind.dialect.name == "postgresql":
+            # The connection's level goes back to the engine's when it returns to the pool.
+            options = {"isolation_level": "AUTOCOMMIT"}
+        elif bind.dialect.name == "sqlite":
+            # Not SQLAlchemy's AUTOCOMMIT level: resetting it at checkin would turn pysqlite's
+            # own transaction handling back on (see ``_configure_sqlite``). This option ends
+            # with the request's connection object.
+            options = {_SQLITE_READS_IN_AUTOCOMMIT: True}
+        else:
+            return
+        try:
+            session.connection(execution_options=options)
+        except SQLAlchemyError:
+            # The database is unreachable: the view meets the same error where it knows
+            # what to answer (the health check: 503).
+            session.rollback()

@@ -1,6 +1,7 @@
 """GET and HEAD only read (arbiter/db.py): a write is refused before it reaches the
-database, on every engine. On PostgreSQL their statements run in autocommit, so pages send
-no BEGIN or COMMIT and keep their prepared statements."""
+database, on every engine. Their statements run in autocommit: on PostgreSQL pages send no
+BEGIN or COMMIT and keep their prepared statements; on SQLite they hold no read lock
+between their statements."""
 
 import pytest
 from sqlalchemy import func, select, text
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from accounts.models import User
 from arbiter import create_app
 from arbiter.extensions import db
-from tests.conftest import FreshContextClient, _base_config
+from tests.conftest import FreshContextClient, _base_config, _migrate_to_head
 
 
 @pytest.fixture
@@ -124,3 +125,59 @@ def test_a_failed_read_neither_breaks_its_answer_nor_the_next_request(guarded_ap
     assert response.status_code == 200
     assert response.text == "the error page, nothing rolled back"
     assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
+
+
+@pytest.fixture
+def sqlite_file_app(tmp_path):
+    """An app on its own SQLite file, its sessions bound to the engine as in ``make run``."""
+    url = f"sqlite:///{tmp_path / 'reads.sqlite3'}"
+    _migrate_to_head(url)
+    app = create_app(_base_config(url))
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.test_client_class = FreshContextClient
+    sent = []
+
+    @app.route("/test/read-twice", methods=["GET", "HEAD", "POST"])
+    def read_twice():
+        db.session.scalar(select(func.count()).select_from(User))
+        sqlite_connection = db.session.connection().connection.dbapi_connection
+        db.session.scalar(select(func.count()).select_from(User))
+        return {"in_transaction": sqlite_connection.in_transaction}
+
+    @app.get("/test/flush-a-user")
+    def flush_a_user():
+        db.session.add(User(email="flushed@example.test", name="Flushed", password_hash="x"))
+        db.session.commit()
+        return "flushed"
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement.split(None, 1)[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", record)
+    app.extensions["test_sent_statements"] = sent
+    yield app
+    event.remove(engine, "before_cursor_execute", record)
+    engine.dispose()
+
+
+def test_a_get_on_sqlite_reads_without_a_transaction(sqlite_file_app):
+    client = sqlite_file_app.test_client()
+    sent = sqlite_file_app.extensions["test_sent_statements"]
+    response = client.get("/test/read-twice")
+    assert response.json == {"in_transaction": False}
+    assert "BEGIN" not in sent and sent.count("SELECT") == 2
+
+    sent.clear()
+    response = client.post("/test/read-twice")
+    assert response.json == {"in_transaction": True}
+    assert sent[0] == "BEGIN"
+
+
+def test_a_get_on_sqlite_that_writes_fails_and_writes_nothing(sqlite_file_app):
+    before = _users(sqlite_file_app)
+    assert sqlite_file_app.test_client().get("/test/flush-a-user").status_code == 500
+    assert _users(sqlite_file_app) == before
