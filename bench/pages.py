@@ -496,6 +496,7 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
         status, page = buyer.settled_get(thread_path)
         assert status == 200, f"{thread_path}: {status}"
         check_thread_page(page, seeded)
+        token = csrf_token(page) if posting else None
         cookie = {"Cookie": buyer.cookie}
         target = Target("discussion page, buyer, 20 messages, 3 files", engine, 0.35)
         measure(target, floor_port, floor_load, app_port, Load([thread_path], headers=cookie),
@@ -504,8 +505,7 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
 
         if posting:
             paths = [f"/discussions/{n}/messages" for n in seeded.posting_ids]
-            body, headers = post_request(csrf_token(page), cookie, app_port,
-                                         seeded.posting_ids[0])
+            body, headers = post_request(token, cookie, app_port, seeded.posting_ids[0])
             status, location, _ = request(app_port, "POST", paths[0], headers, body)
             assert status == 302 and "/discussions/" in (location["Location"] or ""), \
                 f"posting a message: {status} {location['Location']}"
@@ -531,7 +531,7 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
 
         if args.bounds:
             targets += bound_targets(engine, env, seeded, args, workdir, floor_port, floor_load,
-                                     cookie, csrf_token(page) if posting else None)
+                                     cookie, token)
     return targets
 
 
