@@ -4,7 +4,7 @@ BEGIN or COMMIT and keep their prepared statements; on SQLite they hold no read 
 between their statements."""
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -129,7 +129,8 @@ def test_a_failed_read_neither_breaks_its_answer_nor_the_next_request(guarded_ap
 
 @pytest.fixture
 def sqlite_file_app(tmp_path):
-    """An app on its own SQLite file, its sessions bound to the engine as in ``make run``."""
+    """An app on its own SQLite file, its sessions bound to the engine as in ``make run``,
+    and the first word of every statement it sends."""
     url = f"sqlite:///{tmp_path / 'reads.sqlite3'}"
     _migrate_to_head(url)
     app = create_app(_base_config(url))
@@ -137,7 +138,7 @@ def sqlite_file_app(tmp_path):
     app.test_client_class = FreshContextClient
     sent = []
 
-    @app.route("/test/read-twice", methods=["GET", "HEAD", "POST"])
+    @app.route("/test/read-twice", methods=["GET", "POST"])
     def read_twice():
         db.session.scalar(select(func.count()).select_from(User))
         sqlite_connection = db.session.connection().connection.dbapi_connection
@@ -155,29 +156,25 @@ def sqlite_file_app(tmp_path):
 
     with app.app_context():
         engine = db.engine
-    from sqlalchemy import event
-
     event.listen(engine, "before_cursor_execute", record)
-    app.extensions["test_sent_statements"] = sent
-    yield app
+    yield app, sent
     event.remove(engine, "before_cursor_execute", record)
     engine.dispose()
 
 
 def test_a_get_on_sqlite_reads_without_a_transaction(sqlite_file_app):
-    client = sqlite_file_app.test_client()
-    sent = sqlite_file_app.extensions["test_sent_statements"]
-    response = client.get("/test/read-twice")
-    assert response.json == {"in_transaction": False}
+    app, sent = sqlite_file_app
+    client = app.test_client()
+    assert client.get("/test/read-twice").json == {"in_transaction": False}
     assert "BEGIN" not in sent and sent.count("SELECT") == 2
 
     sent.clear()
-    response = client.post("/test/read-twice")
-    assert response.json == {"in_transaction": True}
+    assert client.post("/test/read-twice").json == {"in_transaction": True}
     assert sent[0] == "BEGIN"
 
 
 def test_a_get_on_sqlite_that_writes_fails_and_writes_nothing(sqlite_file_app):
-    before = _users(sqlite_file_app)
-    assert sqlite_file_app.test_client().get("/test/flush-a-user").status_code == 500
-    assert _users(sqlite_file_app) == before
+    app, _ = sqlite_file_app
+    before = _users(app)
+    assert app.test_client().get("/test/flush-a-user").status_code == 500
+    assert _users(app) == before
