@@ -504,18 +504,14 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
         targets.append(target)
 
         if posting:
-            paths = [f"/discussions/{n}/messages" for n in seeded.posting_ids]
-            body, headers = post_request(token, cookie, app_port, seeded.posting_ids[0])
-            status, location, _ = request(app_port, "POST", paths[0], headers, body)
-            assert status == 302 and "/discussions/" in (location["Location"] or ""), \
-                f"posting a message: {status} {location['Location']}"
+            load = posting_load(app_port, [f"/discussions/{n}/messages"
+                                           for n in seeded.posting_ids], token, cookie,
+                                seeded.posting_ids[0])
             status, _, shown = request(app_port, "GET", f"/discussions/{seeded.posting_ids[0]}",
                                        cookie)
             assert status == 200 and POSTED in shown, "the posted message is not in the thread"
             target = Target("post a message (CSRF, redirect to thread)", engine, 0.25)
-            measure(target, floor_port, floor_load, app_port,
-                    Load(paths, "POST", headers, body, 302, r"/discussions/%d+$"),
-                    args, workdir)
+            measure(target, floor_port, floor_load, app_port, load, args, workdir)
             targets.append(target)
 
         for name, email, path, first_id in (lists or {}).get("pages", []):
@@ -535,8 +531,11 @@ def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, 
     return targets
 
 
-def post_request(token: str, cookie: dict, port: int, discussion_id: int) -> tuple[bytes, dict]:
-    """A browser's multipart post of the reply form (an empty file field included)."""
+def posting_load(port: int, paths: list[str], token: str, cookie: dict,
+                 discussion_id: int) -> Load:
+    """A browser's multipart post of the reply form (an empty file field included), sent
+    from ``discussion_id``'s page to each of ``paths`` in turn; checked once: it must
+    redirect to a thread."""
     boundary = "----arbiterbench" + secrets.token_hex(8)
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n"
             f"\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
@@ -546,7 +545,10 @@ def post_request(token: str, cookie: dict, port: int, discussion_id: int) -> tup
             f"--{boundary}--\r\n").encode()
     headers = {**cookie, "Content-Type": f"multipart/form-data; boundary={boundary}",
                "Referer": f"https://127.0.0.1:{port}/discussions/{discussion_id}"}
-    return body, headers
+    status, location, _ = request(port, "POST", paths[0], headers, body)
+    assert status == 302 and "/discussions/" in (location["Location"] or ""), \
+        f"posting to {paths[0]}: {status} {location['Location']}"
+    return Load(paths, "POST", headers, body, 302, r"/discussions/%d+$")
 
 
 def bound_targets(engine: str, env: dict, seeded: Seed, args, workdir: str, floor_port: int,
@@ -563,15 +565,12 @@ def bound_targets(engine: str, env: dict, seeded: Seed, args, workdir: str, floo
                 workdir)
         targets.append(target)
         if token is not None:
-            paths = [f"/bench/discussions/{n}/messages/unwritten" for n in seeded.posting_ids]
-            body, headers = post_request(token, cookie, port, seeded.posting_ids[0])
-            status, location, _ = request(port, "POST", paths[0], headers, body)
-            assert status == 302 and "/discussions/" in (location["Location"] or ""), \
-                f"{paths[0]}: {status}"
+            load = posting_load(port, [f"/bench/discussions/{n}/messages/unwritten"
+                                       for n in seeded.posting_ids], token, cookie,
+                                seeded.posting_ids[0])
             target = Target("bound: post a message without writing it", engine, 0.25,
                             bound=True)
-            measure(target, floor_port, floor_load, port,
-                    Load(paths, "POST", headers, body, 302, r"/discussions/%d+$"), args, workdir)
+            measure(target, floor_port, floor_load, port, load, args, workdir)
             targets.append(target)
     return targets
 

@@ -342,13 +342,17 @@ def _thread_statements() -> _ThreadStatements:
     return _ThreadStatements(page, discussion, entry_objects, entry_rows)
 
 
-def _offers_and_requests(discussion_id: int, any_offers: bool, any_requests: bool):
-    """Offers and information requests, each read (one statement) only when there are
-    some: most discussions have none, and each statement is a round trip."""
-    return tuple(
+def _details(discussion_id: int, flags) -> tuple[list[Offer], list[InformationRequest], bool]:
+    """From a row with the thread statements' flags: the offers and the information
+    requests, each read (one statement) only when there are some (most discussions have
+    none, and each statement is a round trip), and whether no deadline of the discussion
+    was ever extended (then the page need not look for extension notices)."""
+    offers, requests = (
         list(db.session.scalars(select(model).where(model.discussion_id == discussion_id)
                                 .order_by(model.id))) if present else []
-        for model, present in ((Offer, any_offers), (InformationRequest, any_requests)))
+        for model, present in ((Offer, flags.any_offers),
+                               (InformationRequest, flags.any_requests)))
+    return offers, requests, not flags.extended and not flags.any_requests
 
 
 def discussion_page(discussion_id: int) -> DiscussionPage | None:
@@ -360,14 +364,14 @@ def discussion_page(discussion_id: int) -> DiscussionPage | None:
         _thread_statements().page, {"discussion_id": discussion_id}).first()
     if row is None:
         return None
-    offers, requests = _offers_and_requests(row.id, row.any_offers, row.any_requests)
+    offers, requests, never_extended = _details(row.id, row)
     return DiscussionPage(
         **{name: getattr(row, name) for name in _PAGE_COLUMNS},
         order=PageOrder(*(getattr(row, f"order_{name}") for name in _PAGE_ORDER_COLUMNS)),
         buyer=PageParty(row.buyer_name), seller=PageParty(row.seller_name),
         assigned_staff=PageParty(row.staff_name) if row.staff_name is not None else None,
         offers=offers, information_requests=requests,
-        deadlines_never_extended=not row.extended and not row.any_requests,
+        deadlines_never_extended=never_extended,
         thread_version=(row.entry_count, row.last_entry_id))
 
 
@@ -380,10 +384,9 @@ def thread(discussion_id: int) -> Discussion | None:
     if row is None:
         return None
     discussion = row.Discussion
-    offers, requests = _offers_and_requests(discussion.id, row.any_offers, row.any_requests)
+    offers, requests, discussion.deadlines_never_extended = _details(discussion.id, row)
     set_committed_value(discussion, "offers", offers)
     set_committed_value(discussion, "information_requests", requests)
-    discussion.deadlines_never_extended = not row.extended and not row.any_requests
     # Read and attached by hand: the statement selectinload would send, without its
     # per-query set-up.
     set_committed_value(discussion, "entries", list(db.session.scalars(
