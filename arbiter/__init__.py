@@ -1,5 +1,7 @@
 """Arbiter: buyer-protection claims and disputes for an online marketplace."""
 
+import importlib
+
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
@@ -30,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.load(app, config)
     _init_extensions(app)
     _register_blueprints(app)
+    _register_background_work()
     _register_cli(app)
     from arbiter.errors import register_error_handlers
     from arbiter.templating import register_template_helpers
@@ -92,6 +95,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrations_bp)
     # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.
     init_api(app)
+
+
+# Each package's background work: its Celery tasks and sweeper jobs register when the module
+# is imported. Every process that builds the app imports them all (web, Celery worker and
+# beat, CLI): a worker that had not would discard the package's messages as unregistered.
+BACKGROUND_MODULES = ("accounts.tasks", "claims.tasks", "disputes.tasks", "incidents.tasks",
+                      "integrations.tasks")
+
+
+def _register_background_work() -> None:
+    for module in BACKGROUND_MODULES:
+        importlib.import_module(module)
 
 
 def _register_cli(app: Flask) -> None:

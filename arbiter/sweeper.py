@@ -66,10 +66,7 @@ def run_sweep(*, batch_size: int = 100, now: datetime | None = None) -> dict[str
 
 
 def _load_jobs() -> None:
-    from accounts import tasks as _account_jobs  # noqa: F401 - registers its jobs
+    # The packages' jobs registered when the app factory imported their tasks modules.
     from arbiter import documents
-    from claims import tasks as _claims_jobs  # noqa: F401 - registers its jobs
-    from disputes import tasks as _disputes_jobs  # noqa: F401 - registers its jobs
-    from integrations import tasks as _integration_jobs  # noqa: F401 - registers its jobs
 
     register("documents.render_pending", documents.unrendered, documents.render_into)

@@ -1,9 +1,7 @@
 """The sweeper under real concurrency, crashes and a real Celery worker (PostgreSQL)."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -18,9 +16,9 @@ from arbiter.notifications import Notification, OutboxEmail
 from arbiter.sweeper import JOBS, run_job, run_sweep
 from disputes.models import Discussion
 from orders.models import Order
+from tests.background.processes import BIN, process_environment, wait_for
 
 pytestmark = pytest.mark.postgres_only
-BIN = os.path.dirname(sys.executable)
 
 
 def _due_discussions(count: int) -> None:
@@ -80,14 +78,9 @@ def test_two_sweepers_at_once_do_every_item_exactly_once(committed):
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 1000
 
 
-def _environment(database_url: str, **extra) -> dict:
-    return {**os.environ, "ARBITER_DATABASE_URL": database_url, "ARBITER_SECRET_KEY": "t",
-            "FLASK_APP": "wsgi.py", **extra}
-
-
 def test_a_sweeper_killed_mid_batch_loses_and_repeats_nothing(committed, database_url):
     _due_discussions(2000)
-    env = _environment(database_url)
+    env = process_environment(database_url)
     worker = subprocess.Popen([f"{BIN}/flask", "sweep", "--batch-size", "10"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -109,43 +102,16 @@ def test_a_sweeper_killed_mid_batch_loses_and_repeats_nothing(committed, databas
     assert tuple(_notices()) == (2000, 2000)
 
 
-@pytest.fixture
-def redis_broker():
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail("REQUIRE_REDIS=1 but TEST_REDIS_URL is not set")
-        pytest.skip("TEST_REDIS_URL is not set")
-    return url.rsplit("/", 1)[0] + "/14"
-
-
 def test_a_celery_worker_on_redis_runs_the_sweep_end_to_end(committed, database_url,
-                                                            redis_broker, tmp_path):
+                                                            redis_broker, celery_worker):
     """Producer and worker are separate processes that share only Redis and PostgreSQL."""
     _due_discussions(30)
-    env = _environment(database_url, ARBITER_REDIS_URL=redis_broker)
-    log_path = tmp_path / "worker.log"
-    subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "purge", "-f"], env=env,
-                   capture_output=True, check=True, timeout=60)  # no leftovers of other runs
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            [f"{BIN}/celery", "-A", "arbiter.worker", "worker", "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            sent = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "call",
-                                   "arbiter.sweep"], env=env, capture_output=True, text=True,
-                                  check=True, timeout=60)
-            task_id = sent.stdout.strip()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and _notices()[0] < 30:
-                db.session.rollback()
-                time.sleep(0.2)
-            assert tuple(_notices()) == (30, 30), log_path.read_text()
-            result = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "result",
-                                     task_id], env=env, capture_output=True, text=True,
-                                    check=True, timeout=60)
-            assert "'discussion.escalation_notice': 30" in result.stdout
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+    env = process_environment(database_url, ARBITER_REDIS_URL=redis_broker)
+    sent = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "call", "arbiter.sweep"],
+                          env=env, capture_output=True, text=True, check=True, timeout=60)
+    task_id = sent.stdout.strip()
+    wait_for(lambda: _notices()[0] >= 30, celery_worker)
+    assert tuple(_notices()) == (30, 30), celery_worker.read_text()
+    result = subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "result", task_id],
+                            env=env, capture_output=True, text=True, check=True, timeout=60)
+    assert "'discussion.escalation_notice': 30" in result.stdout

@@ -1,0 +1,58 @@
+"""A real Celery worker process on the CI Redis, for the background tests."""
+
+import os
+import subprocess
+
+import pytest
+
+from arbiter.tasks import celery
+from tests.background.processes import BIN, process_environment
+
+
+@pytest.fixture
+def redis_broker():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail("REQUIRE_REDIS=1 but TEST_REDIS_URL is not set")
+        pytest.skip("TEST_REDIS_URL is not set")
+    return url.rsplit("/", 1)[0] + "/14"
+
+
+@pytest.fixture
+def celery_worker(committed, database_url, redis_broker, tmp_path):
+    """``celery -A arbiter.worker worker``, as the README starts it, in its own process.
+
+    It shares only PostgreSQL, Redis and the storage directory with the test; its log is
+    ``worker.log`` (returned), for the assertions and for a failure's message.
+    """
+    env = process_environment(database_url, ARBITER_REDIS_URL=redis_broker,
+                              ARBITER_STORAGE_DIR=str(tmp_path / "storage"))
+    subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "purge", "-f"], env=env,
+                   capture_output=True, check=True, timeout=60)  # no leftovers of other runs
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [f"{BIN}/celery", "-A", "arbiter.worker", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield log_path
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+@pytest.fixture
+def producer_on_broker(celery_worker, redis_broker):
+    """This process sends its tasks to the worker through Redis, as the web process does
+    in production (the suite otherwise runs them in process)."""
+    keys = ("broker_url", "result_backend", "task_always_eager")
+    saved = {key: celery.conf[key] for key in keys}
+    celery.conf.update(broker_url=redis_broker, result_backend=redis_broker,
+                       task_always_eager=False)
+    try:
+        yield celery_worker
+    finally:
+        celery.close()  # its connection pool belongs to the broker it was made for
+        celery.conf.update(saved)
