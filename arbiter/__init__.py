@@ -45,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from arbiter import i18n, models  # noqa: F401 - registers every table
     from arbiter.db import read_safe_requests_in_autocommit
-    from arbiter.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from arbiter.extensions import babel, csrf, db, limiter, login_manager, migrate
     from arbiter.security import init_security_headers
 
     db.init_app(app)
@@ -54,15 +54,9 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_babel_locale)
-    i18n.init_template_translations(app)
-    bootstrap.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
     init_security_headers(app)
-
-    from arbiter.fragments import init_fragments
-
-    init_fragments(app)
 
     from arbiter.tasks import init_celery
 

@@ -33,3 +33,11 @@ def to_local(value: datetime, zone: ZoneInfo = WARSAW) -> datetime:
 def add_hours(start: datetime, hours: int) -> datetime:
     """Exact elapsed-time arithmetic in UTC: 24 h is always 86,400 s, DST or not."""
     return ensure_aware(start) + timedelta(hours=hours)
+
+
+def countdown(deadline: datetime, now: datetime) -> tuple[bool, int, int]:
+    """(overdue, hours, minutes) between now and the deadline, for display."""
+    delta = ensure_aware(deadline) - ensure_aware(now)
+    overdue = delta.total_seconds() < 0
+    minutes = int(abs(delta.total_seconds()) // 60)
+    return overdue, minutes // 60, minutes % 60

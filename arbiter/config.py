@@ -44,7 +44,6 @@ DEFAULTS = {
     "API_TOKEN_LIFETIME_DAYS": 30,  # user tokens from POST /api/v1/auth/tokens
     "WEBHOOK_MAX_ATTEMPTS": 10,  # failed tries before a webhook delivery has failed
     "WEBHOOK_TIMEOUT_SECONDS": 10,  # per delivery attempt
-    "FRAGMENT_CACHE_SIZE": 2_048,  # rendered fragments per process (arbiter/fragments.py)
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }
@@ -91,7 +90,6 @@ def load(app, overrides: dict | None) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = 86_400 * int(config["SESSION_LIFETIME_DAYS"])
     config["PREFERRED_URL_SCHEME"] = "https" if production else "http"
 
-    config["BOOTSTRAP_SERVE_LOCAL"] = True
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
     config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Warsaw"
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")

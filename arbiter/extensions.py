@@ -1,7 +1,6 @@
 """Extension instances, created unbound and attached to the app in :func:`create_app`."""
 
 from flask_babel import Babel
-from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,6 +17,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel(date_formats=DateFormats(Babel.default_date_formats))
-bootstrap = Bootstrap5()
 talisman = Talisman()
 limiter = Limiter(key_func=get_remote_address)

@@ -7,6 +7,8 @@ page continues strictly after that (timestamp, id) pair.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Integer, bindparam
+
 from arbiter.clock import ensure_aware
 from arbiter.extensions import db
 
@@ -38,8 +40,14 @@ def parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 def page_of(statement, key: str, limit: int) -> Page:
-    """Run ``statement`` (already ordered by ``key``, id) for one page of ``limit`` rows."""
-    rows = list(db.session.scalars(statement.limit(limit + 1)).unique())
+    """Run ``statement`` (already ordered by ``key``, id) for one page of ``limit`` rows.
+
+    The LIMIT is written into the SQL, not sent as a parameter: with ``LIMIT $1`` the
+    generic plan PostgreSQL keeps for a prepared statement cannot know the page is small,
+    and sorts every matching row instead of reading the first ones from an index.
+    """
+    page_limit = bindparam("page_limit", limit + 1, type_=Integer(), literal_execute=True)
+    rows = list(db.session.scalars(statement.limit(page_limit)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows else None)

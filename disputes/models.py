@@ -24,47 +24,7 @@ _OPEN = text("state IN ({})".format(
     ", ".join(f"'{state.value}'" for state in sorted(OPEN_STATES))))
 
 
-class DiscussionRules:
-    """Who may do what with a discussion, from its state and its parties' ids alone: the
-    rules of the ORM model and of the page's plain view of it
-    (:class:`disputes.queries.DiscussionPage`)."""
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-    def role_of(self, user) -> Role | None:
-        if not getattr(user, "is_authenticated", False):
-            return None
-        if user.id == self.buyer_id:
-            return Role.BUYER
-        if user.id == self.seller_id:
-            return Role.SELLER
-        if user.is_staff:
-            return Role.STAFF
-        return None
-
-    def can_view(self, user) -> bool:
-        return self.role_of(user) is not None
-
-    def can_post(self, user) -> bool:
-        role = self.role_of(user)
-        if role is None or not self.is_open:
-            return False
-        return role is not Role.STAFF or self.state is DiscussionState.ESCALATED
-
-    def can_escalate(self, user) -> bool:
-        return self.role_of(user) is Role.BUYER
-
-    def can_decide(self, user) -> bool:
-        return self.role_of(user) is Role.STAFF
-
-
-class Discussion(DiscussionRules, PrimaryKey, Timestamps, Base):
+class Discussion(PrimaryKey, Timestamps, Base):
     """A buyer's problem with one order, talked through with the seller."""
 
     __tablename__ = "discussions"
@@ -155,9 +115,38 @@ class Discussion(DiscussionRules, PrimaryKey, Timestamps, Base):
     information_requests: Mapped[list["InformationRequest"]] = relationship(
         back_populates="discussion", order_by="InformationRequest.id")
 
-    # Set by disputes.queries.thread when no incident ever extended one of its deadlines
-    # (not a column): the page then skips looking for extension notices.
-    deadlines_never_extended = False
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def role_of(self, user) -> Role | None:
+        if not getattr(user, "is_authenticated", False):
+            return None
+        if user.id == self.buyer_id:
+            return Role.BUYER
+        if user.id == self.seller_id:
+            return Role.SELLER
+        if user.is_staff:
+            return Role.STAFF
+        return None
+
+    def can_view(self, user) -> bool:
+        return self.role_of(user) is not None
+
+    def can_post(self, user) -> bool:
+        role = self.role_of(user)
+        if role is None or not self.is_open:
+            return False
+        return role is not Role.STAFF or self.state is DiscussionState.ESCALATED
+
+    @property
+    def waiting_for_information(self) -> bool:
+        """Staff asked a party for information that has not come yet."""
+        return any(request.answered_at is None for request in self.information_requests)
 
 
 class Entry(AppendOnly, PrimaryKey, Base):

@@ -79,14 +79,6 @@ def verdict_amount(verdict: str, amount: int | None, order_total: int) -> int:
     raise ValueError("unknown_verdict")
 
 
-def countdown(deadline: datetime, now: datetime) -> tuple[bool, int, int]:
-    """(overdue, hours, minutes) between now and the deadline, for display."""
-    delta = ensure_aware(deadline) - ensure_aware(now)
-    overdue = delta.total_seconds() < 0
-    minutes = int(abs(delta.total_seconds()) // 60)
-    return overdue, minutes // 60, minutes % 60
-
-
 # --- the public seller profile ------------------------------------------------------------
 
 PROFILE_WINDOW_MONTHS = 12

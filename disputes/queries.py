@@ -5,48 +5,32 @@ first, and load what the page shows in a constant number of statements.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, true, tuple_
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, bindparam, func, or_, select, true, tuple_
+from sqlalchemy.orm import joinedload, selectinload
 
 from accounts.models import User
 from arbiter import clock, metrics
 from arbiter.extensions import db
 from arbiter.metrics import TimeBucket, bucket_table, in_order, within
-from arbiter.pagination import Page, make_cursor, page_of, parse_cursor
-from disputes.models import (
-    Attachment,
-    Discussion,
-    DiscussionRules,
-    Entry,
-    InformationRequest,
-    Offer,
-)
-from disputes.states import (
-    OPEN_STATES,
-    TERMINAL_STATES,
-    DiscussionState,
-    EntryKind,
-    ExpectedOutcome,
-    Reason,
-    Role,
-    Verdict,
-)
+from arbiter.pagination import Page, page_of, parse_cursor
+from disputes.models import Attachment, Discussion, Entry
+from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
 from orders.models import Order
 
 
 def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
                      cursor: str | None = None, limit: int = 20) -> Page:
-    """Escalated discussions, oldest escalation first."""
+    """Escalated discussions, oldest escalation first, with their order, their advisor and
+    their information requests (the queue shows whether one is unanswered)."""
     statement = (
         select(Discussion)
-        .where(Discussion.state == DiscussionState.ESCALATED)
-        .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff))
+        .where(Discussion.state == _literal("escalated", DiscussionState.ESCALATED.value))
+        .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff),
+                 selectinload(Discussion.information_requests))
         .order_by(Discussion.escalated_at, Discussion.id)
     )
     if reason is not None:
@@ -60,20 +44,16 @@ def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | No
     return page_of(statement, "escalated_at", limit)
 
 
-def _page_size():
-    """``LIMIT n`` written into the SQL, not sent as a parameter. PostgreSQL may run a
-    prepared statement with a generic plan, made without the parameters' values; with
-    ``LIMIT $1`` (and the state as ``$2``) the queue's generic plan sorts every escalated
-    discussion (68 ms with 100,000 of them, against 0.2 ms for the index scan), so every
-    execution had to be planned again. With both in the SQL, the generic plan is the index
-    scan and the statement is planned once per connection."""
-    return bindparam("limit", type_=Integer(), literal_execute=True)
+def _literal(name: str, value):
+    """A constant written into the SQL rather than sent as a parameter: PostgreSQL plans a
+    prepared statement once without its parameters' values (a generic plan), and only
+    with the state written in does that plan use the partial indexes on open or escalated
+    discussions instead of sorting all of them."""
+    return bindparam(name, value, literal_execute=True)
 
 
 def _open(state_column):
-    """``state IN (open states)`` with the states written into the SQL, not sent as
-    parameters: only then can PostgreSQL use the partial index on open discussions
-    (``ix_discussions_seller_inbox_open``) in a prepared statement's generic plan too."""
+    """``state IN (open states)``, written into the SQL (see :func:`_literal`)."""
     return state_column.in_(bindparam("open_states", sorted(s.value for s in OPEN_STATES),
                                       expanding=True, literal_execute=True))
 
@@ -92,116 +72,6 @@ def seller_inbox(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
     return page_of(statement, "respond_by", limit)
 
 
-# --- list pages (HTML): plain rows with exactly what the page shows ---------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    id: int
-    reason: Reason
-    item_title: str
-    escalated_at: datetime
-    advisor: str | None
-    waiting_information: bool
-
-
-@dataclass(frozen=True, slots=True)
-class InboxRow:
-    id: int
-    item_title: str
-    buyer_name: str
-    reason: Reason
-    state: DiscussionState
-    respond_by: datetime
-
-
-def _rows_page(statement, parameters: dict, key: str, limit: int, make) -> Page:
-    """One page of plain rows; ``statement`` asks for ``limit + 1`` to know if more follow."""
-    rows = [make(row) for row in db.session.connection().execute(statement, parameters)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, make_cursor(getattr(rows[-1], key), rows[-1].id) if more and rows
-                else None)
-
-
-@cache
-def _queue_statement(by_reason: bool, by_age: bool, after: bool):
-    """The queue page's statement for one combination of filters, built once."""
-    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
-    r = InformationRequest.__table__.c
-    waiting = exists().where(r.discussion_id == d.id, r.answered_at.is_(None))
-    statement = (
-        select(d.id, d.reason, o.item_title, d.escalated_at, u.name.label("advisor"),
-               waiting.label("waiting"))
-        .select_from(Discussion.__table__)
-        .join(Order.__table__, o.id == d.order_id)
-        .outerjoin(User.__table__, u.id == d.assigned_staff_id)
-        .where(d.state == bindparam("escalated", DiscussionState.ESCALATED.value,
-                                    literal_execute=True))
-        .order_by(d.escalated_at, d.id)
-        .limit(_page_size()))
-    if by_reason:
-        statement = statement.where(d.reason == bindparam("reason"))
-    if by_age:
-        statement = statement.where(d.escalated_at <= bindparam("escalated_before"))
-    if after:
-        statement = statement.where(
-            tuple_(d.escalated_at, d.id) > tuple_(bindparam("after_at", type_=d.escalated_at.type),
-                                                  bindparam("after_id", type_=d.id.type)))
-    return statement
-
-
-def escalation_queue_page(*, reason: Reason | None = None,
-                          older_than_hours: int | None = None, cursor: str | None = None,
-                          limit: int = 20) -> Page:
-    """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
-    and whether an information request is unanswered, in one statement (an ORM object per
-    discussion, order and advisor plus a second query cost more than the rest of the page).
-    """
-    after = parse_cursor(cursor)
-    parameters = {"limit": limit + 1}
-    if reason is not None:
-        parameters["reason"] = reason
-    if older_than_hours:
-        parameters["escalated_before"] = clock.now() - timedelta(hours=older_than_hours)
-    if after:
-        parameters["after_at"], parameters["after_id"] = after
-    statement = _queue_statement(reason is not None, bool(older_than_hours), bool(after))
-    return _rows_page(statement, parameters, "escalated_at", limit, lambda row: QueueRow(
-        row.id, row.reason, row.item_title, row.escalated_at, row.advisor, row.waiting))
-
-
-@cache
-def _inbox_statement(after: bool):
-    """The inbox page's statement, with or without a cursor, built once."""
-    d, o, u = Discussion.__table__.c, Order.__table__.c, User.__table__.c
-    statement = (
-        select(d.id, o.item_title, u.name.label("buyer_name"), d.reason, d.state,
-               d.respond_by)
-        .select_from(Discussion.__table__)
-        .join(Order.__table__, o.id == d.order_id)
-        .join(User.__table__, u.id == d.buyer_id)
-        .where(d.seller_id == bindparam("seller_id"), _open(d.state))
-        .order_by(d.respond_by, d.id)
-        .limit(_page_size()))
-    if after:
-        statement = statement.where(
-            tuple_(d.respond_by, d.id) > tuple_(bindparam("after_at", type_=d.respond_by.type),
-                                                bindparam("after_id", type_=d.id.type)))
-    return statement
-
-
-def seller_inbox_page(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
-    """The seller inbox page: :func:`seller_inbox` as plain rows in one statement."""
-    after = parse_cursor(cursor)
-    parameters = {"seller_id": seller.id, "limit": limit + 1}
-    if after:
-        parameters["after_at"], parameters["after_id"] = after
-    return _rows_page(_inbox_statement(bool(after)), parameters, "respond_by", limit,
-                      lambda row: InboxRow(row.id, row.item_title, row.buyer_name, row.reason,
-                                           row.state, row.respond_by))
-
-
 def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
     statement = (
         select(Discussion).where(Discussion.buyer_id == buyer.id)
@@ -214,222 +84,17 @@ def buyer_discussions(buyer, *, cursor: str | None = None, limit: int = 20) -> P
     return page_of(statement, "opened_at", limit)
 
 
-@dataclass(frozen=True, slots=True)
-class PageParty:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class PageOrder:
-    external_id: str
-    item_title: str
-    item_price: int
-    shipping_cost: int
-    currency: str
-
-    @property
-    def total(self) -> int:
-        return self.item_price + self.shipping_cost
-
-
-@dataclass(eq=False)
-class DiscussionPage(DiscussionRules):
-    """A discussion as its page shows it: plain values, not an ORM object, read with its
-    order and people in one statement (building the ORM objects cost the page more than
-    a tenth of its time). Its rules (who may see, post, escalate) are the model's."""
-
-    __tablename__ = "discussions"  # what incident and document helpers look at
-
-    id: int
-    buyer_id: int
-    seller_id: int
-    assigned_staff_id: int | None
-    reason: Reason
-    expected_outcome: ExpectedOutcome
-    state: DiscussionState
-    respond_by: datetime
-    escalation_available_at: datetime
-    seller_first_response_at: datetime | None
-    seller_answered_on_time: bool | None
-    escalated_at: datetime | None
-    escalation_reason: str | None
-    verdict: Verdict | None
-    refund_amount: int | None
-    rationale: str | None
-    decided_at: datetime | None
-    order: PageOrder
-    buyer: PageParty
-    seller: PageParty
-    assigned_staff: PageParty | None
-    offers: list[Offer]
-    information_requests: list[InformationRequest]
-    # No incident ever extended one of its deadlines: the page need not look for notices.
-    deadlines_never_extended: bool
-    # Which entries the thread has: their number and the newest id (entries are
-    # append-only), the key of the thread's cached rendering.
-    thread_version: tuple[int, int | None]
-
-
-# The discussion's columns the view holds, and the order's: read by name, nothing more.
-_PAGE_COLUMNS = tuple(field.name for field in fields(DiscussionPage)
-                      if field.name in Discussion.__table__.c)
-_PAGE_ORDER_COLUMNS = tuple(field.name for field in fields(PageOrder))
-
-
-@dataclass(frozen=True)
-class _ThreadStatements:
-    """Built once: SQLAlchemy reuses their compiled form and cache keys on every request."""
-
-    page: Select  # the discussion as its page shows it, with its flags (plain rows)
-    discussion: Select  # the ORM discussion with its order and people, and the same flags
-    # (not the thread version: the API reads the entries themselves)
-    entries: Select  # the ORM entries with their authors and files
-    entry_rows: Select  # the entries as plain rows, as the page shows them
-
-
-@cache
-def _thread_statements() -> _ThreadStatements:
-    from incidents.queries import deadline_extended
-    from incidents.states import DeadlineKind
-
-    discussions, orders, entries = (Discussion.__table__, Order.__table__, Entry.__table__)
-    flags = (
-        exists().where(Offer.discussion_id == discussions.c.id).label("any_offers"),
-        exists().where(InformationRequest.discussion_id == discussions.c.id)
-        .label("any_requests"),
-        deadline_extended((DeadlineKind.DISCUSSION_RESPOND_BY,
-                           DeadlineKind.DISCUSSION_ESCALATION), discussions.c.id)
-        .label("extended"),
-    )
-    # Entries are append-only: their number and the newest id say which thread the page
-    # shows (the key of its cached rendering), read from the (discussion_id, id) index.
-    thread_version = (
-        select(func.count()).where(entries.c.discussion_id == discussions.c.id)
-        .scalar_subquery().label("entry_count"),
-        select(func.max(entries.c.id)).where(entries.c.discussion_id == discussions.c.id)
-        .scalar_subquery().label("last_entry_id"),
-    )
-    buyer, seller, staff = (User.__table__.alias(name) for name in ("buyer", "seller", "staff"))
-    page = (
-        select(*(discussions.c[name] for name in _PAGE_COLUMNS),
-               *(orders.c[name].label(f"order_{name}") for name in _PAGE_ORDER_COLUMNS),
-               buyer.c.name.label("buyer_name"), seller.c.name.label("seller_name"),
-               staff.c.name.label("staff_name"), *flags, *thread_version)
-        .join(orders, orders.c.id == discussions.c.order_id)
-        .join(buyer, buyer.c.id == discussions.c.buyer_id)
-        .join(seller, seller.c.id == discussions.c.seller_id)
-        .outerjoin(staff, staff.c.id == discussions.c.assigned_staff_id)
-        .where(discussions.c.id == bindparam("discussion_id")))
-    discussion = (
-        select(Discussion, *flags).where(Discussion.id == bindparam("discussion_id"))
-        .options(joinedload(Discussion.order), joinedload(Discussion.buyer),
-                 joinedload(Discussion.seller), joinedload(Discussion.assigned_staff)))
-    entry_objects = (
-        select(Entry).where(Entry.discussion_id == bindparam("discussion_id"))
-        .options(joinedload(Entry.author), joinedload(Entry.attachments))
-        .order_by(Entry.id))
-    attachments = Attachment.__table__
-    entry_rows = (
-        select(entries.c.id, entries.c.kind, entries.c.author_role, entries.c.body,
-               entries.c.data, entries.c.created_at, User.__table__.c.name.label("author_name"),
-               attachments.c.id.label("attachment_id"), attachments.c.filename,
-               attachments.c.size)
-        .select_from(entries)
-        .outerjoin(User.__table__, User.__table__.c.id == entries.c.author_id)
-        .outerjoin(attachments, attachments.c.entry_id == entries.c.id)
-        .where(entries.c.discussion_id == bindparam("discussion_id"))
-        .order_by(entries.c.id, attachments.c.id))
-    return _ThreadStatements(page, discussion, entry_objects, entry_rows)
-
-
-def _details(discussion_id: int, flags) -> tuple[list[Offer], list[InformationRequest], bool]:
-    """From a row with the thread statements' flags: the offers and the information
-    requests, each read (one statement) only when there are some (most discussions have
-    none, and each statement is a round trip), and whether no deadline of the discussion
-    was ever extended (then the page need not look for extension notices)."""
-    offers, requests = (
-        list(db.session.scalars(select(model).where(model.discussion_id == discussion_id)
-                                .order_by(model.id))) if present else []
-        for model, present in ((Offer, flags.any_offers),
-                               (InformationRequest, flags.any_requests)))
-    return offers, requests, not flags.extended and not flags.any_requests
-
-
-def discussion_page(discussion_id: int) -> DiscussionPage | None:
-    """The discussion as its page shows it, with its order and people, its offers and
-    information requests, and which entries it has (``thread_version``), without reading
-    them (see :func:`thread_entries`): one statement, plus one each for offers and
-    information requests when there are some."""
-    row = db.session.connection().execute(
-        _thread_statements().page, {"discussion_id": discussion_id}).first()
-    if row is None:
-        return None
-    offers, requests, never_extended = _details(row.id, row)
-    return DiscussionPage(
-        **{name: getattr(row, name) for name in _PAGE_COLUMNS},
-        order=PageOrder(*(getattr(row, f"order_{name}") for name in _PAGE_ORDER_COLUMNS)),
-        buyer=PageParty(row.buyer_name), seller=PageParty(row.seller_name),
-        assigned_staff=PageParty(row.staff_name) if row.staff_name is not None else None,
-        offers=offers, information_requests=requests,
-        deadlines_never_extended=never_extended,
-        thread_version=(row.entry_count, row.last_entry_id))
-
-
 def thread(discussion_id: int) -> Discussion | None:
-    """A discussion with everything the API shows, in a fixed number of statements: the
-    discussion with its order and people, its offers and information requests when there
-    are some, then its entries with authors and files."""
-    row = db.session.execute(_thread_statements().discussion,
-                             {"discussion_id": discussion_id}).unique().first()
-    if row is None:
-        return None
-    discussion = row.Discussion
-    offers, requests, discussion.deadlines_never_extended = _details(discussion.id, row)
-    set_committed_value(discussion, "offers", offers)
-    set_committed_value(discussion, "information_requests", requests)
-    # Read and attached by hand: the statement selectinload would send, without its
-    # per-query set-up.
-    set_committed_value(discussion, "entries", list(db.session.scalars(
-        _thread_statements().entries, {"discussion_id": discussion_id}).unique()))
-    return discussion
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadAttachment:
-    id: int
-    filename: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadEntry:
-    """One line of the thread as its page shows it (read-only, not an ORM object)."""
-
-    id: int
-    kind: EntryKind
-    author_role: Role
-    author_name: str | None
-    body: str
-    data: dict | None
-    created_at: datetime
-    attachments: list[ThreadAttachment]
-
-
-def thread_entries(discussion_id: int) -> list[ThreadEntry]:
-    """The discussion's entries with their authors' names and their files as plain rows in
-    one statement (an ORM object per entry, author and file costs a page of twenty
-    messages more than everything else together)."""
-    entries: list[ThreadEntry] = []
-    rows = db.session.connection().execute(_thread_statements().entry_rows,
-                                           {"discussion_id": discussion_id})
-    for row in rows:
-        if not entries or entries[-1].id != row.id:
-            entries.append(ThreadEntry(row.id, row.kind, row.author_role, row.author_name,
-                                       row.body, row.data, row.created_at, []))
-        if row.attachment_id is not None:
-            entries[-1].attachments.append(
-                ThreadAttachment(row.attachment_id, row.filename, row.size))
-    return entries
+    """A discussion with everything its page and the API show, in a fixed number of
+    statements whatever the length of the thread: the discussion with its order and
+    people, then its offers, information requests and entries with authors and files."""
+    return db.session.scalar(
+        select(Discussion).where(Discussion.id == discussion_id)
+        .options(joinedload(Discussion.order), joinedload(Discussion.buyer),
+                 joinedload(Discussion.seller), joinedload(Discussion.assigned_staff),
+                 selectinload(Discussion.offers), selectinload(Discussion.information_requests),
+                 selectinload(Discussion.entries).options(
+                     joinedload(Entry.author), selectinload(Entry.attachments))))
 
 
 def attachment_for(discussion_id: int, attachment_id: int) -> Attachment | None:

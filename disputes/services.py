@@ -6,16 +6,13 @@ caller commits once. Forbidden steps raise TransitionNotAllowed (409); bad input
 ValidationFailed (422).
 """
 
-from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 
 from blinker import signal
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.models import User
 from arbiter import audit, clock, documents
@@ -64,46 +61,21 @@ class CaseTaken(TransitionNotAllowed):
     code = "case_taken"
 
 
-@dataclass(frozen=True)
-class Actor:
-    user: User
-    role: Role
-
-
-@cache
-def _locking_statement():
-    has_requests = exists().where(InformationRequest.discussion_id == Discussion.id)
-    return (
-        select(Discussion, has_requests).where(Discussion.id == bindparam("discussion_id"))
-        # The parties come with it (every change notifies them), locked they are not:
-        # FOR UPDATE OF discussions only.
-        .options(joinedload(Discussion.buyer), joinedload(Discussion.seller),
-                 joinedload(Discussion.assigned_staff))
-        .with_for_update(of=Discussion).execution_options(populate_existing=True))
-
-
 def load_for_update(discussion_id: int) -> Discussion:
-    """The discussion, row-locked on PostgreSQL, fresh from the database, with its buyer,
-    seller and advisor.
+    """The discussion, row-locked on PostgreSQL and read fresh once the lock is held.
 
-    Within one transaction the row is read and locked once: a view that loaded it this way
-    to check access hands the service the same, still locked, row.
+    The locking statement reads the row alone: when it had to wait for another
+    transaction, PostgreSQL re-reads only the locked row, so anything joined into it would
+    be as it was before that transaction committed. What the rules need besides (its
+    people, requests and offers) is loaded afterwards, when first used, from the state
+    after the lock.
     """
-    session = db.session()
-    locked = session.info.get("locked_discussions")
-    transaction = session.get_transaction()
-    if transaction is not None and locked and locked.get(discussion_id) is transaction:
-        discussion = session.get(Discussion, discussion_id)  # the identity map: no SQL
-        if discussion is not None:
-            return discussion
-    row = session.execute(_locking_statement(), {"discussion_id": discussion_id}
-                          ).unique().first()
-    if row is None:
+    discussion = db.session.scalar(
+        select(Discussion).where(Discussion.id == discussion_id).with_for_update()
+        .execution_options(populate_existing=True))
+    if discussion is None:
         raise NotFound(_("There is nothing here."))
-    discussion, any_requests = row
-    if not any_requests:  # none to answer: posting a message need not look them up
-        set_committed_value(discussion, "information_requests", [])
-    session.info["locked_discussions"] = {discussion_id: session.get_transaction()}
+    db.session.expire(discussion, [rel.key for rel in inspect(Discussion).relationships])
     return discussion
 
 

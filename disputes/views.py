@@ -1,7 +1,6 @@
 """Discussion pages for buyers, sellers and staff. Each view: load, check, one service call,
 one commit, redirect."""
 
-from functools import cache
 from io import BytesIO
 
 from flask import (
@@ -14,18 +13,16 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup
 
 from accounts.auth import staff_required
 from arbiter import clock
-from arbiter.errors import NotFound, ValidationFailed
+from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
-from arbiter.fragments import fragment
 from arbiter.storage import storage
 from arbiter.validation import form_amount
 from disputes import queries, services
@@ -38,7 +35,21 @@ from disputes.forms import (
     OpenDiscussionForm,
 )
 from disputes.models import Discussion
-from disputes.states import ExpectedOutcome, OfferKind, Party, Reason, Verdict
+from disputes.states import (
+    OFFER_LABELS,
+    OUTCOME_LABELS,
+    PARTY_LABELS,
+    REASON_LABELS,
+    STATE_LABELS,
+    VERDICT_LABELS,
+    DiscussionState,
+    ExpectedOutcome,
+    OfferKind,
+    Party,
+    Reason,
+    Role,
+    Verdict,
+)
 from orders.models import Order
 
 bp = Blueprint("disputes", __name__)
@@ -49,25 +60,17 @@ def _uploads() -> list[Upload]:
             if f and f.filename]
 
 
-def _visible_discussion(discussion_id: int, *, for_update: bool = True) -> Discussion:
-    """The discussion (without its thread: the service reads what it changes), or 404.
-
-    For a change it is read as the service will read it, row-locked: the service then
-    gets it without asking the database again.
-    """
-    try:
-        discussion = (services.load_for_update(discussion_id) if for_update
-                      else db.session.get(Discussion, discussion_id))
-    except NotFound:
-        abort(404)
+def _visible_discussion(discussion_id: int) -> Discussion:
+    """The discussion (without its thread: the service reads what it changes), or 404."""
+    discussion = db.session.get(Discussion, discussion_id)
     if discussion is None or not discussion.can_view(current_user):
         abort(404)
     return discussion
 
 
-def _visible_thread(discussion_id: int) -> queries.DiscussionPage:
-    """The discussion as its page shows it (without its entries), or 404."""
-    discussion = queries.discussion_page(discussion_id)
+def _visible_thread(discussion_id: int) -> Discussion:
+    """The discussion with its whole thread, or 404."""
+    discussion = queries.thread(discussion_id)
     if discussion is None or not discussion.can_view(current_user):
         abort(404)
     return discussion
@@ -78,50 +81,19 @@ def _thread_page(discussion: Discussion, status: int = 200, **forms):
     return _render_thread(_visible_thread(discussion.id), status, **forms)
 
 
-def _thread_entries_html(discussion: queries.DiscussionPage) -> Markup:
-    """The thread's entries, read and rendered only when this version of the thread is not
-    cached yet. The key names everything they show: the entries (append-only, so their
-    number and the newest id), the parties' names (the only authors shown by name: staff
-    write as "Platform") and the language."""
-    key = ("thread", discussion.id, discussion.thread_version, discussion.buyer.name,
-           discussion.seller.name, str(get_locale()))
-    return fragment(key, lambda: render_template(
-        "disputes/_entries.html", discussion=discussion,
-        entries=queries.thread_entries(discussion.id)))
+_FORMS = {"message_form": MessageForm, "offer_form": OfferForm,
+          "escalate_form": EscalateForm, "info_form": InformationRequestForm,
+          "decision_form": DecisionForm}
 
 
-class _LazyForm:
-    """An empty form built when the template first touches it: a page shows the forms of
-    one role, and building the others (fields, CSRF token) is wasted work. It never holds
-    input or errors, so its fields may come from the fragment cache (``is_blank``)."""
-
-    is_blank = True
-
-    def __init__(self, form_class):
-        self._form_class = form_class
-        self._form = None
-
-    def __getattr__(self, name):
-        if self._form is None:
-            self._form = self._form_class(formdata=None)
-        return getattr(self._form, name)
-
-
-def _render_thread(discussion: queries.DiscussionPage, status: int = 200, **forms):
-    role = discussion.role_of(current_user)
-    now = clock.now()
-    context = {
-        "discussion": discussion,
-        "thread_entries": _thread_entries_html(discussion),
-        "role": role,
-        "now": now,
-        "message_form": forms.get("message_form") or _LazyForm(MessageForm),
-        "offer_form": forms.get("offer_form") or _LazyForm(OfferForm),
-        "escalate_form": forms.get("escalate_form") or _LazyForm(EscalateForm),
-        "info_form": forms.get("info_form") or _LazyForm(InformationRequestForm),
-        "decision_form": forms.get("decision_form") or _LazyForm(DecisionForm),
-    }
-    return render_template("disputes/thread.html", **context), status
+def _render_thread(discussion: Discussion, status: int = 200, **forms):
+    """The thread page; ``forms`` are the ones holding the input just refused, the
+    others are blank (not filled from this request's form data)."""
+    blank = {name: form_class(formdata=None) for name, form_class in _FORMS.items()
+             if name not in forms}
+    return render_template("disputes/thread.html", discussion=discussion,
+                           role=discussion.role_of(current_user), now=clock.now(),
+                           **blank, **forms), status
 
 
 def _done(discussion_id: int, message: str):
@@ -174,7 +146,7 @@ def mine():
 @login_required
 def inbox():
     """Discussions about my sales, nearest deadline first, overdue ones marked."""
-    page = queries.seller_inbox_page(current_user, cursor=request.args.get("after"))
+    page = queries.seller_inbox(current_user, cursor=request.args.get("after"))
     return render_template("disputes/inbox.html", page=page, now=clock.now())
 
 
@@ -265,7 +237,7 @@ def escalate(discussion_id: int):
 @login_required
 def download(discussion_id: int, attachment_id: int):
     """An evidence file, for the two parties and staff, always as a download."""
-    discussion = _visible_discussion(discussion_id, for_update=False)
+    discussion = _visible_discussion(discussion_id)
     attachment = queries.attachment_for(discussion.id, attachment_id)
     if attachment is None:
         abort(404)
@@ -290,7 +262,7 @@ def queue():
         reason_filter = Reason(reason) if reason else None
     except ValueError:
         abort(422)
-    page = queries.escalation_queue_page(reason=reason_filter, older_than_hours=age,
+    page = queries.escalation_queue(reason=reason_filter, older_than_hours=age,
                                          cursor=request.args.get("after"))
     return render_template("disputes/queue.html", page=page, reason=reason, older_than=age,
                            now=clock.now())
@@ -374,55 +346,28 @@ def _share(rate: queries.Rate, places: int = 1) -> str:
     return "—" if value is None else f"{format_decimal(value, format='#,##0.' + '0' * places)} %"
 
 
-def _label_lookup(labels: dict, key, default=None):
-    """``label(value)`` for templates: each label is translated once per process and
-    language (its helpers are built per language, see :func:`_label_helpers`), however many
-    rows and pages show it (a lazy string would look the catalogue up again for every row)."""
-    translated: dict = {}
-
-    def label(value):
-        k = key(value)
-        if k not in translated:
-            text = labels.get(k, default) if default is not None else labels[k]
-            translated[k] = str(text)
-        return translated[k]
-
-    return label
-
-
-@cache
-def _label_helpers(language: str) -> dict:
-    """Built once per language (called while rendering in that language)."""
-    from disputes.states import (
-        OFFER_LABELS,
-        OUTCOME_LABELS,
-        PARTY_LABELS,
-        REASON_LABELS,
-        STATE_LABELS,
-        VERDICT_LABELS,
-        DiscussionState,
-        OfferKind,
-        Role,
-    )
-
-    role_labels = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"),
-                   Role.STAFF: _l("staff"), Role.SYSTEM: _l("system")}
-    notes = {"offer_declined": _l("The buyer declined the offer."),
-             "taken": _l("An advisor took the case.")}
-    return {
-        "reason_label": _label_lookup(REASON_LABELS, Reason),
-        "outcome_label": _label_lookup(OUTCOME_LABELS, ExpectedOutcome),
-        "state_label": _label_lookup(STATE_LABELS, DiscussionState),
-        "offer_label": _label_lookup(OFFER_LABELS, OfferKind),
-        "party_label": _label_lookup(PARTY_LABELS, Party),
-        "verdict_label": _label_lookup(VERDICT_LABELS, Verdict),
-        "role_label": _label_lookup(role_labels, Role),
-        "system_note": _label_lookup(notes, lambda data: (data or {}).get("action"),
-                                     default=""),
-        "open_discussion_for": services.open_discussion_for,
-    }
-
-
 @bp.app_context_processor
 def _labels():
-    return _label_helpers(str(get_locale()))
+    """Label helpers for templates: the translated name of each state, reason, offer..."""
+    return _LABEL_HELPERS
+
+
+def _label(labels: dict, kind):
+    return lambda value: labels[kind(value)]
+
+
+_ROLE_LABELS = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"), Role.STAFF: _l("staff"),
+                Role.SYSTEM: _l("system")}
+_SYSTEM_NOTES = {"offer_declined": _l("The buyer declined the offer."),
+                 "taken": _l("An advisor took the case.")}
+_LABEL_HELPERS = {
+    "reason_label": _label(REASON_LABELS, Reason),
+    "outcome_label": _label(OUTCOME_LABELS, ExpectedOutcome),
+    "state_label": _label(STATE_LABELS, DiscussionState),
+    "offer_label": _label(OFFER_LABELS, OfferKind),
+    "party_label": _label(PARTY_LABELS, Party),
+    "verdict_label": _label(VERDICT_LABELS, Verdict),
+    "role_label": _label(_ROLE_LABELS, Role),
+    "system_note": lambda data: _SYSTEM_NOTES.get((data or {}).get("action"), ""),
+    "open_discussion_for": services.open_discussion_for,
+}

@@ -296,8 +296,6 @@ def screenshot(report_id: int):
 def _extension_notices(obj) -> list[queries.ExtensionNotice]:
     """The incidents that extended a deadline of this discussion, claim or order."""
     kind = DeadlineKind
-    if getattr(obj, "deadlines_never_extended", False):  # its loader already looked
-        return []
     table = getattr(obj, "__tablename__", None)
     if table == "discussions":
         targets = [((kind.DISCUSSION_RESPOND_BY, kind.DISCUSSION_ESCALATION), [obj.id]),

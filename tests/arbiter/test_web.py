@@ -33,10 +33,12 @@ def test_hsts_in_production(monkeypatch, tmp_path):
 def test_assets_are_served_locally(client):
     page = client.get("/").text
     assert "cdn" not in page.lower()
-    css = re.search(r'href="(/bootstrap/static/css/[^"]+)"', page).group(1)
-    response = client.get(css)
-    assert response.status_code == 200
-    response.close()
+    assets = re.findall(r'(?:href|src)="(/static/vendor/bootstrap/[^"]+)"', page)
+    assert len(assets) == 3  # Bootstrap's CSS and JavaScript, and Popper
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200
+        response.close()
 
 
 @pytest.mark.parametrize("path", ["/logout", "/language", "/login", "/register"])

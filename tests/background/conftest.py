@@ -27,7 +27,8 @@ def celery_worker(committed, database_url, redis_broker, tmp_path):
     ``worker.log`` (returned), for the assertions and for a failure's message.
     """
     env = process_environment(database_url, ARBITER_REDIS_URL=redis_broker,
-                              ARBITER_STORAGE_DIR=str(tmp_path / "storage"))
+                              ARBITER_STORAGE_DIR=str(tmp_path / "storage"),
+                              ARBITER_MAIL_DIR=str(tmp_path / "mail"))
     subprocess.run([f"{BIN}/celery", "-A", "arbiter.worker", "purge", "-f"], env=env,
                    capture_output=True, check=True, timeout=60)  # no leftovers of other runs
     log_path = tmp_path / "worker.log"
