@@ -68,7 +68,6 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             _begin_session(user)
-            db.session.commit()
             flash(_("Welcome back, %(name)s.", name=user.name), "success")
             return redirect(safe_next_url(request.args.get("next")) or url_for("core.index"))
         form.password.errors.append(_("Unknown e-mail address or wrong password."))
@@ -81,7 +80,6 @@ def login():
 def logout():
     """End this browser's session; the cookie is worthless afterwards."""
     services.end_session(current_user, current_user.session_token)
-    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have been logged out."), "info")
@@ -101,7 +99,6 @@ def register():
             form.email.errors.append(error.message)
         else:
             _begin_session(user)
-            db.session.commit()
             flash(_("Your account is ready."), "success")
             return redirect(url_for("core.index"))
     status = 422 if form.is_submitted() else 200
@@ -121,7 +118,6 @@ def change_password():
             form.current_password.errors.append(error.message)
         else:
             _begin_session(user)
-            db.session.commit()
             flash(_("Your password has been changed. Other sessions were logged out."),
                   "success")
             return redirect(url_for("core.index"))
@@ -154,7 +150,6 @@ def request_data_export():
     except exports.ExportPending as error:
         db.session.rollback()
         return _account_page(error.message, 409)
-    db.session.commit()
     flash(_("We are preparing your data. You will be told in the app and by e-mail when it "
             "is ready."), "success")
     return redirect(url_for("accounts.account"))
@@ -190,7 +185,6 @@ def delete_account():
             db.session.rollback()
             status, error = 409, refusal.message
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             flash(_("Your account has been deleted and you have been logged out everywhere. "

@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.load(app, config)
     _init_extensions(app)
     _register_blueprints(app)
+    from arbiter.transactions import init_request_transactions
+
+    init_request_transactions(app)  # after every blueprint: it wraps every view
     _register_background_work()
     _register_cli(app)
     from arbiter.errors import register_error_handlers
@@ -44,13 +47,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from arbiter import i18n, models  # noqa: F401 - registers every table
-    from arbiter.db import read_safe_requests_in_autocommit
     from arbiter.extensions import babel, csrf, db, limiter, login_manager, migrate
     from arbiter.security import init_security_headers
 
     db.init_app(app)
-    # Read at each request: the tests swap ``db.session`` for one bound to their connection.
-    read_safe_requests_in_autocommit(app, lambda: db.session())
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -187,6 +187,11 @@ def init_api(app: Flask) -> None:
     _document_idempotency_keys(api, app)
     app.register_blueprint(docs)
 
+    from integrations.auth import note_token_use
+
+    # Registered before the request's transaction begins (arbiter.transactions).
+    app.before_request(note_token_use)
+
 
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False,

@@ -1,15 +1,11 @@
 """Declarative base, constraint naming convention and column types shared by all packages."""
 
-import re
 import sqlite3
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from flask import g, has_request_context, request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
@@ -120,101 +116,7 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-# Set by ``read_safe_requests_in_autocommit`` on a GET's SQLite connection: no BEGIN, so
-# each read is its own transaction, as on PostgreSQL.
-_SQLITE_READS_IN_AUTOCOMMIT = "arbiter_sqlite_reads_in_autocommit"
-
-
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
-    if (connection.dialect.name == "sqlite"
-            and not connection.get_execution_options().get(_SQLITE_READS_IN_AUTOCOMMIT)):
+    if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
-
-
-# --- safe requests only read ---------------------------------------------------------------
-# GET and HEAD change nothing: every change is a POST with a CSRF token. That is enforced
-# here, for every connection a GET or HEAD uses: a statement that is not a read is refused
-# before it reaches the database, as the bug it is (the answer is a 500, nothing is written).
-#
-# It also makes pages cheaper: their statements run in autocommit. On PostgreSQL psycopg
-# then sends no BEGIN and no COMMIT, two of a page's five round trips to the database; and
-# since nothing is rolled back, psycopg keeps its prepared statements (it forgets them all
-# on a ROLLBACK), so PostgreSQL does not parse and plan a page's statements again on every
-# request. Reads see what they saw in a transaction: at READ COMMITTED, PostgreSQL's level,
-# every statement takes its own snapshot either way. On SQLite each read is likewise its
-# own transaction: a page sends no BEGIN (1 % of its instructions) and, above all, holds its
-# read lock only while a statement runs, not while the page renders, so a writer (another
-# worker, the embedded scheduler) does not wait for pages to finish before it can commit.
-
-SAFE_METHODS = frozenset({"GET", "HEAD"})
-# A read, the SQLite BEGIN above, or the savepoints of a session nested in a transaction.
-_READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")
-# A common table expression reads unless it changes rows (WITH … INSERT … RETURNING).
-_CHANGES_ROWS = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
-
-
-class WriteInSafeRequest(RuntimeError):
-    """A GET or HEAD request tried to change the database."""
-
-
-_BOOKKEEPING = "arbiter_bookkeeping_write"
-
-
-@contextmanager
-def bookkeeping_write():
-    """Let a GET or HEAD write a note about the request itself, never what it reads (when
-    an API token was last used). On PostgreSQL each such statement commits on its own."""
-    previous = g.get(_BOOKKEEPING, False)
-    setattr(g, _BOOKKEEPING, True)
-    try:
-        yield
-    finally:
-        setattr(g, _BOOKKEEPING, previous)
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _refuse_writes_in_safe_requests(connection, cursor, statement, parameters, context,
-                                    executemany) -> None:
-    if (not has_request_context() or request.method not in SAFE_METHODS
-            or g.get(_BOOKKEEPING)):
-        return
-    start = statement.lstrip()[:9].upper()  # not a copy of the whole SQL
-    if start.startswith(_READS) or (start.startswith("WITH")
-                                    and not _CHANGES_ROWS.search(statement)):
-        return
-    raise WriteInSafeRequest(
-        f"{request.method} {request.path} may only read; it sent: {statement[:80]!r}")
-
-
-def read_safe_requests_in_autocommit(app, session_scope) -> None:
-    """Run the statements of GET and HEAD requests in autocommit (see above).
-
-    ``session_scope`` returns the request's session; a session bound to one connection
-    rather than to the engine (a test's transaction) is left as it is.
-    """
-
-    @app.before_request
-    def _read_without_transaction() -> None:
-        if request.method not in SAFE_METHODS or request.endpoint == "static":
-            return
-        session = session_scope()
-        bind = session.get_bind()
-        if not isinstance(bind, Engine) or session.in_transaction():
-            return
-        if bind.dialect.name == "postgresql":
-            # The connection's level goes back to the engine's when it returns to the pool.
-            options = {"isolation_level": "AUTOCOMMIT"}
-        elif bind.dialect.name == "sqlite":
-            # Not SQLAlchemy's AUTOCOMMIT level: resetting it at checkin would turn pysqlite's
-            # own transaction handling back on (see ``_configure_sqlite``). This option ends
-            # with the request's connection object.
-            options = {_SQLITE_READS_IN_AUTOCOMMIT: True}
-        else:
-            return
-        try:
-            session.connection(execution_options=options)
-        except SQLAlchemyError:
-            # The database is unreachable: the view meets the same error where it knows
-            # what to answer (the health check: 503).
-            session.rollback()

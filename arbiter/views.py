@@ -33,6 +33,12 @@ from arbiter.urls import safe_next_url
 bp = Blueprint("core", __name__)
 
 
+def done(where: str, message: str):
+    """After a change: say what was done, and go to ``where`` (post, redirect, get)."""
+    flash(message, "success")
+    return redirect(where)
+
+
 @bp.route("/")
 def index():
     """Home: what Arbiter does, and where a logged-in user goes next."""
@@ -57,7 +63,6 @@ def notifications():
     user = current_user._get_current_object()
     if request.method == "POST":
         notifications_module.mark_all_read(user)
-        db.session.commit()
         return redirect(url_for("core.notifications"))
     return render_template("core/notifications.html", items=notifications_module.recent(user))
 
@@ -70,7 +75,6 @@ def set_language():
         session["lang"] = lang
         if current_user.is_authenticated:
             account_services.set_locale(current_user._get_current_object(), lang)
-            db.session.commit()
     return redirect(safe_next_url(request.form.get("next")) or url_for("core.index"))
 
 
@@ -94,7 +98,6 @@ def retry_email(email_id: int):
     if row.state is not OutboxState.DEAD:
         abort(409)
     mail.retry_dead(row)
-    db.session.commit()
     flash(_("The e-mail will be sent again."), "success")
     return redirect(url_for("core.outbox"))
 

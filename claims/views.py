@@ -28,6 +28,7 @@ from arbiter.files import FileTooLarge, Upload
 from arbiter.money import format_money
 from arbiter.storage import storage
 from arbiter.validation import form_amount
+from arbiter.views import done
 from claims import banking, policy, queries, services
 from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
 from claims.models import Claim, PayoutBatch
@@ -132,11 +133,6 @@ def _claim_page(claim: Claim, status: int = 200, **forms):
     return render_template("claims/claim.html", **context), status
 
 
-def _done(claim_id: int, message: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("claims.claim", claim_id=claim_id))
-
 
 # --- buyer ------------------------------------------------------------------------------
 
@@ -171,8 +167,9 @@ def file_claim(order_id: int):
             db.session.rollback()
             _show_error(form, error, "description")
             return _file_form(order, form), error.status
-        return _done(claim.id, _("Your claim was filed. We will let you know when an "
-                                 "advisor starts the review."))
+        return done(url_for("claims.claim", claim_id=claim.id),
+                    _("Your claim was filed. We will let you know when an "
+                      "advisor starts the review."))
     return _file_form(order, form), 422 if form.is_submitted() else 200
 
 
@@ -210,7 +207,8 @@ def upload_documents(claim_id: int):
         db.session.rollback()
         form.files.errors.append(error.message)
         return _claim_page(claim, error.status, documents_form=form)
-    return _done(claim_id, _("Your documents were added to the claim."))
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("Your documents were added to the claim."))
 
 
 @bp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
@@ -219,7 +217,7 @@ def withdraw(claim_id: int):
     """The buyer withdraws the claim (before a decision)."""
     claim = _visible_claim(claim_id)
     services.withdraw(claim, current_user._get_current_object())
-    return _done(claim_id, _("You withdrew the claim."))
+    return done(url_for("claims.claim", claim_id=claim_id), _("You withdrew the claim."))
 
 
 @bp.route("/claims/<int:claim_id>/documents/<int:document_id>")
@@ -262,7 +260,7 @@ def take(claim_id: int):
     """Start reviewing a submitted claim."""
     claim = _visible_claim(claim_id)
     services.take(claim, current_user._get_current_object())
-    return _done(claim_id, _("The claim is yours to review."))
+    return done(url_for("claims.claim", claim_id=claim_id), _("The claim is yours to review."))
 
 
 @bp.route("/claims/<int:claim_id>/document-requests", methods=["POST"])
@@ -274,7 +272,8 @@ def request_documents(claim_id: int):
     if not form.validate():
         return _claim_page(claim, 422, request_form=form)
     services.request_documents(claim, current_user._get_current_object(), form.what.data)
-    return _done(claim_id, _("Documents requested. The buyer has 7 days."))
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("Documents requested. The buyer has 7 days."))
 
 
 @bp.route("/claims/<int:claim_id>/reject-after-deadline", methods=["POST"])
@@ -283,7 +282,8 @@ def reject_after_deadline(claim_id: int):
     """Reject a claim whose requested documents did not arrive by the deadline."""
     claim = _visible_claim(claim_id)
     services.reject_after_deadline(claim, current_user._get_current_object())
-    return _done(claim_id, _("The claim was rejected: the documents did not arrive in time."))
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("The claim was rejected: the documents did not arrive in time."))
 
 
 @bp.route("/claims/<int:claim_id>/decide", methods=["POST"])
@@ -305,7 +305,7 @@ def decide(claim_id: int):
         db.session.rollback()
         _show_error(form, error, "rationale")
         return _claim_page(claim, 422, decision_form=form)
-    return _done(claim_id, _("The decision was issued."))
+    return done(url_for("claims.claim", claim_id=claim_id), _("The decision was issued."))
 
 
 @bp.route("/staff/payouts")
@@ -325,7 +325,6 @@ def payouts():
 def export_payouts():
     """Put every pending payout into a new batch and download its CSV."""
     batch = services.export_payouts(current_user._get_current_object())
-    db.session.commit()
     flash(ngettext("Batch #%(id)s exported: %(num)d payout, %(total)s.",
                    "Batch #%(id)s exported: %(num)d payouts, %(total)s.", batch.payout_count,
                    id=batch.id, total=format_money(batch.total_amount, batch.currency,
@@ -353,7 +352,6 @@ def batch_csv(batch_id: int):
 def mark_batch_paid(batch_id: int):
     """Finance confirmed the transfers: the batch's claims are paid. Safe to repeat."""
     changed = services.mark_batch_paid(batch_id, current_user._get_current_object())
-    db.session.commit()
     if changed:
         flash(_("Batch #%(id)s is marked as paid.", id=batch_id), "success")
     else:

@@ -6,8 +6,6 @@ from io import BytesIO
 from flask import (
     Blueprint,
     abort,
-    flash,
-    redirect,
     render_template,
     request,
     send_file,
@@ -25,6 +23,7 @@ from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.storage import storage
 from arbiter.validation import form_amount
+from arbiter.views import done
 from disputes import queries, services
 from disputes.forms import (
     DecisionForm,
@@ -96,11 +95,6 @@ def _render_thread(discussion: Discussion, status: int = 200, **forms):
                            **blank, **forms), status
 
 
-def _done(discussion_id: int, message: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("disputes.thread", discussion_id=discussion_id))
-
 
 @bp.route("/orders/<int:order_id>/report", methods=["GET", "POST"])
 @login_required
@@ -129,7 +123,8 @@ def open_discussion(order_id: int):
             target = form.files if "files" in error.fields else form.description
             target.errors.append(error.message)
             return render_template("disputes/open.html", form=form, order=order), error.status
-        return _done(discussion.id, _("Your report was sent to the seller."))
+        return done(url_for("disputes.thread", discussion_id=discussion.id),
+                    _("Your report was sent to the seller."))
     status = 422 if form.is_submitted() else 200
     return render_template("disputes/open.html", form=form, order=order), status
 
@@ -172,7 +167,7 @@ def post_message(discussion_id: int):
         db.session.rollback()
         (form.files if "files" in error.fields else form.body).errors.append(error.message)
         return _thread_page(discussion, error.status, message_form=form)
-    return _done(discussion_id, _("Message sent."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id), _("Message sent."))
 
 
 @bp.route("/discussions/<int:discussion_id>/offers", methods=["POST"])
@@ -191,7 +186,8 @@ def make_offer(discussion_id: int):
         db.session.rollback()
         form.amount.errors.append(error.message)
         return _thread_page(discussion, 422, offer_form=form)
-    return _done(discussion_id, _("Your offer was sent to the buyer."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("Your offer was sent to the buyer."))
 
 
 @bp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/<any(accept, decline):answer>",
@@ -203,9 +199,11 @@ def answer_offer(discussion_id: int, offer_id: int, answer: str):
     user = current_user._get_current_object()
     if answer == "accept":
         services.accept_offer(discussion, user, offer_id)
-        return _done(discussion_id, _("You accepted the offer. The discussion is resolved."))
+        return done(url_for("disputes.thread", discussion_id=discussion_id),
+                    _("You accepted the offer. The discussion is resolved."))
     services.decline_offer(discussion, user, offer_id)
-    return _done(discussion_id, _("You declined the offer."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("You declined the offer."))
 
 
 @bp.route("/discussions/<int:discussion_id>/<any(solve, withdraw):action>", methods=["POST"])
@@ -216,9 +214,11 @@ def finish(discussion_id: int, action: str):
     user = current_user._get_current_object()
     if action == "solve":
         services.close_as_solved(discussion, user)
-        return _done(discussion_id, _("The discussion is closed as solved."))
+        return done(url_for("disputes.thread", discussion_id=discussion_id),
+                    _("The discussion is closed as solved."))
     services.withdraw(discussion, user)
-    return _done(discussion_id, _("You withdrew the discussion."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("You withdrew the discussion."))
 
 
 @bp.route("/discussions/<int:discussion_id>/escalate", methods=["POST"])
@@ -230,7 +230,8 @@ def escalate(discussion_id: int):
     if not form.validate():
         return _thread_page(discussion, 422, escalate_form=form)
     services.escalate(discussion, current_user._get_current_object(), form.reason.data)
-    return _done(discussion_id, _("The platform will look at your case."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("The platform will look at your case."))
 
 
 @bp.route("/discussions/<int:discussion_id>/attachments/<int:attachment_id>")
@@ -274,7 +275,7 @@ def take(discussion_id: int):
     """Take the case; one advisor at a time."""
     discussion = _visible_discussion(discussion_id)
     services.take_case(discussion, current_user._get_current_object())
-    return _done(discussion_id, _("The case is yours."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id), _("The case is yours."))
 
 
 @bp.route("/discussions/<int:discussion_id>/information-requests", methods=["POST"])
@@ -287,7 +288,8 @@ def request_information(discussion_id: int):
         return _thread_page(discussion, 422, info_form=form)
     services.request_information(discussion, current_user._get_current_object(),
                                  party=Party(form.party.data), question=form.question.data)
-    return _done(discussion_id, _("Information requested."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("Information requested."))
 
 
 @bp.route("/discussions/<int:discussion_id>/decide", methods=["POST"])
@@ -308,7 +310,8 @@ def decide(discussion_id: int):
         (form.amount if "amount" in error.fields else form.rationale).errors.append(
             error.message)
         return _thread_page(discussion, 422, decision_form=form)
-    return _done(discussion_id, _("The verdict was issued."))
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("The verdict was issued."))
 
 
 @bp.route("/staff/dashboard")

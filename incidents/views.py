@@ -28,6 +28,7 @@ from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
 from arbiter.files import FileTooLarge, Upload
 from arbiter.storage import storage
+from arbiter.views import done
 from incidents import feed, queries, services
 from incidents.forms import (
     DeclareForm,
@@ -94,7 +95,6 @@ def report_problem():
             db.session.rollback()
             _show_error(form, error, "what_happened")
             return render_template("incidents/report_problem.html", form=form), error.status
-        db.session.commit()
         flash(_("Thank you. We received your report and will look into it."), "success")
         return redirect(url_for("core.index"))
     status = 422 if form.is_submitted() else 200
@@ -139,7 +139,8 @@ def declare():
             db.session.rollback()
             _show_error(form, error, "title")
             return render_template("incidents/declare.html", form=form), error.status
-        return _done(incident.id, _("The incident is declared and shown on the status page."))
+        return done(url_for("incidents.incident", incident_id=incident.id),
+                    _("The incident is declared and shown on the status page."))
     if not form.is_submitted():
         form.started_at.data = clock.now()
     status = 422 if form.is_submitted() else 200
@@ -160,11 +161,6 @@ def _incident_page(incident: Incident, status: int = 200, **forms):
         update_form=forms.get("update_form") or UpdateForm(formdata=None),
         resolve_form=resolve_form, window_form=window_form), status
 
-
-def _done(incident_id: int, message: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("incidents.incident", incident_id=incident_id))
 
 
 @bp.route("/staff/incidents/<int:incident_id>")
@@ -189,7 +185,8 @@ def post_update(incident_id: int):
         db.session.rollback()
         _show_error(form, error, "body")
         return _incident_page(incident, error.status, update_form=form)
-    return _done(incident_id, _("The update is on the status page."))
+    return done(url_for("incidents.incident", incident_id=incident_id),
+                _("The update is on the status page."))
 
 
 @bp.route("/staff/incidents/<int:incident_id>/resolve", methods=["POST"])
@@ -207,8 +204,9 @@ def resolve(incident_id: int):
         db.session.rollback()
         _show_error(form, error, "body")
         return _incident_page(incident, error.status, resolve_form=form)
-    return _done(incident_id, _("The incident is resolved. Deadlines that ran during it are "
-                                "extended by 24 hours."))
+    return done(url_for("incidents.incident", incident_id=incident_id),
+                _("The incident is resolved. Deadlines that ran during it are "
+                  "extended by 24 hours."))
 
 
 @bp.route("/staff/incidents/<int:incident_id>/window", methods=["POST"])
@@ -231,8 +229,9 @@ def change_window(incident_id: int):
         db.session.rollback()
         flash(_("The window is unchanged."), "info")
         return redirect(url_for("incidents.incident", incident_id=incident_id))
-    return _done(incident_id, _("The window is changed; deadlines now inside it are "
-                                "extended, none twice."))
+    return done(url_for("incidents.incident", incident_id=incident_id),
+                _("The window is changed; deadlines now inside it are "
+                  "extended, none twice."))
 
 
 @bp.route("/staff/incidents/<int:incident_id>/extend", methods=["POST"])
@@ -241,8 +240,9 @@ def extend_deadlines(incident_id: int):
     """Extend the deadlines now, before the resolution (each at most once)."""
     incident = _incident_or_404(incident_id)
     services.extend_deadlines(incident, current_user._get_current_object())
-    return _done(incident_id, _("Deadlines that ran during the incident are being extended "
-                                "by 24 hours, each once."))
+    return done(url_for("incidents.incident", incident_id=incident_id),
+                _("Deadlines that ran during the incident are being extended "
+                  "by 24 hours, each once."))
 
 
 # --- staff: problem reports -------------------------------------------------------------------
@@ -269,7 +269,6 @@ def link_report(report_id: int):
         abort(422)
     changed = services.link_report_to_incident(report, incident_id,
                                                current_user._get_current_object())
-    db.session.commit()
     if changed:
         flash(_("The report is linked to incident #%(id)s.", id=incident_id), "success")
     return redirect(url_for("incidents.problem_reports"))

@@ -7,8 +7,8 @@ The decorator
 - reads ``Authorization: Bearer <token>``: missing, unknown, revoked or expired -> 401;
   the wrong kind of token (a user token on an integration endpoint and vice versa) or a
   non-staff user on a staff endpoint -> 403;
-- runs the view as one transaction: committed when the answer is below 400, rolled back
-  otherwise (one commit per request, as in the browser views);
+- answers a refusal as the API's JSON error (the request's one transaction, committed
+  below 400 and rolled back otherwise, is :mod:`arbiter.transactions`', as for pages);
 - on POST, honours ``Idempotency-Key`` (see :mod:`integrations.idempotency`).
 """
 
@@ -21,8 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from accounts.models import User
 from arbiter import clock
-from arbiter.api import BEARER, Blueprint
-from arbiter.db import bookkeeping_write
+from arbiter.api import API_PREFIX, BEARER, Blueprint
 from arbiter.errors import DomainError, domain_error_response, http_error_response
 from arbiter.extensions import db
 from integrations import tokens
@@ -64,38 +63,41 @@ def _bearer() -> str | None:
     return value.strip()
 
 
+def note_token_use() -> None:
+    """Before an API request's own transaction: when its token was last used, to the minute
+    (not a write on every request), committed on its own, for reads too (a GET's
+    transaction is read-only)."""
+    raw = _bearer() if request.path.startswith(API_PREFIX) else None
+    if raw is None:
+        return
+    row = tokens.find_live(raw)
+    now = clock.now()
+    if row is not None and (row.last_used_at is None
+                            or now - row.last_used_at >= LAST_USED_RESOLUTION):
+        row.last_used_at = now
+    db.session.commit()  # ends this transaction either way: the request's begins afresh
+
+
 def load_caller() -> Caller:
     raw = _bearer()
     row = tokens.find_live(raw) if raw else None
     if row is None:
         abort(401)
-    now = clock.now()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        with bookkeeping_write():  # even a GET records it
-            row.last_used_at = now  # to the minute: not a write on every request
-            db.session.commit()
     user = row.user if row.kind is TokenKind.USER else None
     if user is not None:
         g._login_user = user  # Flask-Login's current_user: the user's language for messages
     return Caller(row, user)
 
 
-def perform(view, args, kwargs, on_response=None):
-    """Run the view as one transaction; ``on_response`` sees the answer before the commit."""
+def answer(view, args, kwargs):
+    """The view's answer, a refusal (a domain or HTTP error) as the API's JSON error; the
+    request's transaction (:mod:`arbiter.transactions`) then commits or rolls back."""
     try:
-        response = make_response(view(*args, **kwargs))
+        return make_response(view(*args, **kwargs))
     except DomainError as error:
-        db.session.rollback()
-        response = make_response(domain_error_response(error))
+        return make_response(domain_error_response(error))
     except HTTPException as error:
-        db.session.rollback()
-        response = make_response(http_error_response(error))
-    if response.status_code >= 400:
-        db.session.rollback()
-    if on_response is not None:
-        on_response(response)
-    db.session.commit()
-    return response
+        return make_response(http_error_response(error))
 
 
 def _guard(kinds: frozenset[TokenKind], *, staff: bool = False):
@@ -112,7 +114,7 @@ def _guard(kinds: frozenset[TokenKind], *, staff: bool = False):
                 from integrations.idempotency import run_idempotent
 
                 return run_idempotent(caller, view, args, kwargs)
-            return perform(view, args, kwargs)
+            return answer(view, args, kwargs)
 
         wrapped._api_auth = kinds
         return Blueprint.doc(security=BEARER)(wrapped)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from arbiter import clock
 from arbiter.errors import error_response
 from arbiter.extensions import db
+from arbiter.transactions import record_answer
 from integrations.models import IdempotencyKey, IdempotencyState
 
 HEADER = "Idempotency-Key"
@@ -81,11 +82,11 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | None:
 
 
 def run_idempotent(caller, view, args, kwargs):
-    from integrations.auth import perform
+    from integrations.auth import answer
 
     key = request.headers.get(HEADER)
     if key is None:
-        return perform(view, args, kwargs)
+        return answer(view, args, kwargs)
     if not _valid(key):
         return error_response(
             422, "invalid_idempotency_key",
@@ -108,8 +109,9 @@ def run_idempotent(caller, view, args, kwargs):
                                 if name in response.headers}
         row.completed_at = clock.now()
 
+    record_answer(store)  # kept whatever the answer, a refusal included
     try:
-        return perform(view, args, kwargs, on_response=store)
+        return answer(view, args, kwargs)
     except Exception:
         db.session.rollback()
         db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))

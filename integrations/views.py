@@ -44,7 +44,6 @@ def _endpoint(endpoint_id: int) -> WebhookEndpoint:
 def approve(endpoint_id: int):
     """Approve a URL: it receives the events from now on."""
     webhooks.approve(_endpoint(endpoint_id), current_user._get_current_object())
-    db.session.commit()
     flash(_("The endpoint is approved; events from now on are sent to it."), "success")
     return redirect(url_for("integrations.webhook_log"))
 
@@ -54,7 +53,6 @@ def approve(endpoint_id: int):
 def deactivate(endpoint_id: int):
     """Stop sending events to a URL."""
     webhooks.deactivate(_endpoint(endpoint_id), current_user._get_current_object())
-    db.session.commit()
     flash(_("Nothing more is sent to this endpoint."), "info")
     return redirect(url_for("integrations.webhook_log"))
 
@@ -67,6 +65,5 @@ def retry(delivery_id: int):
     if delivery is None:
         abort(404)
     webhooks.retry(delivery)
-    db.session.commit()
     flash(_("The delivery will be tried again."), "success")
     return redirect(url_for("integrations.webhook_log"))
