@@ -1,7 +1,6 @@
 """Browser pages for registration, login, logout, password change, the account page with
 its data rights (download my data, delete my account) and the public privacy page."""
 
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -10,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -21,6 +19,7 @@ from accounts import deletion, exports, services
 from accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegistrationForm
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db, limiter
+from arbiter.storage import send_download
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("accounts", __name__)
@@ -160,11 +159,8 @@ def request_data_export():
 def download_data_export(export_id: int):
     """My data as a ZIP: only for its owner (404 for anyone else), for 7 days (then 410)."""
     export, data = exports.open_download(export_id, current_user)
-    response = send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
-                         download_name=exports.download_name(export))
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(data, filename=exports.download_name(export),
+                         mimetype="application/zip")
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])

@@ -9,10 +9,11 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Protocol
 
-from flask import current_app
+from flask import Response, current_app, send_file
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,18 @@ class FilesystemStorage:
 
 def storage() -> Storage:
     return FilesystemStorage(current_app.config["STORAGE_DIR"])
+
+
+def send_download(data: bytes, *, filename: str, mimetype: str) -> Response:
+    """A file as a download, never shown inline (evidence may be anything a person
+    uploaded): ``nosniff``, and kept by no cache (it holds personal data)."""
+    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,
+                         download_name=filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def send_stored(key: str, *, filename: str, mimetype: str) -> Response:
+    """The stored blob ``key`` as a download (see :func:`send_download`)."""
+    return send_download(storage().get(key), filename=filename, mimetype=mimetype)

@@ -1,7 +1,6 @@
 """Pages that belong to no feature: home, health check, language switch."""
 
 import hashlib
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -11,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -27,7 +25,7 @@ from arbiter import notifications as notifications_module
 from arbiter.extensions import db, limiter
 from arbiter.i18n import LANGUAGES
 from arbiter.notifications import OutboxEmail, OutboxState
-from arbiter.storage import storage
+from arbiter.storage import send_stored
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("core", __name__)
@@ -113,12 +111,8 @@ def download_decision(number: str):
         flash(_("The decision document is still being prepared. Try again in a minute."),
               "info")
         return redirect(request.referrer or url_for("core.index"))
-    response = send_file(BytesIO(storage().get(document.storage_key)),
-                         mimetype="application/pdf", as_attachment=True,
-                         download_name=document.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(document.storage_key, filename=document.filename,
+                       mimetype="application/pdf")
 
 
 @bp.route("/decisions/<path:number>/verify", methods=["GET", "POST"])

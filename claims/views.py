@@ -3,7 +3,6 @@ the claims dashboard. Each changing view: load, check, one service call, one com
 redirect.
 """
 
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -12,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_decimal, get_locale, ngettext
@@ -26,7 +24,7 @@ from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
 from arbiter.money import format_money
-from arbiter.storage import storage
+from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
 from claims import banking, policy, queries, services
@@ -228,12 +226,8 @@ def download(claim_id: int, document_id: int):
     document = queries.document_for(claim.id, document_id)
     if document is None:
         abort(404)
-    response = send_file(BytesIO(storage().get(document.storage_key)),
-                         mimetype=document.content_type, as_attachment=True,
-                         download_name=document.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(document.storage_key, filename=document.filename,
+                       mimetype=document.content_type)
 
 
 # --- staff ------------------------------------------------------------------------------
@@ -339,12 +333,8 @@ def batch_csv(batch_id: int):
     batch = db.session.get(PayoutBatch, batch_id)
     if batch is None:
         abort(404)
-    response = send_file(BytesIO(storage().get(batch.csv_storage_key)),
-                         mimetype="text/csv", as_attachment=True,
-                         download_name=f"arbiter-payouts-batch-{batch.id}.csv")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(batch.csv_storage_key, filename=f"arbiter-payouts-batch-{batch.id}.csv",
+                       mimetype="text/csv")
 
 
 @bp.route("/staff/payouts/batches/<int:batch_id>/paid", methods=["POST"])

@@ -12,6 +12,7 @@ from accounts.auth import staff_required
 from arbiter import clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import talisman
+from arbiter.storage import send_download
 from dashboards import charts, policy
 from dashboards.policy import Period, PeriodError, PeriodProblem
 
@@ -98,7 +99,4 @@ def chart_csv(chart: str):
     period = _period()
     data = _build(chart, period)
     filename = f"arbiter-{data.key}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    response = Response(charts.to_csv(data), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(charts.to_csv(data), filename=filename, mimetype="text/csv")

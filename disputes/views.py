@@ -1,14 +1,12 @@
 """Discussion pages for buyers, sellers and staff. Each view: load, check, one service call,
 one commit, redirect."""
 
-from io import BytesIO
 
 from flask import (
     Blueprint,
     abort,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_decimal
@@ -21,7 +19,7 @@ from arbiter import clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
-from arbiter.storage import storage
+from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
 from disputes import queries, services
@@ -242,12 +240,8 @@ def download(discussion_id: int, attachment_id: int):
     attachment = queries.attachment_for(discussion.id, attachment_id)
     if attachment is None:
         abort(404)
-    response = send_file(BytesIO(storage().get(attachment.storage_key)),
-                         mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(attachment.storage_key, filename=attachment.filename,
+                       mimetype=attachment.content_type)
 
 
 # --- staff -----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 Each changing view: load, check, one service call, one commit, redirect.
 """
 
-from io import BytesIO
 
 from flask import (
     Blueprint,
@@ -13,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -27,7 +25,7 @@ from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
 from arbiter.files import FileTooLarge, Upload
-from arbiter.storage import storage
+from arbiter.storage import send_stored
 from arbiter.views import done
 from incidents import feed, queries, services
 from incidents.forms import (
@@ -281,12 +279,8 @@ def screenshot(report_id: int):
     report = db.session.get(ProblemReport, report_id)
     if report is None or report.screenshot_key is None:
         abort(404)
-    response = send_file(BytesIO(storage().get(report.screenshot_key)),
-                         mimetype=report.screenshot_content_type, as_attachment=True,
-                         download_name=report.screenshot_filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(report.screenshot_key, filename=report.screenshot_filename,
+                       mimetype=report.screenshot_content_type)
 
 
 # --- templates ------------------------------------------------------------------------------
