@@ -10,6 +10,8 @@ background, stored once with its SHA-256 and never rendered again.
 
 import hashlib
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from arbiter import clock
 from arbiter.db import Base, PrimaryKey, enum_type
 from arbiter.extensions import db
+from arbiter.money import format_money
 
 
 class DecisionKind(StrEnum):
@@ -205,3 +208,47 @@ def verify(number: str, digest: str) -> DecisionDocument | None:
         select(DecisionDocument).where(
             DecisionDocument.number == number,
             (DecisionDocument.sha256 == digest) | (DecisionDocument.fingerprint == digest)))
+
+
+# --- what every decision document shows ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionText:
+    """Formats a decision's values in one language: call inside ``force_locale(locale)``.
+
+    The parts every decision shows the same way (the order, the evidence, the verification
+    address) are written once here; each kind of decision adds what it decided.
+    """
+
+    locale: str
+    currency: str = "PLN"
+
+    def money(self, minor: int) -> str:
+        return format_money(minor, self.currency, self.locale)
+
+    def when(self, value: datetime) -> str:
+        from flask_babel import format_datetime
+
+        return format_datetime(value, "medium")
+
+    def order(self, order) -> dict:
+        from orders.states import PAYMENT_METHOD_LABELS
+
+        return {"external_id": order.external_id, "item": order.item_title,
+                "price": self.money(order.item_price),
+                "shipping": self.money(order.shipping_cost),
+                "payment_method": str(PAYMENT_METHOD_LABELS[order.payment_method]),
+                "paid_at": self.when(order.paid_at)}
+
+    def evidence(self, files: Iterable) -> list[dict]:
+        """Evidence files: name, who uploaded it and when, and its SHA-256."""
+        return [{"name": file.filename, "by": file.uploaded_by.name,
+                 "at": self.when(file.created_at), "sha256": file.sha256} for file in files]
+
+
+def verify_url(number: str) -> str:
+    """Where anyone checks that a document with this number is genuine."""
+    from flask import current_app
+
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/decisions/{number}/verify"

@@ -1,14 +1,11 @@
 """The content of a claim decision's document, as plain, already-formatted strings."""
 
-from flask import current_app
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
-from arbiter.documents import register_owner
+from arbiter.documents import DecisionText, register_owner, verify_url
 from arbiter.extensions import db
-from arbiter.money import format_money
-from claims.models import Claim
+from claims.models import Claim, PolicyVersion
 from claims.policy import Clause
 from claims.states import (
     CLAIM_TYPE_LABELS,
@@ -17,20 +14,43 @@ from claims.states import (
     ClaimState,
     ClaimType,
 )
-from orders.states import PAYMENT_METHOD_LABELS
+from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
-CLAUSE_LABELS = {
-    Clause.COVERED_PAYMENT_METHODS: _l("covered payment methods: platform payments and "
-                                       "bank transfer"),
-    Clause.ITEM_FULL_PRICE: _l("the full item price"),
-    Clause.ITEM_DOCUMENTED_LOSS: _l("the documented loss, at most the item price"),
-    Clause.SHIPPING_COVERED: _l("shipping covered for platform payments"),
-    Clause.SHIPPING_NOT_COVERED: _l("shipping not covered for this payment method"),
-    Clause.SHIPPING_CAP: _l("shipping at most 100.00 zł"),
-    Clause.TOTAL_CAP: _l("total at most 10,000.00 zł"),
-    Clause.FILING_WINDOW: _l("filed within 90 days of payment"),
-    Clause.POLICE_REPORT_REQUIRED: _l("police-report acknowledgement required"),
-}
+
+def clause_text(clause: Clause, version: PolicyVersion, text: DecisionText) -> str:
+    """A clause of the policy as a decision cites it, with the numbers of the version that
+    judged the claim (never those of another version)."""
+    def methods(values: list[str]) -> str:
+        return ", ".join(str(PAYMENT_METHOD_LABELS[PaymentMethod(v)]) for v in values)
+
+    match clause:
+        case Clause.COVERED_PAYMENT_METHODS:
+            return _("covered payment methods: %(methods)s",
+                     methods=methods(version.covered_payment_methods))
+        case Clause.ITEM_FULL_PRICE:
+            return _("the full item price")
+        case Clause.ITEM_DOCUMENTED_LOSS:
+            return _("the documented loss, at most the item price")
+        case Clause.SHIPPING_COVERED:
+            return _("shipping covered for: %(methods)s",
+                     methods=methods(version.shipping_covered_for))
+        case Clause.SHIPPING_NOT_COVERED:
+            return _("shipping not covered for this payment method")
+        case Clause.SHIPPING_CAP:
+            return _("shipping at most %(cap)s", cap=text.money(version.shipping_cap_minor))
+        case Clause.TOTAL_CAP:
+            return _("total at most %(cap)s", cap=text.money(version.total_cap_minor))
+        case Clause.FILING_WINDOW:
+            return ngettext("filed within %(num)d day of payment",
+                            "filed within %(num)d days of payment", version.filing_window_days)
+        case Clause.POLICE_REPORT_REQUIRED:
+            return _("police-report acknowledgement required")
+
+
+def clause_texts(claim: Claim, locale: str) -> list[str]:
+    """The clauses the claim's decision applied, in the reader's language."""
+    text = DecisionText(locale, claim.order.currency)
+    return [clause_text(Clause(clause), claim.policy_version, text) for clause in claim.clauses]
 
 
 def locales_for(claim: Claim) -> list[str]:
@@ -39,13 +59,9 @@ def locales_for(claim: Claim) -> list[str]:
 
 def claim_data(claim: Claim, locale: str, number: str) -> dict:
     order = claim.order
+    text = DecisionText(locale, order.currency)
+    money, when = text.money, text.when
     with force_locale(locale):
-        def money(minor: int) -> str:
-            return format_money(minor, order.currency, locale)
-
-        def when(value) -> str:
-            return format_datetime(value, "medium")
-
         granted = claim.approved_amount or 0
         if claim.state is ClaimState.REJECTED:
             outcome = _("Rejected: %(reason)s",
@@ -63,7 +79,7 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
             asked.append([_("Amount claimed"), money(claim.claimed_amount)])
         if claim.police_report_reference:
             asked.append([_("Police report reference"), claim.police_report_reference])
-        clauses = "; ".join(str(CLAUSE_LABELS[Clause(c)]) for c in claim.clauses)
+        clauses = "; ".join(clause_texts(claim, locale))
         return {
             "title": _("Decision on buyer-protection claim #%(id)s", id=claim.id),
             "number": number,
@@ -71,20 +87,13 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
             "advisor": claim.decided_by.name,
             "buyer": claim.buyer.name,
             "seller": order.seller.name,
-            "order": {
-                "external_id": order.external_id,
-                "item": order.item_title,
-                "price": money(order.item_price),
-                "shipping": money(order.shipping_cost),
-                "payment_method": str(PAYMENT_METHOD_LABELS[order.payment_method]),
-                "paid_at": when(order.paid_at),
-            },
+            "order": text.order(order),
             "asked": asked,
             "outcome": outcome,
             "amounts": [
                 [_("Item amount"), money(claim.item_amount)],
                 [_("Shipping amount"), money(claim.shipping_amount)],
-                [_("Cap on the total"), money(1_000_000)],
+                [_("Cap on the total"), money(claim.policy_version.total_cap_minor)],
                 [_("Cap applied"), _("yes") if claim.cap_applied else _("no")],
                 [_("Most the policy pays for this claim"), money(claim.max_total)],
             ],
@@ -92,14 +101,9 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
             "policy": _("Policy version %(version)s applied: %(clauses)s.",
                         version=claim.policy_version.code, clauses=clauses),
             "rationale": claim.rationale or _("Approved in full under the policy."),
-            "evidence": [
-                {"name": document.filename, "by": document.uploaded_by.name,
-                 "at": when(document.created_at), "sha256": document.sha256}
-                for document in claim.documents
-            ],
+            "evidence": text.evidence(claim.documents),
             "next_steps": next_steps,
-            "verify_url": f"{current_app.config['BASE_URL'].rstrip('/')}/decisions/"
-                          f"{number}/verify",
+            "verify_url": verify_url(number),
         }
 
 

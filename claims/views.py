@@ -27,7 +27,8 @@ from arbiter.money import format_money
 from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
-from claims import banking, policy, queries, services
+from claims import banking, queries, services
+from claims.documents import clause_texts
 from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
 from claims.models import Claim, PayoutBatch
 from claims.states import (
@@ -49,17 +50,6 @@ from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
 bp = Blueprint("claims", __name__)
 
-CLAUSE_LABELS = {
-    policy.Clause.COVERED_PAYMENT_METHODS: _l("Covered payment methods"),
-    policy.Clause.ITEM_FULL_PRICE: _l("Item: the full price"),
-    policy.Clause.ITEM_DOCUMENTED_LOSS: _l("Item: the documented loss, at most the price"),
-    policy.Clause.SHIPPING_COVERED: _l("Shipping reimbursed"),
-    policy.Clause.SHIPPING_NOT_COVERED: _l("Shipping not reimbursed for this payment method"),
-    policy.Clause.SHIPPING_CAP: _l("Shipping limited to the shipping cap"),
-    policy.Clause.TOTAL_CAP: _l("Total limited to the cap per claim"),
-    policy.Clause.FILING_WINDOW: _l("Filing window"),
-    policy.Clause.POLICE_REPORT_REQUIRED: _l("Police report required"),
-}
 TIMELINE_LABELS = {
     "claim.filed": _l("Claim filed"),
     "claim.take": _l("An advisor started the review"),
@@ -122,6 +112,7 @@ def _claim_page(claim: Claim, status: int = 200, **forms):
     context = {
         "claim": claim,
         "timeline": queries.timeline(claim),
+        "clauses": clause_texts(claim, str(get_locale() or "pl")),
         "now": clock.now(),
         "is_buyer": claim.is_buyer(current_user),
         "documents_form": forms.get("documents_form") or DocumentsForm(formdata=None),
@@ -372,7 +363,6 @@ def _labels():
         "rejection_reason_label": lambda value: REJECTION_REASON_LABELS[RejectionReason(value)],
         "document_kind_label": lambda value: DOCUMENT_KIND_LABELS[DocumentKind(value)],
         "payout_state_label": lambda value: PAYOUT_STATE_LABELS[PayoutState(value)],
-        "clause_label": lambda value: CLAUSE_LABELS.get(value, value),
         "timeline_label": lambda action: TIMELINE_LABELS.get(action, action),
         "claim_action_allowed": allowed,
         "claim_filing_refusal": filing_refusal,

@@ -1,15 +1,12 @@
 """The content of a verdict's decision document, as plain, already-formatted strings."""
 
-from flask import current_app
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from arbiter.documents import register_owner
+from arbiter.documents import DecisionText, register_owner, verify_url
 from arbiter.extensions import db
-from arbiter.money import format_money
 from disputes.models import Discussion
 from disputes.states import OUTCOME_LABELS, REASON_LABELS, VERDICT_LABELS, Verdict
-from orders.states import PAYMENT_METHOD_LABELS
 
 
 def locales_for(discussion: Discussion) -> list[str]:
@@ -21,13 +18,9 @@ def locales_for(discussion: Discussion) -> list[str]:
 
 def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
     order = discussion.order
+    text = DecisionText(locale, order.currency)
+    money, when = text.money, text.when
     with force_locale(locale):
-        def money(minor: int) -> str:
-            return format_money(minor, order.currency, locale)
-
-        def when(value) -> str:
-            return format_datetime(value, "medium")
-
         refund = discussion.refund_amount or 0
         if discussion.verdict is Verdict.SELLER_FAVOUR:
             next_steps = _("This verdict is final. No refund is due from the seller.")
@@ -35,11 +28,8 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
             next_steps = _("This verdict is final. The seller is to refund %(amount)s to the "
                            "buyer within 14 days; if that does not happen, the buyer may file "
                            "a buyer-protection claim.", amount=money(refund))
-        evidence = [
-            {"name": attachment.filename, "by": attachment.uploaded_by.name,
-             "at": when(attachment.created_at), "sha256": attachment.sha256}
-            for entry in discussion.entries for attachment in entry.attachments
-        ]
+        evidence = text.evidence(attachment for entry in discussion.entries
+                                 for attachment in entry.attachments)
         return {
             "title": _("Decision on discussion #%(id)s", id=discussion.id),
             "number": number,
@@ -47,14 +37,7 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
             "advisor": discussion.decided_by.name,
             "buyer": discussion.buyer.name,
             "seller": discussion.seller.name,
-            "order": {
-                "external_id": order.external_id,
-                "item": order.item_title,
-                "price": money(order.item_price),
-                "shipping": money(order.shipping_cost),
-                "payment_method": str(PAYMENT_METHOD_LABELS[order.payment_method]),
-                "paid_at": when(order.paid_at),
-            },
+            "order": text.order(order),
             "asked": [
                 [_("Problem"), str(REASON_LABELS[discussion.reason])],
                 [_("Expected outcome"), str(OUTCOME_LABELS[discussion.expected_outcome])],
@@ -73,8 +56,7 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
             "rationale": discussion.rationale,
             "evidence": evidence,
             "next_steps": next_steps,
-            "verify_url": f"{current_app.config['BASE_URL'].rstrip('/')}/decisions/"
-                          f"{number}/verify",
+            "verify_url": verify_url(number),
         }
 
 
