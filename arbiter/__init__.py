@@ -91,10 +91,12 @@ def _register_blueprints(app: Flask) -> None:
     init_api(app)
 
 
-# Each package's background work: its Celery tasks and sweeper jobs register when the module
-# is imported. Every process that builds the app imports them all (web, Celery worker and
-# beat, CLI): a worker that had not would discard the package's messages as unregistered.
-BACKGROUND_MODULES = ("accounts.tasks", "claims.tasks", "disputes.tasks", "incidents.tasks",
+# Each package's background work: its Celery tasks, sweeper jobs and the deadlines an
+# incident extends register when the module is imported. Every process that builds the app
+# imports them all (web, Celery worker and beat, CLI): a worker that had not would discard
+# the package's messages as unregistered, or extend no deadline of theirs.
+BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks",
+                      "claims.tasks", "disputes.tasks", "incidents.tasks",
                       "integrations.tasks")
 
 

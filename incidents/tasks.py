@@ -10,7 +10,7 @@ from datetime import datetime
 from arbiter import clock
 from arbiter.extensions import db
 from arbiter.tasks import celery
-from incidents import services
+from incidents import extensions
 from incidents.models import Incident
 
 BATCH_SIZE = 500
@@ -31,7 +31,7 @@ def run_extension(incident_id: int, actor_id: int | None = None, *,
         if incident is None:
             db.session.rollback()
             return extended
-        batch = services.extend_deadline_batch(incident, actor_id, now=now, after=cursor,
+        batch = extensions.extend_deadline_batch(incident, actor_id, now=now, after=cursor,
                                                batch_size=batch_size)
         db.session.commit()
         extended += batch.extended
