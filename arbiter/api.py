@@ -20,7 +20,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from arbiter import RowIdConverter
 from arbiter.schema_messages import number_range
-from orders.schemas import AmountField
+from arbiter.schemas import AmountField
 
 API_PREFIX = "/api/v1"
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"

@@ -10,7 +10,6 @@ from markupsafe import Markup, escape
 from arbiter import clock
 from arbiter.metrics import format_percent
 from arbiter.money import format_money
-from orders.states import PAYMENT_METHOD_LABELS
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -88,7 +87,6 @@ def register_template_helpers(app: Flask) -> None:
             "notification_text": text_for,
             "decision_documents": documents_for,
             "current_locale": str(get_locale() or "pl"),
-            "payment_method_label": lambda method: PAYMENT_METHOD_LABELS[method],
         }
 
 

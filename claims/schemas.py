@@ -6,8 +6,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from arbiter import clock
 from arbiter.schema_messages import request_gettext as _
+from arbiter.schemas import AmountField, AwareDateTime
 from claims.states import ClaimType
-from orders.schemas import AmountField, AwareDateTime
 from orders.states import PaymentMethod
 
 

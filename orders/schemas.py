@@ -1,33 +1,12 @@
 """Validation of orders coming from the marketplace (import file, later the JSON API)."""
 
-from datetime import datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from arbiter import clock
-from arbiter.money import InvalidAmount, parse_amount
 from arbiter.schema_messages import request_gettext as _
+from arbiter.schemas import AmountField, AwareDateTime
 from orders.states import PaymentMethod
-
-
-class AmountField(fields.Field):
-    """A decimal string such as "12.50", parsed strictly into integer grosze."""
-
-    def __init__(self, *, positive: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.positive = positive
-
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        try:
-            return parse_amount(value if isinstance(value, str) else "",
-                                allow_zero=not self.positive)
-        except InvalidAmount as error:
-            raise ValidationError(str(error)) from error
-
-
-class AwareDateTime(fields.AwareDateTime):
-    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        return clock.ensure_aware(super()._deserialize(value, attr, data, **kwargs))
 
 
 class OrderInSchema(Schema):

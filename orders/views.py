@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from arbiter.extensions import db
 from orders import services
 from orders.models import Order
+from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
 bp = Blueprint("orders", __name__)
 
@@ -39,3 +40,8 @@ def detail(order_id: int):
     if order is None or not order.can_view(current_user):
         abort(404)
     return render_template("orders/detail.html", order=order)
+
+
+@bp.app_context_processor
+def _labels():
+    return {"payment_method_label": lambda method: PAYMENT_METHOD_LABELS[PaymentMethod(method)]}
