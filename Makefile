@@ -71,14 +71,17 @@ lock-consistent:
 # `make lock` re-resolves the lock files after a change to pyproject.toml's dependencies
 # (adding, dropping, moving a range), keeping every pin that still fits; `make lock-upgrade`
 # moves every package to the newest release its range allows, and
-# `make lock LOCK_ARGS="--upgrade-package flask"` moves one. pip-tools runs from a venv of
-# its own (.venv-lock), so .venv holds only what the lock names. The lock is resolved for
-# CPython 3.11 on Linux, as every machine of the project runs; hashes cover all of each
-# pinned release's files.
+# `make lock UPGRADE="flask celery"` moves those only. pip-tools runs from a venv of its own
+# (.venv-lock), so .venv holds only what the lock names. The lock is resolved for CPython
+# 3.11 on Linux, as every machine of the project runs; hashes cover all of each pinned
+# release's files.
 PIP_TOOLS_VERSION := 7.7.0
 LOCK_VENV := .venv-lock
 PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+# --upgrade-package for each package of UPGRADE that the lock file $(1) pins (pip-compile
+# would add a package it is given that the file does not need).
+upgrade-in = $(foreach p,$(UPGRADE),$(if $(shell grep -i -s '^$(p)==' $(1)),--upgrade-package $(p)))
 
 $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION):
 	$(PYTHON) -m venv $(LOCK_VENV)
@@ -86,10 +89,12 @@ $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION):
 	touch $@
 
 lock: $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION)
-	$(PIP_COMPILE) --output-file $(REQ)/build.txt $(REQ)/build.in
-	$(PIP_COMPILE) --constraint $(REQ)/build.txt --output-file $(REQ)/main.txt pyproject.toml
-	$(PIP_COMPILE) --extra test --extra e2e --constraint $(REQ)/build.txt \
-	  --constraint $(REQ)/main.txt --output-file $(REQ)/dev.txt pyproject.toml
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/build.txt) --output-file $(REQ)/build.txt $(REQ)/build.in
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/main.txt) --constraint $(REQ)/build.txt \
+	  --output-file $(REQ)/main.txt pyproject.toml
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/dev.txt) --extra test --extra e2e \
+	  --constraint $(REQ)/build.txt --constraint $(REQ)/main.txt \
+	  --output-file $(REQ)/dev.txt pyproject.toml
 	@$(MAKE) --no-print-directory lock-consistent
 
 lock-upgrade:
