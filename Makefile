@@ -10,22 +10,95 @@ WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # needs a download this machine may not have.
 BROWSER_DEBS := chromium
 
-.PHONY: run test test-races lint security-audit deps dev-deps system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages clean
+.PHONY: run test test-races lint security-audit deps dev-deps lock lock-upgrade lock-consistent system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages clean
+
+# Installs come from the lock files in requirements/ (pinned, with every file's hash), so a
+# fresh machine gets exactly the versions that were tested; `make lock` writes them from
+# pyproject.toml's ranges. build.txt: pip and setuptools (the build backend); main.txt: the
+# application; dev.txt: the application and its extras test and e2e, at main.txt's versions.
+# The project itself is installed without dependencies: everything it needs is in the lock.
+REQ := requirements
+LOCKS := $(REQ)/build.txt $(REQ)/main.txt $(REQ)/dev.txt
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# A package that no lock file names any more (dropped from pyproject.toml, then `make lock`)
+# is uninstalled, so the venv never passes with something a fresh machine would not have.
+define PRUNE_UNLOCKED
+	@locked=$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' $(LOCKS) | tr 'A-Z_.' 'a-z--' | sort -u); \
+	installed=$$($(BIN)/pip freeze --all --exclude-editable \
+	  | sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' | tr 'A-Z_.' 'a-z--' | sort -u); \
+	unlocked=$$(comm -13 <(echo "$$locked") <(echo "$$installed")); \
+	if [ -n "$$unlocked" ]; then \
+	  echo "Uninstalling what no lock file names:" $$unlocked; \
+	  $(BIN)/pip uninstall --quiet --yes $$unlocked; \
+	fi
+endef
+
+$(VENV)/.installed: $(REQ)/build.txt $(REQ)/main.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(REQ)/build.txt
+	$(BIN)/pip install --quiet --require-hashes -r $(REQ)/main.txt
+	$(PRUNE_UNLOCKED)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: $(REQ)/dev.txt $(VENV)/.installed
+	@$(MAKE) --no-print-directory lock-consistent
+	$(BIN)/pip install --quiet --require-hashes -r $(REQ)/dev.txt
+	$(PRUNE_UNLOCKED)
+	$(BIN)/pip check
 	touch $@
 
 deps: $(VENV)/.installed
 dev-deps: $(VENV)/.installed-dev
+
+# The lock files agree: dev.txt pins every package of main.txt, and each package that it
+# shares with build.txt or main.txt at the same version (a hand edit or a bot's update of one
+# file alone fails here; `make lock` brings them back in line).
+lock-consistent:
+	@pins() { sed -n 's/^\([A-Za-z0-9._-]*\)==\([^ ]*\).*/\1 \2/p' "$$@" | sort -u; }; \
+	missing=$$(comm -23 <(pins $(REQ)/main.txt | cut -d' ' -f1) <(pins $(REQ)/dev.txt | cut -d' ' -f1)); \
+	differ=$$(join <(pins $(REQ)/build.txt $(REQ)/main.txt) <(pins $(REQ)/dev.txt) | awk '$$2 != $$3'); \
+	if [ -n "$$missing$$differ" ]; then \
+	  echo "The lock files disagree; run 'make lock'."; \
+	  [ -z "$$missing" ] || echo "Not in $(REQ)/dev.txt:" $$missing; \
+	  [ -z "$$differ" ] || echo "Pinned differently (package, build/main, dev):" $$differ; \
+	  exit 1; \
+	fi
+
+# `make lock` re-resolves the lock files after a change to pyproject.toml's dependencies
+# (adding, dropping, moving a range), keeping every pin that still fits; `make lock-upgrade`
+# moves every package to the newest release its range allows, and
+# `make lock UPGRADE="flask celery"` moves those only. pip-tools runs from a venv of its own
+# (.venv-lock), so .venv holds only what the lock names. The lock is resolved for CPython
+# 3.11 on Linux, as every machine of the project runs; hashes cover all of each pinned
+# release's files.
+PIP_TOOLS_VERSION := 7.7.0
+LOCK_VENV := .venv-lock
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+# --upgrade-package for each package of UPGRADE that the lock file $(1) pins (pip-compile
+# would add a package it is given that the file does not need).
+upgrade-in = $(foreach p,$(UPGRADE),$(if $(shell grep -i -s '^$(p)==' $(1)),--upgrade-package $(p)))
+
+$(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip==26.3 pip-tools==$(PIP_TOOLS_VERSION)
+	touch $@
+
+lock: $(LOCK_VENV)/.pip-tools-$(PIP_TOOLS_VERSION)
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/build.txt) --output-file $(REQ)/build.txt $(REQ)/build.in
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/main.txt) --constraint $(REQ)/build.txt \
+	  --output-file $(REQ)/main.txt pyproject.toml
+	$(PIP_COMPILE) $(call upgrade-in,$(REQ)/dev.txt) --extra test --extra e2e \
+	  --constraint $(REQ)/build.txt --constraint $(REQ)/main.txt \
+	  --output-file $(REQ)/dev.txt pyproject.toml
+	@$(MAKE) --no-print-directory lock-consistent
+
+lock-upgrade:
+	@$(MAKE) --no-print-directory lock LOCK_ARGS=--upgrade
 
 system-deps:
 	@missing=$$(for p in $(WEASYPRINT_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -113,7 +186,7 @@ test-races: dev-deps translations
 	$(BIN)/pytest -m "race or deadline" --count $(or $(RACE_REPEAT),20) -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache
 
 # Benchmarks (not part of `make test`); PostgreSQL at BENCH_DATABASE_URL (a server where
 # they may CREATE DATABASE; default postgresql://postgres@127.0.0.1:5432/postgres).

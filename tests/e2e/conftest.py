@@ -69,7 +69,7 @@ def _missing_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "the playwright package is not installed (pip install -e '.[dev]')"
+        return "the playwright package is not installed (make dev-deps)"
     return None
 
 
