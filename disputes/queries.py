@@ -37,15 +37,18 @@ from disputes.states import (
     Role,
     Verdict,
 )
-from orders.models import Order
+from orders.models import Order, not_a_party
 
 
-def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
-                     cursor: str | None = None, limit: int = 20) -> Page:
-    """Escalated discussions, oldest escalation first."""
+def escalation_queue(viewer, *, reason: Reason | None = None,
+                     older_than_hours: int | None = None, cursor: str | None = None,
+                     limit: int = 20) -> Page:
+    """Escalated discussions, oldest escalation first, but none that ``viewer`` bought or
+    sold in: staff do not handle their own cases (``orders.policy.conflicted``)."""
     statement = (
         select(Discussion)
-        .where(Discussion.state == DiscussionState.ESCALATED)
+        .where(Discussion.state == DiscussionState.ESCALATED,
+               not_a_party(viewer.id, Discussion))
         .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff))
         .order_by(Discussion.escalated_at, Discussion.id)
     )
@@ -137,7 +140,8 @@ def _queue_statement(by_reason: bool, by_age: bool, after: bool):
         .join(Order.__table__, o.id == d.order_id)
         .outerjoin(User.__table__, u.id == d.assigned_staff_id)
         .where(d.state == bindparam("escalated", DiscussionState.ESCALATED.value,
-                                    literal_execute=True))
+                                    literal_execute=True),
+               not_a_party(bindparam("viewer_id", type_=d.buyer_id.type), d))
         .order_by(d.escalated_at, d.id)
         .limit(_page_size()))
     if by_reason:
@@ -151,15 +155,16 @@ def _queue_statement(by_reason: bool, by_age: bool, after: bool):
     return statement
 
 
-def escalation_queue_page(*, reason: Reason | None = None,
+def escalation_queue_page(viewer, *, reason: Reason | None = None,
                           older_than_hours: int | None = None, cursor: str | None = None,
                           limit: int = 20) -> Page:
     """The staff queue page: :func:`escalation_queue` as plain rows, with the advisor's name
     and whether an information request is unanswered, in one statement (an ORM object per
     discussion, order and advisor plus a second query cost more than the rest of the page).
+    Without ``viewer``'s own cases, as there.
     """
     after = parse_cursor(cursor)
-    parameters = {"limit": limit + 1}
+    parameters = {"limit": limit + 1, "viewer_id": viewer.id}
     if reason is not None:
         parameters["reason"] = reason
     if older_than_hours:
