@@ -1,8 +1,8 @@
 """Named errors the services raise, and how views and the API turn them into responses.
 
-Bad input -> 422 (API) or a form error (HTML); a forbidden transition -> 409; someone
-else's object -> 404; too large -> 413; too many -> 429. JSON errors always have the shape
-``{"error": {"code", "message", "fields"}}``.
+Bad input -> 422 (API) or a form error (HTML); a forbidden transition -> 409; staff acting
+on their own case -> 403; someone else's object -> 404; too large -> 413; too many -> 429.
+JSON errors always have the shape ``{"error": {"code", "message", "fields"}}``.
 """
 
 from flask import Flask, jsonify, make_response, render_template, request
@@ -37,6 +37,17 @@ class TransitionNotAllowed(DomainError):
 
     status = 409
     code = "transition_not_allowed"
+
+
+class ConflictOfInterest(DomainError):
+    """Staff acting on a case they are the buyer or the seller of (HTTP 403).
+
+    Not a state the case is in (409): whatever its state, the step is not theirs to take;
+    another staff member's is. They may see the case (as its party), so it is not 404.
+    """
+
+    status = 403
+    code = "conflict_of_interest"
 
 
 class NotFound(DomainError):

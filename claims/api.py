@@ -257,8 +257,10 @@ def upload_documents(data, claim_id: int):
 @blp.arguments(ClaimQueueQuery, location="query")
 @blp.response(200, ClaimPage)
 def queue(query):
-    """Claims for staff, the longest-waiting first (staff only)."""
-    return queries.claims_queue(claim_type=query["type"], state=query["state"],
+    """Claims for staff, the longest-waiting first, without the caller's own cases (staff
+    only)."""
+    return queries.claims_queue(auth.current_user(), claim_type=query["type"],
+                                state=query["state"],
                                 cursor=query["after"], limit=query["limit"])
 
 

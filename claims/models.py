@@ -1,6 +1,16 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -18,6 +28,7 @@ from claims.states import (
     RejectionReason,
 )
 from orders.models import Order
+from orders.policy import conflicted
 
 
 def _state_in(states) -> str:
@@ -135,6 +146,18 @@ class Claim(PrimaryKey, Timestamps, Base):
         CheckConstraint("state <> 'withdrawn' OR withdrawn_at IS NOT NULL",
                         name="withdrawn_has_withdrawn_at"),
         CheckConstraint("state <> 'paid' OR paid_at IS NOT NULL", name="paid_has_paid_at"),
+        # Staff never review or decide a claim on their own purchase or sale
+        # (orders.policy, migration 0013); the foreign key below makes the parties the
+        # order's. (A NULL advisor or decider passes: nobody acted yet.)
+        CheckConstraint("assigned_staff_id <> buyer_id AND assigned_staff_id <> seller_id",
+                        name="advisor_not_a_party"),
+        CheckConstraint("decided_by_id <> buyer_id AND decided_by_id <> seller_id",
+                        name="decider_not_a_party"),
+        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
+                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
+                             name="fk_claims_order_parties"),
+        # What document requests and payouts refer to with their copies of the parties.
+        Index("uq_claims_parties", "id", "buyer_id", "seller_id", unique=True),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
@@ -143,6 +166,7 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), comment="= order.buyer_id")
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), comment="= order.seller_id")
     discussion_id: Mapped[int] = mapped_column(
         ForeignKey("discussions.id"), comment="The discussion that made the claim possible")
     claim_type: Mapped[ClaimType] = mapped_column(enum_type(ClaimType))
@@ -178,7 +202,8 @@ class Claim(PrimaryKey, Timestamps, Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column()
 
-    order: Mapped[Order] = relationship()
+    # order_id alone: buyer_id and seller_id also refer to the order (their copies' key)
+    order: Mapped[Order] = relationship(foreign_keys=[order_id])
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     assigned_staff: Mapped[User | None] = relationship(foreign_keys=[assigned_staff_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
@@ -186,8 +211,10 @@ class Claim(PrimaryKey, Timestamps, Base):
     documents: Mapped[list["ClaimDocument"]] = relationship(
         back_populates="claim", order_by="ClaimDocument.id")
     document_requests: Mapped[list["DocumentRequest"]] = relationship(
-        back_populates="claim", order_by="DocumentRequest.id")
-    payout: Mapped["Payout | None"] = relationship(back_populates="claim")
+        back_populates="claim", order_by="DocumentRequest.id",
+        foreign_keys="DocumentRequest.claim_id")
+    payout: Mapped["Payout | None"] = relationship(back_populates="claim",
+                                                   foreign_keys="Payout.claim_id")
 
     @property
     def is_open(self) -> bool:
@@ -203,8 +230,12 @@ class Claim(PrimaryKey, Timestamps, Base):
     def can_view(self, user) -> bool:
         return self.is_buyer(user) or bool(getattr(user, "is_staff", False))
 
+    def can_review(self, user) -> bool:
+        """Staff who are neither its buyer nor its seller (orders.policy.conflicted)."""
+        return bool(getattr(user, "is_staff", False)) and not conflicted(user, self)
+
     def can_handle(self, user) -> bool:
-        return bool(getattr(user, "is_staff", False)) and self.assigned_staff_id == user.id
+        return self.can_review(user) and self.assigned_staff_id == user.id
 
 
 class ClaimDocument(AppendOnly, PrimaryKey, Base):
@@ -241,9 +272,17 @@ class DocumentRequest(PrimaryKey, Base):
         CheckConstraint("fulfilled_at IS NULL OR fulfilled_at >= requested_at",
                         name="fulfilled_after_request"),
         Index("ix_document_requests_open", "claim_id", "fulfilled_at"),
+        # Nobody asks for documents on a claim they are a party to (migration 0013).
+        CheckConstraint("requested_by_id <> buyer_id AND requested_by_id <> seller_id",
+                        name="requester_not_a_party"),
+        ForeignKeyConstraint(["claim_id", "buyer_id", "seller_id"],
+                             ["claims.id", "claims.buyer_id", "claims.seller_id"],
+                             name="fk_document_requests_claim_parties"),
     )
 
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    buyer_id: Mapped[int] = mapped_column(comment="= claim.buyer_id")
+    seller_id: Mapped[int] = mapped_column(comment="= claim.seller_id")
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     what: Mapped[str] = mapped_column(Text, comment="The documents asked for, in staff's words")
     requested_at: Mapped[datetime] = mapped_column()
@@ -252,7 +291,8 @@ class DocumentRequest(PrimaryKey, Base):
     overdue_at: Mapped[datetime | None] = mapped_column(
         comment="when the sweeper found it unanswered past due_at: ready for rejection")
 
-    claim: Mapped[Claim] = relationship(back_populates="document_requests")
+    claim: Mapped[Claim] = relationship(back_populates="document_requests",
+                                        foreign_keys=[claim_id])
     requested_by: Mapped[User] = relationship()
 
 
@@ -264,6 +304,9 @@ class PayoutBatch(PrimaryKey, Base):
         CheckConstraint("payout_count > 0 AND total_amount > 0", name="not_empty"),
         CheckConstraint("(marked_paid_at IS NULL) = (marked_paid_by_id IS NULL)",
                         name="marked_paid_by_someone"),
+        # What a payout refers to with its copies of who exported and who confirmed it.
+        Index("uq_payout_batches_exporter", "id", "created_by_id", unique=True),
+        Index("uq_payout_batches_marker", "id", "marked_paid_by_id", unique=True),
     )
 
     created_at: Mapped[datetime] = mapped_column()
@@ -278,7 +321,8 @@ class PayoutBatch(PrimaryKey, Base):
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     marked_paid_by: Mapped[User | None] = relationship(foreign_keys=[marked_paid_by_id])
-    payouts: Mapped[list["Payout"]] = relationship(back_populates="batch", order_by="Payout.id")
+    payouts: Mapped[list["Payout"]] = relationship(back_populates="batch", order_by="Payout.id",
+                                                   foreign_keys="Payout.batch_id")
 
 
 class Payout(PrimaryKey, Base):
@@ -294,9 +338,32 @@ class Payout(PrimaryKey, Base):
         CheckConstraint("(state = 'pending') = (batch_id IS NULL)", name="batched_unless_pending"),
         CheckConstraint("(state = 'paid') = (paid_at IS NOT NULL)", name="paid_iff_paid_at"),
         Index("ix_payouts_state", "state", "id"),
+        # Nobody exports or confirms the payout of a claim they are a party to (migration
+        # 0013). The batch is one row for many payouts, so each payout carries who exported
+        # and who confirmed it, tied to its batch by foreign keys, next to its claim's
+        # parties, tied to the claim.
+        CheckConstraint("(batch_id IS NULL) = (exported_by_id IS NULL)",
+                        name="exported_by_iff_batched"),
+        CheckConstraint("(state = 'paid') = (marked_paid_by_id IS NOT NULL)",
+                        name="marked_paid_by_iff_paid"),
+        CheckConstraint("exported_by_id <> buyer_id AND exported_by_id <> seller_id",
+                        name="exporter_not_a_party"),
+        CheckConstraint("marked_paid_by_id <> buyer_id AND marked_paid_by_id <> seller_id",
+                        name="marker_not_a_party"),
+        ForeignKeyConstraint(["claim_id", "buyer_id", "seller_id"],
+                             ["claims.id", "claims.buyer_id", "claims.seller_id"],
+                             name="fk_payouts_claim_parties"),
+        ForeignKeyConstraint(["batch_id", "exported_by_id"],
+                             ["payout_batches.id", "payout_batches.created_by_id"],
+                             name="fk_payouts_batch_exporter"),
+        ForeignKeyConstraint(["batch_id", "marked_paid_by_id"],
+                             ["payout_batches.id", "payout_batches.marked_paid_by_id"],
+                             name="fk_payouts_batch_marker"),
     )
 
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    buyer_id: Mapped[int] = mapped_column(comment="= claim.buyer_id")
+    seller_id: Mapped[int] = mapped_column(comment="= claim.seller_id")
     amount: Mapped[int] = mapped_column(comment="grosze = claim.approved_amount")
     currency: Mapped[str] = mapped_column(CURRENCY, default="PLN")
     beneficiary_name: Mapped[str] = mapped_column(String(120))
@@ -306,6 +373,9 @@ class Payout(PrimaryKey, Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("payout_batches.id"), index=True)
     created_at: Mapped[datetime] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column()
+    exported_by_id: Mapped[int | None] = mapped_column(comment="= batch.created_by_id")
+    marked_paid_by_id: Mapped[int | None] = mapped_column(comment="= batch.marked_paid_by_id")
 
-    claim: Mapped[Claim] = relationship(back_populates="payout")
-    batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts")
+    claim: Mapped[Claim] = relationship(back_populates="payout", foreign_keys=[claim_id])
+    batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts",
+                                                     foreign_keys=[batch_id])

@@ -17,15 +17,19 @@ from arbiter.metrics import TimeBucket, bucket_table, within
 from arbiter.pagination import Page, page_of, parse_cursor
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
 from claims.states import OPEN_STATES, ClaimState, ClaimType, PayoutState
-from orders.models import Order
+from orders.models import Order, not_a_party
 
 
-def claims_queue(*, claim_type: ClaimType | None = None, state: ClaimState | None = None,
-                 cursor: str | None = None, limit: int = 20) -> Page:
-    """Claims for staff, the longest-waiting first; by default those awaiting a decision."""
+def claims_queue(viewer, *, claim_type: ClaimType | None = None,
+                 state: ClaimState | None = None, cursor: str | None = None,
+                 limit: int = 20) -> Page:
+    """Claims for staff, the longest-waiting first; by default those awaiting a decision.
+    None on ``viewer``'s own purchases or sales: staff do not review their own cases
+    (``orders.policy.conflicted``)."""
     statement = (
         select(Claim)
-        .where(Claim.state.in_([state] if state else OPEN_STATES))
+        .where(Claim.state.in_([state] if state else OPEN_STATES),
+               not_a_party(viewer.id, Claim))
         .options(joinedload(Claim.order), joinedload(Claim.buyer),
                  joinedload(Claim.assigned_staff))
         .order_by(Claim.submitted_at, Claim.id)

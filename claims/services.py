@@ -2,8 +2,9 @@
 
 Each changing function checks the rules, changes the rows, writes one audit entry per
 transition and notifies the buyer (in-app + outbox), all in the caller's transaction. The
-caller commits once. Forbidden steps raise TransitionNotAllowed (409); bad input raises
-ValidationFailed (422); someone else's claim or order raises NotFound (404).
+caller commits once. Forbidden steps raise TransitionNotAllowed (409); staff acting on a claim
+they are a party to raise ConflictOfInterest (403); bad input raises ValidationFailed (422);
+someone else's claim or order raises NotFound (404).
 """
 
 from dataclasses import dataclass
@@ -13,13 +14,19 @@ from functools import partial
 from blinker import signal
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from arbiter import audit, clock, documents
 from arbiter.documents import DecisionDocument, DecisionKind
-from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import (
+    ConflictOfInterest,
+    DomainError,
+    NotFound,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from arbiter.extensions import db
 from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
 from arbiter.money import format_money
@@ -44,7 +51,9 @@ from claims.states import (
 )
 from disputes.models import Discussion
 from incidents.queries import filing_window_extension
-from orders.models import Order
+from orders.models import Order, not_a_party
+from orders.policy import conflicted
+from orders.services import require_impartial
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
 # Connected by the decision-documents package to render the decision's PDF.
@@ -303,7 +312,8 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
 
     discussion_id = _discussion_check(order, now).discussion_id
     claim = Claim(
-        order=order, buyer_id=buyer.id, discussion_id=discussion_id, claim_type=claim_type,
+        order=order, buyer_id=buyer.id, seller_id=order.seller_id,
+        discussion_id=discussion_id, claim_type=claim_type,
         description=description, claimed_amount=claimed_amount,
         police_report_reference=reference, payout_account=account,
         state=ClaimState.SUBMITTED, submitted_at=now,
@@ -387,8 +397,15 @@ def _require_staff(user: User) -> None:
         raise NotFound(_("There is nothing here."))
 
 
-def _require_handler(claim: Claim, staff: User) -> None:
+def _require_reviewer(claim: Claim, staff: User) -> None:
+    """Staff, and neither the claim's buyer nor its seller (403): checked before the state,
+    since no state of the claim makes it theirs to review."""
     _require_staff(staff)
+    require_impartial(staff, claim)
+
+
+def _require_handler(claim: Claim, staff: User) -> None:
+    _require_reviewer(claim, staff)
     if claim.assigned_staff_id != staff.id:
         if claim.assigned_staff is not None:
             raise ClaimTaken(_("%(name)s is reviewing this claim.",
@@ -407,9 +424,7 @@ def withdraw(claim: Claim, buyer: User) -> None:
 def take(claim: Claim, staff: User) -> None:
     """An advisor starts reviewing a submitted claim; one advisor per claim."""
     claim = load_for_update(claim.id)
-    _require_staff(staff)
-    if claim.buyer_id == staff.id:  # advisors buy too; nobody judges their own claim
-        raise TransitionNotAllowed(_("You cannot review your own claim."), code="own_claim")
+    _require_reviewer(claim, staff)
     if claim.assigned_staff is not None and claim.assigned_staff_id != staff.id:
         raise ClaimTaken(_("%(name)s is reviewing this claim.", name=claim.assigned_staff.name))
     _change_state(claim, "take", staff, assigned_staff_id=staff.id, taken_at=clock.now())
@@ -419,12 +434,14 @@ def take(claim: Claim, staff: User) -> None:
 def request_documents(claim: Claim, staff: User, what: str) -> DocumentRequest:
     """Ask the buyer for documents, due 7 days (of 24 h) later."""
     claim = load_for_update(claim.id)
+    _require_reviewer(claim, staff)
     require(claim.state, "request_documents")
     _require_handler(claim, staff)
     what = _validate_text(what, "what", maximum=5_000)
     now = clock.now()
-    request = DocumentRequest(claim=claim, requested_by_id=staff.id, what=what,
-                              requested_at=now, due_at=policy.documents_due(now))
+    request = DocumentRequest(claim=claim, buyer_id=claim.buyer_id, seller_id=claim.seller_id,
+                              requested_by_id=staff.id, what=what, requested_at=now,
+                              due_at=policy.documents_due(now))
     db.session.add(request)
     _change_state(claim, "request_documents", staff)
     notify(claim.buyer, "claim.documents_requested", claim, due_at=request.due_at.isoformat())
@@ -469,6 +486,7 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
 def reject_after_deadline(claim: Claim, staff: User) -> None:
     """Reject a claim whose requested documents did not arrive by the deadline."""
     claim = load_for_update(claim.id)
+    _require_reviewer(claim, staff)
     require(claim.state, "reject_after_deadline")
     _require_handler(claim, staff)
     request = claim.open_document_request
@@ -506,6 +524,7 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     """
     decision = Decision(decision)
     claim = load_for_update(claim.id)
+    _require_reviewer(claim, staff)
     require(claim.state, DECISION_ACTIONS[decision])
     _require_handler(claim, staff)
     try:
@@ -531,7 +550,8 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
                   rejection_reason=rejection_reason, rationale=rationale, decided_at=now,
                   decided_by=staff)
     if claim.state in PAYABLE_STATES:
-        db.session.add(Payout(claim=claim, amount=granted, currency=claim.order.currency,
+        db.session.add(Payout(claim=claim, buyer_id=claim.buyer_id, seller_id=claim.seller_id,
+                              amount=granted, currency=claim.order.currency,
                               beneficiary_name=claim.buyer.name, account=claim.payout_account,
                               state=PayoutState.PENDING, created_at=now))
         db.session.flush()
@@ -550,12 +570,20 @@ def export_payouts(staff: User) -> PayoutBatch:
     Pending payouts are row-locked, and a locked row that another export took meanwhile no
     longer matches ``state = pending``: whatever is retried or raced, a payout is in at
     most one batch, so finance never receives it twice.
+
+    The payouts of claims the exporter is a party to are left out: they stay pending for
+    another staff member's export, so one person's claim never holds everybody's money up.
     """
     _require_staff(staff)
+    pending = Payout.state == PayoutState.PENDING
     payouts = list(db.session.scalars(
-        select(Payout).where(Payout.state == PayoutState.PENDING).order_by(Payout.id)
+        select(Payout).where(pending, not_a_party(staff.id, Payout)).order_by(Payout.id)
         .with_for_update().execution_options(populate_existing=True)))
     if not payouts:
+        if db.session.scalar(select(exists().where(pending))):
+            raise ConflictOfInterest(
+                _("The only pending payouts are for your own purchases or sales: another "
+                  "staff member must export them."))
         raise TransitionNotAllowed(_("There are no pending payouts to export."),
                                    code="nothing_to_export")
     numbers = dict(db.session.execute(
@@ -579,6 +607,7 @@ def export_payouts(staff: User) -> PayoutBatch:
     for payout in payouts:
         payout.state = PayoutState.EXPORTED
         payout.batch = batch
+        payout.exported_by_id = staff.id
     audit.record("payout_batch.exported", batch, actor=staff, after={
         "payout_ids": [p.id for p in payouts], "total_amount": batch.total_amount,
         "csv_sha256": batch.csv_sha256})
@@ -598,9 +627,15 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
     """Finance confirmed the batch's transfers: its payouts and their claims become paid.
 
     Idempotent: marking a batch that is already paid changes nothing and returns False.
+    Nobody confirms a batch that pays a claim they are a party to (403): the batch is
+    confirmed as a whole, as the bank transfers were made.
     """
     _require_staff(staff)
     batch = load_batch_for_update(batch_id)
+    if any(conflicted(staff, payout) for payout in batch.payouts):
+        raise ConflictOfInterest(
+            _("This batch pays a claim on your own purchase or sale: another staff member "
+              "must confirm it."))
     if batch.marked_paid_at is not None:
         return False
     now = clock.now()
@@ -609,6 +644,7 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
     for payout in batch.payouts:
         payout.state = PayoutState.PAID
         payout.paid_at = now
+        payout.marked_paid_by_id = staff.id
         claim = load_for_update(payout.claim_id)
         _change_state(claim, "mark_paid", staff, paid_at=now)
         notify(claim.buyer, "claim.paid", claim)

@@ -227,13 +227,14 @@ def download(claim_id: int, document_id: int):
 @bp.route("/staff/claims")
 @staff_required
 def queue():
-    """Claims awaiting a decision, the longest-waiting first; filter by type and state."""
+    """Claims awaiting a decision, the longest-waiting first, without my own cases; filter
+    by type and state."""
     try:
         claim_type = ClaimType(request.args["type"]) if request.args.get("type") else None
         state = ClaimState(request.args["state"]) if request.args.get("state") else None
     except ValueError:
         abort(422)
-    page = queries.claims_queue(claim_type=claim_type, state=state,
+    page = queries.claims_queue(current_user, claim_type=claim_type, state=state,
                                 cursor=request.args.get("after"))
     return render_template("claims/queue.html", page=page, claim_type=claim_type,
                            state=state, now=clock.now())

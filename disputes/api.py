@@ -283,8 +283,9 @@ def withdraw(discussion_id: int):
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, DiscussionPage)
 def queue(query):
-    """Escalated discussions, oldest escalation first (staff only)."""
-    return queries.escalation_queue(reason=query["reason"],
+    """Escalated discussions, oldest escalation first, without the caller's own cases
+    (staff only)."""
+    return queries.escalation_queue(auth.current_user(), reason=query["reason"],
                                     older_than_hours=query["older_than_hours"],
                                     cursor=query["after"], limit=query["limit"])
 

@@ -1,6 +1,15 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -66,6 +75,18 @@ class Discussion(PrimaryKey, Timestamps, Base):
         CheckConstraint("refund_amount IS NULL OR refund_amount >= 0",
                         name="refund_not_negative"),
         CheckConstraint("length(description) BETWEEN 1 AND 20000", name="description_length"),
+        # Staff never handle or decide a case they bought or sold in (orders.policy,
+        # migration 0013). The parties are the order's: the foreign key below makes the
+        # copies equal to it. (A NULL advisor or decider passes: nobody acted yet.)
+        CheckConstraint("assigned_staff_id <> buyer_id AND assigned_staff_id <> seller_id",
+                        name="advisor_not_a_party"),
+        CheckConstraint("decided_by_id <> buyer_id AND decided_by_id <> seller_id",
+                        name="decider_not_a_party"),
+        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
+                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
+                             name="fk_discussions_order_parties"),
+        # What information requests refer to with their copies of the parties.
+        Index("uq_discussions_parties", "id", "buyer_id", "seller_id", unique=True),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
@@ -103,7 +124,8 @@ class Discussion(PrimaryKey, Timestamps, Base):
     seller_reminded_at: Mapped[datetime | None] = mapped_column()
     escalation_notice_sent_at: Mapped[datetime | None] = mapped_column()
 
-    order: Mapped[Order] = relationship()
+    # order_id alone: buyer_id and seller_id also refer to the order (their copies' key)
+    order: Mapped[Order] = relationship(foreign_keys=[order_id])
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     seller: Mapped[User] = relationship(foreign_keys=[seller_id])
     assigned_staff: Mapped[User | None] = relationship(foreign_keys=[assigned_staff_id])
@@ -113,7 +135,8 @@ class Discussion(PrimaryKey, Timestamps, Base):
     offers: Mapped[list["Offer"]] = relationship(
         back_populates="discussion", order_by="Offer.id")
     information_requests: Mapped[list["InformationRequest"]] = relationship(
-        back_populates="discussion", order_by="InformationRequest.id")
+        back_populates="discussion", order_by="InformationRequest.id",
+        foreign_keys="InformationRequest.discussion_id")
 
     @property
     def is_open(self) -> bool:
@@ -204,9 +227,17 @@ class InformationRequest(PrimaryKey, Base):
     __table_args__ = (
         CheckConstraint("due_at > requested_at", name="due_after_request"),
         Index("ix_information_requests_open", "discussion_id", "answered_at"),
+        # Nobody asks for information on a case they are a party to (migration 0013).
+        CheckConstraint("requested_by_id <> buyer_id AND requested_by_id <> seller_id",
+                        name="requester_not_a_party"),
+        ForeignKeyConstraint(["discussion_id", "buyer_id", "seller_id"],
+                             ["discussions.id", "discussions.buyer_id", "discussions.seller_id"],
+                             name="fk_information_requests_discussion_parties"),
     )
 
     discussion_id: Mapped[int] = mapped_column(ForeignKey("discussions.id"))
+    buyer_id: Mapped[int] = mapped_column(comment="= discussion.buyer_id")
+    seller_id: Mapped[int] = mapped_column(comment="= discussion.seller_id")
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     party: Mapped[Party] = mapped_column(enum_type(Party))
     question: Mapped[str] = mapped_column(Text)
@@ -217,7 +248,8 @@ class InformationRequest(PrimaryKey, Base):
         comment="when staff were told the deadline passed unanswered")
     answer_entry_id: Mapped[int | None] = mapped_column(ForeignKey("discussion_entries.id"))
 
-    discussion: Mapped[Discussion] = relationship(back_populates="information_requests")
+    discussion: Mapped[Discussion] = relationship(back_populates="information_requests",
+                                                  foreign_keys=[discussion_id])
 
 
 class Attachment(PrimaryKey, Base):

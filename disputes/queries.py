@@ -19,16 +19,20 @@ from arbiter.metrics import TimeBucket, bucket_table, in_order, within
 from arbiter.pagination import Page, page_of, parse_cursor
 from disputes.models import Attachment, Discussion, Entry
 from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
-from orders.models import Order
+from orders.models import Order, not_a_party
 
 
-def escalation_queue(*, reason: Reason | None = None, older_than_hours: int | None = None,
-                     cursor: str | None = None, limit: int = 20) -> Page:
+def escalation_queue(viewer, *, reason: Reason | None = None,
+                     older_than_hours: int | None = None, cursor: str | None = None,
+                     limit: int = 20) -> Page:
     """Escalated discussions, oldest escalation first, with their order, their advisor and
-    their information requests (the queue shows whether one is unanswered)."""
+    their information requests (the queue shows whether one is unanswered), but none that
+    ``viewer`` bought or sold in: staff do not handle their own cases
+    (``orders.policy.conflicted``)."""
     statement = (
         select(Discussion)
-        .where(Discussion.state == _literal("escalated", DiscussionState.ESCALATED.value))
+        .where(Discussion.state == _literal("escalated", DiscussionState.ESCALATED.value),
+               not_a_party(viewer.id, Discussion))
         .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff),
                  selectinload(Discussion.information_requests))
         .order_by(Discussion.escalated_at, Discussion.id)

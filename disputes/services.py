@@ -2,8 +2,8 @@
 
 Each function checks the rules, changes the rows, appends to the thread, writes one audit
 entry and queues notifications (in-app + outbox), all in the caller's transaction. The
-caller commits once. Forbidden steps raise TransitionNotAllowed (409); bad input raises
-ValidationFailed (422).
+caller commits once. Forbidden steps raise TransitionNotAllowed (409); staff acting on a case
+they are a party to raise ConflictOfInterest (403); bad input raises ValidationFailed (422).
 """
 
 from functools import partial
@@ -40,6 +40,7 @@ from disputes.states import (
     require,
 )
 from orders.models import Order
+from orders.services import require_impartial
 
 # Sent after a verdict (and its decision document) is recorded; for integrations.
 verdict_issued = signal("discussion-verdict-issued")
@@ -340,6 +341,7 @@ def take_case(discussion: Discussion, staff: User) -> None:
     discussion = load_for_update(discussion.id)
     if not staff.is_staff:
         raise NotFound(_("There is nothing here."))
+    require_impartial(staff, discussion)
     _require_escalated(discussion)
     if discussion.assigned_staff_id not in (None, staff.id):
         raise CaseTaken(_("%(name)s is already handling this case.",
@@ -358,6 +360,7 @@ def take_case(discussion: Discussion, staff: User) -> None:
 def _require_handler(discussion: Discussion, staff: User) -> None:
     if not staff.is_staff:
         raise NotFound(_("There is nothing here."))
+    require_impartial(staff, discussion)
     _require_escalated(discussion)
     if discussion.assigned_staff_id != staff.id:
         raise CaseTaken(_("Take the case before acting on it."), code="case_not_taken")
@@ -369,8 +372,9 @@ def request_information(discussion: Discussion, staff: User, *, party: Party,
     _require_handler(discussion, staff)
     question = _validate_text(question, "question", maximum=5_000)
     now = clock.now()
-    request = InformationRequest(discussion=discussion, requested_by_id=staff.id, party=party,
-                                 question=question, requested_at=now,
+    request = InformationRequest(discussion=discussion, buyer_id=discussion.buyer_id,
+                                 seller_id=discussion.seller_id, requested_by_id=staff.id,
+                                 party=party, question=question, requested_at=now,
                                  due_at=policy.information_due(now))
     db.session.add(request)
     _entry(discussion, EntryKind.INFORMATION_REQUEST, Role.STAFF, staff, question,

@@ -250,15 +250,15 @@ def download(discussion_id: int, attachment_id: int):
 @bp.route("/staff/escalations")
 @staff_required
 def queue():
-    """Escalated discussions, oldest first; filter by reason and age."""
+    """Escalated discussions, oldest first, without my own cases; filter by reason and age."""
     reason = request.args.get("reason") or None
     age = request.args.get("older_than", type=int)
     try:
         reason_filter = Reason(reason) if reason else None
     except ValueError:
         abort(422)
-    page = queries.escalation_queue(reason=reason_filter, older_than_hours=age,
-                                         cursor=request.args.get("after"))
+    page = queries.escalation_queue(current_user, reason=reason_filter, older_than_hours=age,
+                                    cursor=request.args.get("after"))
     return render_template("disputes/queue.html", page=page, reason=reason, older_than=age,
                            now=clock.now())
 

@@ -36,10 +36,39 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
 
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata,
-                          **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table as a copy: it drops the old table and
+            # renames the copy. With foreign keys enforced, dropping a table that other
+            # rows refer to fails, so they are off while migrating, as Alembic's batch
+            # documentation asks; every migration then checks them all before it commits
+            # (_check_sqlite_foreign_keys). The pragma is ignored inside a transaction:
+            # it is set on the raw connection before any begins.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            conf_args["on_version_apply"] = _check_sqlite_foreign_keys
+        try:
+            context.configure(connection=connection, target_metadata=target_db.metadata,
+                              **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:  # back to the pool as every connection is made (arbiter/db.py)
+                connection.rollback()  # the pragma is ignored inside a transaction
+                raw = connection.connection.dbapi_connection
+                raw.execute("PRAGMA foreign_keys=ON")
+                if raw.execute("PRAGMA foreign_keys").fetchone() != (1,):
+                    connection.invalidate()
+
+
+def _check_sqlite_foreign_keys(ctx, step, heads, run_args):
+    """After each migration step, inside its transaction: every row's foreign keys still
+    hold (they are not enforced while migrating, see above)."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        revision = "/".join(step.up_revision_ids)
+        raise RuntimeError(f"migration {revision} ({'up' if step.is_upgrade else 'down'}) "
+                           f"left rows whose foreign keys do not hold (table, rowid, parent, "
+                           f"key): {broken[:20]}")
 
 
 if context.is_offline_mode():

@@ -13,7 +13,7 @@ from typing import IO
 
 from marshmallow import ValidationError
 
-from arbiter.errors import ValidationFailed
+from arbiter.errors import DomainError
 from arbiter.extensions import db
 from orders.schemas import OrderInSchema
 from orders.services import UpsertOutcome, upsert_order
@@ -105,7 +105,7 @@ def import_rows(
         try:
             with db.session.begin_nested():
                 result = upsert_order(data, actor=actor)
-        except ValidationFailed as error:
+        except DomainError as error:  # bad data, or parties that can no longer change
             for name in error.fields or {"-": None}:
                 report.errors.append(RowError(line, name, error.message))
             continue

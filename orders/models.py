@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -21,6 +21,9 @@ class Order(PrimaryKey, Timestamps, Base):
         Index("ix_orders_buyer_paid", "buyer_id", "paid_at"),
         Index("ix_orders_seller_paid", "seller_id", "paid_at"),
         Index("ix_orders_paid_at", "paid_at"),  # claims paid per orders (migration 0011)
+        # What the case's rows (discussions, claims) refer to with their copies of the
+        # parties, so a copy cannot differ from the order (migration 0013).
+        Index("uq_orders_parties", "id", "buyer_id", "seller_id", unique=True),
     )
 
     external_id: Mapped[str] = mapped_column(
@@ -48,3 +51,10 @@ class Order(PrimaryKey, Timestamps, Base):
 
     def can_view(self, user) -> bool:
         return bool(user.is_authenticated) and (self.is_party(user) or user.is_staff)
+
+
+def not_a_party(user_id, case) -> ColumnElement[bool]:
+    """``orders.policy.conflicted`` is false, in SQL: for the staff queues and the payout
+    export. ``case`` has ``buyer_id`` and ``seller_id`` columns (a mapped class or a
+    table's ``c``); ``user_id`` is a value or a bind parameter."""
+    return and_(case.buyer_id != user_id, case.seller_id != user_id)

@@ -3,13 +3,15 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import exists, select
 
 from accounts.models import User
 from arbiter import audit
-from arbiter.errors import ValidationFailed
+from arbiter.errors import ConflictOfInterest, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from orders.models import Order
+from orders.policy import conflicted
 
 AUDITED_FIELDS = (
     "external_id", "buyer_id", "seller_id", "item_title", "item_price", "shipping_cost",
@@ -66,12 +68,42 @@ def upsert_order(data: dict, *, actor=None) -> UpsertResult:
     changed = {k: v for k, v in values.items() if getattr(order, k) != v}
     if not changed:
         return UpsertResult(order, UpsertOutcome.UNCHANGED)
+    parties = sorted(changed.keys() & {"buyer_id", "seller_id"})
+    if parties and _has_case(order):
+        # The case's rows carry the parties, tied to the order by a foreign key (migration
+        # 0013): who judged and who may judge depend on them, and the claim's payout
+        # account and evidence belong to the buyer who filed it.
+        raise TransitionNotAllowed(
+            _("The buyer and the seller of an order cannot change once a discussion about "
+              "it exists."),
+            code="order_parties_fixed",
+            fields={name.replace("_id", "_email"): ["fixed"] for name in parties})
     for key, value in changed.items():
         setattr(order, key, value)
     audit.record("order.updated", order, actor=actor,
                  before={k: before[k] for k in changed},
                  after={k: audit.jsonable(v) for k, v in changed.items()})
     return UpsertResult(order, UpsertOutcome.UPDATED)
+
+
+def _has_case(order: Order) -> bool:
+    """Has anything happened about the order? A claim needs a discussion, so one is enough."""
+    from disputes.models import Discussion  # disputes builds on orders, not the reverse
+
+    return bool(db.session.scalar(select(exists().where(Discussion.order_id == order.id))))
+
+
+def require_impartial(staff: User, case) -> None:
+    """Refuse staff work on a case whose buyer or seller ``staff`` is (403).
+
+    Every staff step on a case calls it (take, request information or documents, decide,
+    export or confirm a payout, and appeals when they come); the database refuses the same
+    rows on its own (CHECK constraints, migration 0013).
+    """
+    if conflicted(staff, case):
+        raise ConflictOfInterest(
+            _("You are the buyer or the seller in this case, so another staff member must "
+              "handle it."))
 
 
 def purchases_query(user):

@@ -123,3 +123,16 @@ def escalated(create_discussion, buyer, seller):
     services.escalate(discussion, buyer, "The seller does not answer at all.")
     db.session.commit()
     return discussion
+
+
+def refused_by_the_database(statement, constraint: str) -> None:
+    """Test helper: ``statement`` (written past the services) fails on ``constraint``, and
+    the savepoint it ran in is rolled back. SQLite names a failed CHECK but not a failed
+    foreign key."""
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as refused, db.session.begin_nested():
+        db.session.execute(statement)
+    message = str(refused.value.orig)
+    assert constraint in message or (constraint.startswith("fk_")
+                                     and message == "FOREIGN KEY constraint failed"), message

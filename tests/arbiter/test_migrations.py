@@ -1,10 +1,16 @@
 """The migrations and the models describe the same schema, on both engines."""
 
+from datetime import timedelta
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import CheckConstraint, inspect, text
 
+from arbiter import clock, create_app
 from arbiter.extensions import db
+from arbiter.files import Upload
 
 
 def test_autogenerate_finds_no_difference(app, db_session):
@@ -32,3 +38,139 @@ def test_downgrade_to_base_and_back(fresh_app):
         upgrade()
         assert "audit_entries" in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_every_check_constraint_of_the_models_is_in_the_database(app, db_session):
+    """Autogenerate does not compare CHECK constraints, and SQLite's batch mode rebuilds a
+    table from what it reflects: the names must match, table by table, on both engines."""
+    inspector = inspect(db.session.connection())
+    for table in db.metadata.sorted_tables:
+        declared = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+        present = {c["name"] for c in inspector.get_check_constraints(table.name)}
+        assert declared == present, table.name
+
+
+# --- 0013: the parties on every row where staff act --------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_app(request, tmp_path):
+    """An app on a database of its own, with nothing in it yet (not even tables)."""
+    from tests.conftest import _base_config, _postgres_url
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+    else:
+        url = _postgres_url(request)
+    config = _base_config(url)
+    config["STORAGE_DIR"] = str(tmp_path / "storage")
+    app = create_app(config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _migrate(app, revision: str, *, down: bool = False) -> None:
+    """Alembic itself (Flask-Migrate's commands turn a failure into sys.exit)."""
+    config = app.extensions["migrate"].migrate.get_config()
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _case_file():
+    """Through the services at head: a decided discussion with an information request, and
+    a paid claim with a document request, judged and paid by staff who are not parties."""
+    from accounts.services import create_user
+    from claims import services as claims
+    from claims.states import ClaimType, Decision
+    from disputes import services as disputes
+    from disputes.states import ExpectedOutcome, Party, Reason, Verdict
+    from orders.services import upsert_order
+    from orders.states import PaymentMethod
+    from tests.claims.helpers import IBAN, PDF
+    from tests.factories import PASSWORD, age
+
+    buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
+                     for name in ("buyer", "seller"))
+    advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, is_staff=True)
+                        for name in ("advisor", "finance"))
+    db.session.commit()
+
+    def order(number):
+        return upsert_order({
+            "external_id": f"M-{number}", "buyer_email": buyer.email,
+            "seller_email": seller.email, "item_title": "Lamp", "item_price": 10_000,
+            "shipping_cost": 1_000, "payment_method": PaymentMethod.PLATFORM_PAYMENTS,
+            "paid_at": clock.now() - timedelta(days=2)}).order
+
+    def discussion(number):
+        opened = disputes.open_discussion(
+            order(number), buyer, reason=Reason.DAMAGED,
+            expected_outcome=ExpectedOutcome.REFUND, description="Broken.")
+        db.session.commit()
+        age(opened, 25)
+        return opened
+
+    decided = discussion(1)
+    disputes.escalate(decided, buyer, "No answer.")
+    disputes.take_case(decided, advisor)
+    disputes.request_information(decided, advisor, party=Party.SELLER, question="Tracking?")
+    disputes.decide(decided, advisor, verdict=Verdict.SELLER_FAVOUR,
+                    amount=None, rationale="The tracking shows the parcel was delivered.")
+    claim = claims.file_claim(discussion(2).order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+                              description="Another model.", payout_account=IBAN)
+    claims.take(claim, advisor)
+    claims.request_documents(claim, advisor, "The invoice.")
+    claims.upload_documents(claim, buyer, [Upload("invoice.pdf", PDF)])
+    claims.decide(claim, advisor, decision=Decision.APPROVED)
+    batch = claims.export_payouts(finance)
+    claims.mark_batch_paid(batch.id, finance)
+    db.session.commit()
+    ids = {"discussion": decided.id, "claim": claim.id, "buyer": buyer.id,
+           "seller": seller.id, "advisor": advisor.id, "finance": finance.id}
+    db.session.remove()
+    return ids
+
+
+def _one(sql: str, **parameters):
+    return db.session.execute(text(sql), parameters).one()
+
+
+def test_0013_backfills_the_parties_and_comes_back_down(empty_app):
+    _migrate(empty_app, "head")
+    ids = _case_file()
+    _migrate(empty_app, "0012", down=True)
+    assert "seller_id" not in {c["name"] for c in inspect(db.engine).get_columns("claims")}
+    _migrate(empty_app, "head")  # again, now with rows to copy the parties into
+
+    buyer, seller = ids["buyer"], ids["seller"]
+    assert _one("SELECT buyer_id, seller_id FROM claims WHERE id = :id",
+                id=ids["claim"]) == (buyer, seller)
+    assert _one("SELECT buyer_id, seller_id FROM information_requests "
+                "WHERE discussion_id = :id", id=ids["discussion"]) == (buyer, seller)
+    assert _one("SELECT buyer_id, seller_id FROM document_requests WHERE claim_id = :id",
+                id=ids["claim"]) == (buyer, seller)
+    assert _one("SELECT buyer_id, seller_id, exported_by_id, marked_paid_by_id FROM payouts "
+                "WHERE claim_id = :id", id=ids["claim"]) == (buyer, seller, ids["finance"],
+                                                              ids["finance"])
+
+
+def test_0013_stops_on_a_case_decided_by_its_own_party_and_changes_nothing(empty_app):
+    _migrate(empty_app, "head")
+    ids = _case_file()
+    _migrate(empty_app, "0012", down=True)
+    # what issue 25 found: a staff member decided a case they are the buyer of
+    db.session.execute(text("UPDATE users SET is_staff = true WHERE id = :id"),
+                       {"id": ids["buyer"]})
+    db.session.execute(text("UPDATE discussions SET decided_by_id = :buyer WHERE id = :id"),
+                       {"buyer": ids["buyer"], "id": ids["discussion"]})
+    db.session.commit()
+    db.session.remove()
+
+    with pytest.raises(RuntimeError) as stopped:
+        _migrate(empty_app, "head")
+    assert f"discussions [{ids['discussion']}]" in str(stopped.value)
+    assert "claims" not in str(stopped.value)
+    db.session.remove()
+    assert _one("SELECT version_num FROM alembic_version") == ("0012",)
+    assert "seller_id" not in {c["name"] for c in inspect(db.engine).get_columns("claims")}

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from arbiter import audit, clock
 from arbiter.audit import AuditEntry
-from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import ConflictOfInterest, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.notifications import Notification, OutboxEmail
@@ -46,7 +46,8 @@ def _state(claim) -> ClaimState:
 
 def _refused(world, attempt, status: int, code: str | None = None):
     before = world.counts()
-    with pytest.raises((TransitionNotAllowed, ValidationFailed, NotFound)) as error:
+    with pytest.raises((TransitionNotAllowed, ValidationFailed, NotFound,
+                        ConflictOfInterest)) as error:
         attempt()
     db.session.rollback()
     assert error.value.status == status, error.value.message
@@ -82,7 +83,8 @@ def test_advisors_do_not_review_their_own_claims(world, create_order, create_dis
     order = create_order(buyer=staff, seller=seller)
     create_discussion(order, age_hours=25)
     claim = file(order)
-    _refused(world, lambda: services.take(claim, staff), 409, "own_claim")
+    # the seller's side, the other actions and the API: tests/claims/test_conflicts.py
+    _refused(world, lambda: services.take(claim, staff), 403, "conflict_of_interest")
 
 
 def test_only_staff_take(world, filed, buyer, seller):

@@ -103,18 +103,19 @@ def test_the_inbox_names_the_open_states_in_its_sql(app, db_session, seller):
     assert any("IN ('awaiting_seller', 'escalated', 'in_progress')" in sql for sql in sent)
 
 
-def test_the_lists_write_their_page_size_and_state_into_the_sql(app, db_session, seller):
+def test_the_lists_write_their_page_size_and_state_into_the_sql(app, db_session, seller,
+                                                                  staff):
     """psycopg keeps statements prepared on a connection, so PostgreSQL may
     run them with a generic plan, made without the parameters' values. With ``LIMIT $1`` and
     ``state = $2`` that plan sorted every escalated discussion (68 ms at 1,000,000
     discussions against 0.35 ms, docs/performance.md); with both in the SQL it is the index
     scan, first page and deep pages alike."""
     cursor = "1795428411.18017"
-    for run in (lambda: queries.escalation_queue(),
-                lambda: queries.escalation_queue(cursor=cursor),
+    for run in (lambda: queries.escalation_queue(staff),
+                lambda: queries.escalation_queue(staff, cursor=cursor),
                 lambda: queries.seller_inbox(seller),
                 lambda: queries.seller_inbox(seller, cursor=cursor)):
         (sql,) = _sql_sent(run)
         assert "LIMIT 21" in sql
-    (queue_sql,) = _sql_sent(lambda: queries.escalation_queue())
+    (queue_sql,) = _sql_sent(lambda: queries.escalation_queue(staff))
     assert "discussions.state = 'escalated'" in queue_sql

@@ -136,3 +136,33 @@ def test_lists_show_only_my_own_objects(api, world):
                                       token=tokens["seller"]).json["items"]] == [ids["d"]]
     assert [c["id"] for c in api.get("/api/v1/claims",
                                      token=tokens["buyer"]).json["items"]] == [ids["c"]]
+
+
+# Staff endpoints on a case whose buyer or seller is a staff member: that person is staff,
+# but not for this case (issue 25): 403, whatever state the case is in, and nothing changes.
+STAFF_ENDPOINTS = [endpoint for endpoint in ENDPOINTS if endpoint[2] == "staff"]
+
+
+@pytest.fixture
+def insiders(create_user, create_order, create_discussion, token_for):
+    buyer, seller = create_user(is_staff=True), create_user(is_staff=True)
+    order = create_order(buyer=buyer, seller=seller)
+    discussion = create_discussion(order, age_hours=25)
+    claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+                              description="Wrong model.", payout_account=IBAN)
+    db.session.commit()
+    return {"ids": {"d": discussion.id, "c": claim.id},
+            "tokens": {"buyer": token_for(buyer), "seller": token_for(seller)}}
+
+
+@pytest.mark.parametrize("party", ["buyer", "seller"])
+@pytest.mark.parametrize(("method", "path", "owner", "body"), STAFF_ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _, _ in STAFF_ENDPOINTS])
+def test_staff_endpoints_refuse_the_cases_own_parties(api, insiders, method, path, owner,
+                                                      body, party):
+    before = (audit.count(), _files(api))
+    response = api.open(method, path.format(**insiders["ids"]),
+                        token=insiders["tokens"][party], **_body(body, insiders))
+    assert response.status_code == 403, response.json
+    assert response.json["error"]["code"] == "conflict_of_interest"
+    assert (audit.count(), _files(api)) == before

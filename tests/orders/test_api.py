@@ -67,3 +67,31 @@ def test_user_tokens_cannot_push_orders(api, token_for, buyer, seller):
 def test_unknown_order_is_404(api, integration_token):
     response = api.get("/api/v1/orders/NOPE", token=integration_token)
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_the_parties_of_an_order_with_a_case_are_fixed(api, integration_token, buyer, seller,
+                                                       create_user, create_discussion):
+    """A case's rows carry the order's buyer and seller (migration 0013): once a discussion
+    exists they cannot change, with a clear 409 instead of the database's refusal (a 500).
+    Before that, the marketplace may still correct them."""
+    url = "/api/v1/orders/MKT-3"
+    newcomer = create_user()
+    assert api.put(url, token=integration_token, json=_order(buyer, seller)).status_code == 201
+    corrected = api.put(url, token=integration_token, json=_order(newcomer, seller))
+    assert corrected.status_code == 200
+    order = db.session.scalar(select(Order).where(Order.external_id == "MKT-3"))
+    create_discussion(order)
+    entries = audit.count()
+    for body, field in ((_order(buyer, seller), "buyer_email"),
+                        (_order(newcomer, buyer), "seller_email")):
+        refused = api.put(url, token=integration_token, json=body)
+        assert refused.status_code == 409
+        assert refused.json["error"]["code"] == "order_parties_fixed"
+        assert set(refused.json["error"]["fields"]) == {field}
+    db.session.expire_all()
+    assert (order.buyer_id, order.seller_id) == (newcomer.id, seller.id)
+    assert audit.count() == entries
+    # everything else about the order still follows the marketplace
+    delivered = api.put(url, token=integration_token,
+                        json=_order(newcomer, seller, delivered_at="2026-11-03T12:00:00Z"))
+    assert delivered.status_code == 200 and delivered.json["delivered_at"]

@@ -161,3 +161,18 @@ def test_jsonl_rows_are_counted_without_blank_lines(app, db_session, people, tmp
     assert result.exit_code == 0, result.output
     assert "2/2" in result.output
     assert "(2 rows read)" in result.output
+
+
+def test_a_row_moving_a_case_to_other_parties_is_reported_not_fatal(
+        app, db_session, people, create_user, create_discussion, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + _csv_row("CASE-1"))
+    assert _run(app, path).exit_code == 0
+    create_discussion(db.session.scalar(select(Order).where(Order.external_id == "CASE-1")))
+    create_user("imp-other@example.test")
+    path.write_text(HEADER + _csv_row("CASE-1", buyer="imp-other@example.test")
+                    + _csv_row("CASE-2"))
+    result = _run(app, path)
+    assert result.exit_code == 1
+    assert "line 2: buyer_email: " in result.output  # the message is in the default locale
+    assert "1 created, 0 updated, 0 unchanged, 1 failed" in result.output

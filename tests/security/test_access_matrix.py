@@ -112,3 +112,39 @@ def test_ids_beyond_a_bigint_are_404_on_every_route(app, client, auth, staff):
         assert response.status_code == 404, (path, response.status_code)
         checked += 1
     assert checked >= 10
+
+
+# Every staff action on a case, as a form would post it.
+STAFF_ACTIONS = {
+    "/discussions/{discussion_id}/take": {},
+    "/discussions/{discussion_id}/information-requests": {"party": "seller",
+                                                         "question": "Tracking?"},
+    "/discussions/{discussion_id}/decide": {
+        "verdict": "buyer_favour", "rationale": "The seller never answered the buyer at all."},
+    "/claims/{claim_id}/take": {},
+    "/claims/{claim_id}/document-requests": {"what": "The invoice."},
+    "/claims/{claim_id}/decide": {"decision": "approved"},
+    "/claims/{claim_id}/reject-after-deadline": {},
+}
+
+
+@pytest.mark.parametrize("party", ["buyer", "seller"])
+def test_staff_who_are_a_party_see_the_case_as_a_party_and_act_on_none_of_it(
+        client, auth, world, party):
+    """The world's buyer (or seller) is made staff (issue 25): the case's pages still open,
+    every staff action on it is refused (403) and changes nothing."""
+    from arbiter import audit
+    from arbiter.extensions import db
+
+    user = world["users"][party]
+    user.is_staff = True
+    db.session.commit()
+    auth.login(user.email)
+    urls = _urls(world)
+    for page in ("order page", "discussion thread", "claim page"):
+        assert client.get(urls[page]).status_code == 200, page
+    before = audit.count()
+    for action, form in STAFF_ACTIONS.items():
+        response = client.post(action.format(**world["args"]), data=form)
+        assert response.status_code == 403, action
+    assert audit.count() == before
