@@ -1,6 +1,6 @@
 """Configuration: defaults here, overridden by ``ARBITER_*`` environment variables.
 
-Every variable is listed in README.md ("Configuration"). ``ARBITER_DATABASE_URL`` becomes
+Every variable is listed in docs/operations.md ("Configuration"). ``ARBITER_DATABASE_URL`` becomes
 ``SQLALCHEMY_DATABASE_URI``; everything else keeps its name without the prefix.
 """
 

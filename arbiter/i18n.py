@@ -41,4 +41,5 @@ def select_locale() -> str:
         return chosen
     if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
-    return request.accept_languages.best_match(LANGUAGES) or "pl"
+    return (request.accept_languages.best_match(LANGUAGES)
+            or current_app.config["DEFAULT_LOCALE"])

@@ -2,7 +2,7 @@
 
 The floor is ``bench/floor.py``: a bare Flask endpoint returning one row by primary key
 from the same database. The floor and the app run under the same gunicorn command (the
-README's production command with 2 sync workers), are loaded by the same wrk command
+docs/operations.md's production command with 2 sync workers), are loaded by the same wrk command
 (16 connections, 15 s each) and are measured in the same run: for each target, floor and
 page alternate in five slices of 3 s, so both see the same background load of a busy
 machine. Targets:
@@ -228,7 +228,7 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(module: str, env: dict, ready_path: str):
     """``gunicorn --workers 2 --bind 127.0.0.1:PORT --forwarded-allow-ips=127.0.0.1 MODULE``:
-    the README's production command with the benchmark's two workers."""
+    the docs/operations.md's production command with the benchmark's two workers."""
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",

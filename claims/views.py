@@ -1,6 +1,6 @@
 """Buyer-protection pages: the public rules, the buyer's claims, the staff queue, payouts and
-the claims dashboard. Each changing view: load, check, one service call, one commit,
-redirect.
+the claims dashboard. Each changing view: load, check, one service call, redirect
+(the request's one transaction commits: arbiter.transactions).
 """
 
 

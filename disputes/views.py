@@ -1,5 +1,5 @@
-"""Discussion pages for buyers, sellers and staff. Each view: load, check, one service call,
-one commit, redirect."""
+"""Discussion pages for buyers, sellers and staff. Each changing view: load, check, one service
+call, redirect (the request's one transaction commits: arbiter.transactions)."""
 
 
 from flask import (

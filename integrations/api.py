@@ -55,7 +55,6 @@ def create_token(data):
     if user is None:
         raise InvalidCredentials(_("Unknown e-mail address or wrong password."))
     issued = tokens.issue_user_token(user, data["name"])
-    db.session.commit()
     return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.row.expires_at}
 
 

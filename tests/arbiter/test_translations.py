@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
@@ -32,3 +33,14 @@ def test_polish_catalogue_is_complete_and_current(tmp_path):
     assert not missing, f"untranslated or fuzzy in Polish (run `make messages`): {missing}"
     stale = sorted(str(m.id) for m in catalogue if m.id and m.id not in extracted)
     assert not stale, f"Polish entries for strings that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("default", ["pl", "en"])
+def test_the_configured_default_language_serves_browsers_that_state_none(fresh_app, default):
+    app = fresh_app(DEFAULT_LOCALE=default)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    page = app.test_client().get("/").text
+    assert f'<html lang="{default}">' in page

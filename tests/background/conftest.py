@@ -21,7 +21,7 @@ def redis_broker():
 
 @pytest.fixture
 def celery_worker(committed, database_url, redis_broker, tmp_path):
-    """``celery -A arbiter.worker worker``, as the README starts it, in its own process.
+    """``celery -A arbiter.worker worker``, as docs/operations.md starts it, in its own process.
 
     It shares only PostgreSQL, Redis and the storage directory with the test; its log is
     ``worker.log`` (returned), for the assertions and for a failure's message.
