@@ -3,13 +3,31 @@
 Every file of a request is checked before anything is stored. Stored blobs are recorded
 on the session, and removed again if the transaction rolls back, so a refused or failed
 request leaves nothing behind.
+
+Images are opened with Pillow (its own decompression-bomb check, then ours: at most 50
+megapixels) and PDFs parsed with pypdf, whose every object is looked at (object streams
+included, names with their ``#xx`` escapes decoded): evidence needs no script, action,
+form, embedded file or link, so a PDF with any of them is refused, and so is one that
+pypdf cannot read or that is encrypted.
 """
 
+import io
+import logging
 import re
-import struct
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from PIL import Image
+from pypdf import PdfReader, apply_configuration
+from pypdf.generic import (
+    ArrayObject,
+    DictionaryObject,
+    IndirectObject,
+    StreamObject,
+    read_object,
+)
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -17,20 +35,25 @@ from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db
 from arbiter.storage import StoredBlob, storage
 
+log = logging.getLogger(__name__)
+
 MAX_FILE_BYTES = 10 * 1024 * 1024
 SIGNATURES = {
     "application/pdf": (b"%PDF-",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
 }
+PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 MAX_IMAGE_PIXELS = 50_000_000  # decompression bombs: a small file declaring a huge image
-# PDF features that run code or carry other files, and markup a browser would render as a
-# page (polyglots): evidence needs none of them. Names in PDFs are case-sensitive.
-ACTIVE_PDF_NAMES = re.compile(rb"/(?:JavaScript|JS|EmbeddedFiles?|Launch|OpenAction)\b")
-MARKUP = re.compile(rb"<(?:!doctype\s+html|html|script|svg|iframe|object|embed)\b",
-                    re.IGNORECASE)
-JPEG_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
-                    0xCF}
+# Markup a browser would render as a page (polyglots: an image or a PDF that is also a web
+# page), wherever it sits in the file. A tag name must end at white space, "/" or ">" (as
+# in ``<svg/onload=...>``), so that the compressed bytes of a genuine photo rarely match by
+# chance: about 1 in 500 files of 10 MB of random bytes.
+MARKUP = re.compile(
+    rb"<(?:!doctype\s+html|html|head|body|script|svg|iframe|frame|frameset|object|embed|"
+    rb"applet|meta|base|link|style|title|form|input|button|img|image|video|audio|math|"
+    rb"template|div)[\s/>]|<a\s+href\s*=",
+    re.IGNORECASE)
 EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
               "jpeg": "image/jpeg"}
 
@@ -74,51 +97,342 @@ def check_upload(upload: Upload) -> CheckedUpload:
     if not upload.data:
         raise ValidationFailed(_("%(name)s is empty.", name=name), code="file_empty",
                                fields={"files": ["empty"]})
+    kind = extension.upper()
     if not upload.data.startswith(SIGNATURES[declared]):
         raise ValidationFailed(
-            _("%(name)s is not really a %(kind)s file.", name=name,
-              kind=extension.upper()),
+            _("%(name)s is not really a %(kind)s file.", name=name, kind=kind),
             code="file_content_mismatch", fields={"files": ["content"]})
-    if MARKUP.search(upload.data) or (declared == "application/pdf"
-                                       and ACTIVE_PDF_NAMES.search(upload.data)):
+    if MARKUP.search(upload.data):
         raise ValidationFailed(
             _("%(name)s contains scripts, embedded files or web page code and is not "
               "accepted.", name=name),
             code="file_active_content", fields={"files": ["content"]})
-    size = image_size(declared, upload.data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+    try:
+        if declared == "application/pdf":
+            _check_pdf(name, upload.data)
+        else:
+            _check_image(name, declared, upload.data)
+    except UnreadableFile:
         raise ValidationFailed(
-            _("%(name)s is too large an image (at most 50 megapixels).", name=name),
-            code="image_too_large", fields={"files": ["pixels"]})
+            _("%(name)s could not be read as a %(kind)s file.", name=name, kind=kind),
+            code="file_unreadable", fields={"files": ["content"]}) from None
     return CheckedUpload(name, declared, upload.data)
 
 
-def image_size(content_type: str, data: bytes) -> tuple[int, int] | None:
-    """(width, height) as a PNG's IHDR or a JPEG's SOF declares it; None if not found."""
-    if content_type == "image/png":
-        if data[12:16] == b"IHDR" and len(data) >= 24:
-            return struct.unpack(">II", data[16:24])
+class UnreadableFile(ValueError):
+    """The parser (Pillow or pypdf) cannot read the file, or it is built to exhaust one."""
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+class TooManyPixels(ValueError):
+    """More than MAX_IMAGE_PIXELS, or more than Pillow's own decompression-bomb limits."""
+
+
+def _check_image(name: str, content_type: str, data: bytes) -> None:
+    try:
+        image_size(content_type, data)
+    except TooManyPixels:
+        raise ValidationFailed(
+            _("%(name)s is too large an image (at most 50 megapixels).", name=name),
+            code="image_too_large", fields={"files": ["pixels"]}) from None
+
+
+def image_size(content_type: str, data: bytes) -> tuple[int, int]:
+    """(width, height) as Pillow reads them, once ``verify()`` passed (for a PNG: every
+    chunk and its checksum, up to the end).
+
+    Raises TooManyPixels above MAX_IMAGE_PIXELS, also when Pillow's own decompression-bomb
+    check fires first (its error, or its warning where warnings are errors), and
+    UnreadableFile for anything Pillow cannot read (a truncated or lying header included).
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[content_type]]) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise TooManyPixels(f"{width}x{height}")
+            image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise TooManyPixels(str(error)) from error
+    except TooManyPixels:
+        raise
+    except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
+        raise UnreadableFile(str(error)) from error
+    if width < 1 or height < 1:
+        raise UnreadableFile("an image without pixels")
+    return width, height
+
+
+# --- PDFs ---------------------------------------------------------------------------------
+
+
+class EncryptedPdf(ValueError):
+    """Encrypted: its objects cannot be looked at without the password."""
+
+
+# Action types (ISO 32000-2, 12.6.4) other than /GoTo, a jump to a page of the same file.
+PDF_ACTIONS = frozenset({
+    "/GoToR", "/GoToE", "/GoToDp", "/Launch", "/Thread", "/URI", "/Sound", "/Movie", "/Hide",
+    "/Named", "/SubmitForm", "/ResetForm", "/ImportData", "/SetOCGState", "/Rendition",
+    "/Trans", "/GoTo3DView", "/JavaScript", "/RichMediaExecute",
+})
+# Keys that hold scripts, embedded files, XFA forms or web addresses wherever they appear.
+PDF_ACTIVE_KEYS = frozenset({
+    "/JS", "/JavaScript", "/EmbeddedFiles", "/EF", "/XFA", "/URI", "/RichMediaContent",
+})
+# Values of /Type or /Subtype: embedded files, file attachments and media players.
+PDF_ACTIVE_TYPES = frozenset({
+    "/EmbeddedFile", "/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D",
+})
+# The work one PDF may cause. pypdf parses about 200,000 tokens a second (pure Python), and
+# a few kilobytes of compressed object stream can inflate to millions: the object streams
+# may hold PDF_MAX_STREAM_TOKENS tokens in all, each inflates to PDF_MAX_INFLATED_BYTES at
+# most (a damaged one is not repaired), and the walk stops after PDF_MAX_OBJECTS objects,
+# PDF_MAX_VALUES dictionary entries and array elements, or PDF_MAX_SECONDS (pypdf searches
+# the whole file for an object the cross-reference table misplaces: 60 ms for 10 MB).
+PDF_MAX_OBJECTS = 100_000
+PDF_MAX_VALUES = 2_000_000
+PDF_MAX_STREAM_TOKENS = 500_000
+PDF_MAX_INFLATED_BYTES = 8 * 1024 * 1024
+PDF_MAX_SECONDS = 2.0
+# "12 0 obj": where an object's body starts, found in the bytes themselves.
+PDF_OBJECT_HEADER = re.compile(rb"(?<![0-9])([0-9]{1,10})[\0\t\n\f\r ]+([0-9]{1,5})"
+                               rb"[\0\t\n\f\r ]+obj(?![A-Za-z0-9])")
+PDF_SPACE = re.compile(rb"[\0\t\n\f\r ]*")
+
+
+class _ParserRepairs(logging.Handler):
+    """What pypdf's object parser repaired while this context checks a PDF: a dictionary
+    with a key twice (pypdf keeps the first, a viewer may keep the last), a dictionary or
+    array cut short at a syntax error (a viewer may read on). Either could hide an action
+    from the walk, so such a PDF is refused as unreadable."""
+
+    seen: ContextVar[list[str] | None] = ContextVar("pdf_parser_repairs", default=None)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        seen = self.seen.get()
+        if seen is not None:
+            seen.append(record.getMessage())
+
+
+# The logger of pypdf's dictionary and array parser (not the one for numbers or names,
+# whose repairs hide nothing); a test notices if pypdf renames it. Its level is set here so
+# that the check sees the repairs whatever the logging set-up.
+_PDF_PARSER_LOG = logging.getLogger("pypdf.generic._data_structures")
+_PDF_PARSER_LOG.setLevel(logging.WARNING)
+_PDF_PARSER_LOG.addHandler(_ParserRepairs(logging.WARNING))
+
+
+def _skip_space(data: bytes, position: int) -> int:
+    return PDF_SPACE.match(data, position).end()
+
+
+def _check_pdf(name: str, data: bytes) -> None:
+    try:
+        found = pdf_active_content(data)
+    except EncryptedPdf:
+        raise ValidationFailed(
+            _("%(name)s is protected with a password. Upload a copy without one.", name=name),
+            code="file_encrypted", fields={"files": ["encrypted"]}) from None
+    if found is not None:
+        log.info("PDF refused: %s", found)
+        raise ValidationFailed(
+            _("%(name)s contains links, forms, scripts or embedded files, which evidence may "
+              "not contain. Upload a scan or a screenshot of the document instead.",
+              name=name),
+            code="file_active_content", fields={"files": ["content"]})
+
+
+def pdf_active_content(data: bytes) -> str | None:
+    """What makes the PDF active ("/JavaScript action in object 4 0"), or None.
+
+    Every object pypdf's reader knows is looked at (cross-reference tables and streams,
+    objects inside compressed object streams, the trailer), and so is every object body
+    in the file that the tables do not point at (an earlier revision, or bytes after the
+    end that a viewer repairing the file might read). Dictionaries and arrays are walked;
+    stream data is never decoded, except object streams, which hold objects.
+
+    Refused: actions other than a jump within the file (JavaScript, URI, Launch,
+    SubmitForm, ImportData, GoToR...), /OpenAction and /AA holding actions, form fields
+    (a signature field is not a form), XFA, embedded files and file attachments, media.
+
+    Raises EncryptedPdf, and UnreadableFile when pypdf cannot read it, it has no catalog,
+    its cross-reference table is damaged, pypdf's parser had to repair a dictionary (a key
+    given twice...), or reading it would take more than the PDF_MAX_* bounds allow.
+    """
+    repairs: list[str] = []
+    token = _ParserRepairs.seen.set(repairs)
+    try:
+        with apply_configuration(zlib_maximum_output_length=PDF_MAX_INFLATED_BYTES,
+                                 zlib_maximum_recovery_input_length=0,
+                                 lzw_maximum_output_length=PDF_MAX_INFLATED_BYTES,
+                                 run_length_maximum_output_length=PDF_MAX_INFLATED_BYTES,
+                                 brotli_maximum_output_length=PDF_MAX_INFLATED_BYTES,
+                                 jbig2dec_binary=None):  # no program runs on upload bytes
+            reader = _Reader(io.BytesIO(data), strict=False)
+            if reader.table_damaged:
+                raise UnreadableFile("a damaged cross-reference table")
+            if reader.is_encrypted:
+                raise EncryptedPdf("encrypted")
+            found = _PdfWalk(reader, data).run()
+    except (EncryptedPdf, UnreadableFile):
+        raise
+    except Exception as error:  # pypdf's errors, and whatever a hostile file makes it raise
+        raise UnreadableFile(f"{type(error).__name__}: {error}") from error
+    finally:
+        _ParserRepairs.seen.reset(token)
+    if found is None and repairs:
+        raise UnreadableFile(f"pypdf repaired it: {repairs[0]}")
+    return found
+
+
+class _Reader(PdfReader):
+    """pypdf's reader, except that it does not rebuild a damaged cross-reference table by
+    parsing every object in the file (seconds that nothing can interrupt, for a 10 MB file;
+    and viewers may each repair such a file differently): such a PDF is refused."""
+
+    table_damaged = False
+
+    def _rebuild_xref_table(self, stream) -> None:
+        self.table_damaged = True
+
+
+class _PdfWalk:
+    def __init__(self, reader: PdfReader, data: bytes):
+        self.reader = reader
+        self.data = data
+        self.values_left = PDF_MAX_VALUES
+        self.deadline = time.monotonic() + PDF_MAX_SECONDS
+
+    def run(self) -> str | None:
+        reader = self.reader
+        references = [(number, generation) for generation, numbers in reader.xref.items()
+                      for number in numbers]
+        references += [(number, 0) for number in reader.xref_objStm]
+        if len(references) > PDF_MAX_OBJECTS:
+            raise UnreadableFile(f"more than {PDF_MAX_OBJECTS} objects")
+        self.count_object_stream_tokens()
+        catalog = self.resolve(reader.trailer.get("/Root"))
+        if not isinstance(catalog, DictionaryObject) or "/Pages" not in catalog:
+            raise UnreadableFile("no document catalog")
+        found = self.walk(reader.trailer, "the trailer")
+        for number, generation in references:
+            if found is not None:
+                return found
+            self.spend(1)
+            where = f"object {number} {generation}"
+            body = reader.get_object(IndirectObject(number, generation, reader))
+            found = self.walk(body, where)
+            if found is None and self.is_object_stream(body):
+                found = self.walk_object_stream(body, where, number)
+        return found or self.walk_unlisted_objects()
+
+    def count_object_stream_tokens(self) -> None:
+        """Refuse what pypdf would spend seconds parsing in one go: it reads every object of
+        an object stream as soon as one of them is asked for."""
+        tokens = 0
+        for number in {container for container, _index in self.reader.xref_objStm.values()}:
+            self.spend(1)
+            # The stream's dictionary and bytes only, not the objects in it:
+            container = self.resolve(IndirectObject(number, 0, self.reader))
+            if self.is_object_stream(container):
+                tokens += len(container.get_data().split())
+                if tokens > PDF_MAX_STREAM_TOKENS:
+                    raise UnreadableFile(f"more than {PDF_MAX_STREAM_TOKENS} tokens")
+
+    def walk_unlisted_objects(self) -> str | None:
+        """Object bodies in the file that the cross-reference table does not point at: an
+        earlier revision of an object, or one a viewer rebuilding the table would find."""
+        data = self.data
+        listed = {_skip_space(data, offset) for offsets in self.reader.xref.values()
+                  for offset in offsets.values() if isinstance(offset, int)}
+        stream = io.BytesIO(data)
+        for header in PDF_OBJECT_HEADER.finditer(data):
+            if header.start() in listed:
+                continue
+            self.spend(1)
+            where = f"unlisted object {int(header[1])} {int(header[2])}"
+            stream.seek(_skip_space(data, header.end()))
+            body = read_object(stream, self.reader)
+            found = self.walk(body, where)
+            if found is None and self.is_object_stream(body):
+                found = self.walk_object_stream(body, where)
+            if found is not None:
+                return found
         return None
-    if content_type == "image/jpeg":
-        i = 2
-        while i + 4 <= len(data):
-            if data[i] != 0xFF:
-                return None
-            marker = data[i + 1]
-            if marker == 0xFF:  # fill byte
-                i += 1
+
+    def walk_object_stream(self, container: StreamObject, where: str,
+                           number: int | None = None) -> str | None:
+        """The objects of an object stream that the reader does not list as living there
+        (all of them when the stream itself is unlisted)."""
+        contents = container.get_data()
+        first = int(container["/First"])
+        index = contents[:first].split()
+        stream = io.BytesIO(contents)
+        for inner, offset in zip(index[0::2], index[1::2], strict=False):
+            if number is not None and self.reader.xref_objStm.get(int(inner), (None,))[0] == number:
                 continue
-            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
-                i += 2
-                continue
-            if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header
-                return None
-            (length,) = struct.unpack(">H", data[i + 2:i + 4])
-            if marker in JPEG_SOF_MARKERS and i + 9 <= len(data):
-                height, width = struct.unpack(">HH", data[i + 5:i + 9])
-                return width, height
-            i += 2 + length
-    return None
+            self.spend(1)
+            stream.seek(_skip_space(contents, first + int(offset)))
+            found = self.walk(read_object(stream, self.reader), f"object {int(inner)} in {where}")
+            if found is not None:
+                return found
+        return None
+
+    def walk(self, root, where: str) -> str | None:
+        stack = [root]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, DictionaryObject):  # a stream's dictionary; never its data
+                self.spend(len(item))
+                for key, value in dict.items(item):
+                    found = self.active_entry(key, value)
+                    if found is not None:
+                        return f"{found} in {where}"
+                    if isinstance(value, DictionaryObject | ArrayObject):
+                        stack.append(value)
+            elif isinstance(item, ArrayObject):
+                self.spend(len(item))
+                stack.extend(value for value in item
+                             if isinstance(value, DictionaryObject | ArrayObject))
+        return None
+
+    def active_entry(self, key: str, value) -> str | None:
+        if key in PDF_ACTIVE_KEYS:
+            return key
+        if key not in ("/S", "/Type", "/Subtype", "/FT", "/OpenAction", "/AA"):
+            return None
+        value = self.resolve(value)
+        if key == "/S" and value in PDF_ACTIONS:
+            return f"{value} action"
+        if key in ("/Type", "/Subtype") and value in PDF_ACTIVE_TYPES:
+            return str(value)
+        if key == "/FT" and value != "/Sig":
+            return f"{value} form field"
+        if key in ("/OpenAction", "/AA") and isinstance(value, DictionaryObject) and value:
+            return key
+        return None
+
+    def is_object_stream(self, body) -> bool:
+        return isinstance(body, StreamObject) and self.resolve(body.get("/Type")) == "/ObjStm"
+
+    def resolve(self, value):
+        """The object a reference points to, if the reader lists it (never a search of the
+        whole file for one it does not list)."""
+        if not isinstance(value, IndirectObject):
+            return value
+        reader = self.reader
+        listed = (value.idnum in reader.xref.get(value.generation, {})
+                  or (value.generation == 0 and value.idnum in reader.xref_objStm))
+        return reader.get_object(value) if listed else None
+
+    def spend(self, values: int) -> None:
+        self.values_left -= values
+        if self.values_left < 0:
+            raise UnreadableFile(f"more than {PDF_MAX_VALUES} values")
+        if time.monotonic() > self.deadline:
+            raise UnreadableFile(f"more than {PDF_MAX_SECONDS} s to read")
 
 
 def check_uploads(uploads: list[Upload], *, max_count: int, room_left: int) -> list[CheckedUpload]:

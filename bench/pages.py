@@ -31,6 +31,7 @@ the page's own part cheaper. Those rows are reported, never a failure.
 
 import argparse
 import http.client
+import io
 import os
 import re
 import secrets
@@ -46,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from pypdf import PdfWriter
+
 from bench.common import generate_discussions, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +63,18 @@ MAX_ROWS_FILTERED = 1_000  # a page of 20 may read a few rows it does not show, 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\r\xefF\xb8"
        b"\x00\x00\x00\x00IEND\xaeB`\x82")
-PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages "
-       b"/Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+def _blank_pdf() -> bytes:
+    """A one-page PDF pypdf writes: uploads are parsed, so it must be a real one."""
+    buffer = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+PDF = _blank_pdf()
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stdnum import iban
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+
 from arbiter.money import to_decimal_string
 
-# Country code, two check digits, 11 to 30 letters or digits (ISO 13616).
-_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _SEPARATORS = re.compile(r"[\s-]+")
-IBAN_LENGTHS = {"PL": 28}  # where we know the national length, we insist on it
 DOMESTIC_COUNTRY = "PL"
 DOMESTIC_DIGITS = 26  # a Polish NRB: the IBAN without "PL"
 
@@ -27,22 +27,24 @@ def normalise_account(text: str) -> str:
     """The account as an IBAN without spaces, e.g. ``PL61109010140000071219812874``.
 
     Accepts the usual ways people write it: spaces or dashes in groups, lower case, and a
-    Polish 26-digit number without the ``PL`` prefix. The ISO 7064 mod-97 check digits must
-    hold, so a mistyped digit is caught here and not by a bounced transfer.
+    Polish 26-digit number without the ``PL`` prefix. python-stdnum checks it against the
+    IBAN registry: a country that has IBANs, that country's length and format, the ISO
+    7064 mod-97 check digits, and a national check where stdnum knows one. A mistyped
+    digit is caught here and not by a bounced transfer.
     """
     compact = _SEPARATORS.sub("", text or "").upper()
     if compact.isdigit() and len(compact) == DOMESTIC_DIGITS:
         compact = DOMESTIC_COUNTRY + compact
-    if not _IBAN.fullmatch(compact):
+    if not compact.isascii() or not compact.isalnum():
         raise InvalidAccount("not an IBAN")
-    expected_length = IBAN_LENGTHS.get(compact[:2])
-    if expected_length is not None and len(compact) != expected_length:
-        raise InvalidAccount("wrong length for the country")
-    rearranged = compact[4:] + compact[:4]
-    digits = "".join(str(int(char, 36)) for char in rearranged)
-    if int(digits) % 97 != 1:
-        raise InvalidAccount("check digits do not match")
-    return compact
+    try:
+        return iban.validate(compact)
+    except InvalidChecksum:
+        raise InvalidAccount("check digits do not match") from None
+    except InvalidComponent:
+        raise InvalidAccount("not a country with IBANs") from None
+    except ValidationError:  # InvalidFormat, InvalidLength
+        raise InvalidAccount("wrong length or format for the country") from None
 
 
 def grouped(account: str) -> str:

@@ -16,7 +16,8 @@ from disputes.models import Discussion
 from disputes.states import Verdict
 from incidents import services as incidents
 from incidents.models import ProblemReport
-from tests.claims.helpers import IBAN, PDF, PNG
+from tests.claims.helpers import IBAN
+from tests.files import PDF, PNG
 
 RATIONALE = "The photos show the damage clearly; half of the price is fair."
 

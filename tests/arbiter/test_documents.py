@@ -239,3 +239,14 @@ def test_concurrent_decisions_get_distinct_gap_free_numbers(committed):
     numbers = sorted(db.session.scalars(select(DecisionDocument.number)).all())
     year = clock.to_local(clock.now()).year
     assert numbers == [f"ARB/{year}/{n:06d}" for n in range(1, 21)]
+
+
+def test_a_decision_document_passes_as_evidence(escalated, staff):
+    """A party may attach Arbiter's own decision to an appeal or a claim: it has no link,
+    action or form that the evidence check refuses."""
+    from arbiter.files import Upload, check_upload, pdf_active_content
+
+    [document] = _decide(escalated, staff)
+    pdf = storage().get(document.storage_key)
+    assert pdf_active_content(pdf) is None
+    assert check_upload(Upload("decision.pdf", pdf)).data == pdf

@@ -87,7 +87,8 @@ def _case_file():
     from disputes.states import ExpectedOutcome, Party, Reason, Verdict
     from orders.services import upsert_order
     from orders.states import PaymentMethod
-    from tests.claims.helpers import IBAN, PDF
+    from tests.claims.helpers import IBAN
+    from tests.files import PDF
     from tests.factories import PASSWORD, age
 
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)

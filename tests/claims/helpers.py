@@ -11,9 +11,7 @@ from claims.models import Claim, ClaimDocument, Payout
 from claims.states import ClaimType
 
 IBAN = "PL61109010140000071219812874"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PARTIAL_RATIONALE = "Half of the loss is documented by the repair shop's invoice."
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def file(order, **overrides):

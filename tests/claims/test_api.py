@@ -8,7 +8,8 @@ from arbiter.extensions import db
 from arbiter.files import MAX_FILE_BYTES
 from claims.models import Claim
 from claims.states import ClaimState
-from tests.claims.helpers import IBAN, PDF, PNG
+from tests.claims.helpers import IBAN
+from tests.files import PDF, PNG
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from claims import services
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState
 from orders.states import PaymentMethod
-from tests.claims.helpers import IBAN, PDF, PNG, file
+from tests.claims.helpers import IBAN, file
+from tests.files import PDF, PNG
 
 
 def _text(response) -> str:

@@ -17,7 +17,8 @@ from claims.models import Claim, PolicyVersion
 from claims.states import ClaimState, ClaimType, Decision, DocumentKind
 from disputes import services as disputes
 from orders.states import PaymentMethod
-from tests.claims.helpers import IBAN, PDF, PNG, file
+from tests.claims.helpers import IBAN, file
+from tests.files import PDF, PNG
 
 
 def _refused(world, attempt, status: int, code: str | None = None):

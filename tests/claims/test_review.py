@@ -21,7 +21,8 @@ from claims.states import (
     PayoutState,
     RejectionReason,
 )
-from tests.claims.helpers import IBAN, PDF, PNG, file
+from tests.claims.helpers import IBAN, file
+from tests.files import PDF, PNG
 
 RATIONALE = "The photos show the lamp is another model; the listing was misleading."
 

@@ -185,8 +185,27 @@ def test_account_numbers_are_normalised_to_a_compact_iban(typed):
     assert banking.normalise_account(typed) == "PL61109010140000071219812874"
 
 
-def test_a_foreign_iban_is_accepted():
-    assert banking.normalise_account("DE89 3704 0044 0532 0130 00") == "DE89370400440532013000"
+@pytest.mark.parametrize(("typed", "iban"), [
+    ("DE89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+    ("fr14 2004 1010 0505 0001 3m02 606", "FR1420041010050500013M02606"),
+    ("GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432"),
+    ("NO93 8601 1117 947", "NO9386011117947"),  # the shortest IBANs
+])
+def test_foreign_ibans_are_accepted(typed, iban):
+    assert banking.normalise_account(typed) == iban
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    # The check digits hold (mod 97), but Germany's IBANs have 22 characters, not 21 or 23:
+    ("DE51 3704 0044 0532 0130 0", "wrong length or format for the country"),
+    ("DE81 3704 0044 0532 0130 000", "wrong length or format for the country"),
+    # Letters where France's format has digits (check digits recomputed):
+    ("FR43 A004 1010 0505 0001 3M02 606", "wrong length or format for the country"),
+    ("XX46 3704 0044 0532 0130 00", "not a country with IBANs"),
+])
+def test_ibans_are_checked_against_their_countrys_format(typed, reason):
+    with pytest.raises(banking.InvalidAccount, match=reason):
+        banking.normalise_account(typed)
 
 
 @pytest.mark.parametrize("typed", [

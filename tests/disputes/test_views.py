@@ -12,9 +12,7 @@ from disputes import services
 from disputes.models import Attachment, Discussion
 from disputes.states import DiscussionState, Verdict
 from tests.factories import age
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from tests.files import PDF, PNG
 
 
 def _files(*named):

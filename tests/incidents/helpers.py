@@ -11,7 +11,6 @@ from incidents import services, tasks
 from incidents.models import DeadlineExtension
 
 IMPACT = "Buyers and sellers cannot open or answer discussions."
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def resolve(incident, staff, *, hours_ago: float, body: str = "Fixed; deadlines extended."):

@@ -12,7 +12,8 @@ from arbiter import clock
 from arbiter.extensions import db
 from arbiter.notifications import Notification, OutboxEmail
 from incidents.models import ProblemReport
-from tests.incidents.helpers import PNG, audit_actions, fresh, resolve
+from tests.files import PNG
+from tests.incidents.helpers import audit_actions, fresh, resolve
 
 
 def _stored_files(app) -> int:

@@ -14,7 +14,8 @@ from claims.states import ClaimType
 from disputes import services as disputes
 from disputes.states import OfferKind
 from integrations import webhooks
-from tests.claims.helpers import IBAN, PNG
+from tests.claims.helpers import IBAN
+from tests.files import PNG
 
 ORDER_BODY = {"item_title": "Lamp", "item_price": "10.00", "shipping_cost": "0",
               "payment_method": "platform_payments", "paid_at": "2026-01-01T00:00:00Z"}

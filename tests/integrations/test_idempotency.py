@@ -117,7 +117,8 @@ def test_multipart_bodies_are_fingerprinted_by_content_not_boundary(
         api, token_for, buyer, seller, create_order, create_discussion):
     import io
 
-    from tests.claims.helpers import IBAN, PNG
+    from tests.claims.helpers import IBAN
+    from tests.files import PNG
 
     order = create_order(buyer=buyer, seller=seller)
     create_discussion(order, age_hours=25)

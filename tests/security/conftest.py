@@ -19,7 +19,8 @@ from disputes import services as disputes
 from disputes.states import OfferKind, Verdict
 from incidents import services as incidents
 from tests.claims.conftest import ready_order  # noqa: F401 (a fixture the upload tests use)
-from tests.claims.helpers import IBAN, PDF, PNG
+from tests.claims.helpers import IBAN
+from tests.files import PDF, PNG
 
 # Routes no browser page reaches: the JSON API (its own matrix lives in
 # tests/integrations/test_access_matrix.py) and static files.

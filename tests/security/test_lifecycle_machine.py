@@ -65,6 +65,7 @@ from disputes.states import (
 )
 from orders.services import upsert_order
 from orders.states import PaymentMethod
+from tests.files import PDF
 
 EXAMPLES = 200
 STEPS = 20
@@ -74,7 +75,6 @@ CAP = 1_000_000            # 10,000.00 zł
 SHIPPING_CAP = 10_000      # 100.00 zł
 WINDOW = timedelta(hours=24)
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 IBAN = "PL61109010140000071219812874"
 RATIONALE = "The photographs show damage that the listing did not mention at all."
 # The render job is left out: rendering PDFs is proven elsewhere and would dominate the run.
