@@ -3,7 +3,17 @@
 import sqlite3
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
@@ -120,3 +130,26 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
+
+
+def locked(model, row_id: int):
+    """The row, locked ``FOR UPDATE`` on PostgreSQL and read fresh once the lock is held,
+    or NotFound (404): every service reads what it is about to change this way.
+
+    The locking statement reads the row alone: when it had to wait for another transaction,
+    PostgreSQL re-reads only the locked row, so anything joined into it would be as it was
+    before that transaction committed. The row's relationships are therefore loaded
+    afterwards, when first used, from the state after the lock (even ones this session had
+    loaded before).
+    """
+    from flask_babel import gettext
+
+    from arbiter.errors import NotFound
+    from arbiter.extensions import db
+
+    row = db.session.scalar(select(model).where(model.id == row_id).with_for_update()
+                            .execution_options(populate_existing=True))
+    if row is None:
+        raise NotFound(gettext("There is nothing here."))
+    db.session.expire(row, [relationship.key for relationship in inspect(model).relationships])
+    return row

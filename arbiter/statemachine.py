@@ -25,9 +25,12 @@ class Transition:
 
 
 class StateMachine:
-    """``refusal(state)`` says, in the reader's language, why nothing is possible now."""
+    """``refusal(state)`` says, in the reader's language, why nothing is possible now;
+    ``subject`` names the audit entries of its changes (``claim.take``, ...)."""
 
-    def __init__(self, transitions: Iterable[Transition], refusal: Callable[[StrEnum], str]):
+    def __init__(self, transitions: Iterable[Transition], refusal: Callable[[StrEnum], str],
+                 *, subject: str):
+        self.subject = subject
         self.transitions = tuple(transitions)
         self._by_action = {step.action: step for step in self.transitions}
         self._refusal = refusal
@@ -43,4 +46,22 @@ class StateMachine:
         if state not in step.sources:
             raise TransitionNotAllowed(self._refusal(state), code="transition_not_allowed",
                                        fields={"state": [state.value]})
+        return step
+
+    def change(self, obj, action: str, *, actor, audited: Iterable[str],
+               **changes) -> Transition:
+        """The one way a service moves ``obj`` (read with :func:`arbiter.db.locked`): the
+        table must allow ``action`` from its state (else 409, nothing changed); then the
+        state and ``changes`` are set and the audit entry ``<subject>.<action>`` records the
+        ``audited`` columns before and after."""
+        from arbiter import audit
+
+        step = self.require(obj.state, action)
+        before = audit.snapshot(obj, audited)
+        if step.target is not None:
+            obj.state = step.target
+        for key, value in changes.items():
+            setattr(obj, key, value)
+        audit.record(f"{self.subject}.{action}", obj, actor=actor, before=before,
+                     after=audit.snapshot(obj, audited))
         return step

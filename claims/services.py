@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from arbiter import audit, clock, documents
+from arbiter.db import locked
 from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import (
     ConflictOfInterest,
@@ -39,6 +40,7 @@ from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutB
 from claims.states import (
     DECISION_ACTIONS,
     EXCLUSIVE_STATES,
+    MACHINE,
     OPEN_STATES,
     PAYABLE_STATES,
     ClaimState,
@@ -364,27 +366,12 @@ def _store_documents(claim: Claim, uploader: User, checked: list[CheckedUpload],
 # --- transitions ----------------------------------------------------------------------------
 
 
-def load_for_update(claim_id: int) -> Claim:
-    """The claim, row-locked on PostgreSQL, fresh from the database."""
-    claim = db.session.scalar(
-        select(Claim).where(Claim.id == claim_id)
-        .with_for_update().execution_options(populate_existing=True))
-    if claim is None:
-        raise NotFound(_("There is nothing here."))
-    return claim
-
-
 def _snapshot(claim: Claim) -> dict:
     return audit.snapshot(claim, AUDITED)
 
 
 def _change_state(claim: Claim, action: str, actor: User, **changes) -> None:
-    step = require(claim.state, action)
-    before = _snapshot(claim)
-    claim.state = step.target
-    for key, value in changes.items():
-        setattr(claim, key, value)
-    audit.record(f"claim.{action}", claim, actor=actor, before=before, after=_snapshot(claim))
+    MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
 
 
 def _require_buyer(claim: Claim, user: User) -> None:
@@ -415,7 +402,7 @@ def _require_handler(claim: Claim, staff: User) -> None:
 
 def withdraw(claim: Claim, buyer: User) -> None:
     """The buyer drops the claim; possible until a decision."""
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_buyer(claim, buyer)
     _change_state(claim, "withdraw", buyer, withdrawn_at=clock.now())
     notify(buyer, "claim.withdrawn", claim)
@@ -423,7 +410,7 @@ def withdraw(claim: Claim, buyer: User) -> None:
 
 def take(claim: Claim, staff: User) -> None:
     """An advisor starts reviewing a submitted claim; one advisor per claim."""
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_reviewer(claim, staff)
     if claim.assigned_staff is not None and claim.assigned_staff_id != staff.id:
         raise ClaimTaken(_("%(name)s is reviewing this claim.", name=claim.assigned_staff.name))
@@ -433,7 +420,7 @@ def take(claim: Claim, staff: User) -> None:
 
 def request_documents(claim: Claim, staff: User, what: str) -> DocumentRequest:
     """Ask the buyer for documents, due 7 days (of 24 h) later."""
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_reviewer(claim, staff)
     require(claim.state, "request_documents")
     _require_handler(claim, staff)
@@ -454,7 +441,7 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
     While documents are requested this answers the request and the review continues
     (awaiting_documents -> under_review); otherwise the files join the claim as they are.
     """
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_buyer(claim, buyer)
     if claim.state not in OPEN_STATES:
         raise TransitionNotAllowed(
@@ -485,7 +472,7 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
 
 def reject_after_deadline(claim: Claim, staff: User) -> None:
     """Reject a claim whose requested documents did not arrive by the deadline."""
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_reviewer(claim, staff)
     require(claim.state, "reject_after_deadline")
     _require_handler(claim, staff)
@@ -523,7 +510,7 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     the claim's one payout.
     """
     decision = Decision(decision)
-    claim = load_for_update(claim.id)
+    claim = locked(Claim, claim.id)
     _require_reviewer(claim, staff)
     require(claim.state, DECISION_ACTIONS[decision])
     _require_handler(claim, staff)
@@ -614,15 +601,6 @@ def export_payouts(staff: User) -> PayoutBatch:
     return batch
 
 
-def load_batch_for_update(batch_id: int) -> PayoutBatch:
-    batch = db.session.scalar(
-        select(PayoutBatch).where(PayoutBatch.id == batch_id)
-        .with_for_update().execution_options(populate_existing=True))
-    if batch is None:
-        raise NotFound(_("There is nothing here."))
-    return batch
-
-
 def mark_batch_paid(batch_id: int, staff: User) -> bool:
     """Finance confirmed the batch's transfers: its payouts and their claims become paid.
 
@@ -631,7 +609,7 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
     confirmed as a whole, as the bank transfers were made.
     """
     _require_staff(staff)
-    batch = load_batch_for_update(batch_id)
+    batch = locked(PayoutBatch, batch_id)
     if any(conflicted(staff, payout) for payout in batch.payouts):
         raise ConflictOfInterest(
             _("This batch pays a claim on your own purchase or sale: another staff member "
@@ -645,7 +623,7 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
         payout.state = PayoutState.PAID
         payout.paid_at = now
         payout.marked_paid_by_id = staff.id
-        claim = load_for_update(payout.claim_id)
+        claim = locked(Claim, payout.claim_id)
         _change_state(claim, "mark_paid", staff, paid_at=now)
         notify(claim.buyer, "claim.paid", claim)
     audit.record("payout_batch.marked_paid", batch, actor=staff,

@@ -99,7 +99,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("reject", frozenset({S.UNDER_REVIEW}), S.REJECTED, Role.STAFF),
     Transition("mark_paid", PAYABLE_STATES, S.PAID, Role.STAFF),
 )
-MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+MACHINE = StateMachine(TRANSITIONS, subject="claim", refusal=lambda state: str(_l(
     "This claim is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
 transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 DECISION_ACTIONS = {

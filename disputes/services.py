@@ -11,11 +11,12 @@ from functools import partial
 from blinker import signal
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from arbiter import audit, clock, documents
+from arbiter.db import locked
 from arbiter.documents import DecisionKind
 from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -27,6 +28,7 @@ from disputes import policy
 from disputes.documents import locales_for, verdict_data
 from disputes.models import Attachment, Discussion, Entry, InformationRequest, Offer
 from disputes.states import (
+    MACHINE,
     OPEN_STATES,
     DiscussionState,
     EntryKind,
@@ -60,24 +62,6 @@ class DiscussionAlreadyOpen(TransitionNotAllowed):
 
 class CaseTaken(TransitionNotAllowed):
     code = "case_taken"
-
-
-def load_for_update(discussion_id: int) -> Discussion:
-    """The discussion, row-locked on PostgreSQL and read fresh once the lock is held.
-
-    The locking statement reads the row alone: when it had to wait for another
-    transaction, PostgreSQL re-reads only the locked row, so anything joined into it would
-    be as it was before that transaction committed. What the rules need besides (its
-    people, requests and offers) is loaded afterwards, when first used, from the state
-    after the lock.
-    """
-    discussion = db.session.scalar(
-        select(Discussion).where(Discussion.id == discussion_id).with_for_update()
-        .execution_options(populate_existing=True))
-    if discussion is None:
-        raise NotFound(_("There is nothing here."))
-    db.session.expire(discussion, [rel.key for rel in inspect(Discussion).relationships])
-    return discussion
 
 
 def _require_open(discussion: Discussion) -> None:
@@ -129,16 +113,11 @@ def _attach(discussion: Discussion, entry: Entry, uploader: User,
 
 def _change_state(discussion: Discussion, action: str, actor: User | None, role: Role,
                   *, note: str = "", **changes) -> None:
-    step = require(discussion.state, action)
-    before = _snapshot(discussion)
-    discussion.state = step.target
-    for key, value in changes.items():
-        setattr(discussion, key, value)
-    discussion.last_activity_at = clock.now()
+    """The state change (:meth:`StateMachine.change`), shown in the thread as well."""
+    step = MACHINE.change(discussion, action, actor=actor, audited=AUDITED,
+                          last_activity_at=clock.now(), **changes)
     _entry(discussion, EntryKind.STATE_CHANGE, role, actor, note,
            action=action, state=step.target.value)
-    audit.record(f"discussion.{action}", discussion, actor=actor, before=before,
-                 after=_snapshot(discussion))
 
 
 _validate_text = partial(checked_text, maximum=policy.DESCRIPTION_MAX)
@@ -183,7 +162,7 @@ def open_discussion_for(order: Order) -> Discussion | None:
 def post_message(discussion: Discussion, author: User, body: str,
                  uploads: list[Upload] = ()) -> Entry:
     """A message in the thread. The seller's first one is their answer (→ in progress)."""
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     role = discussion.role_of(author)
     if role is None:
         raise NotFound(_("There is nothing here."))
@@ -231,7 +210,7 @@ def _others(discussion: Discussion, author: User) -> list[User]:
 
 def make_offer(discussion: Discussion, seller: User, *, kind: OfferKind,
                amount: int | None = None, note: str = "") -> Offer:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     if discussion.role_of(seller) is not Role.SELLER:
         raise NotFound(_("There is nothing here."))
     _require_open(discussion)
@@ -273,7 +252,7 @@ def _pending_offer(discussion: Discussion, offer_id: int) -> Offer:
 
 
 def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     require(discussion.state, "accept_offer")
     offer = _pending_offer(discussion, offer_id)
@@ -284,7 +263,7 @@ def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
 
 
 def decline_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     _require_open(discussion)
     offer = _pending_offer(discussion, offer_id)
@@ -304,14 +283,14 @@ def _require_buyer(discussion: Discussion, user: User) -> None:
 
 
 def close_as_solved(discussion: Discussion, buyer: User) -> None:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     _change_state(discussion, "close_as_solved", buyer, Role.BUYER, resolved_at=clock.now())
     notify(discussion.seller, "discussion.resolved", discussion)
 
 
 def withdraw(discussion: Discussion, buyer: User) -> None:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     _change_state(discussion, "withdraw", buyer, Role.BUYER, closed_at=clock.now())
     notify(discussion.seller, "discussion.withdrawn", discussion)
@@ -319,7 +298,7 @@ def withdraw(discussion: Discussion, buyer: User) -> None:
 
 def escalate(discussion: Discussion, buyer: User, reason: str) -> None:
     """Ask the platform for help: allowed from ``escalation_available_at`` on."""
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     require(discussion.state, "escalate")
     now = clock.now()
@@ -338,7 +317,7 @@ def escalate(discussion: Discussion, buyer: User, reason: str) -> None:
 
 def take_case(discussion: Discussion, staff: User) -> None:
     """One advisor at a time; taking a taken case says who has it."""
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     if not staff.is_staff:
         raise NotFound(_("There is nothing here."))
     require_impartial(staff, discussion)
@@ -368,7 +347,7 @@ def _require_handler(discussion: Discussion, staff: User) -> None:
 
 def request_information(discussion: Discussion, staff: User, *, party: Party,
                         question: str) -> InformationRequest:
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_handler(discussion, staff)
     question = _validate_text(question, "question", maximum=5_000)
     now = clock.now()
@@ -391,7 +370,7 @@ def request_information(discussion: Discussion, staff: User, *, party: Party,
 def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int | None,
            rationale: str) -> Discussion:
     """The final verdict. Refund amounts are bounded by the order total."""
-    discussion = load_for_update(discussion.id)
+    discussion = locked(Discussion, discussion.id)
     _require_handler(discussion, staff)
     rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
     try:

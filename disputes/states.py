@@ -95,7 +95,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                timer="last_activity_at + 30 days"),
     Transition("decide", frozenset({S.ESCALATED}), S.DECIDED, Role.STAFF),
 )
-MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+MACHINE = StateMachine(TRANSITIONS, subject="discussion", refusal=lambda state: str(_l(
     "This discussion is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
 transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 

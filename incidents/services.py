@@ -15,10 +15,10 @@ from datetime import datetime
 from functools import partial
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from accounts.models import User
 from arbiter import audit, clock
+from arbiter.db import locked
 from arbiter.errors import DomainError, NotFound, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload, check_upload, store
@@ -84,16 +84,6 @@ def _snapshot(incident: Incident) -> dict:
     return audit.snapshot(incident, AUDITED)
 
 
-def load_for_update(incident_id: int) -> Incident:
-    """The incident, row-locked on PostgreSQL, fresh from the database."""
-    incident = db.session.scalar(
-        select(Incident).where(Incident.id == incident_id)
-        .with_for_update().execution_options(populate_existing=True))
-    if incident is None:
-        raise NotFound(_("There is nothing here."))
-    return incident
-
-
 def _extend_after_commit(incident: Incident, actor: User | None) -> None:
     from arbiter.tasks import enqueue_after_commit
     from incidents.tasks import extend_deadlines_task
@@ -125,7 +115,7 @@ def post_update(incident: Incident, staff: User, *, kind: UpdateKind, body: str,
                 now: datetime | None = None) -> IncidentUpdate:
     """A public update: confirmed, impact or progress (resolving posts "resolved")."""
     _require_staff(staff)
-    incident = load_for_update(incident.id)
+    incident = locked(Incident, incident.id)
     require(incident.state, "post_update")
     kind = UpdateKind(kind)
     if kind is UpdateKind.RESOLVED:
@@ -148,7 +138,7 @@ def resolve(incident: Incident, staff: User, *, ended_at: datetime | None, body:
     reported problems linked to it hear so, and the deadlines that ran during it are
     extended right after the commit."""
     _require_staff(staff)
-    incident = load_for_update(incident.id)
+    incident = locked(Incident, incident.id)
     require(incident.state, "resolve")
     now = now or clock.now()
     if ended_at is None:
@@ -179,7 +169,7 @@ def change_window(incident: Incident, staff: User, *, started_at: datetime | Non
     nothing changed.
     """
     _require_staff(staff)
-    incident = load_for_update(incident.id)
+    incident = locked(Incident, incident.id)
     require(incident.state, "change_window")
     now = now or clock.now()
     if incident.is_open and ended_at is not None:
@@ -211,7 +201,7 @@ def extend_deadlines(incident: Incident, staff: User) -> None:
     it are extended by the next run (at the latest, on resolution).
     """
     _require_staff(staff)
-    incident = load_for_update(incident.id)
+    incident = locked(Incident, incident.id)
     require(incident.state, "extend_deadlines")
     _extend_after_commit(incident, staff)
 
@@ -260,20 +250,11 @@ def report_problem(user: User, *, what_happened: str, happened_at: datetime | No
     return report
 
 
-def load_report_for_update(report_id: int) -> ProblemReport:
-    report = db.session.scalar(
-        select(ProblemReport).where(ProblemReport.id == report_id)
-        .with_for_update().execution_options(populate_existing=True))
-    if report is None:
-        raise NotFound(_("There is nothing here."))
-    return report
-
-
 def link_report_to_incident(report: ProblemReport, incident_id: int, staff: User) -> bool:
     """Staff file a report under an incident; the reporter hears which one. Returns False
     when it was already linked there."""
     _require_staff(staff)
-    report = load_report_for_update(report.id)
+    report = locked(ProblemReport, report.id)
     incident = db.session.get(Incident, incident_id)
     if incident is None:
         raise ValidationFailed(_("Choose an incident."), code="incident_required",

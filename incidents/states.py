@@ -52,7 +52,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("change_window", _ANY, None),
     Transition("extend_deadlines", _ANY, None),
 )
-MACHINE = StateMachine(TRANSITIONS, refusal=lambda state: str(_l(
+MACHINE = StateMachine(TRANSITIONS, subject="incident", refusal=lambda state: str(_l(
     "This incident is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
 transition, allowed, require = MACHINE.transition, MACHINE.allowed, MACHINE.require
 

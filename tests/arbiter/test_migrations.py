@@ -88,8 +88,8 @@ def _case_file():
     from orders.services import upsert_order
     from orders.states import PaymentMethod
     from tests.claims.helpers import IBAN
-    from tests.files import PDF
     from tests.factories import PASSWORD, age
+    from tests.files import PDF
 
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))

@@ -314,17 +314,17 @@ def test_a_lost_update_is_a_409_and_saves_nothing(client, auth, buyer, create_di
 
     discussion = create_discussion(buyer=buyer, age_hours=25)
     auth.login(buyer.email)
-    original_load = services.load_for_update
+    original_load = services.locked
 
-    def load_then_lose_the_race(discussion_id):
-        loaded = original_load(discussion_id)
+    def load_then_lose_the_race(model, discussion_id):
+        loaded = original_load(model, discussion_id)
         # Another request commits a change to the same row right after our read.
         db.session.execute(update(Model).where(Model.id == discussion_id)
                            .values(version=Model.version + 1)
                            .execution_options(synchronize_session=False))
         return loaded
 
-    monkeypatch.setattr(services, "load_for_update", load_then_lose_the_race)
+    monkeypatch.setattr(services, "locked", load_then_lose_the_race)
     response = client.post(f"/discussions/{discussion.id}/escalate",
                            data={"reason": "No answer."})
     assert response.status_code == 409
