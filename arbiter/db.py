@@ -153,3 +153,19 @@ def locked(model, row_id: int):
         raise NotFound(gettext("There is nothing here."))
     db.session.expire(row, [relationship.key for relationship in inspect(model).relationships])
     return row
+
+
+def add_unless_taken(row, refusal) -> None:
+    """Add ``row`` now; when a unique index refuses it because another request inserted
+    the same thing at the same moment, raise ``refusal()`` (a 409 naming the winner), the
+    session still usable (only a savepoint was rolled back)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from arbiter.extensions import db
+
+    db.session.add(row)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise refusal() from None

@@ -17,7 +17,10 @@ import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
 
+from flask import Response
 from flask_babel import gettext as _
 from PIL import Image
 from pypdf import PdfReader, apply_configuration
@@ -28,12 +31,13 @@ from pypdf.generic import (
     StreamObject,
     read_object,
 )
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, String, event
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
+from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db
-from arbiter.storage import StoredBlob, storage
+from arbiter.storage import StoredBlob, send_stored, storage
 
 log = logging.getLogger(__name__)
 
@@ -484,3 +488,37 @@ def _keep_blobs_of_committed_work(session: Session) -> None:
         backend = storage()
         for key in doomed:
             backend.delete(key)
+
+
+class EvidenceFile:
+    """The record of a stored evidence file, shared by every kind of evidence (a message's
+    attachment, a claim's document): the name shown, type, size and SHA-256, where the
+    bytes are stored, who uploaded it and when. Mixed into each owner's model."""
+
+    filename: Mapped[str] = mapped_column(String(120), comment="as shown (sanitised)")
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column()
+
+    @declared_attr
+    def uploaded_by(cls) -> Mapped["User"]:  # noqa: F821 - accounts.models.User, by name
+        return relationship("User")
+
+    @classmethod
+    def stored(cls, upload: CheckedUpload, uploader, **owner) -> Self:
+        """Store a checked upload's bytes (removed again if the transaction rolls back)
+        and add its record, with ``owner``'s columns (which discussion, claim, ...)."""
+        blob = store(upload)
+        row = cls(uploaded_by_id=uploader.id, filename=upload.filename,
+                  content_type=upload.content_type, size=blob.size, sha256=blob.sha256,
+                  storage_key=blob.key, created_at=clock.now(), **owner)
+        db.session.add(row)
+        return row
+
+    def download(self) -> Response:
+        """The file as a download for someone allowed to see it (see send_stored)."""
+        return send_stored(self.storage_key, filename=self.filename,
+                           mimetype=self.content_type)

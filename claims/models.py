@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type
+from arbiter.files import EvidenceFile
 from claims.policy import PolicyRules
 from claims.states import (
     DECIDED_STATES,
@@ -238,7 +239,7 @@ class Claim(PrimaryKey, Timestamps, Base):
         return self.can_review(user) and self.assigned_staff_id == user.id
 
 
-class ClaimDocument(AppendOnly, PrimaryKey, Base):
+class ClaimDocument(EvidenceFile, AppendOnly, PrimaryKey, Base):
     """A document of a claim (police acknowledgement, evidence, requested papers).
 
     The bytes live in storage under ``storage_key``; evidence is never edited or removed.
@@ -251,16 +252,8 @@ class ClaimDocument(AppendOnly, PrimaryKey, Base):
     kind: Mapped[DocumentKind] = mapped_column(enum_type(DocumentKind))
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("document_requests.id"), comment="The staff request it answers, if any")
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    filename: Mapped[str] = mapped_column(String(120), comment="as shown (sanitised)")
-    content_type: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int] = mapped_column()
-    sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column()
 
     claim: Mapped[Claim] = relationship(back_populates="documents")
-    uploaded_by: Mapped[User] = relationship()
 
 
 class DocumentRequest(PrimaryKey, Base):

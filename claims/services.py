@@ -15,11 +15,10 @@ from blinker import signal
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
-from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from arbiter import audit, clock, documents
-from arbiter.db import locked
+from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import (
     ConflictOfInterest,
@@ -323,12 +322,7 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
         item_amount=quote.item_amount, shipping_amount=quote.shipping_amount,
         max_total=quote.total, cap_applied=quote.cap_applied,
         clauses=[clause.value for clause in quote.clauses])
-    db.session.add(claim)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:  # another request filed one at the same moment
-        raise ClaimAlreadyOpen(exclusive_claim_for(order)) from None
+    add_unless_taken(claim, lambda: ClaimAlreadyOpen(exclusive_claim_for(order)))
     if checked_report is not None:
         _store_documents(claim, buyer, [checked_report], DocumentKind.POLICE_REPORT)
     _store_documents(claim, buyer, checked_documents, DocumentKind.SUPPORTING)
@@ -350,17 +344,9 @@ def _check_police_report(upload: Upload) -> CheckedUpload:
 def _store_documents(claim: Claim, uploader: User, checked: list[CheckedUpload],
                      kind: DocumentKind, request: DocumentRequest | None = None
                      ) -> list[ClaimDocument]:
-    documents = []
-    for upload in checked:
-        blob = store(upload)
-        document = ClaimDocument(
-            claim_id=claim.id, kind=kind, request_id=request.id if request else None,
-            uploaded_by_id=uploader.id, filename=upload.filename,
-            content_type=upload.content_type, size=blob.size, sha256=blob.sha256,
-            storage_key=blob.key, created_at=clock.now())
-        db.session.add(document)
-        documents.append(document)
-    return documents
+    return [ClaimDocument.stored(upload, uploader, claim_id=claim.id, kind=kind,
+                                 request_id=request.id if request else None)
+            for upload in checked]
 
 
 # --- transitions ----------------------------------------------------------------------------

@@ -217,8 +217,7 @@ def download(claim_id: int, document_id: int):
     document = queries.document_for(claim.id, document_id)
     if document is None:
         abort(404)
-    return send_stored(document.storage_key, filename=document.filename,
-                       mimetype=document.content_type)
+    return document.download()
 
 
 # --- staff ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    String,
     Text,
     text,
 )
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type
+from arbiter.files import EvidenceFile
 from disputes.states import (
     OPEN_STATES,
     TERMINAL_STATES,
@@ -252,20 +252,12 @@ class InformationRequest(PrimaryKey, Base):
                                                   foreign_keys=[discussion_id])
 
 
-class Attachment(PrimaryKey, Base):
-    """An evidence file; the bytes live in storage under ``storage_key``."""
+class Attachment(EvidenceFile, PrimaryKey, Base):
+    """An evidence file of a message; the bytes live in storage under ``storage_key``."""
 
     __tablename__ = "attachments"
 
     discussion_id: Mapped[int] = mapped_column(ForeignKey("discussions.id"), index=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("discussion_entries.id"), index=True)
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    filename: Mapped[str] = mapped_column(String(120), comment="as shown (sanitised)")
-    content_type: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int] = mapped_column()
-    sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column()
 
     entry: Mapped[Entry] = relationship(back_populates="attachments")
-    uploaded_by: Mapped[User] = relationship()

@@ -12,15 +12,14 @@ from blinker import signal
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from arbiter import audit, clock, documents
-from arbiter.db import locked
+from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionKind
 from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
-from arbiter.files import Upload, check_uploads, store
+from arbiter.files import Upload, check_uploads
 from arbiter.notifications import notify
 from arbiter.validation import checked_text
 from disputes import notifications as _notification_texts  # noqa: F401 - registers texts
@@ -99,16 +98,8 @@ def _attach(discussion: Discussion, entry: Entry, uploader: User,
     ) or 0
     checked = check_uploads(uploads, max_count=policy.FILES_PER_MESSAGE,
                             room_left=policy.FILES_PER_DISCUSSION - already)
-    attachments = []
-    for upload in checked:
-        blob = store(upload)
-        attachment = Attachment(
-            discussion_id=discussion.id, entry=entry, uploaded_by_id=uploader.id,
-            filename=upload.filename, content_type=upload.content_type, size=blob.size,
-            sha256=blob.sha256, storage_key=blob.key, created_at=clock.now())
-        db.session.add(attachment)
-        attachments.append(attachment)
-    return attachments
+    return [Attachment.stored(upload, uploader, discussion_id=discussion.id, entry=entry)
+            for upload in checked]
 
 
 def _change_state(discussion: Discussion, action: str, actor: User | None, role: Role,
@@ -140,12 +131,7 @@ def open_discussion(order: Order, buyer: User, *, reason: Reason,
         state=DiscussionState.AWAITING_SELLER, opened_at=now, last_activity_at=now,
         respond_by=deadlines.respond_by,
         escalation_available_at=deadlines.escalation_available_at)
-    db.session.add(discussion)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:  # another request opened one at the same moment
-        raise DiscussionAlreadyOpen(open_discussion_for(order)) from None
+    add_unless_taken(discussion, lambda: DiscussionAlreadyOpen(open_discussion_for(order)))
     entry = _entry(discussion, EntryKind.MESSAGE, Role.BUYER, buyer, description)
     _attach(discussion, entry, buyer, list(uploads))
     audit.record("discussion.opened", discussion, actor=buyer, after=_snapshot(discussion))

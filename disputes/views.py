@@ -19,7 +19,6 @@ from arbiter import clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
-from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
 from disputes import queries, services
@@ -240,8 +239,7 @@ def download(discussion_id: int, attachment_id: int):
     attachment = queries.attachment_for(discussion.id, attachment_id)
     if attachment is None:
         abort(404)
-    return send_stored(attachment.storage_key, filename=attachment.filename,
-                       mimetype=attachment.content_type)
+    return attachment.download()
 
 
 # --- staff -----------------------------------------------------------------------------
