@@ -412,7 +412,7 @@ def _claims(archive: _Archive) -> list[dict]:
                 else None,
             } for d in claim.documents],
             "document_requests": [{"what": r.what, "requested_at": r.requested_at,
-                                   "due_at": r.due_at, "fulfilled_at": r.fulfilled_at}
+                                   "due_at": r.due_at, "fulfilled_at": r.answered_at}
                                   for r in claim.document_requests],
             "payout": None if payout is None else {
                 "amount": _amount(payout.amount), "currency": payout.currency,

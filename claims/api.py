@@ -95,7 +95,10 @@ class DocumentRequestOut(OutSchema):
     what = ma.fields.String(required=True)
     requested_at = ma.fields.AwareDateTime(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
-    fulfilled_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    # The API's name since it was published; the column is answered_at (one vocabulary
+    # for requests of staff, arbiter.party_requests).
+    fulfilled_at = ma.fields.AwareDateTime(required=True, allow_none=True,
+                                           attribute="answered_at")
 
 
 class ClaimOut(OutSchema):

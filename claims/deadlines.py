@@ -21,7 +21,7 @@ from orders.models import Order
 def _document_request_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     return (select(DocumentRequest)
             .join(Claim, Claim.id == DocumentRequest.claim_id)
-            .where(DocumentRequest.fulfilled_at.is_(None),
+            .where(DocumentRequest.answered_at.is_(None),
                    Claim.state == ClaimState.AWAITING_DOCUMENTS,
                    DocumentRequest.requested_at < window.end,
                    DocumentRequest.due_at > window.start,
@@ -75,7 +75,7 @@ def _apply_to_order(order: Order, moved: list[tuple], now: datetime):
 extensions.register(ExtendableDeadlines(
     DocumentRequest, (DeadlineKind.DOCUMENT_REQUEST,), "document_request.deadline_extended",
     _document_request_candidates, extensions.request_deadlines,
-    extensions.move_request_deadline("overdue_at")))
+    extensions.move_request_deadline))
 extensions.register(ExtendableDeadlines(
     Order, (DeadlineKind.FILING_WINDOW,), "order.filing_window_extended",
     _order_candidates, _filing_deadlines, _apply_to_order))

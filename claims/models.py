@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import User
 from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type
 from arbiter.files import EvidenceFile
+from arbiter.party_requests import PartyRequest
 from claims.policy import PolicyRules
 from claims.states import (
     DECIDED_STATES,
@@ -223,7 +224,7 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     @property
     def open_document_request(self) -> "DocumentRequest | None":
-        return next((r for r in self.document_requests if r.fulfilled_at is None), None)
+        return next((r for r in self.document_requests if r.answered_at is None), None)
 
     def is_buyer(self, user) -> bool:
         return bool(getattr(user, "is_authenticated", False)) and user.id == self.buyer_id
@@ -256,33 +257,21 @@ class ClaimDocument(EvidenceFile, AppendOnly, PrimaryKey, Base):
     claim: Mapped[Claim] = relationship(back_populates="documents")
 
 
-class DocumentRequest(PrimaryKey, Base):
-    """Staff asking the buyer for documents, due 7 days (of 24 h) later."""
+class DocumentRequest(PartyRequest, PrimaryKey, Base):
+    """Staff asking the buyer for documents, due 7 days (of 24 h) later; answered when the
+    documents arrive."""
 
     __tablename__ = "document_requests"
     __table_args__ = (
-        CheckConstraint("due_at > requested_at", name="due_after_request"),
-        CheckConstraint("fulfilled_at IS NULL OR fulfilled_at >= requested_at",
-                        name="fulfilled_after_request"),
-        Index("ix_document_requests_open", "claim_id", "fulfilled_at"),
-        # Nobody asks for documents on a claim they are a party to (migration 0013).
-        CheckConstraint("requested_by_id <> buyer_id AND requested_by_id <> seller_id",
-                        name="requester_not_a_party"),
+        *PartyRequest.constraints(),
+        Index("ix_document_requests_open", "claim_id", "answered_at"),
         ForeignKeyConstraint(["claim_id", "buyer_id", "seller_id"],
                              ["claims.id", "claims.buyer_id", "claims.seller_id"],
                              name="fk_document_requests_claim_parties"),
     )
 
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
-    buyer_id: Mapped[int] = mapped_column(comment="= claim.buyer_id")
-    seller_id: Mapped[int] = mapped_column(comment="= claim.seller_id")
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     what: Mapped[str] = mapped_column(Text, comment="The documents asked for, in staff's words")
-    requested_at: Mapped[datetime] = mapped_column()
-    due_at: Mapped[datetime] = mapped_column(comment="requested_at + 7 days (+ extensions)")
-    fulfilled_at: Mapped[datetime | None] = mapped_column()
-    overdue_at: Mapped[datetime | None] = mapped_column(
-        comment="when the sweeper found it unanswered past due_at: ready for rejection")
 
     claim: Mapped[Claim] = relationship(back_populates="document_requests",
                                         foreign_keys=[claim_id])

@@ -444,7 +444,7 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
     request = claim.open_document_request
     if claim.state is ClaimState.AWAITING_DOCUMENTS and request is not None:
         documents = _store_documents(claim, buyer, checked, DocumentKind.REQUESTED, request)
-        request.fulfilled_at = clock.now()
+        request.answered_at = clock.now()
         _change_state(claim, "documents_arrived", buyer)
         notify(buyer, "claim.documents_received", claim)
     else:

@@ -13,16 +13,15 @@ from claims.states import ClaimState
 def overdue_document_requests(now: datetime):
     return (select(DocumentRequest)
             .join(Claim, Claim.id == DocumentRequest.claim_id)
-            .where(DocumentRequest.fulfilled_at.is_(None),
-                   DocumentRequest.overdue_at.is_(None),
-                   DocumentRequest.due_at < now,  # as policy.deadline_passed: strictly after
+            # Strictly after due_at, as claims.policy.deadline_passed.
+            .where(DocumentRequest.unnoticed_overdue(now, inclusive=False),
                    Claim.state == ClaimState.AWAITING_DOCUMENTS)
             .order_by(DocumentRequest.due_at, DocumentRequest.id))
 
 
 def mark_ready_for_rejection(request: DocumentRequest, now: datetime) -> None:
     """The documents did not come: the claim moves to the queue for rejection."""
-    request.overdue_at = now
+    request.overdue_notified_at = now
     staff = request.claim.assigned_staff
     if staff is not None:
         notify(staff, "claim.documents_overdue", request.claim)

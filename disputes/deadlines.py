@@ -69,4 +69,4 @@ extensions.register(ExtendableDeadlines(
 extensions.register(ExtendableDeadlines(
     InformationRequest, (DeadlineKind.INFORMATION_REQUEST,),
     "information_request.deadline_extended", _information_request_candidates,
-    extensions.request_deadlines, extensions.move_request_deadline("overdue_notified_at")))
+    extensions.request_deadlines, extensions.move_request_deadline))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import User
 from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type
 from arbiter.files import EvidenceFile
+from arbiter.party_requests import PartyRequest
 from disputes.states import (
     OPEN_STATES,
     TERMINAL_STATES,
@@ -220,32 +221,21 @@ class Offer(PrimaryKey, Base):
     discussion: Mapped[Discussion] = relationship(back_populates="offers")
 
 
-class InformationRequest(PrimaryKey, Base):
+class InformationRequest(PartyRequest, PrimaryKey, Base):
     """Staff asking one party for something, with a 72 h deadline."""
 
     __tablename__ = "information_requests"
     __table_args__ = (
-        CheckConstraint("due_at > requested_at", name="due_after_request"),
+        *PartyRequest.constraints(),
         Index("ix_information_requests_open", "discussion_id", "answered_at"),
-        # Nobody asks for information on a case they are a party to (migration 0013).
-        CheckConstraint("requested_by_id <> buyer_id AND requested_by_id <> seller_id",
-                        name="requester_not_a_party"),
         ForeignKeyConstraint(["discussion_id", "buyer_id", "seller_id"],
                              ["discussions.id", "discussions.buyer_id", "discussions.seller_id"],
                              name="fk_information_requests_discussion_parties"),
     )
 
     discussion_id: Mapped[int] = mapped_column(ForeignKey("discussions.id"))
-    buyer_id: Mapped[int] = mapped_column(comment="= discussion.buyer_id")
-    seller_id: Mapped[int] = mapped_column(comment="= discussion.seller_id")
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     party: Mapped[Party] = mapped_column(enum_type(Party))
     question: Mapped[str] = mapped_column(Text)
-    requested_at: Mapped[datetime] = mapped_column()
-    due_at: Mapped[datetime] = mapped_column(comment="requested_at + 72 h (+ extensions)")
-    answered_at: Mapped[datetime | None] = mapped_column()
-    overdue_notified_at: Mapped[datetime | None] = mapped_column(
-        comment="when staff were told the deadline passed unanswered")
     answer_entry_id: Mapped[int | None] = mapped_column(ForeignKey("discussion_entries.id"))
 
     discussion: Mapped[Discussion] = relationship(back_populates="information_requests",

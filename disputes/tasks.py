@@ -48,9 +48,8 @@ def remind_seller(discussion: Discussion, now: datetime) -> None:
 
 def overdue_information_requests(now: datetime):
     return (select(InformationRequest)
-            .where(InformationRequest.answered_at.is_(None),
-                   InformationRequest.overdue_notified_at.is_(None),
-                   InformationRequest.due_at <= now)
+            # At due_at already, as disputes.policy's deadlines (inclusive).
+            .where(InformationRequest.unnoticed_overdue(now, inclusive=True))
             .order_by(InformationRequest.due_at, InformationRequest.id))
 
 

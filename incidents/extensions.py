@@ -86,17 +86,14 @@ def request_deadlines(requests: list, kinds: list[DeadlineKind]) -> dict:
     return {r.id: {kinds[0]: (r.requested_at, r.due_at)} for r in requests}
 
 
-def move_request_deadline(marker: str):
-    """Moves a request's ``due_at``; ``marker`` is its "reported overdue" column."""
-    def apply(request, moved: list[tuple], now: datetime):
-        ((_, due_before, due_after),) = moved
-        request.due_at = due_after
-        if getattr(request, marker) is not None and due_after > now:
-            # Reported overdue before the extension; report it again if the new time passes.
-            setattr(request, marker, None)
-        return {"due_at": due_before}, {"due_at": due_after}
-
-    return apply
+def move_request_deadline(request, moved: list[tuple], now: datetime):
+    """Moves a request's ``due_at`` (``arbiter.party_requests.PartyRequest``)."""
+    ((_, due_before, due_after),) = moved
+    request.due_at = due_after
+    if request.overdue_notified_at is not None and due_after > now:
+        # Reported overdue before the extension; report it again if the new time passes.
+        request.overdue_notified_at = None
+    return {"due_at": due_before}, {"due_at": due_after}
 
 
 def _record_once(window: Window, plans: dict[int, list[tuple]]) -> set[tuple]:

@@ -175,3 +175,19 @@ def test_0013_stops_on_a_case_decided_by_its_own_party_and_changes_nothing(empty
     db.session.remove()
     assert _one("SELECT version_num FROM alembic_version") == ("0012",)
     assert "seller_id" not in {c["name"] for c in inspect(db.engine).get_columns("claims")}
+
+
+def test_0014_keeps_when_documents_came_and_comes_back_down(empty_app):
+    _migrate(empty_app, "head")
+    ids = _case_file()
+    answered = _one("SELECT answered_at FROM document_requests WHERE claim_id = :id",
+                    id=ids["claim"])[0]
+    assert answered is not None
+    db.session.remove()  # a reading transaction would hold the table the migration alters
+    _migrate(empty_app, "0013", down=True)
+    assert _one("SELECT fulfilled_at FROM document_requests WHERE claim_id = :id",
+                id=ids["claim"])[0] == answered
+    db.session.remove()
+    _migrate(empty_app, "head")
+    assert _one("SELECT answered_at FROM document_requests WHERE claim_id = :id",
+                id=ids["claim"])[0] == answered

@@ -181,7 +181,7 @@ def test_requested_documents_are_due_in_7_days_and_their_arrival_resumes_the_rev
     claim = db.session.get(Claim, under_review.id)
     assert claim.state is ClaimState.UNDER_REVIEW
     assert [(d.kind, d.request_id) for d in documents] == [(DocumentKind.REQUESTED, request.id)]
-    assert claim.document_requests[0].fulfilled_at == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
+    assert claim.document_requests[0].answered_at == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
     assert _actions(claim)[-2:] == ["claim.request_documents", "claim.documents_arrived"]
     assert _kinds(buyer)[-2:] == ["claim.documents_requested", "claim.documents_received"]
     assert _kinds(staff) == ["claim.documents_added"]
@@ -381,12 +381,12 @@ def test_the_sweeper_moves_an_unanswered_document_request_to_rejection(
     db.session.commit()
     time_machine.move_to(request.due_at, tick=False)  # the last instant is still on time
     run_sweep()
-    assert request.overdue_at is None
+    assert request.overdue_notified_at is None
     time_machine.move_to(request.due_at + timedelta(seconds=1), tick=False)
     run_sweep()
     run_sweep()
     db.session.refresh(request)
-    assert request.overdue_at == request.due_at + timedelta(seconds=1)
+    assert request.overdue_notified_at == request.due_at + timedelta(seconds=1)
     kinds = db.session.scalars(select(Notification.kind).where(
         Notification.user_id == staff.id, Notification.kind == "claim.documents_overdue")).all()
     assert kinds == ["claim.documents_overdue"]

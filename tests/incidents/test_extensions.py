@@ -216,13 +216,13 @@ def test_document_requests_are_extended_and_no_longer_overdue(
                                                seller, staff)
     shift_back(request, 7 * 24 + 1, "requested_at", "due_at")  # due 1 h ago
     run_sweep()
-    assert fresh(request).overdue_at is not None
+    assert fresh(request).overdue_notified_at is not None
     due = fresh(request).due_at
     incident = declare_incident(hours_ago=30, services_affected=("claims",))
     resolve(incident, staff, hours_ago=20)
     assert extend(incident) == 2  # the request, and the order's filing window
     request = fresh(request)
-    assert request.due_at == due + DAY and request.overdue_at is None
+    assert request.due_at == due + DAY and request.overdue_notified_at is None
     with pytest.raises(TransitionNotAllowed) as error:
         claims.reject_after_deadline(fresh(claim), staff)
     db.session.rollback()
