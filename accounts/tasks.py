@@ -1,6 +1,6 @@
 """Background work of accounts: preparing data exports, and the sweeper's jobs."""
 
-from accounts import deletion, exports
+from accounts import exports
 from arbiter.sweeper import register
 from arbiter.tasks import celery
 
@@ -17,6 +17,3 @@ register("data_export.expire", exports.expired_exports, exports.expire)
 # An export still not ready after an hour was lost with its worker: it fails, so the person
 # can ask again.
 register("data_export.give_up", exports.stuck_exports, exports.give_up)
-# Deleted accounts keep a claim's IBAN only while its payout waits for export.
-register("account.erase_payout_details", deletion.payout_details_due,
-         deletion.erase_payout_details)

@@ -91,11 +91,17 @@ def _register_blueprints(app: Flask) -> None:
     init_api(app)
 
 
-# Each package's background work: its Celery tasks, sweeper jobs and the deadlines an
-# incident extends register when the module is imported. Every process that builds the app
-# imports them all (web, Celery worker and beat, CLI): a worker that had not would discard
-# the package's messages as unregistered, or extend no deadline of theirs.
+# Each package's background work: its Celery tasks, sweeper jobs, the deadlines an
+# incident extends and its part of a person's data (export and deletion hooks) register
+# when the module is imported. Every process that builds the app imports them all (web,
+# Celery worker and beat, CLI): a worker that had not would discard the package's messages
+# as unregistered, extend no deadline of theirs, or build a data export without their data.
+# The personal_data modules register in this order, which is the order of the packages'
+# files in a data export and of their steps in an account deletion.
 BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks",
+                      "orders.personal_data", "disputes.personal_data",
+                      "claims.personal_data", "incidents.personal_data",
+                      "integrations.personal_data",
                       "claims.tasks", "disputes.tasks", "incidents.tasks",
                       "integrations.tasks")
 

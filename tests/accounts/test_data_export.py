@@ -263,7 +263,7 @@ def test_a_failed_export_says_so_and_may_be_asked_again(client, auth, buyer, mon
     def broken(archive):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(exports, "_orders", broken)
+    monkeypatch.setattr(exports, "_decisions", broken)
     auth.login(buyer.email)
     export = _request(client)
     db.session.refresh(export)
