@@ -126,10 +126,19 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+# Set on the connection of a request that may write (arbiter.transactions).
+SQLITE_WRITER = "arbiter_sqlite_writer"
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
+    """SQLite: a request that may write takes the write lock when its transaction begins
+    (BEGIN IMMEDIATE), so a second one waits for it (``busy_timeout``). With a plain BEGIN
+    both start as readers, and the one that tries to write second fails at once with
+    "database is locked" (SQLite cannot wait there without risking a deadlock)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        writer = connection.get_execution_options().get(SQLITE_WRITER)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
 def locked(model, row_id: int):

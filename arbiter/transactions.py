@@ -14,6 +14,8 @@ page it renders does not show the refused change.
 GET and HEAD only read, and the database enforces it: their transaction is read-only
 (``BEGIN READ ONLY`` on PostgreSQL, ``PRAGMA query_only`` on SQLite), so a write in one is
 refused by the server, whatever the statement (a 500: it is a bug), and changes nothing.
+On SQLite the other requests begin with ``BEGIN IMMEDIATE``: two that write at once queue
+for the write lock instead of one failing with "database is locked".
 """
 
 import sqlite3
@@ -26,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import Pool
 
+from arbiter.db import SQLITE_WRITER
 from arbiter.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -71,8 +74,8 @@ def init_request_transactions(app: Flask) -> None:
             app.view_functions[endpoint] = in_transaction(view)
 
     @app.before_request
-    def _safe_requests_only_read() -> None:
-        if request.method not in SAFE_METHODS or request.endpoint == "static":
+    def _begin_the_request_transaction() -> None:
+        if request.endpoint == "static":
             return
         session = db.session()
         bind = session.get_bind()
@@ -80,12 +83,16 @@ def init_request_transactions(app: Flask) -> None:
             # A session on one connection (a test's transaction) or already in a
             # transaction: a read-only mode now would outlive the request.
             return
+        safe = request.method in SAFE_METHODS
         try:
-            if bind.dialect.name == "postgresql":
+            if bind.dialect.name == "postgresql" and safe:
                 # psycopg sends BEGIN READ ONLY; the pool resets the mode at check-in.
                 session.connection(execution_options={"postgresql_readonly": True})
-            elif bind.dialect.name == "sqlite":
+            elif bind.dialect.name == "sqlite" and safe:
                 session.connection().exec_driver_sql("PRAGMA query_only = ON")
+            elif bind.dialect.name == "sqlite":
+                # Writers queue for the lock instead of failing (arbiter.db._sqlite_begin).
+                session.connection(execution_options={SQLITE_WRITER: True})
         except SQLAlchemyError:
             # The database is unreachable: the view meets the same error where it knows
             # what to answer (the health check: 503).

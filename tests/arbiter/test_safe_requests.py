@@ -2,6 +2,10 @@
 transaction is read-only (``BEGIN READ ONLY`` on PostgreSQL, ``PRAGMA query_only`` on
 SQLite), so whatever a buggy view sends, the server refuses it and nothing is written."""
 
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -58,6 +62,15 @@ def guarded_app(request, database_url, tmp_path):
         db.session.commit()
         return "moved the sequence"
 
+    @app.post("/test/read-then-write")
+    def read_then_write():
+        count = db.session.scalar(select(func.count()).select_from(User))
+        time.sleep(0.2)  # the other request reads meanwhile
+        db.session.add(User(email=f"{secrets.token_hex(4)}@example.test", name="W",
+                            password_hash="x"))
+        db.session.commit()
+        return str(count)
+
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -97,3 +110,17 @@ def test_a_post_still_writes_and_the_connection_writes_after_a_get(guarded_app):
     response = client.post("/test/flush-a-user")
     assert (response.status_code, response.text) == (200, "flushed")
     assert _users(guarded_app) == before + 1
+
+
+def test_two_requests_that_write_at_once_both_succeed(guarded_app):
+    """On SQLite a writing request takes the write lock at BEGIN (BEGIN IMMEDIATE) and the
+    other waits for it; with a plain BEGIN both read first, and the second to write failed
+    at once with "database is locked" (a 500)."""
+    before = _users(guarded_app)
+
+    def post(_):
+        return guarded_app.test_client().post("/test/read-then-write").status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(post, range(2))) == [200, 200]
+    assert _users(guarded_app) == before + 2
