@@ -520,14 +520,24 @@ def alternate(loads: list[tuple[int, Load]], args, workdir: str) -> list[Result]
     warm_up = argparse.Namespace(**{**vars(args), "duration": min(2, args.duration)})
     for port, load in loads:
         run_wrk(port, load, warm_up, workdir)
+        drain(port)
     piece = argparse.Namespace(**{**vars(args),
                                   "duration": max(1, round(args.duration / args.slices))})
     totals: list[Result | None] = [None] * len(loads)
     for _ in range(args.slices):
         for n, (port, load) in enumerate(loads):
             result = run_wrk(port, load, piece, workdir)
+            drain(port)
             totals[n] = result if totals[n] is None else totals[n] + result
     return totals
+
+
+def drain(port: int) -> None:
+    """Wait for the requests wrk sent but left unanswered when it stopped (up to one per
+    connection; gunicorn's sync workers still answer them): a new request is answered
+    after them, so the next slice, on the other server, does not share the CPU with
+    them."""
+    request(port, "GET", "/healthz")
 
 
 HEADER = (f"{'target':<44} {'engine':<10} {'against':<11} {'floor r/s':>9} {'r/s':>7} "
