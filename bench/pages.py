@@ -1,30 +1,41 @@
-"""Page benchmarks: requests per second of real pages against the framework floor.
+"""Page benchmarks: requests per second of real pages against floors of the same app.
 
-The floor is ``bench/floor.py``: a bare Flask endpoint returning one row by primary key
-from the same database. The floor and the app run under the same gunicorn command (the
-docs/operations.md's production command with 2 sync workers), are loaded by the same wrk command
-(16 connections, 15 s each) and are measured in the same run: for each target, floor and
-page alternate in five slices of 3 s, so both see the same background load of a busy
-machine. Targets:
+Three floors, measured in every run on the same database, served by the same gunicorn
+command (docs/operations.md's production command with 2 sync workers) and loaded by the
+same wrk command (16 connections) as the pages:
 
-- the discussion page of a logged-in buyer (20 messages, 3 attachments): >= 35 % of the
-  floor, on PostgreSQL and on SQLite;
-- posting a message (session cookie and CSRF token from a real login): >= 25 %;
-- the staff escalation queue and the seller inbox with 1,000,000 discussions (100,000
-  escalated), first page and a page deep in the list: >= 25 % each; the queries those
-  pages run are shown with ``EXPLAIN (ANALYZE, BUFFERS)`` and must not scan
-  ``discussions`` sequentially nor read rows only to throw them away. The data: 1,000,000
-  discussions of one seller, 100,000 escalated, 60 % resolved or closed (the oldest).
+- the **bare floor** (``bench/floor.py``): a bare Flask app returning one ``users`` row
+  as JSON; reported for reference (Flask and the database without the application);
+- the **page floor** (``GET /bench/floor``, ``bench/floors.py``): a logged-in page of the
+  application rendering one line inside ``base.html``: the session's row and user,
+  Flask-Login, CSRF, Babel, Limiter, Talisman, the read-only request transaction and the
+  base layout, which every Arbiter page has;
+- the **write floor** (``POST /bench/floor``): a logged-in post, its CSRF token read from
+  the page floor, that writes one row (a notification) and one audit entry in the
+  request's transaction and redirects: what every Arbiter post has.
+
+Targets, each at least 50 % of its floor, on PostgreSQL and on SQLite:
+
+- the discussion page of a logged-in buyer (20 messages, 3 attachments), and the staff
+  escalation queue and the seller inbox with 1,000,000 discussions of one seller (100,000
+  escalated, 60 % resolved or closed, the oldest), first page and a page deep in the
+  list: of the page floor, logged in as the same user;
+- posting a message (a browser's multipart post; session cookie and CSRF token from a
+  real login): of the write floor, as the same user.
+
+Each target alternates with its floor in five slices (15 s of load on each in all), so
+both see the same background load of a busy machine; the three floors alternate with
+each other the same way. The queue and inbox pages' statements on ``discussions`` are
+shown with ``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL and ``EXPLAIN QUERY PLAN`` on
+SQLite and must not scan ``discussions`` (nor, on PostgreSQL, read more than 1,000 rows
+only to throw them away).
 
 The app runs as in production: ``ARBITER_ENV=production``, a random secret key,
-``wsgi:app``; wrk sends ``X-Forwarded-Proto: https`` as the TLS proxy would. Every page is
-checked once (status and content) before it is loaded, and every response wrk gets is
-checked too (status; for a post, the redirect back to the thread): any other answer fails
-the run. Exit status 1 when a target is missed.
-
-``--bounds`` also measures the discussion page without rendering and the post without
-writing the message (``bench/bounds.py``): how far each target is reachable at all by making
-the page's own part cheaper. Those rows are reported, never a failure.
+``wsgi:app`` (the floors: ``bench.floors:app``, the same app plus their two routes); wrk
+sends ``X-Forwarded-Proto: https`` as the TLS proxy would. Every page and floor is checked
+once (status and content; the write floor: one notification and one audit entry more)
+before it is loaded, and every response wrk gets is checked too (status; for a post, the
+redirect): any other answer fails the run. Exit status 1 when a target is missed.
 
     make bench-pages     # or: .venv/bin/python -m bench.pages [--duration 5] [--skip-sqlite]
 """
@@ -49,7 +60,7 @@ from urllib.parse import urlencode
 
 from pypdf import PdfWriter
 
-from bench.common import generate_discussions, throwaway_database
+from bench.common import _migrate, generate_discussions, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,6 +71,8 @@ MESSAGES = 20
 ATTACHMENTS = 3
 POSTING_THREADS = 16  # posts rotate through these discussions (one per wrk connection)
 MAX_ROWS_FILTERED = 1_000  # a page of 20 may read a few rows it does not show, not a table
+TARGET = 0.50  # of the page's floor
+FLOOR_PATH = "/bench/floor"  # bench/floors.py: GET the page floor, POST the write floor
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\r\xefF\xb8"
        b"\x00\x00\x00\x00IEND\xaeB`\x82")
@@ -154,31 +167,54 @@ def seed(url: str, storage_dir: str) -> Seed:
 def deep_cursors(url: str, escalated: int, open_: int) -> dict:
     """Cursors into the middle of the queue and of the big seller's inbox, with the id of
     the first row the deep page must show."""
-    import psycopg
+    from sqlalchemy import create_engine, select
 
+    from accounts.models import User
     from arbiter.pagination import make_cursor
-    from bench.common import psycopg_url
+    from disputes.models import Discussion
+    from disputes.states import OPEN_STATES, DiscussionState
 
-    with psycopg.connect(psycopg_url(url)) as connection:
+    engine = create_engine(url)
+    with engine.connect() as connection:
         queue = connection.execute(
-            "SELECT escalated_at, id FROM discussions WHERE state = 'escalated' "
-            "ORDER BY escalated_at, id OFFSET %s LIMIT 2", (escalated // 2,)).fetchall()
+            select(Discussion.escalated_at, Discussion.id)
+            .where(Discussion.state == DiscussionState.ESCALATED)
+            .order_by(Discussion.escalated_at, Discussion.id)
+            .offset(escalated // 2).limit(2)).all()
         inbox = connection.execute(
-            "SELECT respond_by, d.id FROM discussions d JOIN users u ON u.id = d.seller_id "
-            "WHERE u.email = 'bigseller@bench.test' "
-            "AND state IN ('awaiting_seller', 'in_progress', 'escalated') "
-            "ORDER BY respond_by, d.id OFFSET %s LIMIT 2", (open_ // 2,)).fetchall()
+            select(Discussion.respond_by, Discussion.id)
+            .join(User, User.id == Discussion.seller_id)
+            .where(User.email == "bigseller@bench.test", Discussion.state.in_(OPEN_STATES))
+            .order_by(Discussion.respond_by, Discussion.id)
+            .offset(open_ // 2).limit(2)).all()
+    engine.dispose()
     return {"queue": (make_cursor(*queue[0]), queue[1][1]),
             "inbox": (make_cursor(*inbox[0]), inbox[1][1])}
+
+
+def floor_writes(url: str) -> tuple[int, int]:
+    """The write floor's notifications and audit entries so far (``bench.floors.WRITTEN``,
+    not imported: that module builds an app)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        counts = connection.execute(text(
+            "SELECT (SELECT count(*) FROM notifications WHERE kind = :kind), "
+            "(SELECT count(*) FROM audit_entries WHERE action = :kind)"),
+            {"kind": "bench.floor_written"}).one()
+    engine.dispose()
+    return tuple(counts)
 
 
 # --- EXPLAIN -----------------------------------------------------------------------------------
 
 
 def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> bool:
-    """Run each (user, path) page in process, EXPLAIN (ANALYZE, BUFFERS) every statement it
-    sends that reads ``discussions``, print the plans; False if any scans it sequentially or
-    reads more than ``MAX_ROWS_FILTERED`` rows only to throw them away."""
+    """Run each (user, path) page in process, explain every statement it sends that reads
+    ``discussions`` (PostgreSQL: ``EXPLAIN (ANALYZE, BUFFERS)``, SQLite: ``EXPLAIN QUERY
+    PLAN``), print the plans; False if any scans the table (on PostgreSQL: or reads more
+    than ``MAX_ROWS_FILTERED`` rows only to throw them away)."""
     from sqlalchemy import event
 
     from arbiter import create_app
@@ -189,6 +225,8 @@ def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> b
                       "WTF_CSRF_ENABLED": False})
     with app.app_context():
         engine = db.engine
+    sqlite = engine.dialect.name == "sqlite"
+    explain = "EXPLAIN QUERY PLAN" if sqlite else "EXPLAIN (ANALYZE, BUFFERS)"
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -209,24 +247,37 @@ def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> b
             event.remove(engine, "before_cursor_execute", capture)
         reads = [(s, p) for s, p in statements if s.lstrip().upper().startswith("SELECT")
                  and re.search(r"\bFROM discussions\b", s)]
-        print(f"\n## EXPLAIN (ANALYZE, BUFFERS): {path} as {email} "
+        print(f"\n## {explain}: {path} as {email} "
               f"({len(statements)} statements, {len(reads)} on discussions)")
         for statement, parameters in reads:
             with engine.connect() as connection:
-                plan = [row[0] for row in connection.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)]
+                result = connection.exec_driver_sql(f"{explain} {statement}", parameters)
+                plan = [row[-1] for row in result]
             print(" ".join(statement.split())[:400])
             print("\n".join("    " + line for line in plan))
-            text = "\n".join(plan)
-            removed = sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", text))
-            if "Seq Scan on discussions" in text or "Index" not in text:
-                print("    !! sequential scan on discussions")
-                ok = False
-            if removed > MAX_ROWS_FILTERED:
-                print(f"    !! {removed:,} rows read and thrown away: the index does not fit")
-                ok = False
+            ok = _plan_ok(sqlite, plan) and ok
     engine.dispose()
     return ok
+
+
+def _plan_ok(sqlite: bool, plan: list[str]) -> bool:
+    if sqlite:
+        # "SEARCH discussions USING INDEX …" reads the rows the page shows; "SCAN" reads
+        # the table (or a whole index) and a temporary B-tree sorts what it read.
+        if any(re.match(r"SCAN discussions\b", line) or "TEMP B-TREE" in line
+               for line in plan):
+            print("    !! discussions scanned or sorted")
+            return False
+        return True
+    text = "\n".join(plan)
+    removed = sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", text))
+    if "Seq Scan on discussions" in text or "Index" not in text:
+        print("    !! sequential scan on discussions")
+        return False
+    if removed > MAX_ROWS_FILTERED:
+        print(f"    !! {removed:,} rows read and thrown away: the index does not fit")
+        return False
+    return True
 
 
 # --- servers and clients -----------------------------------------------------------------------
@@ -239,15 +290,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(module: str, env: dict, ready_path: str):
+def gunicorn(module: str, env: dict, ready_path: str, workdir: str):
     """``gunicorn --workers 2 --bind 127.0.0.1:PORT --forwarded-allow-ips=127.0.0.1 MODULE``:
-    the docs/operations.md's production command with the benchmark's two workers."""
+    the docs/operations.md's production command with the benchmark's two workers. Its log
+    goes to a file (a pipe nobody reads would stop the workers once it is full); the
+    errors in it are shown when the server stops."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--forwarded-allow-ips=127.0.0.1", module],
-        cwd=ROOT, env={**env, "PYTHONWARNINGS": "ignore"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = Path(workdir) / f"gunicorn-{port}.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+             "--forwarded-allow-ips=127.0.0.1", module],
+            cwd=ROOT, env={**env, "PYTHONWARNINGS": "ignore"},
+            stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -258,7 +313,7 @@ def gunicorn(module: str, env: dict, ready_path: str):
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn {module} did not start:\n{process.stderr.read()}")
+                raise RuntimeError(f"gunicorn {module} did not start:\n{log.read_text()}")
             time.sleep(0.2)
         yield port
     finally:
@@ -268,6 +323,12 @@ def gunicorn(module: str, env: dict, ready_path: str):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        text = log.read_text()
+        failed = text.count("Exception on /")  # Flask's log of a request that raised
+        if failed:
+            example = re.search(r"^[\w.]+(?:Error|Exception): .*$", text, re.MULTILINE)
+            print(f"# gunicorn {module}: {failed} requests raised, e.g. "
+                  f"{example.group(0)[:200] if example else '?'}", flush=True)
 
 
 BASE_HEADERS = {"X-Forwarded-Proto": "https", "User-Agent": USER_AGENT,
@@ -413,52 +474,84 @@ def run_wrk(port: int, load: Load, args, workdir: str) -> Result:
 class Target:
     name: str
     engine: str
-    minimum: float
+    floor_name: str  # "page floor" or "write floor"
+    minimum: float = TARGET
     floor: Result | None = None
     page: Result | None = None
-    bound: bool = False  # a ``--bounds`` row: reported, never a failure of the run
 
     @property
     def ratio(self) -> float:
-        return self.page.rate / self.floor.rate if self.floor and self.page else 0.0
+        if not (self.floor and self.page and self.floor.rate):
+            return 0.0
+        return self.page.rate / self.floor.rate
+
+    @property
+    def errors(self) -> int:
+        return sum(result.unexpected for result in (self.floor, self.page) if result)
 
     @property
     def passed(self) -> bool:
-        return (self.page is not None and self.page.unexpected == 0
-                and self.ratio >= self.minimum)
+        return self.page is not None and self.errors == 0 and self.ratio >= self.minimum
 
 
-def measure(target: Target, floor_port: int, floor_load: Load, app_port: int, load: Load,
-            args, workdir: str) -> None:
-    """``args.duration`` seconds of load on the floor and as many on the page, taken in
-    ``args.slices`` alternating slices: both see the same background load of the machine,
-    whatever else runs on it, and the ratio compares like with like."""
-    if args.only and args.only not in target.name:
-        return
-    warm_up = argparse.Namespace(**{**vars(args), "duration": 2})
-    for port, what in ((floor_port, floor_load), (app_port, load)):
-        run_wrk(port, what, warm_up, workdir)
+@dataclass
+class Floors:
+    engine: str
+    bare: Result
+    page: Result
+    write: Result
+
+    @property
+    def errors(self) -> int:
+        return self.bare.unexpected + self.page.unexpected + self.write.unexpected
+
+    def line(self) -> str:
+        bare = self.bare.rate or float("nan")
+        return (f"# {self.engine} floors: bare Flask {self.bare.rate:.1f} r/s; page floor "
+                f"{self.page.rate:.1f} r/s ({self.page.rate / bare:.1%} of bare); "
+                f"write floor {self.write.rate:.1f} r/s ({self.write.rate / bare:.1%} of bare)"
+                + (f"; {self.errors} ERRORS" if self.errors else ""))
+
+
+def alternate(loads: list[tuple[int, Load]], args, workdir: str) -> list[Result]:
+    """``args.duration`` seconds of load on each (port, load), taken in ``args.slices``
+    slices in turn, after a warm-up: all see the same background load of the machine,
+    whatever else runs on it, and their ratio compares like with like."""
+    warm_up = argparse.Namespace(**{**vars(args), "duration": min(2, args.duration)})
+    for port, load in loads:
+        run_wrk(port, load, warm_up, workdir)
+        drain(port)
     piece = argparse.Namespace(**{**vars(args),
                                   "duration": max(1, round(args.duration / args.slices))})
-    target.floor = target.page = None
+    totals: list[Result | None] = [None] * len(loads)
     for _ in range(args.slices):
-        floor = run_wrk(floor_port, floor_load, piece, workdir)
-        page = run_wrk(app_port, load, piece, workdir)
-        target.floor = floor if target.floor is None else target.floor + floor
-        target.page = page if target.page is None else target.page + page
-    print(row(target), flush=True)
+        for n, (port, load) in enumerate(loads):
+            result = run_wrk(port, load, piece, workdir)
+            drain(port)
+            totals[n] = result if totals[n] is None else totals[n] + result
+    return totals
 
 
-HEADER = (f"{'target':<44} {'engine':<10} {'floor r/s':>10} {'page r/s':>9} {'ratio':>6} "
-          f"{'target':>7} {'errors':>7}  result")
+def drain(port: int) -> None:
+    """Wait for the requests wrk sent but left unanswered when it stopped (up to one per
+    connection; gunicorn's sync workers still answer them): a new request is answered
+    after them, so the next slice, on the other server, does not share the CPU with
+    them."""
+    request(port, "GET", "/healthz")
+
+
+HEADER = (f"{'target':<44} {'engine':<10} {'against':<11} {'floor r/s':>9} {'r/s':>7} "
+          f"{'ratio':>6} {'target':>6} {'errors':>6}  result")
 
 
 def row(target: Target) -> str:
-    return (f"{target.name:<44} {target.engine:<10} {target.floor.rate:>10.1f} "
-            f"{target.page.rate:>9.1f} {target.ratio:>6.1%} {target.minimum:>7.0%} "
-            f"{target.page.unexpected:>7}  "
-            f"{'bound' if target.bound else 'PASS' if target.passed else 'FAIL'}"
-            + "".join(f"  [socket errors: {e}]" for e in sorted(set(target.page.socket_errors))))
+    return (f"{target.name:<44} {target.engine:<10} {target.floor_name:<11} "
+            f"{target.floor.rate:>9.1f} {target.page.rate:>7.1f} {target.ratio:>6.1%} "
+            f"{target.minimum:>6.0%} {target.errors:>6}  "
+            f"{'PASS' if target.passed else 'FAIL'}"
+            + "".join(f"  [socket errors: {e}]"
+                      for e in sorted(set(target.floor.socket_errors
+                                          + target.page.socket_errors))))
 
 
 def app_env(url: str, storage_dir: str, workdir: str) -> dict:
@@ -495,53 +588,28 @@ def check_list_page(text: str, first_id: int | None = None) -> None:
         assert ids[0] == first_id, f"the deep page starts at #{ids[0]}, not #{first_id}"
 
 
-def thread_targets(engine: str, url: str, storage_dir: str, seeded: Seed, args, workdir: str,
-                   *, posting: bool, lists: dict | None = None) -> list[Target]:
-    env = app_env(url, storage_dir, workdir)
-    floor_env = {**env, "BENCH_FLOOR_DATABASE_URL": url}
-    floor_load = Load([f"/users/{seeded.buyer_user_id}"])
-    targets = []
-    with gunicorn("bench.floor:app", floor_env, floor_load.paths[0]) as floor_port, \
-            gunicorn("wsgi:app", env, "/healthz") as app_port:
-        buyer = Browser(app_port)
-        buyer.login(seeded.buyer)
-        thread_path = f"/discussions/{seeded.thread_id}"
-        status, page = buyer.settled_get(thread_path)
-        assert status == 200, f"{thread_path}: {status}"
-        check_thread_page(page, seeded)
-        token = csrf_token(page) if posting else None
-        cookie = {"Cookie": buyer.cookie}
-        target = Target("discussion page, buyer, 20 messages, 3 files", engine, 0.35)
-        measure(target, floor_port, floor_load, app_port, Load([thread_path], headers=cookie),
-                args, workdir)
-        targets.append(target)
+def page_floor(port: int, email: str) -> tuple[Load, str]:
+    """The page floor as ``email`` (a real login), checked once; and its CSRF token."""
+    browser = Browser(port)
+    browser.login(email)
+    status, page = browser.settled_get(FLOOR_PATH)
+    assert status == 200 and "data-bench-floor" in page, f"{FLOOR_PATH}: {status}"
+    return Load([FLOOR_PATH], headers={"Cookie": browser.cookie}), csrf_token(page)
 
-        if posting:
-            load = posting_load(app_port, [f"/discussions/{n}/messages"
-                                           for n in seeded.posting_ids], token, cookie,
-                                seeded.posting_ids[0])
-            status, _, shown = request(app_port, "GET", f"/discussions/{seeded.posting_ids[0]}",
-                                       cookie)
-            assert status == 200 and POSTED in shown, "the posted message is not in the thread"
-            target = Target("post a message (CSRF, redirect to thread)", engine, 0.25)
-            measure(target, floor_port, floor_load, app_port, load, args, workdir)
-            targets.append(target)
 
-        for name, email, path, first_id in (lists or {}).get("pages", []):
-            browser = Browser(app_port)
-            browser.login(email)
-            status, page = browser.settled_get(path)
-            assert status == 200, f"{path}: {status}"
-            check_list_page(page, first_id)
-            target = Target(name, engine, 0.25)
-            measure(target, floor_port, floor_load, app_port,
-                    Load([path], headers={"Cookie": browser.cookie}), args, workdir)
-            targets.append(target)
-
-        if args.bounds:
-            targets += bound_targets(engine, env, seeded, args, workdir, floor_port, floor_load,
-                                     cookie, token)
-    return targets
+def write_floor(port: int, url: str, floor: Load, token: str) -> Load:
+    """The write floor with the page floor's session and CSRF token, checked once: it
+    must redirect to the page floor having written one notification and one audit entry."""
+    body = urlencode({"csrf_token": token}).encode()
+    headers = {**floor.headers, "Content-Type": "application/x-www-form-urlencoded",
+               "Referer": f"https://127.0.0.1:{port}{FLOOR_PATH}"}
+    before = floor_writes(url)
+    status, response, _ = request(port, "POST", FLOOR_PATH, headers, body)
+    assert status == 302 and response["Location"] == FLOOR_PATH, \
+        f"POST {FLOOR_PATH}: {status} {response['Location']}"
+    after = floor_writes(url)
+    assert after == (before[0] + 1, before[1] + 1), f"written: {before} -> {after}"
+    return Load([FLOOR_PATH], "POST", headers, body, 302, "/bench/floor$")
 
 
 def posting_load(port: int, paths: list[str], token: str, cookie: dict,
@@ -564,68 +632,89 @@ def posting_load(port: int, paths: list[str], token: str, cookie: dict,
     return Load(paths, "POST", headers, body, 302, r"/discussions/%d+$")
 
 
-def bound_targets(engine: str, env: dict, seeded: Seed, args, workdir: str, floor_port: int,
-                  floor_load: Load, cookie: dict, token: str | None) -> list[Target]:
-    """The same requests without the page's own part (``bench/bounds.py``): the best ratio
-    any rendering, or any writing of the message, could reach."""
-    targets = []
-    with gunicorn("bench.bounds:app", env, "/healthz") as port:
-        path = f"/bench/discussions/{seeded.thread_id}/unrendered"
-        status, _, _ = request(port, "GET", path, cookie)
-        assert status == 200, f"{path}: {status}"
-        target = Target("bound: discussion page without rendering", engine, 0.35, bound=True)
-        measure(target, floor_port, floor_load, port, Load([path], headers=cookie), args,
-                workdir)
-        targets.append(target)
-        if token is not None:
-            load = posting_load(port, [f"/bench/discussions/{n}/messages/unwritten"
-                                       for n in seeded.posting_ids], token, cookie,
-                                seeded.posting_ids[0])
-            target = Target("bound: post a message without writing it", engine, 0.25,
-                            bound=True)
-            measure(target, floor_port, floor_load, port, load, args, workdir)
-            targets.append(target)
-    return targets
-
-
-def postgresql_targets(args, workdir: str) -> tuple[list[Target], bool]:
-    storage_dir = str(Path(workdir) / "storage-pg")
-    with throwaway_database("arbiter_pages") as url:
-        seeded = seed(url, storage_dir)
-        ended = int(args.discussions * args.ended_share)
-        open_ = args.discussions - ended
-        seconds = generate_discussions(url, args.discussions, 0, escalated=args.escalated,
-                                       ended=ended, buyer_id=seeded.big_buyer_id,
-                                       seller_id=seeded.big_seller_id)
-        print(f"# PostgreSQL: {args.discussions:,} discussions of one seller ({args.escalated:,}"
-              f" escalated, {ended:,} resolved or closed, {open_:,} open) generated in "
-              f"{seconds:.1f} s", flush=True)
-        cursors = deep_cursors(url, args.escalated, open_)
-        queue_deep = f"/staff/escalations?after={cursors['queue'][0]}"
-        inbox_deep = f"/seller/inbox?after={cursors['inbox'][0]}"
-        pages = [
-            ("staff escalation queue, first page", seeded.staff, "/staff/escalations", None),
-            (f"staff escalation queue, page at {args.escalated // 2:,}", seeded.staff,
-             queue_deep, cursors["queue"][1]),
-            ("seller inbox, first page", seeded.big_seller, "/seller/inbox", None),
-            (f"seller inbox, page at {open_ // 2:,}", seeded.big_seller,
-             inbox_deep, cursors["inbox"][1]),
+def measure_engine(engine: str, url: str, storage_dir: str, seeded: Seed, pages: list,
+                   args, workdir: str) -> tuple[Floors, list[Target]]:
+    """Every page, post and floor logged in and checked once; then the floors, and each
+    target against its floor, on one database."""
+    env = app_env(url, storage_dir, workdir)
+    bare = Load([f"/users/{seeded.buyer_user_id}"])
+    with gunicorn("bench.floor:app", {**env, "BENCH_FLOOR_DATABASE_URL": url},
+                  bare.paths[0], workdir) as bare_port, \
+            gunicorn("bench.floors:app", env, "/healthz", workdir) as floors_port, \
+            gunicorn("wsgi:app", env, "/healthz", workdir) as app_port:
+        buyer = Browser(app_port)
+        buyer.login(seeded.buyer)
+        thread_path = f"/discussions/{seeded.thread_id}"
+        status, page = buyer.settled_get(thread_path)
+        assert status == 200, f"{thread_path}: {status}"
+        check_thread_page(page, seeded)
+        cookie = {"Cookie": buyer.cookie}
+        posting = posting_load(app_port, [f"/discussions/{n}/messages"
+                                          for n in seeded.posting_ids], csrf_token(page),
+                               cookie, seeded.posting_ids[0])
+        status, _, shown = request(app_port, "GET", f"/discussions/{seeded.posting_ids[0]}",
+                                   cookie)
+        assert status == 200 and POSTED in shown, "the posted message is not in the thread"
+        buyer_floor, floor_token = page_floor(floors_port, seeded.buyer)
+        writes = write_floor(floors_port, url, buyer_floor, floor_token)
+        planned = [
+            (Target("discussion page, buyer, 20 messages, 3 files", engine, "page floor"),
+             buyer_floor, Load([thread_path], headers=cookie)),
+            (Target("post a message (CSRF, redirect to thread)", engine, "write floor"),
+             writes, posting),
         ]
-        plans_ok = explain_pages(url, storage_dir, [(email, path) for _, email, path, _ in pages])
-        print("\n" + HEADER, flush=True)
-        targets = thread_targets("PostgreSQL", url, storage_dir, seeded, args, workdir,
-                                 posting=True, lists={"pages": pages})
-    return targets, plans_ok
+        for name, email, path, first_id in pages:
+            browser = Browser(app_port)
+            browser.login(email)
+            status, page = browser.settled_get(path)
+            assert status == 200, f"{path}: {status}"
+            check_list_page(page, first_id)
+            planned.append((Target(name, engine, "page floor"), page_floor(floors_port, email)[0],
+                            Load([path], headers={"Cookie": browser.cookie})))
+
+        floors = Floors(engine, *alternate(
+            [(bare_port, bare), (floors_port, buyer_floor), (floors_port, writes)],
+            args, workdir))
+        print(floors.line(), flush=True)
+        print(HEADER, flush=True)
+        targets = []
+        for target, floor, load in planned:
+            if args.only and args.only not in target.name:
+                continue
+            target.floor, target.page = alternate([(floors_port, floor), (app_port, load)],
+                                                  args, workdir)
+            print(row(target), flush=True)
+            targets.append(target)
+    return floors, targets
 
 
-def sqlite_targets(args, workdir: str) -> list[Target]:
-    from bench.common import _migrate
-
-    storage_dir = str(Path(workdir) / "storage-sqlite")
-    url = f"sqlite:///{Path(workdir) / 'arbiter.sqlite3'}"
-    _migrate(url)
+def run_engine(engine: str, url: str, storage_dir: str, args,
+               workdir: str) -> tuple[Floors, list[Target], bool]:
+    """Seed a migrated, empty database, generate the discussions, check the list pages'
+    plans, measure."""
     seeded = seed(url, storage_dir)
-    return thread_targets("SQLite", url, storage_dir, seeded, args, workdir, posting=False)
+    ended = int(args.discussions * args.ended_share)
+    open_ = args.discussions - ended
+    seconds = generate_discussions(url, args.discussions, 0, escalated=args.escalated,
+                                   ended=ended, buyer_id=seeded.big_buyer_id,
+                                   seller_id=seeded.big_seller_id)
+    print(f"\n# {engine}: {args.discussions:,} discussions of one seller ({args.escalated:,}"
+          f" escalated, {ended:,} resolved or closed, {open_:,} open) generated in "
+          f"{seconds:.1f} s", flush=True)
+    cursors = deep_cursors(url, args.escalated, open_)
+    pages = [
+        ("staff escalation queue, first page", seeded.staff, "/staff/escalations", None),
+        (f"staff escalation queue, page at {args.escalated // 2:,}", seeded.staff,
+         f"/staff/escalations?after={cursors['queue'][0]}", cursors["queue"][1]),
+        ("seller inbox, first page", seeded.big_seller, "/seller/inbox", None),
+        (f"seller inbox, page at {open_ // 2:,}", seeded.big_seller,
+         f"/seller/inbox?after={cursors['inbox'][0]}", cursors["inbox"][1]),
+    ]
+    plans_ok = explain_pages(url, storage_dir, [(email, path) for _, email, path, _ in pages])
+    print(f"# {engine} queue and inbox plans: "
+          f"{'index searches only' if plans_ok else 'TABLE SCAN FOUND'}\n", flush=True)
+    floors, targets = measure_engine(engine, url, storage_dir, seeded, pages, args, workdir)
+    return floors, targets, plans_ok
 
 
 def main() -> None:
@@ -642,37 +731,39 @@ def main() -> None:
                         help="share of the discussions already resolved or closed")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
-    parser.add_argument("--only", help="measure only the targets whose name contains this")
-    parser.add_argument("--bounds", action="store_true",
-                        help="also measure the discussion page without rendering and the post "
-                             "without writing (bench/bounds.py): the best any page could do")
+    parser.add_argument("--only", help="measure only the targets whose name contains this "
+                                       "(the floors are always measured)")
     args = parser.parse_args()
     ensure_wrk()
-    print(f"# wrk -t{args.threads} -c{args.connections}, {args.duration} s on the floor and "
-          f"{args.duration} s on the page in {args.slices} alternating slices; gunicorn 2 sync "
-          f"workers; {os.cpu_count()} CPUs, load average "
+    print(f"# wrk -t{args.threads} -c{args.connections}, {args.duration} s on each floor and "
+          f"page in {args.slices} alternating slices; gunicorn 2 sync workers; "
+          f"{os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
-    targets, plans_ok = [], True
+    runs = []
     with tempfile.TemporaryDirectory(prefix="arbiter-bench-") as workdir:
         if not args.skip_postgresql:
-            found, plans_ok = postgresql_targets(args, workdir)
-            targets += found
+            with throwaway_database("arbiter_pages") as url:
+                runs.append(run_engine("PostgreSQL", url, str(Path(workdir) / "storage-pg"),
+                                       args, workdir))
         if not args.skip_sqlite:
-            if args.skip_postgresql:
-                print(HEADER)
-            targets += sqlite_targets(args, workdir)
-    targets = [target for target in targets if target.page is not None]
-    print("\n" + HEADER)
+            url = f"sqlite:///{Path(workdir) / 'arbiter.sqlite3'}"
+            _migrate(url)
+            runs.append(run_engine("SQLite", url, str(Path(workdir) / "storage-sqlite"),
+                                   args, workdir))
+    print(f"\n# Targets: {TARGET:.0%} of the page floor (pages) or of the write floor (the "
+          f"post); load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for floors, _, _ in runs:
+        print(floors.line())
+    print(HEADER)
+    targets = [target for _, found, _ in runs for target in found]
     for target in targets:
         print(row(target))
-    print(f"# queue and inbox plans: {'index scans only' if plans_ok else 'SEQ SCAN FOUND'}")
-    bounds = [target for target in targets if target.bound]
-    targets = [target for target in targets if not target.bound]
-    failed = [t for t in targets if not t.passed]
+    failed = [target for target in targets if not target.passed]
+    plans_ok = all(ok for _, _, ok in runs)
+    floor_errors = sum(floors.errors for floors, _, _ in runs)
+    print(f"# queue and inbox plans: {'index searches only' if plans_ok else 'SCAN FOUND'}")
     print(f"# {len(targets) - len(failed)} of {len(targets)} targets met")
-    for bound in bounds:
-        print(f"# {bound.name} ({bound.engine}): {bound.ratio:.1%} of the floor")
-    if failed or not plans_ok:
+    if failed or not plans_ok or floor_errors:
         sys.exit(1)
 
 
