@@ -80,6 +80,10 @@ def load(app, overrides: dict | None) -> None:
         config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
     )
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Redis unreachable: limits go on in a counter per process (Flask-Limiter logs a
+    # warning and returns to Redis when it answers again) instead of failing every
+    # throttled request, logins included, with a 500.
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
 
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -1,5 +1,6 @@
 """Production keeps login throttling in Redis, shared by every gunicorn worker."""
 
+import logging
 import os
 import secrets
 
@@ -44,4 +45,46 @@ def test_two_app_processes_share_one_throttle_through_redis(fresh_app, redis_url
     finally:
         with worker_a.app_context():
             limiter.reset()
+        fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_with_redis_unreachable_people_still_log_in_and_are_still_throttled(fresh_app):
+    """Redis down (a dead port): limits fall back to a counter in the process, with a
+    warning in the log, instead of every login answering 500."""
+    app = fresh_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
+                    RATELIMIT_KEY_PREFIX=f"arbiter-test-{secrets.token_hex(4)}")
+    warnings = _Records()
+    try:
+        with app.app_context():
+            upgrade()
+            from accounts.services import create_user
+            from arbiter.extensions import db
+
+            create_user("no-redis@example.com", "N", PASSWORD)
+            db.session.commit()
+        # Alembic's logging set-up (migrations/env.py) replaced the root logger's handlers,
+        # pytest's capture included: listen on Flask-Limiter's logger itself.
+        logging.getLogger("flask-limiter").addHandler(warnings)
+        client = app.test_client()
+        response = client.post("/login", data={"email": "no-redis@example.com",
+                                               "password": PASSWORD})
+        assert response.status_code == 302
+        client.post("/logout")
+        statuses = [client.post("/login", data={"email": "no-redis@example.com",
+                                                "password": "wrong wrong!"}).status_code
+                    for _ in range(6)]
+        assert statuses[:4] == [401] * 4 and statuses[-1] == 429, statuses
+        assert any("falling back to in-memory storage" in record.getMessage()
+                   for record in warnings.records)
+    finally:
+        logging.getLogger("flask-limiter").removeHandler(warnings)
         fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
