@@ -44,6 +44,10 @@ DEFAULTS = {
     "API_TOKEN_LIFETIME_DAYS": 30,  # user tokens from POST /api/v1/auth/tokens
     "WEBHOOK_MAX_ATTEMPTS": 10,  # failed tries before a webhook delivery has failed
     "WEBHOOK_TIMEOUT_SECONDS": 10,  # per delivery attempt
+    # An Idempotency-Key "in progress" longer than this lost its request (a worker killed
+    # at its timeout, a dropped connection): a retry with the same key may run. Longer
+    # than gunicorn's worker timeout (30 s), so a slow request is never run twice.
+    "IDEMPOTENCY_LEASE_SECONDS": 60,
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }

@@ -6,7 +6,10 @@
 2. The request runs; its answer (status, type, body) is written onto the key row in the
    same transaction as its changes, so either both are committed or neither is. A 4xx
    answer is stored too (after rolling back the request's changes): a replay gets it
-   again. An unexpected exception deletes the key, so the client may retry.
+   again. An unexpected exception deletes the key, so the client may retry. A request that
+   died without an answer (its worker killed) leaves the key in progress only for its lease
+   (``IDEMPOTENCY_LEASE_SECONDS``, 60 s): after it, a retry with the same key and body
+   takes the key over (one conditional UPDATE, so one retry wins) and runs.
 3. The same key again with the same method, path and body: the stored answer, marked
    ``Idempotent-Replayed: true``, and no second side effect. With a different body: 422.
 
@@ -17,9 +20,9 @@ and are deleted by the sweeper 24 hours after their first use.
 import hashlib
 from datetime import timedelta
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arbiter import clock
@@ -77,8 +80,26 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | None:
             db.session.delete(existing)
             db.session.commit()
             continue
+        if existing.fingerprint == print_ and _take_over_lapsed(existing, now):
+            return None
         return existing
     raise RuntimeError("could not claim the idempotency key")  # pragma: no cover
+
+
+def _take_over_lapsed(existing: IdempotencyKey, now) -> bool:
+    """Whether this retry took over a key whose request never answered within its lease;
+    the lease (and the key's 24 hours) start again from now."""
+    if existing.state is not IdempotencyState.IN_PROGRESS:
+        return False
+    lease = timedelta(seconds=int(current_app.config["IDEMPOTENCY_LEASE_SECONDS"]))
+    taken = db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == existing.id,
+               IdempotencyKey.state == IdempotencyState.IN_PROGRESS,
+               IdempotencyKey.created_at <= now - lease)
+        .values(created_at=now)).rowcount
+    db.session.commit()
+    return taken == 1
 
 
 def run_idempotent(caller, view, args, kwargs):

@@ -107,6 +107,37 @@ def test_many_simultaneous_requests_with_one_key_make_one_message(committed, mon
     assert _messages(discussion_id) == 1
 
 
+def test_retries_of_a_key_whose_request_died_run_it_once(committed):
+    """The request holding the key died (no answer); after the lease, eight retries at once
+    race for it: one conditional UPDATE lets exactly one take it over and run."""
+    from integrations.models import IdempotencyKey, IdempotencyState
+
+    app = committed
+    token, discussion_id = _world()
+    first = _post(app, token, discussion_id)
+    assert first.status_code == 201
+    db.session.remove()
+    row = db.session.scalar(select(IdempotencyKey))
+    row.state, row.response_status, row.response_body = IdempotencyState.IN_PROGRESS, None, None
+    row.response_content_type, row.response_headers, row.completed_at = None, None, None
+    row.created_at = clock.now() - timedelta(seconds=61)
+    db.session.commit()
+    requests = 8
+    barrier = threading.Barrier(requests)
+
+    def attempt(_):
+        barrier.wait()
+        response = _post(app, token, discussion_id)
+        return response.status_code, "Idempotent-Replayed" in response.headers
+
+    with ThreadPoolExecutor(max_workers=requests) as pool:
+        answers = list(pool.map(attempt, range(requests)))
+    assert answers.count((201, False)) == 1, answers  # the one that took the key over
+    # the others: still in progress (409), or, once it answered, its replay
+    assert all(answer in ((201, False), (409, False), (201, True)) for answer in answers)
+    assert _messages(discussion_id) == 2  # the first (died, lost its answer) and the retry
+
+
 def test_a_client_following_the_feed_never_misses_or_repeats_an_event(committed):
     """Writers commit events concurrently while a client follows the feed by its cursor.
 

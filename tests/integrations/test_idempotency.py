@@ -147,3 +147,38 @@ def test_every_authenticated_post_goes_through_the_idempotency_layer(app):
                 unguarded.append(rule.rule)
     # Its answer holds a secret that must not be stored: no Idempotency-Key there.
     assert unguarded == ["/api/v1/auth/tokens"]
+
+
+def _key_left_in_progress(api, thread, *, seconds_ago: int) -> IdempotencyKey:
+    """What a request that died before answering leaves: its key, still in progress."""
+    assert _post(api, thread, key="died").status_code == 201
+    row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "died"))
+    row.state, row.response_status, row.response_body = IdempotencyState.IN_PROGRESS, None, None
+    row.response_content_type, row.response_headers, row.completed_at = None, None, None
+    row.created_at = clock.now() - timedelta(seconds=seconds_ago)
+    db.session.commit()
+    return row
+
+
+def test_a_key_whose_request_died_is_taken_over_after_its_lease(api, thread):
+    _key_left_in_progress(api, thread, seconds_ago=61)
+    before = _messages()
+    retry = _post(api, thread, key="died")
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    assert _messages() == before + 1
+    assert _post(api, thread, key="died").headers["Idempotent-Replayed"] == "true"
+    assert _messages() == before + 1
+
+
+def test_within_its_lease_a_key_in_progress_is_still_409(api, thread):
+    _key_left_in_progress(api, thread, seconds_ago=30)
+    before = _messages()
+    retry = _post(api, thread, key="died")
+    assert retry.status_code == 409
+    assert retry.json["error"]["code"] == "idempotency_key_in_progress"
+    assert _messages() == before
+
+
+def test_a_lapsed_key_is_not_taken_over_by_another_body(api, thread):
+    _key_left_in_progress(api, thread, seconds_ago=600)
+    assert _post(api, thread, body="Something else", key="died").status_code == 422
