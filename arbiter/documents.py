@@ -87,12 +87,23 @@ class DecisionDocument(PrimaryKey, Base):
 
 
 # object_type -> a function loading that object (which has ``can_view(user)``), so the
-# download view can ask the owning package who may see a document.
+# download view can ask the owning package who may see a document; and the endpoint and
+# argument of the object's own page, where the decision is shown.
 OWNERS: dict = {}
+PAGES: dict[str, tuple[str, str]] = {}
 
 
-def register_owner(object_type: str, loader) -> None:
+def register_owner(object_type: str, loader, *, page: tuple[str, str]) -> None:
     OWNERS[object_type] = loader
+    PAGES[object_type] = page
+
+
+def page_of(document: DecisionDocument) -> str:
+    """The address of the page of the case the document decides."""
+    from flask import url_for
+
+    endpoint, argument = PAGES[document.object_type]
+    return url_for(endpoint, **{argument: document.object_id})
 
 
 def can_download(document: DecisionDocument, user) -> bool:

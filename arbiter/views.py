@@ -110,7 +110,8 @@ def download_decision(number: str):
     if document.rendered_at is None:
         flash(_("The decision document is still being prepared. Try again in a minute."),
               "info")
-        return redirect(request.referrer or url_for("core.index"))
+        # Back to the decision's own page, never to a Referer another site may have set.
+        return redirect(documents.page_of(document))
     return send_stored(document.storage_key, filename=document.filename,
                        mimetype="application/pdf")
 

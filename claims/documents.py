@@ -107,4 +107,5 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
         }
 
 
-register_owner("claims", lambda object_id: db.session.get(Claim, object_id))
+register_owner("claims", lambda object_id: db.session.get(Claim, object_id),
+               page=("claims.claim", "claim_id"))

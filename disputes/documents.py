@@ -60,4 +60,5 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
         }
 
 
-register_owner("discussions", lambda object_id: db.session.get(Discussion, object_id))
+register_owner("discussions", lambda object_id: db.session.get(Discussion, object_id),
+               page=("disputes.thread", "discussion_id"))

@@ -157,6 +157,21 @@ def test_download_only_for_the_parties_and_staff(client, auth, escalated, staff,
     assert client.get(url).status_code == 302
 
 
+def test_a_document_not_rendered_yet_sends_back_to_its_case_not_to_the_referer(
+        client, auth, escalated, staff):
+    services.take_case(escalated, staff)
+    services.decide(escalated, staff, verdict=Verdict.SELLER_FAVOUR, amount=None,
+                    rationale="The tracking shows the parcel was delivered in time.")
+    db.session.commit()  # the rendering task has not run: the PDF is not there yet
+    document = db.session.scalars(select(DecisionDocument)).first()
+    assert document.rendered_at is None
+    auth.login(escalated.buyer.email)
+    response = client.get(f"/decisions/{document.number}/download",
+                          headers={"Referer": "https://evil.example/phish"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/discussions/{escalated.id}"
+
+
 def test_the_thread_links_the_document(client, auth, escalated, staff):
     [document] = _decide(escalated, staff)
     auth.login(escalated.buyer.email)
