@@ -28,7 +28,6 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, String, and_, cast, false, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from accounts import notifications as _notification_texts  # noqa: F401 - registers texts
 from accounts import personal_data
@@ -36,6 +35,7 @@ from accounts.models import PENDING_EXPORT_STATES, DataExport, ExportState, User
 from accounts.personal_data import Archive
 from arbiter import audit, clock
 from arbiter.audit import AuditEntry
+from arbiter.db import add_unless_taken
 from arbiter.documents import DecisionDocument
 from arbiter.errors import DomainError, NotFound, TransitionNotAllowed
 from arbiter.extensions import db
@@ -93,12 +93,8 @@ def request_export(user: User) -> DataExport:
         raise _pending_refusal()
     export = DataExport(user_id=user.id, state=ExportState.REQUESTED, progress=0,
                         requested_at=clock.now())
-    db.session.add(export)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:  # a second request at the same moment: the partial unique index
-        raise _pending_refusal() from None
+    # A second request at the same moment meets the partial unique index.
+    add_unless_taken(export, _pending_refusal)
     audit.record("data_export.requested", export, actor=user,
                  after={"state": export.state.value})
     from accounts.tasks import build_data_export
