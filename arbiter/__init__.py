@@ -103,7 +103,7 @@ BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks"
                       "claims.personal_data", "incidents.personal_data",
                       "integrations.personal_data",
                       "claims.tasks", "disputes.tasks", "incidents.tasks",
-                      "integrations.tasks")
+                      "integrations.tasks", "settlements.tasks")
 
 
 def _register_background_work() -> None:

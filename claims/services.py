@@ -50,12 +50,17 @@ from claims.states import (
     RejectionReason,
     require,
 )
+from disputes import services as discussions
 from disputes.models import Discussion
+from disputes.states import OPEN_STATES as OPEN_DISCUSSION_STATES
 from incidents.queries import filing_window_extension
 from orders.models import Order, not_a_party
 from orders.policy import conflicted
 from orders.services import require_impartial
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
+from settlements import services as ledger
+from settlements.models import Settlement
+from settlements.states import SettlementKind, SettlementState, Source
 
 # Connected by the decision-documents package to render the decision's PDF.
 claim_decided = signal("claim-decided")
@@ -100,11 +105,17 @@ class FilingRefusal:
     code: str
     message: str
     existing: Claim | None = None
+    due_at: datetime | None = None
+    settlement_id: int | None = None
 
     def error(self) -> TransitionNotAllowed:
         if self.existing is not None:
             return ClaimAlreadyOpen(self.existing)
-        return FilingNotAllowed(self.message, code=self.code)
+        fields = {}
+        if self.due_at is not None:
+            fields = {"due_at": [self.due_at.isoformat()],
+                      "settlement_id": [str(self.settlement_id)]}
+        return FilingNotAllowed(self.message, code=self.code, fields=fields)
 
 
 # --- read side: policy versions and quotes ------------------------------------------------
@@ -228,6 +239,9 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
     if existing is not None:
         error = ClaimAlreadyOpen(existing)
         return FilingRefusal(error.code, error.message, existing)
+    refusal = _case_refusal(order, now)
+    if refusal is not None:
+        return refusal
     check = _discussion_check(order, now)
     if check.problem is not None:
         return FilingRefusal(check.problem.value, _discussion_message(check))
@@ -236,6 +250,28 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
     for reason in quote.reasons:
         if reason in ORDER_LEVEL_REASONS:
             return FilingRefusal(reason.value, _quote_message(reason, order, quote))
+    return None
+
+
+def _case_refusal(order: Order, now: datetime) -> FilingRefusal | None:
+    """What the order's settlement ledger says: nothing left to pay, or a promise of the
+    seller that is still running (the buyer reports it broken first)."""
+    if order.compensation_remaining <= 0:
+        error = ledger.AlreadyCompensated(order, 1)
+        return FilingRefusal(error.code, error.message)
+    pending = ledger.owed_to_buyer(order.id)
+    if pending:
+        promise = pending[0]
+        if promise.due_at >= now:
+            message = _("The seller agreed to settle this order by %(when)s. If it has not "
+                        "arrived by then, report it on the case page: your protection "
+                        "continues.", when=format_datetime(promise.due_at, "short"))
+        else:
+            message = _("The seller's settlement was due on %(when)s. If it did not arrive, "
+                        "report it on the case page first; then you can file a claim.",
+                        when=format_datetime(promise.due_at, "short"))
+        return FilingRefusal("settlement_pending", message,
+                             due_at=promise.due_at, settlement_id=promise.id)
     return None
 
 
@@ -320,7 +356,8 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
         state=ClaimState.SUBMITTED, submitted_at=now,
         policy_version_id=_policy_version_id(quote.policy_version),
         item_amount=quote.item_amount, shipping_amount=quote.shipping_amount,
-        max_total=quote.total, cap_applied=quote.cap_applied,
+        # Never more than what the order may still pay (the ledger's remaining room).
+        max_total=min(quote.total, order.compensation_remaining), cap_applied=quote.cap_applied,
         clauses=[clause.value for clause in quote.clauses])
     add_unless_taken(claim, lambda: ClaimAlreadyOpen(exclusive_claim_for(order)))
     if checked_report is not None:
@@ -519,6 +556,15 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     if decision is not Decision.REJECTED:
         rejection_reason = None
     now = clock.now()
+    if decision is not Decision.REJECTED:
+        # The case's discussions first (lock order: claim, discussion, order), then the
+        # payout into the ledger, which refuses it if the order meanwhile got more.
+        for discussion_id in db.session.scalars(select(Discussion.id).where(
+                Discussion.order_id == claim.order_id,
+                Discussion.state.in_(OPEN_DISCUSSION_STATES)).order_by(Discussion.id)):
+            discussions.settle_by_platform(discussion_id, staff, claim_id=claim.id)
+        ledger.record(claim.order, SettlementKind.PAYOUT, actor=staff, amount=granted,
+                      discussion_id=claim.discussion_id, claim_id=claim.id)
     _change_state(claim, DECISION_ACTIONS[decision], staff, approved_amount=granted,
                   rejection_reason=rejection_reason, rationale=rationale, decided_at=now,
                   decided_by=staff)
@@ -532,6 +578,17 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     notify(claim.buyer, f"claim.{decision.value}", claim)
     claim_decided.send(claim)
     return claim
+
+
+def _payout_settled(payout: Settlement, actor: User | None) -> None:
+    """A claim's payout confirmed: the platform recovers it from the seller, which the
+    marketplace settles (it reads the recovery in the event feed and the recoveries CSV)."""
+    if payout.kind is SettlementKind.PAYOUT and payout.state is SettlementState.CONFIRMED:
+        ledger.record(payout.order, SettlementKind.RECOVERY, actor=actor, amount=payout.amount,
+                      discussion_id=payout.discussion_id, claim_id=payout.claim_id)
+
+
+ledger.on_settled(Source.CLAIM, _payout_settled)
 
 
 # --- payouts --------------------------------------------------------------------------------
@@ -611,6 +668,7 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
         payout.marked_paid_by_id = staff.id
         claim = locked(Claim, payout.claim_id)
         _change_state(claim, "mark_paid", staff, paid_at=now)
+        ledger.confirm_payout(claim.id, staff)
         notify(claim.buyer, "claim.paid", claim)
     audit.record("payout_batch.marked_paid", batch, actor=staff,
                  after={"payout_ids": [p.id for p in batch.payouts]})

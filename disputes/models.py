@@ -17,6 +17,7 @@ from arbiter.files import EvidenceFile
 from arbiter.party_requests import PartyRequest
 from disputes.states import (
     OPEN_STATES,
+    TALKING_STATES,
     TERMINAL_STATES,
     DiscussionState,
     EntryKind,
@@ -71,8 +72,8 @@ class Discussion(PrimaryKey, Timestamps, Base):
         CheckConstraint("(verdict IS NULL) = (decided_at IS NULL)", name="verdict_iff_decided"),
         CheckConstraint("state <> 'resolved' OR resolved_at IS NOT NULL",
                         name="resolved_has_resolved_at"),
-        CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL",
-                        name="closed_has_closed_at"),
+        CheckConstraint("state NOT IN ('closed', 'settled_by_platform') "
+                        "OR closed_at IS NOT NULL", name="closed_has_closed_at"),
         CheckConstraint("refund_amount IS NULL OR refund_amount >= 0",
                         name="refund_not_negative"),
         CheckConstraint("length(description) BETWEEN 1 AND 20000", name="description_length"),
@@ -142,6 +143,11 @@ class Discussion(PrimaryKey, Timestamps, Base):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_talking(self) -> bool:
+        """The parties still negotiate: offers can be made and answered."""
+        return self.state in TALKING_STATES
 
     @property
     def is_terminal(self) -> bool:

@@ -22,6 +22,12 @@ register_texts({
         "You can now ask the platform for help in discussion #%(id)s."),
     "discussion.information_overdue": _l(
         "An information request in discussion #%(id)s is past its deadline."),
+    "discussion.reopened": _l(
+        "The agreed solution in discussion #%(id)s was not fulfilled: the discussion is open "
+        "again and you can ask the platform for help at once."),
+    "discussion.settled_by_platform": _l(
+        "Discussion #%(id)s ended: the platform approved protection claim #%(claim)s for "
+        "this order."),
     "discussion.closed_inactive": _l(
         "Discussion #%(id)s was closed after 30 days without activity."),
 })

@@ -45,7 +45,10 @@ def answered_on_time(respond_by: datetime, answered_at: datetime) -> bool:
 
 
 def offer_amount_problem(kind: str, amount: int | None, order_total: int) -> str | None:
-    """Why an offer's amount is wrong, as a code; None when it is fine."""
+    """Why an offer's amount is wrong, as a code; None when it is fine. ``order_total`` is
+    what the order may still refund (its total less what earlier outcomes gave)."""
+    if kind == "refund" and (amount is None or amount <= 0):
+        return "amount_not_positive"
     if kind == "partial_refund":
         if amount is None:
             return "amount_required"
@@ -59,8 +62,12 @@ def offer_amount_problem(kind: str, amount: int | None, order_total: int) -> str
     return None
 
 
-def verdict_amount(verdict: str, amount: int | None, order_total: int) -> int:
-    """The refund a verdict grants, or raise ValueError with a code."""
+def verdict_amount(verdict: str, amount: int | None, order_total: int,
+                   room: int | None = None) -> int:
+    """The refund a verdict grants, or raise ValueError with a code. ``room`` is what the
+    order may still refund (its total less what earlier outcomes gave); the amount is
+    bounded by it."""
+    order_total = order_total if room is None else min(order_total, room)
     if verdict == "seller_favour":
         if amount not in (None, 0):
             raise ValueError("amount_not_expected")

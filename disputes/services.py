@@ -42,6 +42,9 @@ from disputes.states import (
 )
 from orders.models import Order
 from orders.services import require_impartial
+from settlements import services as ledger
+from settlements.models import Settlement
+from settlements.states import SettlementKind, SettlementState, Source
 
 # Sent after a verdict (and its decision document) is recorded; for integrations.
 verdict_issued = signal("discussion-verdict-issued")
@@ -68,6 +71,19 @@ def _require_open(discussion: Discussion) -> None:
         raise TransitionNotAllowed(
             _("This discussion has ended; nothing more can be added."),
             code="discussion_ended", fields={"state": [discussion.state.value]})
+
+
+def _require_talking(discussion: Discussion) -> None:
+    if not discussion.is_talking:
+        raise TransitionNotAllowed(
+            _("Offers are no longer possible in this discussion."),
+            code="offers_closed", fields={"state": [discussion.state.value]})
+
+
+def require_room_for_compensation(order: Order) -> None:
+    """Nothing can be asked of a case whose order is fully compensated already (409)."""
+    if order.compensation_remaining <= 0:
+        raise ledger.AlreadyCompensated(order, 1)
 
 
 def _require_escalated(discussion: Discussion) -> None:
@@ -123,6 +139,7 @@ def open_discussion(order: Order, buyer: User, *, reason: Reason,
     existing = open_discussion_for(order)
     if existing is not None:
         raise DiscussionAlreadyOpen(existing)
+    require_room_for_compensation(order)
     now = clock.now()
     deadlines = policy.deadlines_for(now)
     discussion = Discussion(
@@ -200,12 +217,17 @@ def make_offer(discussion: Discussion, seller: User, *, kind: OfferKind,
     if discussion.role_of(seller) is not Role.SELLER:
         raise NotFound(_("There is nothing here."))
     _require_open(discussion)
+    _require_talking(discussion)
+    # What earlier outcomes already gave the buyer is not offered twice (settlements/).
+    room = discussion.order.compensation_remaining
     if kind is OfferKind.REFUND:
-        amount = discussion.order.total
-    problem = policy.offer_amount_problem(kind.value, amount, discussion.order.total)
+        amount = room
+    problem = policy.offer_amount_problem(kind.value, amount, room)
     if problem:
         raise ValidationFailed(
-            _("A partial refund must be more than 0 and at most the order total."),
+            _("A refund must be more than 0 and at most what the order may still refund "
+              "(%(room)s).", room=ledger.format_money(room, discussion.order.currency,
+                                                      ledger.current_locale())),
             code=problem, fields={"amount": [problem]})
     for pending in discussion.offers:
         if pending.state is OfferState.PENDING:
@@ -237,15 +259,60 @@ def _pending_offer(discussion: Discussion, offer_id: int) -> Offer:
     return offer
 
 
-def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
+_OFFER_SETTLEMENTS = {OfferKind.REFUND: SettlementKind.REFUND,
+                      OfferKind.PARTIAL_REFUND: SettlementKind.PARTIAL_REFUND,
+                      OfferKind.REPLACEMENT: SettlementKind.REPLACEMENT,
+                      OfferKind.REPAIR: SettlementKind.REPAIR}
+
+
+def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> Settlement:
+    """The buyer takes the offer: it becomes a promise in the ledger, due by its date,
+    and the discussion waits until it is kept (or reported broken)."""
     discussion = locked(Discussion, discussion.id)
     _require_buyer(discussion, buyer)
     require(discussion.state, "accept_offer")
     offer = _pending_offer(discussion, offer_id)
     offer.state = OfferState.ACCEPTED
     offer.answered_at = clock.now()
-    _change_state(discussion, "accept_offer", buyer, Role.BUYER, resolved_at=clock.now())
-    notify(discussion.seller, "discussion.offer_accepted", discussion)
+    promise = ledger.record(discussion.order, _OFFER_SETTLEMENTS[offer.kind], actor=buyer,
+                            amount=offer.amount, discussion_id=discussion.id,
+                            offer_id=offer.id)
+    _change_state(discussion, "accept_offer", buyer, Role.BUYER)
+    notify(discussion.seller, "discussion.offer_accepted", discussion,
+           due_at=promise.due_at.isoformat())
+    return promise
+
+
+def _offer_settled(promise: Settlement, actor: User | None) -> None:
+    """What a kept or broken promise means for its discussion (settlements.services)."""
+    discussion = locked(Discussion, promise.discussion_id)
+    if discussion.state is not DiscussionState.AWAITING_FULFILMENT:
+        return  # the platform settled the case meanwhile; the row speaks for itself
+    role = Role.BUYER if actor is not None and actor.id == discussion.buyer_id else Role.SYSTEM
+    if promise.state is SettlementState.CONFIRMED:
+        _change_state(discussion, "fulfilment_confirmed", actor, role, resolved_at=clock.now())
+        notify(discussion.seller, "discussion.resolved", discussion)
+    elif promise.state is SettlementState.FAILED:
+        # Reopened with escalation available at once, and the broken promise on record.
+        now = clock.now()
+        _change_state(discussion, "fulfilment_failed", actor, role, note=promise.note or "",
+                      escalation_available_at=now, escalation_notice_sent_at=now)
+        _entry(discussion, EntryKind.SYSTEM_NOTE, Role.SYSTEM, None, promise.note or "",
+               action="promise_broken", settlement_id=promise.id,
+               due_at=promise.due_at.isoformat())
+        for person in (discussion.buyer, discussion.seller):
+            notify(person, "discussion.reopened", discussion)
+
+
+def _verdict_settled(promise: Settlement, actor: User | None) -> None:
+    """A verdict's refund kept or not: on record in the (decided) discussion's thread."""
+    discussion = db.session.get(Discussion, promise.discussion_id)
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.SYSTEM, None, promise.note or "",
+           action=f"verdict_refund_{promise.state.value}", settlement_id=promise.id)
+
+
+ledger.on_settled(Source.OFFER, _offer_settled)
+ledger.on_settled(Source.VERDICT, _verdict_settled)
 
 
 def decline_offer(discussion: Discussion, buyer: User, offer_id: int) -> None:
@@ -359,15 +426,22 @@ def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int
     discussion = locked(Discussion, discussion.id)
     _require_handler(discussion, staff)
     rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
+    order = discussion.order
     try:
-        refund = policy.verdict_amount(verdict.value, amount, discussion.order.total)
+        refund = policy.verdict_amount(verdict.value, amount, order.total,
+                                       room=order.compensation_remaining)
     except ValueError as error:
         raise ValidationFailed(
-            _("The amount must be between 0.01 and the order total."),
+            _("The amount must be between 0.01 and what the order may still refund "
+              "(%(room)s).", room=ledger.format_money(
+                  order.compensation_remaining, order.currency, ledger.current_locale())),
             code=str(error), fields={"amount": [str(error)]}) from None
     _change_state(discussion, "decide", staff, Role.STAFF, note=rationale, verdict=verdict,
                   refund_amount=refund, rationale=rationale, decided_at=clock.now(),
                   decided_by=staff)
+    if refund:
+        ledger.record(order, SettlementKind.VERDICT, actor=staff, amount=refund,
+                      start=discussion.decided_at, discussion_id=discussion.id)
     documents.issue(DecisionKind.VERDICT, discussion, advisor=staff,
                     issued_at=discussion.decided_at,
                     data_for_locale=lambda locale, number: verdict_data(
@@ -377,6 +451,22 @@ def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int
         notify(person, "discussion.decided", discussion, verdict=verdict.value)
     verdict_issued.send(discussion)
     return discussion
+
+
+def settle_by_platform(discussion_id: int, staff: User, *, claim_id: int) -> None:
+    """A claim on the order was approved: the platform compensates the buyer, so the
+    discussion ends. No deadline runs on, and no offer can be made or accepted."""
+    discussion = locked(Discussion, discussion_id)
+    now = clock.now()
+    for pending in discussion.offers:
+        if pending.state is OfferState.PENDING:
+            pending.state = OfferState.SUPERSEDED
+            pending.answered_at = now
+    _change_state(discussion, "settle_by_platform", staff, Role.STAFF, closed_at=now)
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.SYSTEM, None, "",
+           action="settled_by_platform", claim_id=claim_id)
+    for person in (discussion.buyer, discussion.seller):
+        notify(person, "discussion.settled_by_platform", discussion, claim=claim_id)
 
 
 def close_for_inactivity(discussion: Discussion) -> None:

@@ -16,15 +16,20 @@ class DiscussionState(StrEnum):
     AWAITING_SELLER = "awaiting_seller"
     IN_PROGRESS = "in_progress"
     ESCALATED = "escalated"
+    AWAITING_FULFILMENT = "awaiting_fulfilment"
     RESOLVED = "resolved"
     DECIDED = "decided"
     CLOSED = "closed"
+    SETTLED_BY_PLATFORM = "settled_by_platform"
 
 
-OPEN_STATES = frozenset({DiscussionState.AWAITING_SELLER, DiscussionState.IN_PROGRESS,
-                         DiscussionState.ESCALATED})
+# The parties still negotiate (offers, escalation).
+TALKING_STATES = frozenset({DiscussionState.AWAITING_SELLER, DiscussionState.IN_PROGRESS,
+                            DiscussionState.ESCALATED})
+# Not ended: at most one per order (database-enforced); messages may still be written.
+OPEN_STATES = TALKING_STATES | {DiscussionState.AWAITING_FULFILMENT}
 TERMINAL_STATES = frozenset({DiscussionState.RESOLVED, DiscussionState.DECIDED,
-                             DiscussionState.CLOSED})
+                             DiscussionState.CLOSED, DiscussionState.SETTLED_BY_PLATFORM})
 
 
 class Reason(StrEnum):
@@ -88,12 +93,21 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("seller_answers", frozenset({S.AWAITING_SELLER}), S.IN_PROGRESS, Role.SELLER),
     Transition("escalate", _ANSWERABLE, S.ESCALATED, Role.BUYER,
                timer="escalation_available_at"),
-    Transition("accept_offer", _ANSWERABLE | {S.ESCALATED}, S.RESOLVED, Role.BUYER),
+    # An accepted offer is a promise: the discussion waits until it is kept (settlements/).
+    Transition("accept_offer", TALKING_STATES, S.AWAITING_FULFILMENT, Role.BUYER,
+               starts="settlement.due_at"),
+    Transition("fulfilment_confirmed", frozenset({S.AWAITING_FULFILMENT}), S.RESOLVED,
+               Role.BUYER),
+    # A broken promise reopens the discussion with escalation available at once.
+    Transition("fulfilment_failed", frozenset({S.AWAITING_FULFILMENT}), S.IN_PROGRESS,
+               Role.BUYER, timer="settlement.due_at"),
     Transition("close_as_solved", _ANSWERABLE | {S.ESCALATED}, S.RESOLVED, Role.BUYER),
     Transition("withdraw", _ANSWERABLE, S.CLOSED, Role.BUYER),
     Transition("close_for_inactivity", frozenset({S.IN_PROGRESS}), S.CLOSED, Role.SYSTEM,
                timer="last_activity_at + 30 days"),
     Transition("decide", frozenset({S.ESCALATED}), S.DECIDED, Role.STAFF),
+    # A claim approved on the order: the platform compensates, the discussion ends.
+    Transition("settle_by_platform", OPEN_STATES, S.SETTLED_BY_PLATFORM, Role.STAFF),
 )
 MACHINE = StateMachine(TRANSITIONS, subject="discussion", refusal=lambda state: str(_l(
     "This discussion is %(state)s; that is not possible now.", state=STATE_LABELS[state])))
@@ -104,6 +118,8 @@ STATE_LABELS = {
     S.AWAITING_SELLER: _l("awaiting the seller"),
     S.IN_PROGRESS: _l("in progress"),
     S.ESCALATED: _l("with the platform"),
+    S.AWAITING_FULFILMENT: _l("awaiting fulfilment"),
+    S.SETTLED_BY_PLATFORM: _l("settled by the platform"),
     S.RESOLVED: _l("resolved"),
     S.DECIDED: _l("decided by the platform"),
     S.CLOSED: _l("closed"),

@@ -24,6 +24,12 @@ class Order(PrimaryKey, Timestamps, Base):
         # What the case's rows (discussions, claims) refer to with their copies of the
         # parties, so a copy cannot differ from the order (migration 0013).
         Index("uq_orders_parties", "id", "buyer_id", "seller_id", unique=True),
+        # The settlement ledger's invariant: what is owed or paid to the buyer never
+        # exceeds the order total. Changed only under the order's row lock, in the same
+        # transaction as the ledger row (settlements.services, migration 0015).
+        CheckConstraint("compensation_committed >= 0 AND "
+                        "compensation_committed <= item_price + shipping_cost",
+                        name="compensation_within_total"),
     )
 
     external_id: Mapped[str] = mapped_column(
@@ -38,6 +44,9 @@ class Order(PrimaryKey, Timestamps, Base):
     payment_method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod))
     paid_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+    compensation_committed: Mapped[int] = mapped_column(
+        default=0, server_default="0",
+        comment="grosze owed or paid to the buyer by settlement rows (owed or confirmed)")
 
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     seller: Mapped[User] = relationship(foreign_keys=[seller_id])
@@ -45,6 +54,11 @@ class Order(PrimaryKey, Timestamps, Base):
     @property
     def total(self) -> int:
         return self.item_price + self.shipping_cost
+
+    @property
+    def compensation_remaining(self) -> int:
+        """What may still be promised or paid to the buyer on this order."""
+        return self.total - self.compensation_committed
 
     def is_party(self, user) -> bool:
         return user.id in (self.buyer_id, self.seller_id)

@@ -32,7 +32,7 @@ from orders.states import PaymentMethod
 from tests.background.processes import wait_for
 from tests.factories import PASSWORD
 
-PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "incidents",
+PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "settlements", "incidents",
                     "integrations", "dashboards")
 
 _LIST_TASKS = f"""

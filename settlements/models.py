@@ -1,0 +1,132 @@
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from arbiter.db import CURRENCY, Base, PrimaryKey, enum_type
+from orders.models import Order
+from settlements.states import (
+    COUNTED_STATES,
+    GOODS_KINDS,
+    PARTIES,
+    Party,
+    SettledVia,
+    SettlementKind,
+    SettlementState,
+    Source,
+)
+
+
+def _in(column: str, values) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{v.value}'" for v in sorted(values)))
+
+
+_PAIRS = " OR ".join(
+    f"(kind = '{kind.value}' AND payer = '{payer.value}' AND payee = '{payee.value}' "
+    f"AND source = '{source.value}')"
+    for kind, (payer, payee, source) in PARTIES.items())
+
+
+class Settlement(PrimaryKey, Base):
+    """One money outcome (or goods obligation) of an order: who owes whom, how much, by when.
+
+    Written once; afterwards only ``state`` and the settling columns change, each change
+    one transition of ``settlements.states`` with its audit entry. Rows paid to the buyer
+    count against the order's total through ``orders.compensation_committed``.
+    """
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        CheckConstraint(_PAIRS, name="kind_names_its_parties"),
+        CheckConstraint(
+            f"({_in('kind', GOODS_KINDS)}) = (amount IS NULL)", name="amount_iff_money"),
+        CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
+        CheckConstraint("(source = 'offer') = (offer_id IS NOT NULL)", name="offer_iff_source"),
+        CheckConstraint("(source = 'claim') = (claim_id IS NOT NULL)", name="claim_iff_source"),
+        CheckConstraint("source <> 'verdict' OR discussion_id IS NOT NULL",
+                        name="verdict_has_discussion"),
+        CheckConstraint("due_at > created_at", name="due_after_creation"),
+        CheckConstraint("ship_by IS NULL OR ship_by <= due_at", name="ship_before_due"),
+        CheckConstraint("(state = 'owed') = (settled_at IS NULL)", name="settled_iff_not_owed"),
+        CheckConstraint("(settled_at IS NULL) = (settled_via IS NULL)",
+                        name="settled_says_how"),
+        CheckConstraint("(proof_at IS NULL) = (proof_reference IS NULL)",
+                        name="proof_has_reference"),
+        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
+                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
+                             name="fk_settlements_order_parties"),
+        # One row per accepted offer, per verdict, per claim and kind (payout, recovery):
+        # a retried acceptance or approval can never record the same outcome twice.
+        Index("uq_settlements_offer", "offer_id", unique=True,
+              sqlite_where=text("offer_id IS NOT NULL"),
+              postgresql_where=text("offer_id IS NOT NULL")),
+        Index("uq_settlements_verdict", "discussion_id", unique=True,
+              sqlite_where=text("source = 'verdict'"),
+              postgresql_where=text("source = 'verdict'")),
+        Index("uq_settlements_claim_kind", "claim_id", "kind", unique=True,
+              sqlite_where=text("claim_id IS NOT NULL"),
+              postgresql_where=text("claim_id IS NOT NULL")),
+        Index("ix_settlements_order", "order_id", "id"),
+        Index("ix_settlements_owed_due", "due_at", sqlite_where=text("state = 'owed'"),
+              postgresql_where=text("state = 'owed'")),
+    )
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), comment="= order.buyer_id")
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), comment="= order.seller_id")
+    kind: Mapped[SettlementKind] = mapped_column(enum_type(SettlementKind))
+    payer: Mapped[Party] = mapped_column(enum_type(Party, name="payer"))
+    payee: Mapped[Party] = mapped_column(enum_type(Party, name="payee"))
+    amount: Mapped[int | None] = mapped_column(comment="grosze; NULL for goods")
+    currency: Mapped[str] = mapped_column(CURRENCY, default="PLN")
+    source: Mapped[Source] = mapped_column(enum_type(Source, name="settlementsource"))
+    discussion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("discussions.id"), index=True,
+        comment="The discussion of the offer or verdict; for claims the one it rests on")
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    state: Mapped[SettlementState] = mapped_column(enum_type(SettlementState),
+                                                   default=SettlementState.OWED)
+    created_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column(comment="When it must have arrived")
+    ship_by: Mapped[datetime | None] = mapped_column(
+        comment="Goods: when the tracking reference is due")
+    proof_reference: Mapped[str | None] = mapped_column(
+        String(200), comment="The seller's transfer confirmation or tracking number")
+    proof_at: Mapped[datetime | None] = mapped_column()
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(
+        comment="When the buyer was asked whether it arrived, after the due date")
+    settled_at: Mapped[datetime | None] = mapped_column()
+    settled_via: Mapped[SettledVia | None] = mapped_column(enum_type(SettledVia))
+    settled_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="The person who confirmed or failed it, if a person")
+    note: Mapped[str | None] = mapped_column(Text, comment="Why it failed or was cancelled")
+
+    order: Mapped[Order] = relationship(foreign_keys=[order_id])
+    settled_by: Mapped[User | None] = relationship(foreign_keys=[settled_by_id])
+
+    @property
+    def is_owed(self) -> bool:
+        return self.state is SettlementState.OWED
+
+    @property
+    def is_goods(self) -> bool:
+        return self.kind in GOODS_KINDS
+
+    @property
+    def counts_for_buyer(self) -> bool:
+        return (self.payee is Party.BUYER and self.amount is not None
+                and self.state in COUNTED_STATES)
+
+    def is_party(self, user) -> bool:
+        return bool(getattr(user, "is_authenticated", False)) and user.id in (
+            self.buyer_id, self.seller_id)

@@ -1,0 +1,18 @@
+"""What settlement notifications say in the app (e-mails use the shared template)."""
+
+from flask_babel import lazy_gettext as _l
+
+from arbiter.notifications import register_texts
+
+register_texts({
+    "settlement.recorded": _l("A settlement was agreed on your order (#%(id)s)."),
+    "settlement.confirmed": _l("Settlement #%(id)s was confirmed as fulfilled."),
+    "settlement.failed": _l(
+        "Settlement #%(id)s was not fulfilled; the discussion is open again and buyer "
+        "protection continues."),
+    "settlement.proof_submitted": _l(
+        "The seller says settlement #%(id)s is done. If it has not arrived, you can say so "
+        "until %(contest_until)s."),
+    "settlement.overdue": _l(
+        "Settlement #%(id)s was due on %(due_at)s. Did it arrive? Tell us on the case page."),
+})
