@@ -256,9 +256,6 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
 def _case_refusal(order: Order, now: datetime) -> FilingRefusal | None:
     """What the order's settlement ledger says: nothing left to pay, or a promise of the
     seller that is still running (the buyer reports it broken first)."""
-    if order.compensation_remaining <= 0:
-        error = ledger.AlreadyCompensated(order, 1)
-        return FilingRefusal(error.code, error.message)
     pending = ledger.owed_to_buyer(order.id)
     if pending:
         promise = pending[0]
@@ -272,6 +269,9 @@ def _case_refusal(order: Order, now: datetime) -> FilingRefusal | None:
                         when=format_datetime(promise.due_at, "short"))
         return FilingRefusal("settlement_pending", message,
                              due_at=promise.due_at, settlement_id=promise.id)
+    if order.compensation_remaining <= 0:
+        error = ledger.AlreadyCompensated(order, 1)
+        return FilingRefusal(error.code, error.message)
     return None
 
 

@@ -16,6 +16,7 @@ from disputes.models import Discussion
 from disputes.states import Verdict
 from incidents import services as incidents
 from incidents.models import ProblemReport
+from settlements import services as ledger
 from tests.claims.helpers import IBAN
 from tests.files import PDF, PNG
 
@@ -50,6 +51,9 @@ def _decided_discussion(create_order, create_discussion, buyer, seller, staff, *
 
 
 def _approved_claim(order, buyer, staff) -> Claim:
+    # The verdict's refund never came (the marketplace says so): the claim route opens.
+    for promise in ledger.owed_to_buyer(order.id):
+        ledger.marketplace_settles(promise.id, confirmed=False, note="No transfer arrived.")
     claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
                               description="The lamp is a different model than the listing.",
                               payout_account=IBAN, documents=[Upload("invoice.pdf", PDF)])

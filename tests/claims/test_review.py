@@ -314,8 +314,10 @@ def test_every_transition_writes_one_audit_entry_and_tells_the_buyer(filed, staf
         "claim.approved", "claim.paid"]
     outbox = db.session.scalars(select(OutboxEmail.template).where(
         OutboxEmail.recipient_id == buyer.id).order_by(OutboxEmail.id)).all()
+    # The approval also ended the order's discussion, which the buyer hears of too.
     assert outbox == ["claim_filed", "claim_taken", "claim_documents_requested",
-                      "claim_documents_received", "claim_approved", "claim_paid"]
+                      "claim_documents_received", "discussion_settled_by_platform",
+                      "claim_approved", "claim_paid"]
     assert audit.verify() is None
 
 

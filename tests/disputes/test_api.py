@@ -43,11 +43,13 @@ def test_the_whole_conversation_over_the_api(api, tokens, create_order, buyer, s
     second = api.post(f"{url}/offers", token=tokens["seller"], json={"kind": "refund"})
     assert second.json["amount"] == "138.45"  # the order total
     accepted = api.post(f"{url}/offers/{second.json['id']}/accept", token=tokens["buyer"])
-    assert accepted.status_code == 200 and accepted.json["state"] == "resolved"
+    assert accepted.status_code == 200 and accepted.json["state"] == "awaiting_fulfilment"
 
     mine = api.get("/api/v1/discussions", token=tokens["buyer"]).json
     assert [d["id"] for d in mine["items"]] == [discussion["id"]]
-    assert api.get("/api/v1/discussions?role=seller", token=tokens["seller"]).json["items"] == []
+    # The seller still has it in the inbox: the refund is theirs to make.
+    inbox = api.get("/api/v1/discussions?role=seller", token=tokens["seller"]).json["items"]
+    assert [(d["id"], d["state"]) for d in inbox] == [(discussion["id"], "awaiting_fulfilment")]
 
 
 def test_escalation_before_24_hours_is_409_and_changes_nothing(api, tokens, create_discussion,

@@ -100,7 +100,8 @@ def test_the_inbox_names_the_open_states_in_its_sql(app, db_session, seller):
     """Literal states let PostgreSQL use the partial index of open discussions even in a
     prepared statement's generic plan (a parameter would hide which states are asked for)."""
     sent = _sql_sent(lambda: queries.seller_inbox(seller))
-    assert any("IN ('awaiting_seller', 'escalated', 'in_progress')" in sql for sql in sent)
+    states = "IN ('awaiting_fulfilment', 'awaiting_seller', 'escalated', 'in_progress')"
+    assert any(states in sql for sql in sent)
 
 
 def test_the_lists_write_their_page_size_and_state_into_the_sql(app, db_session, seller,

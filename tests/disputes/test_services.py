@@ -20,6 +20,7 @@ from disputes.states import (
     Reason,
     Verdict,
 )
+from settlements import services as ledger
 
 
 def _open(order, **kwargs):
@@ -194,7 +195,16 @@ def test_offers(create_discussion, buyer, seller):
     third = services.make_offer(discussion, seller, kind=OfferKind.REFUND)
     db.session.commit()
     assert third.amount == total
-    services.accept_offer(discussion, buyer, third.id)
+    promise = services.accept_offer(discussion, buyer, third.id)
+    db.session.commit()
+    db.session.refresh(discussion)
+    # An accepted refund is a promise: the discussion waits until the money arrives.
+    assert discussion.state is DiscussionState.AWAITING_FULFILMENT
+    assert (promise.amount, promise.state.value) == (total, "owed")
+    with pytest.raises(TransitionNotAllowed):  # no more offers while it waits
+        services.make_offer(discussion, seller, kind=OfferKind.REPAIR)
+    db.session.rollback()
+    ledger.confirm(promise.id, buyer)
     db.session.commit()
     db.session.refresh(discussion)
     assert discussion.state is DiscussionState.RESOLVED and discussion.resolved_at

@@ -197,9 +197,15 @@ def test_seller_answers_offers_and_buyer_accepts(client, auth, buyer, seller,
     response = client.post(f"/discussions/{discussion.id}/offers/{offer.id}/accept")
     assert response.status_code == 302
     db.session.expire_all()
-    assert db.session.get(Discussion, discussion.id).state is DiscussionState.RESOLVED
+    accepted = db.session.get(Discussion, discussion.id)
+    assert accepted.state is DiscussionState.AWAITING_FULFILMENT
+    # Still open while the refund is due: the parties can talk, nobody can offer.
     assert client.post(f"/discussions/{discussion.id}/messages",
-                       data={"body": "thanks"}).status_code == 409
+                       data={"body": "Waiting for the transfer."}).status_code == 302
+    auth.logout()
+    auth.login(seller.email)
+    assert client.post(f"/discussions/{discussion.id}/offers",
+                       data={"kind": "refund"}).status_code == 409
 
 
 def test_seller_inbox_sorted_by_deadline_with_overdue_marked(client, auth, seller,
