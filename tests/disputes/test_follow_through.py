@@ -70,8 +70,8 @@ def _path(discussion, promise, action: str) -> str:
      "If the money does not arrive, you can report it here and your buyer protection "
      "continues"),
     ("pl", "Sprzedający musi zwrócić 40,00 zł do 9.03.2026, 10:00.",
-     "Jeśli pieniądze nie dotrą, możesz to tutaj zgłosić, a Twoja ochrona kupującego trwa "
-     "dalej"),
+     "Jeśli pieniądze nie dotrą, możesz to tutaj zgłosić, a ochrona kupujących nadal Cię "
+     "obejmuje"),
 ])
 def test_accepting_says_what_the_promise_means_first(client, auth, buyer, offered, lang,
                                                      promise_text, protection):
