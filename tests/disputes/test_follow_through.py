@@ -248,7 +248,7 @@ def test_a_verdicts_amount_is_followed_up_on_the_decided_discussion(
         Settlement.discussion_id == escalated.id))
     auth.login(buyer.email)
     page = _text(client.get(f"/discussions/{escalated.id}"))
-    assert "What the verdict orders" in page and "PLN 30.00" in page
+    assert "Payment ordered by the platform" in page and "PLN 30.00" in page
     assert "16 Mar 2026, 10:00" in page  # 14 days
     assert "I received it" in page
     assert client.post(_path(escalated, promise, "confirm")).status_code == 302
