@@ -9,14 +9,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
 from arbiter import clock
-from arbiter.errors import ValidationFailed
+from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.validation import form_amount
@@ -30,7 +30,7 @@ from disputes.forms import (
     OfferForm,
     OpenDiscussionForm,
 )
-from disputes.models import Discussion
+from disputes.models import Discussion, Offer
 from disputes.states import (
     OFFER_LABELS,
     OUTCOME_LABELS,
@@ -39,14 +39,29 @@ from disputes.states import (
     STATE_LABELS,
     VERDICT_LABELS,
     DiscussionState,
+    EntryKind,
     ExpectedOutcome,
     OfferKind,
+    OfferState,
     Party,
     Reason,
     Role,
     Verdict,
 )
 from orders.models import Order
+from settlements import policy as settlement_policy
+from settlements import queries as settlement_queries
+from settlements import services as ledger
+from settlements.forms import ProofForm, ReportFailedForm
+from settlements.states import (
+    KIND_LABELS,
+    SETTLED_VIA_LABELS,
+    SettledVia,
+    SettlementKind,
+    SettlementState,
+    Source,
+)
+from settlements.states import STATE_LABELS as SETTLEMENT_STATE_LABELS
 
 bp = Blueprint("disputes", __name__)
 
@@ -82,14 +97,46 @@ _FORMS = {"message_form": MessageForm, "offer_form": OfferForm,
           "decision_form": DecisionForm}
 
 
-def _render_thread(discussion: Discussion, status: int = 200, **forms):
+def _render_thread(discussion: Discussion, status: int = 200, *,
+                   refused_promise: tuple[int, str, object] | None = None, **forms):
     """The thread page; ``forms`` are the ones holding the input just refused, the
-    others are blank (not filled from this request's form data)."""
+    others are blank (not filled from this request's form data). ``refused_promise`` is
+    (settlement id, "failed" or "proof", form) for a follow-through form refused."""
     blank = {name: form_class(formdata=None) for name, form_class in _FORMS.items()
              if name not in forms}
+    now = clock.now()
+    terms = ledger.terms()
+    promises = [settlement_queries.follow_through(row, now, terms)
+                for row in settlement_queries.for_discussion(discussion.id)]
+    promise_forms = {p.row.id: _promise_forms(p.row.id) for p in promises}
+    if refused_promise is not None and refused_promise[0] in promise_forms:
+        settlement_id, name, form = refused_promise
+        promise_forms[settlement_id][name] = form
     return render_template("disputes/thread.html", discussion=discussion,
-                           role=discussion.role_of(current_user), now=clock.now(),
+                           role=discussion.role_of(current_user), now=now,
+                           promises=promises, promise_forms=promise_forms,
+                           platform_claim_id=_platform_claim_id(discussion),
                            **blank, **forms), status
+
+
+def _promise_prefix(settlement_id: int) -> str:
+    """Each promise's forms have their own field names and ids (a page may show several)."""
+    return f"settlement-{settlement_id}"
+
+
+def _promise_forms(settlement_id: int, formdata=None) -> dict:
+    prefix = _promise_prefix(settlement_id)
+    return {"failed": ReportFailedForm(formdata=formdata, prefix=prefix),
+            "proof": ProofForm(formdata=formdata, prefix=prefix)}
+
+
+def _platform_claim_id(discussion: Discussion) -> int | None:
+    """The claim whose approval ended the discussion (its thread's system note says)."""
+    for entry in reversed(discussion.entries):
+        data = entry.data or {}
+        if entry.kind is EntryKind.SYSTEM_NOTE and data.get("action") == "settled_by_platform":
+            return data.get("claim_id")
+    return None
 
 
 
@@ -187,20 +234,102 @@ def make_offer(discussion_id: int):
                 _("Your offer was sent to the buyer."))
 
 
+@bp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/accept")
+@login_required
+def confirm_accept(discussion_id: int, offer_id: int):
+    """Before accepting, the buyer reads what the offer means: what the seller must do by
+    when, and what happens if it does not arrive. The button posts to ``answer_offer``."""
+    discussion = _visible_thread(discussion_id)
+    if discussion.role_of(current_user) is not Role.BUYER:
+        abort(404)
+    offer: Offer | None = next((o for o in discussion.offers if o.id == offer_id), None)
+    if offer is None:
+        abort(404)
+    if offer.state is not OfferState.PENDING or not discussion.is_talking:
+        raise TransitionNotAllowed(_("This offer has already been answered."),
+                                   code="offer_not_pending")
+    terms = ledger.terms()
+    dates = settlement_policy.due_dates(SettlementKind(offer.kind.value), clock.now(), terms)
+    return render_template("disputes/accept_offer.html", discussion=discussion, offer=offer,
+                           dates=dates, contest_days=terms.contest_days)
+
+
 @bp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/<any(accept, decline):answer>",
           methods=["POST"])
 @login_required
 def answer_offer(discussion_id: int, offer_id: int, answer: str):
-    """The buyer accepts (the discussion is resolved) or declines an offer."""
+    """The buyer accepts (the discussion then waits for fulfilment) or declines an offer."""
     discussion = _visible_discussion(discussion_id)
     user = current_user._get_current_object()
     if answer == "accept":
-        services.accept_offer(discussion, user, offer_id)
+        promise = services.accept_offer(discussion, user, offer_id)
         return done(url_for("disputes.thread", discussion_id=discussion_id),
-                    _("You accepted the offer. The discussion is resolved."))
+                    _("You accepted the offer. The seller has until %(when)s; confirm here "
+                      "when it arrives.", when=format_datetime(promise.due_at, "short")))
     services.decline_offer(discussion, user, offer_id)
     return done(url_for("disputes.thread", discussion_id=discussion_id),
                 _("You declined the offer."))
+
+
+# --- follow-through of a promise: one view per action, one service call each ----------------
+
+
+def _promise_of(discussion_id: int, settlement_id: int):
+    """The discussion (404 unless the viewer may see it) and its promise (404 unless the
+    settlement belongs to it); the service then refuses anyone but the right party (404)."""
+    discussion = _visible_discussion(discussion_id)
+    row = settlement_queries.in_discussion(discussion.id, settlement_id)
+    if row is None:
+        abort(404)
+    return discussion, row
+
+
+@bp.route("/discussions/<int:discussion_id>/settlements/<int:settlement_id>/confirm",
+          methods=["POST"])
+@login_required
+def confirm_settlement(discussion_id: int, settlement_id: int):
+    """The buyer says the money or the goods arrived."""
+    _promise_of(discussion_id, settlement_id)
+    ledger.confirm(settlement_id, current_user._get_current_object())
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("Thank you: you confirmed that it arrived."))
+
+
+@bp.route("/discussions/<int:discussion_id>/settlements/<int:settlement_id>/failed",
+          methods=["POST"])
+@login_required
+def report_settlement_failed(discussion_id: int, settlement_id: int):
+    """The buyer says it did not arrive (the service refuses it before it may: 409)."""
+    discussion, row = _promise_of(discussion_id, settlement_id)
+    form = ReportFailedForm(prefix=_promise_prefix(settlement_id))
+    if not form.validate():
+        return _thread_page(discussion, 422, refused_promise=(settlement_id, "failed", form))
+    ledger.report_failed(settlement_id, current_user._get_current_object(),
+                         form.note.data or "")
+    if row.source is Source.VERDICT:
+        message = _("You reported that it did not arrive. Your buyer protection continues: "
+                    "the order page shows what you can do next.")
+    else:
+        message = _("You reported that it did not arrive. The discussion is open again and "
+                    "you can ask the platform for help now.")
+    return done(url_for("disputes.thread", discussion_id=discussion_id), message)
+
+
+@bp.route("/discussions/<int:discussion_id>/settlements/<int:settlement_id>/proof",
+          methods=["POST"])
+@login_required
+def submit_settlement_proof(discussion_id: int, settlement_id: int):
+    """The seller marks the promise as done with a transfer confirmation or tracking number."""
+    discussion, _row = _promise_of(discussion_id, settlement_id)
+    form = ProofForm(prefix=_promise_prefix(settlement_id))
+    if not form.validate():
+        return _thread_page(discussion, 422, refused_promise=(settlement_id, "proof", form))
+    row = ledger.submit_proof(settlement_id, current_user._get_current_object(),
+                              form.reference.data)
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("Thank you. The buyer can say it did not arrive until %(when)s; after that "
+                  "it counts as received.", when=format_datetime(
+                      settlement_policy.contest_until(row.proof_at, ledger.terms()), "short")))
 
 
 @bp.route("/discussions/<int:discussion_id>/<any(solve, withdraw):action>", methods=["POST"])
@@ -353,8 +482,26 @@ def _label(labels: dict, kind):
 
 _ROLE_LABELS = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"), Role.STAFF: _l("staff"),
                 Role.SYSTEM: _l("system")}
-_SYSTEM_NOTES = {"offer_declined": _l("The buyer declined the offer."),
-                 "taken": _l("An advisor took the case.")}
+_SYSTEM_NOTES = {
+    "offer_declined": _l("The buyer declined the offer."),
+    "taken": _l("An advisor took the case."),
+    "promise_broken": _l("The promise was not kept. The discussion is open again and the "
+                         "buyer can ask the platform for help at once."),
+    "verdict_refund_confirmed": _l("The refund the verdict ordered was confirmed."),
+    "verdict_refund_failed": _l("The refund the verdict ordered did not arrive."),
+    "verdict_refund_cancelled": _l("The refund the verdict ordered was taken over by the "
+                                   "platform."),
+}
+
+
+def _system_note(data: dict | None) -> str:
+    data = data or {}
+    if data.get("action") == "settled_by_platform":
+        return _("The platform approved protection claim #%(id)s for this order; this "
+                 "discussion has ended.", id=data.get("claim_id"))
+    return _SYSTEM_NOTES.get(data.get("action"), "")
+
+
 _LABEL_HELPERS = {
     "reason_label": _label(REASON_LABELS, Reason),
     "outcome_label": _label(OUTCOME_LABELS, ExpectedOutcome),
@@ -363,6 +510,9 @@ _LABEL_HELPERS = {
     "party_label": _label(PARTY_LABELS, Party),
     "verdict_label": _label(VERDICT_LABELS, Verdict),
     "role_label": _label(_ROLE_LABELS, Role),
-    "system_note": lambda data: _SYSTEM_NOTES.get((data or {}).get("action"), ""),
+    "system_note": _system_note,
+    "settlement_kind_label": _label(KIND_LABELS, SettlementKind),
+    "settlement_state_label": _label(SETTLEMENT_STATE_LABELS, SettlementState),
+    "settled_via_label": _label(SETTLED_VIA_LABELS, SettledVia),
     "open_discussion_for": services.open_discussion_for,
 }

@@ -44,4 +44,8 @@ def detail(order_id: int):
 
 @bp.app_context_processor
 def _labels():
-    return {"payment_method_label": lambda method: PAYMENT_METHOD_LABELS[PaymentMethod(method)]}
+    from settlements.services import owed_to_buyer
+
+    return {"payment_method_label": lambda method: PAYMENT_METHOD_LABELS[PaymentMethod(method)],
+            # what the seller promised the buyer and has not kept yet (the order page)
+            "owed_to_buyer": owed_to_buyer}
