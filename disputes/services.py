@@ -295,7 +295,7 @@ def _offer_settled(promise: Settlement, actor: User | None) -> None:
     elif promise.state is SettlementState.FAILED:
         # Reopened with escalation available at once, and the broken promise on record.
         now = clock.now()
-        _change_state(discussion, "fulfilment_failed", actor, role, note=promise.note or "",
+        _change_state(discussion, "fulfilment_failed", actor, role,
                       escalation_available_at=now, escalation_notice_sent_at=now)
         _entry(discussion, EntryKind.SYSTEM_NOTE, Role.SYSTEM, None, promise.note or "",
                action="promise_broken", settlement_id=promise.id,
