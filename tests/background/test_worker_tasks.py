@@ -32,8 +32,8 @@ from orders.states import PaymentMethod
 from tests.background.processes import wait_for
 from tests.factories import PASSWORD
 
-PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "settlements", "incidents",
-                    "integrations", "dashboards")
+PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "settlements",
+                    "incidents", "integrations", "dashboards")
 
 _LIST_TASKS = f"""
 import importlib, json, pkgutil, sys
