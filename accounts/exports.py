@@ -54,7 +54,7 @@ STUCK_AFTER = timedelta(hours=1)
 USER_ID_KEYS = frozenset({
     "actor_id", "user_id", "buyer_id", "seller_id", "assigned_staff_id", "decided_by_id",
     "requested_by_id", "linked_by_id", "declared_by_id", "posted_by_id", "created_by_id",
-    "approved_by_id", "marked_paid_by_id", "uploaded_by_id", "advisor_id",
+    "approved_by_id", "marked_paid_by_id", "uploaded_by_id", "advisor_id", "settled_by_id",
 })
 
 

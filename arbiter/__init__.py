@@ -78,12 +78,14 @@ def _register_blueprints(app: Flask) -> None:
     from incidents.views import bp as incidents_bp
     from integrations.views import bp as integrations_bp
     from orders.views import bp as orders_bp
+    from settlements.views import bp as settlements_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
+    app.register_blueprint(settlements_bp)
     app.register_blueprint(dashboards_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)
@@ -100,7 +102,8 @@ def _register_blueprints(app: Flask) -> None:
 # files in a data export and of their steps in an account deletion.
 BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks",
                       "orders.personal_data", "disputes.personal_data",
-                      "claims.personal_data", "incidents.personal_data",
+                      "claims.personal_data", "settlements.personal_data",
+                      "incidents.personal_data",
                       "integrations.personal_data",
                       "claims.tasks", "disputes.tasks", "incidents.tasks",
                       "integrations.tasks", "settlements.tasks")

@@ -180,8 +180,10 @@ def init_api(app: Flask) -> None:
     from incidents.api import blp as status_blp
     from integrations.api import blp as integrations_blp
     from orders.api import blp as orders_blp
+    from settlements.api import blp as settlements_blp
 
-    for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, status_blp):
+    for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, settlements_blp,
+                      status_blp):
         csrf.exempt(blueprint)  # bearer tokens only, never the browser's cookie
         api.register_blueprint(blueprint)
     _document_idempotency_keys(api, app)

@@ -72,7 +72,8 @@ def revoke_current_token():
 class TransitionOut(OutSchema):
     action = ma.fields.String(required=True)
     from_ = ma.fields.List(ma.fields.String(), required=True, data_key="from")
-    to = ma.fields.String(required=True)
+    to = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "the state after it; null: the state stays (e.g. submit_proof)"})
     actor = ma.fields.String(required=True, metadata={"description": "who may take it"})
     timer = ma.fields.String(allow_none=True, required=True,
                              metadata={"description": "the deadline that must have passed"})
@@ -89,12 +90,14 @@ class MachineOut(OutSchema):
 class MachinesOut(OutSchema):
     discussion = ma.fields.Nested(MachineOut, required=True)
     claim = ma.fields.Nested(MachineOut, required=True)
+    settlement = ma.fields.Nested(MachineOut, required=True)
 
 
 @blp.route("/state-machines", methods=["GET"])
 @blp.response(200, MachinesOut)
 def state_machines():
-    """The discussion and claim state machines, generated from the code's own tables."""
+    """The discussion, claim and settlement state machines, generated from the code's own
+    tables."""
     data = machines.machines()
     for machine in data.values():
         for step in machine["transitions"]:
@@ -132,10 +135,11 @@ class EventsOut(OutSchema):
 @blp.arguments(EventsQuery, location="query")
 @blp.response(200, EventsOut)
 def event_feed(query):
-    """Every change to orders, discussions and claims, oldest first, after a cursor.
+    """Every change to orders, discussions, claims and settlement rows, oldest first, after
+    a cursor.
 
     Integration tokens see every event; user tokens only those about their own orders,
-    discussions and claims."""
+    discussions, claims and settlement rows."""
     user = auth.current_caller().user
     batch = events.events_after(query["after"], query["limit"],
                                 user_id=user.id if user is not None else None)

@@ -1,4 +1,5 @@
-"""The event feed: every change to an order, a discussion or a claim, in commit order.
+"""The event feed: every change to an order, a discussion, a claim or a settlement row, in
+commit order.
 
 The source is the audit log. ``audit_entries.id`` is assigned while the writer holds the
 audit chain's lock (``pg_advisory_xact_lock`` in :func:`arbiter.audit.record`, held until
@@ -16,24 +17,30 @@ from arbiter.extensions import db
 from claims.models import Claim
 from disputes.models import Discussion
 from orders.models import Order
+from settlements.models import Settlement
 
 # Audit object types that are events, and their names on the wire.
-OBJECT_TYPES = {"orders": "order", "discussions": "discussion", "claims": "claim"}
+OBJECT_TYPES = {"orders": "order", "discussions": "discussion", "claims": "claim",
+                "settlements": "settlement"}
 
 
 def _visible_to(user_id: int):
-    """Events about the user's own objects: orders and discussions they are a party to,
-    claims they filed."""
+    """Events about the user's own objects: orders, discussions and settlement rows they are
+    a party to, claims they filed."""
     own_orders = select(cast(Order.id, String)).where(
         or_(Order.buyer_id == user_id, Order.seller_id == user_id))
     own_discussions = select(cast(Discussion.id, String)).where(
         or_(Discussion.buyer_id == user_id, Discussion.seller_id == user_id))
     own_claims = select(cast(Claim.id, String)).where(Claim.buyer_id == user_id)
+    own_settlements = select(cast(Settlement.id, String)).where(
+        or_(Settlement.buyer_id == user_id, Settlement.seller_id == user_id))
     return or_(
         and_(AuditEntry.object_type == "orders", AuditEntry.object_id.in_(own_orders)),
         and_(AuditEntry.object_type == "discussions",
              AuditEntry.object_id.in_(own_discussions)),
         and_(AuditEntry.object_type == "claims", AuditEntry.object_id.in_(own_claims)),
+        and_(AuditEntry.object_type == "settlements",
+             AuditEntry.object_id.in_(own_settlements)),
     )
 
 

@@ -4,14 +4,16 @@ from dataclasses import fields
 
 from claims import states as claim_states
 from disputes import states as discussion_states
+from settlements import states as settlement_states
 
 
 def _transition(step) -> dict:
     data = {field.name: getattr(step, field.name) for field in fields(step)}
+    target = data["target"]
     return {
         "action": data["action"],
         "from": sorted(state.value for state in data["sources"]),
-        "to": data["target"].value,
+        "to": None if target is None else target.value,  # None: the state stays
         "actor": data["actor"].value,
         "timer": data.get("timer"),
         "starts": data.get("starts"),
@@ -33,4 +35,7 @@ def machines() -> dict:
                                discussion_states.TRANSITIONS),
         "claim": _machine(claim_states.ClaimState, claim_states.TERMINAL_STATES,
                           claim_states.TRANSITIONS),
+        "settlement": _machine(settlement_states.SettlementState,
+                               settlement_states.TERMINAL_STATES,
+                               settlement_states.TRANSITIONS),
     }

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -6,6 +7,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import User
 from arbiter.db import CURRENCY, Base, PrimaryKey, Timestamps, enum_type
 from orders.states import PaymentMethod
+
+if TYPE_CHECKING:  # the case's rows; their modules import this one
+    from claims.models import Claim
+    from disputes.models import Discussion
+    from settlements.models import Settlement
 
 
 class Order(PrimaryKey, Timestamps, Base):
@@ -50,6 +56,16 @@ class Order(PrimaryKey, Timestamps, Base):
 
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     seller: Mapped[User] = relationship(foreign_keys=[seller_id])
+    # The case (settlements.queries.case_file): read-only, loaded only when asked for.
+    discussions: Mapped[list["Discussion"]] = relationship(
+        viewonly=True, lazy="raise_on_sql", order_by="Discussion.id",
+        primaryjoin="Order.id == foreign(Discussion.order_id)")
+    claims: Mapped[list["Claim"]] = relationship(
+        viewonly=True, lazy="raise_on_sql", order_by="Claim.id",
+        primaryjoin="Order.id == foreign(Claim.order_id)")
+    settlements: Mapped[list["Settlement"]] = relationship(
+        viewonly=True, lazy="raise_on_sql", order_by="Settlement.id",
+        primaryjoin="Order.id == foreign(Settlement.order_id)")
 
     @property
     def total(self) -> int:

@@ -24,7 +24,8 @@ from tests.claims.helpers import IBAN
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 EXAMPLES = 12  # per operation; both tests on both engines stay under a minute
-INTEGRATION_PATHS = ("/api/v1/orders/", "/api/v1/webhooks", "/api/v1/events")
+INTEGRATION_PATHS = ("/api/v1/orders/", "/api/v1/webhooks", "/api/v1/events",
+                     "/api/v1/settlements/", "/api/v1/recoveries.csv")
 STAFF_ACTIONS = ("/take", "/decide", "/information-requests", "/document-requests",
                  "/reject-after-deadline")
 
@@ -39,10 +40,14 @@ def world(db_session, create_order, create_discussion, buyer, seller, staff, tok
     claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
                               description="Wrong model.", payout_account=IBAN)
     endpoint = webhooks.register("http://127.0.0.1:9/hook")
+    refunded = create_discussion(create_order(buyer=buyer, seller=seller))
+    refund = disputes.make_offer(refunded, seller, kind=OfferKind.REFUND)
+    promise = disputes.accept_offer(refunded, buyer, refund.id)
     db.session.commit()
     return {
         "ids": {"discussion_id": discussion.id, "offer_id": offer.id, "claim_id": claim.id,
-                "external_id": order.external_id, "endpoint_id": endpoint.id},
+                "external_id": order.external_id, "endpoint_id": endpoint.id,
+                "settlement_id": promise.id},
         "buyer": token_for(buyer), "staff": token_for(staff), "integration": integration_token,
     }
 

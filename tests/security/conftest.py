@@ -18,6 +18,7 @@ from claims.states import ClaimType
 from disputes import services as disputes
 from disputes.states import OfferKind, Verdict
 from incidents import services as incidents
+from settlements import services as ledger
 from tests.claims.conftest import ready_order  # noqa: F401 (a fixture the upload tests use)
 from tests.claims.helpers import IBAN
 from tests.files import PDF, PNG
@@ -77,6 +78,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             "batch_id": 1, "email_id": 1, "endpoint_id": 1, "delivery_id": 1, "export_id": 1,
             "answer": "accept", "action": "solve", "name": "swagger-ui.css",
             "seller_id": seller.id, "chart": "opened_per_day",
+            "settlement_id": ledger.for_order(order.id)[0].id,  # the verdict's refund
         },
     }
 
