@@ -14,5 +14,6 @@ register_texts({
         "The seller says settlement #%(id)s is done. If it has not arrived, you can say so "
         "until %(contest_until)s."),
     "settlement.overdue": _l(
-        "Settlement #%(id)s was due on %(due_at)s. Did it arrive? Tell us on the case page."),
+        "Settlement #%(id)s was due on %(due_at)s. Did it arrive? Tell us on the discussion "
+        "page."),
 })

@@ -81,6 +81,10 @@ def show(settlement_id: int):
     if row is None:
         abort(404)
     _case_or_404(row.order_id)
+    if row.discussion_id is not None and row.payer is Party.SELLER and row.payee is Party.BUYER:
+        # A seller's promise is followed through on its discussion's page (its buttons).
+        return redirect(url_for("disputes.thread", discussion_id=row.discussion_id,
+                                _anchor=f"settlement-{row.id}-heading"))
     return redirect(url_for("settlements.case", order_id=row.order_id,
                             _anchor=f"settlement-{row.id}"))
 

@@ -49,7 +49,8 @@ def _small_world() -> dict:
             "claim_id": claim.id, "attachment_id": 1, "document_id": 1, "batch_id": 1,
             "incident_id": 1, "report_id": 1, "email_id": 1, "endpoint_id": 1,
             "delivery_id": 1, "export_id": 1, "answer": "accept", "action": "solve",
-            "number": "ARB/2026/000001"}
+            "number": "ARB/2026/000001",
+            "settlement_id": 1}  # no row needed: the token check comes first
 
 
 @pytest.fixture

@@ -87,6 +87,10 @@ def test_a_settlement_leads_to_its_place_in_the_case(client, auth, story, seller
     assert response.headers["Location"] == (
         f"/orders/{story.order.id}/case#settlement-{story.recovery.id}")
     assert client.get("/settlements/999999").status_code == 404
+    # A seller's promise leads to its discussion, where it is confirmed or reported.
+    promise = client.get(f"/settlements/{story.promise.id}")
+    assert promise.headers["Location"] == (
+        f"/discussions/{story.discussion.id}#settlement-{story.promise.id}-heading")
 
 
 def test_settlement_notifications_link_to_the_case(client, auth, story, buyer):
