@@ -27,7 +27,7 @@ from arbiter import audit, clock
 from arbiter.db import add_unless_taken, locked
 from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
-from arbiter.money import format_money  # noqa: F401 - disputes and claims use it
+from arbiter.money import format_money
 from arbiter.notifications import notify
 from orders.models import Order
 from settlements import notifications as _notification_texts  # noqa: F401 - registers texts
@@ -160,12 +160,16 @@ def _settle(row: Settlement, action: str, via: SettledVia, actor: User | None,
     MACHINE.change(row, action, actor=actor, audited=AUDITED, settled_at=clock.now(),
                    settled_via=via, settled_by_id=actor.id if actor else None,
                    note=(note or "").strip()[:NOTE_MAX] or None)
-    if (row.state in (SettlementState.FAILED, SettlementState.CANCELLED)
-            and row.payee is Party.BUYER and row.amount is not None):
-        _release(row.order_id, row.amount)
+    # The case first (it locks the discussion), then the order: the lock order of the
+    # module docstring. Releasing first would hold the order while waiting for the
+    # discussion, which a claim approval (claim, discussion, order) holds the other way
+    # round: a deadlock.
     follow_up = _FOLLOW_UPS.get(row.source)
     if follow_up is not None:
         follow_up(row, actor)
+    if (row.state in (SettlementState.FAILED, SettlementState.CANCELLED)
+            and row.payee is Party.BUYER and row.amount is not None):
+        _release(row.order_id, row.amount)
 
 
 def _require_buyer(row: Settlement, user: User) -> None:
@@ -183,7 +187,7 @@ def confirm(settlement_id: int, buyer: User) -> Settlement:
     row = _lock(settlement_id)
     _require_buyer(row, buyer)
     _settle(row, "confirm", SettledVia.BUYER, buyer)
-    notify(_seller(row), "settlement.confirmed", row, kind=row.kind.value)
+    notify(_seller(row), "settlement.confirmed", row, settlement_kind=row.kind.value)
     return row
 
 
@@ -206,7 +210,7 @@ def report_failed(settlement_id: int, buyer: User, note: str = "") -> Settlement
               when=format_datetime(when, "short")),
             code="settlement_not_due_yet", fields={"due_at": [when.isoformat()]})
     _settle(row, "report_failed", SettledVia.BUYER, buyer, note)
-    notify(_seller(row), "settlement.failed", row, kind=row.kind.value)
+    notify(_seller(row), "settlement.failed", row, settlement_kind=row.kind.value)
     return row
 
 
@@ -225,7 +229,7 @@ def submit_proof(settlement_id: int, seller: User, reference: str) -> Settlement
         raise TransitionNotAllowed(_("The proof was already given."), code="proof_given")
     MACHINE.change(row, "submit_proof", actor=seller, audited=AUDITED,
                    proof_reference=reference, proof_at=clock.now())
-    notify(_buyer(row), "settlement.proof_submitted", row, kind=row.kind.value,
+    notify(_buyer(row), "settlement.proof_submitted", row, settlement_kind=row.kind.value,
            contest_until=policy.contest_until(row.proof_at, terms()).isoformat())
     return row
 
@@ -243,7 +247,7 @@ def marketplace_settles(settlement_id: int, *, confirmed: bool, note: str = "") 
         _settle(row, "marketplace_fails", SettledVia.MARKETPLACE, None, note)
     for person in (_buyer(row), _seller(row)):
         notify(person, "settlement.confirmed" if confirmed else "settlement.failed", row,
-               kind=row.kind.value)
+               settlement_kind=row.kind.value)
     return row
 
 
@@ -291,7 +295,7 @@ def overdue_unasked(now: datetime):
 def ask_buyer(row: Settlement, now: datetime) -> None:
     row.overdue_notified_at = now
     audit.record("settlement.buyer_asked", row, after={"due_at": row.due_at})
-    notify(_buyer(row), "settlement.overdue", row, kind=row.kind.value,
+    notify(_buyer(row), "settlement.overdue", row, settlement_kind=row.kind.value,
            due_at=row.due_at.isoformat())
 
 
@@ -303,8 +307,8 @@ def proofs_uncontested(now: datetime):
 
 def accept_proof(row: Settlement, now: datetime) -> None:
     _settle(row, "proof_uncontested", SettledVia.SELLER_PROOF, None)
-    notify(_buyer(row), "settlement.confirmed", row, kind=row.kind.value)
-    notify(_seller(row), "settlement.confirmed", row, kind=row.kind.value)
+    notify(_buyer(row), "settlement.confirmed", row, settlement_kind=row.kind.value)
+    notify(_seller(row), "settlement.confirmed", row, settlement_kind=row.kind.value)
 
 
 def lapsed(now: datetime):
@@ -320,4 +324,4 @@ def lapse(row: Settlement, now: datetime) -> None:
     _settle(row, "lapse", SettledVia.DEADLINE, None,
             _("Not confirmed within 7 days after the due date."))
     for person in (_buyer(row), _seller(row)):
-        notify(person, "settlement.failed", row, kind=row.kind.value)
+        notify(person, "settlement.failed", row, settlement_kind=row.kind.value)
