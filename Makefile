@@ -10,7 +10,7 @@ WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # needs a download this machine may not have.
 BROWSER_DEBS := chromium
 
-.PHONY: run test test-races lint security-audit deps dev-deps lock lock-upgrade lock-consistent system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages clean
+.PHONY: run test test-races lint security-audit deps dev-deps lock lock-upgrade lock-consistent system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages bench-migrate clean
 
 # Installs come from the lock files in requirements/ (pinned, with every file's hash), so a
 # fresh machine gets exactly the versions that were tested; `make lock` writes them from
@@ -192,6 +192,10 @@ clean:
 # they may CREATE DATABASE; default postgresql://postgres@127.0.0.1:5432/postgres).
 bench-sweep: deps
 	$(BIN)/python -m bench.sweep
+
+# BENCH_MIGRATE_ARGS, e.g. "--engines postgresql --size 100000" for a quick run.
+bench-migrate: deps
+	$(BIN)/python -m bench.migrate $(BENCH_MIGRATE_ARGS)
 
 bench-pdf: deps translations
 	$(BIN)/python -m bench.pdf

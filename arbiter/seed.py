@@ -90,6 +90,7 @@ def _seed_discussions(orders, staff) -> None:
     """One discussion in every state, so every path can be clicked through."""
     from disputes import services as disputes
     from disputes.states import ExpectedOutcome, OfferKind, Party, Reason, Verdict
+    from settlements import services as ledger
 
     def open_on(order, reason, text, hours_ago):
         discussion = disputes.open_discussion(
@@ -121,10 +122,31 @@ def _seed_discussions(orders, staff) -> None:
     disputes.request_information(handled, staff, party=Party.SELLER,
                                  question="Please send the manufacturer's model sheet.")
 
-    solved = open_on(orders[5], Reason.DAMAGED, "Rysa na obudowie laptopa.", 80)
-    offer = disputes.make_offer(solved, solved.seller, kind=OfferKind.REFUND)
+    # A full refund the buyer accepted: the discussion awaits fulfilment, due in 7 days.
+    awaiting = open_on(orders[5], Reason.DAMAGED, "Rysa na obudowie laptopa.", 80)
+    offer = disputes.make_offer(awaiting, awaiting.seller, kind=OfferKind.REFUND)
     db.session.flush()
-    disputes.accept_offer(solved, solved.buyer, offer.id)
+    disputes.accept_offer(awaiting, awaiting.buyer, offer.id)
+
+    # A partial refund that arrived: the buyer confirmed it, the discussion is resolved.
+    solved = open_on(orders[8], Reason.DAMAGED, "Zamek kurtki nie działa.", 70)
+    offer = disputes.make_offer(solved, solved.seller, kind=OfferKind.PARTIAL_REFUND,
+                                amount=solved.order.item_price // 4)
+    db.session.flush()
+    promise = disputes.accept_offer(solved, solved.buyer, offer.id)
+    ledger.confirm(promise.id, solved.buyer)
+
+    # A broken promise: the seller claimed the refund was sent, the buyer contested it
+    # within the 7 days, and the discussion is open again with escalation available.
+    broken = open_on(orders[9], Reason.NOT_AS_DESCRIBED,
+                     "Telefon ma inną pamięć niż w ogłoszeniu.", 50)
+    offer = disputes.make_offer(broken, broken.seller, kind=OfferKind.PARTIAL_REFUND,
+                                amount=broken.order.item_price // 10)
+    db.session.flush()
+    promise = disputes.accept_offer(broken, broken.buyer, offer.id)
+    ledger.submit_proof(promise.id, broken.seller, "Przelew 2026/12/0042")
+    ledger.report_failed(promise.id, broken.buyer,
+                         "Na moim koncie nie ma tego przelewu; bank go nie widzi.")
 
     decided = open_on(orders[6], Reason.NOT_RECEIVED, "Zegarek nie dotarł.", 100)
     disputes.escalate(decided, decided.buyer, "Brak odpowiedzi i brak paczki.")
@@ -137,19 +159,52 @@ def _seed_discussions(orders, staff) -> None:
 
 
 def _seed_claims(orders, staff) -> None:
-    """A claim waiting in the staff queue and an approved one with a pending payout.
+    """Claims in the states the case shows: two waiting (one in the staff queue, one
+    filed on another order and waiting for the seller's answer), one paid with the
+    recovery the marketplace settles with the seller, one approved with a pending payout.
 
-    Both rest on discussions that are not resolved and past their 24 h window, on orders
-    paid in a covered way (orders 1 and 4: a bank transfer and platform payments).
+    They rest on discussions that are not resolved and past their 24 h window, on orders
+    paid in a covered way (orders 1, 4, 12 and 13: bank transfers and platform payments).
     """
     from claims import services as claims
     from claims.states import ClaimType, Decision
+    from disputes import services as disputes
+    from disputes.states import ExpectedOutcome, Reason
+
+    def discussed(order, text):
+        discussion = disputes.open_discussion(
+            order, order.buyer, reason=Reason.NOT_RECEIVED,
+            expected_outcome=ExpectedOutcome.REFUND, description=text)
+        db.session.flush()
+        _backdate(discussion, 30)
+        disputes.post_message(discussion, order.seller,
+                              "Sprawdzę to z magazynem i odezwę się wkrótce.")
+        return order
 
     waiting = orders[1]
     claims.file_claim(
         waiting, waiting.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
         description="Słuchawki mają pęknięty pałąk, a sprzedający nie odpowiada.",
         payout_account="PL60 1020 1026 0000 0422 7020 1111")
+
+    # Filed just now: the seller is told and may answer before staff decide.
+    answering = discussed(orders[12], "Aparat przyszedł bez obiektywu z zestawu.")
+    claims.file_claim(
+        answering, answering.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="Zestaw z ogłoszenia miał obiektyw 18-55 mm; przyszedł sam korpus.",
+        payout_account="PL27 1140 2004 0000 3002 0135 5387")
+
+    # Paid by the platform: the payout is confirmed and the seller owes the recovery.
+    paid = discussed(orders[13], "Przyszło inne wydanie książki niż w ogłoszeniu.")
+    claim = claims.file_claim(
+        paid, paid.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="Zamiast wydania ilustrowanego z 1934 r. przyszło współczesne wydanie szkolne.",
+        payout_account="PL83 1010 1023 0000 2613 9510 0000")
+    claims.take(claim, staff)
+    claims.decide(claim, staff, decision=Decision.APPROVED,
+                  rationale="The photos show a different edition than the listing.")
+    batch = claims.export_payouts(staff)
+    claims.mark_batch_paid(batch.id, staff)
 
     approved = orders[4]
     claim = claims.file_claim(

@@ -457,6 +457,8 @@ def settle_by_platform(discussion_id: int, staff: User, *, claim_id: int) -> Non
     """A claim on the order was approved: the platform compensates the buyer, so the
     discussion ends. No deadline runs on, and no offer can be made or accepted."""
     discussion = locked(Discussion, discussion_id)
+    if not discussion.is_open:
+        return  # it ended while the approval waited for its lock (a verdict, say)
     now = clock.now()
     for pending in discussion.offers:
         if pending.state is OfferState.PENDING:

@@ -160,8 +160,12 @@ def _settle(row: Settlement, action: str, via: SettledVia, actor: User | None,
     MACHINE.change(row, action, actor=actor, audited=AUDITED, settled_at=clock.now(),
                    settled_via=via, settled_by_id=actor.id if actor else None,
                    note=(note or "").strip()[:NOTE_MAX] or None)
+    # The case first (it locks the discussion), then the order: the lock order of the
+    # module docstring. Releasing first would hold the order while waiting for the
+    # discussion, which a claim approval (claim, discussion, order) holds the other way
+    # round: a deadlock.
     follow_up = _FOLLOW_UPS.get(row.source)
-    if follow_up is not None:  # locks the discussion: before the order (the lock order)
+    if follow_up is not None:
         follow_up(row, actor)
     if (row.state in (SettlementState.FAILED, SettlementState.CANCELLED)
             and row.payee is Party.BUYER and row.amount is not None):

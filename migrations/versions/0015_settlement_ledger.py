@@ -133,27 +133,48 @@ def _move_existing_outcomes():
         WHERE id IN (SELECT order_id FROM settlements)""")
 
 
-def _cancel_what_exceeds_the_total():
-    over = """
-        SELECT id FROM (
-            SELECT s.id, o.item_price + o.shipping_cost AS total,
+# Per order, the earliest outcome (by time) with which the outcomes that still count
+# exceed the order total: amounts are positive, so the running sum only grows.
+_EARLIEST_OVER = """
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY created_at, id) AS nth
+        FROM (
+            SELECT s.id, s.order_id, s.created_at, o.item_price + o.shipping_cost AS total,
                    SUM(s.amount) OVER (PARTITION BY s.order_id
                                        ORDER BY s.created_at, s.id) AS running
             FROM settlements s JOIN orders o ON o.id = s.order_id
-            WHERE s.payee = 'buyer' AND s.amount IS NOT NULL) AS counted
-        WHERE running > total"""
-    ids = op.get_bind().execute(sa.text(over + " ORDER BY id")).scalars().all()
-    if not ids:
-        return
-    log.warning("0015: %d outcomes exceeded their order's total together with earlier ones "
-                "and are recorded cancelled for review: settlements %s", len(ids), ids[:200])
-    op.execute(f"""
-        UPDATE settlements SET state = 'cancelled',
-               settled_at = COALESCE(settled_at, created_at),
-               settled_via = COALESCE(settled_via, 'platform'),
-               note = 'Migration 0015: with earlier outcomes this exceeded the order total; '
-                      'review it.'
-        WHERE id IN ({over})""")
+            WHERE s.payee = 'buyer' AND s.amount IS NOT NULL
+              AND s.state IN ('owed', 'confirmed')) AS counted
+        WHERE running > total) AS over_total
+    WHERE nth = 1"""
+_CANCELLED_NOTE = ('Migration 0015: with earlier outcomes this exceeded the order total; '
+                   'review it.')
+
+
+def _cancel_what_exceeds_the_total():
+    """Greedy, in time order: an outcome is cancelled when, with the order's earlier
+    outcomes that still count, it would exceed the order total. Each pass cancels the
+    first such outcome of every order; the next pass sums without it, so a later outcome
+    that fits is kept. Passes: the most outcomes one order had beyond its total, plus one."""
+    bind = op.get_bind()
+    cancelled = 0
+    while True:
+        done = bind.execute(sa.text(f"""
+            UPDATE settlements SET state = 'cancelled',
+                   settled_at = COALESCE(settled_at, created_at),
+                   settled_via = COALESCE(settled_via, 'platform'),
+                   note = :note
+            WHERE id IN ({_EARLIEST_OVER})"""), {"note": _CANCELLED_NOTE}).rowcount
+        if not done:
+            break
+        cancelled += done
+    if cancelled:
+        ids = bind.execute(sa.text(
+            "SELECT id FROM settlements WHERE state = 'cancelled' AND note = :note "
+            "ORDER BY id LIMIT 200"), {"note": _CANCELLED_NOTE}).scalars().all()
+        log.warning("0015: %d outcomes exceeded their order's total together with earlier "
+                    "ones and are recorded cancelled for review: settlements %s%s",
+                    cancelled, ids, " ..." if cancelled > len(ids) else "")
 
 
 def upgrade():

@@ -12,6 +12,8 @@ from incidents.states import DeadlineKind, IncidentState, UpdateKind
 from incidents.tasks import run_extension
 from orders.models import Order
 from orders.states import PaymentMethod
+from settlements.models import Settlement
+from settlements.states import SettlementKind, SettlementState
 
 
 def test_seed_creates_the_demo_world_once(app, db_session):
@@ -33,8 +35,9 @@ def test_seed_creates_the_demo_world_once(app, db_session):
         Discussion.escalation_available_at <= clock.now())).all()
     assert len(ready) == 1
     claims = {claim.state: claim for claim in db.session.scalars(select(Claim))}
-    assert set(claims) == {ClaimState.SUBMITTED, ClaimState.APPROVED}
-    payout = db.session.scalar(select(Payout))
+    assert set(claims) == {ClaimState.SUBMITTED, ClaimState.APPROVED, ClaimState.PAID}
+    payout = db.session.scalar(select(Payout).where(
+        Payout.claim_id == claims[ClaimState.APPROVED].id))
     assert payout.claim_id == claims[ClaimState.APPROVED].id
     assert payout.state is PayoutState.PENDING
     assert payout.amount == claims[ClaimState.APPROVED].max_total
@@ -55,9 +58,47 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert "demo data left alone" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     assert db.session.scalar(select(func.count()).select_from(Order)) == 30
-    assert db.session.scalar(select(func.count()).select_from(Claim)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Claim)) == 4
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
     assert audit.count() == entries
+
+
+def test_the_demo_shows_a_case_in_each_state_of_the_follow_through(app, db_session):
+    app.test_cli_runner().invoke(args=["seed"])
+    discussions = db.session.scalars(select(Discussion)).all()
+
+    def rows(**where):
+        return db.session.scalars(select(Settlement).filter_by(**where)).all()
+
+    # a refund awaiting confirmation: an accepted refund offer, the discussion waiting
+    (refund,) = rows(kind=SettlementKind.REFUND)
+    assert refund.state is SettlementState.OWED and refund.due_at > clock.now()
+    assert db.session.get(Discussion, refund.discussion_id).state is (
+        DiscussionState.AWAITING_FULFILMENT)
+    # a failed promise that reopened the discussion, escalation available at once
+    (failed,) = rows(state=SettlementState.FAILED)
+    reopened = db.session.get(Discussion, failed.discussion_id)
+    assert reopened.state is DiscussionState.IN_PROGRESS
+    assert reopened.escalation_available_at <= clock.now()
+    assert db.session.get(Order, failed.order_id).compensation_committed == 0
+    # a kept promise: confirmed by the buyer, the discussion resolved
+    (kept,) = rows(kind=SettlementKind.PARTIAL_REFUND, state=SettlementState.CONFIRMED)
+    assert db.session.get(Discussion, kept.discussion_id).state is DiscussionState.RESOLVED
+    # claims submitted on two orders (one waiting for the seller's answer)
+    submitted = db.session.scalars(select(Claim).where(
+        Claim.state == ClaimState.SUBMITTED)).all()
+    assert len({claim.order_id for claim in submitted}) == 2
+    # a paid claim: its payout confirmed, and the recovery the seller owes the platform
+    (paid,) = db.session.scalars(select(Claim).where(Claim.state == ClaimState.PAID)).all()
+    payout, recovery = rows(claim_id=paid.id)
+    assert (payout.kind, payout.state) == (SettlementKind.PAYOUT, SettlementState.CONFIRMED)
+    assert (recovery.kind, recovery.state) == (SettlementKind.RECOVERY, SettlementState.OWED)
+    assert recovery.amount == paid.approved_amount
+    # and the invariant on every demo order
+    for order in db.session.scalars(select(Order)):
+        counted = sum(row.amount for row in rows(order_id=order.id) if row.counts_for_buyer)
+        assert counted == order.compensation_committed <= order.total
+    assert {d.state for d in discussions} == set(DiscussionState)
 
 
 def test_a_demo_buyer_can_log_in_and_see_purchases(app, db_session, client):
