@@ -137,7 +137,8 @@ def _seed_discussions(orders, staff) -> None:
 
 
 def _seed_claims(orders, staff) -> None:
-    """A claim waiting in the staff queue and an approved one with a pending payout.
+    """A claim waiting for the seller's answer (in the staff queue, not decidable yet) and
+    an approved one, answered by its seller, with a pending payout.
 
     Both rest on discussions that are not resolved and past their 24 h window, on orders
     paid in a covered way (orders 1 and 4: a bank transfer and platform payments).
@@ -156,6 +157,10 @@ def _seed_claims(orders, staff) -> None:
         approved, approved.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
         description="The coffee machine is a different model than the one listed.",
         payout_account="PL61 1090 1014 0000 0712 1981 2874")
+    # The seller answers first: staff decide once the seller answered or their time ran out.
+    if claim.seller_window_open(clock.now()):  # CLAIM_SELLER_ANSWER_HOURS may be 0
+        claims.answer_as_seller(claim, approved.seller,
+                                "I shipped the model from my listing; the photos may be older.")
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The model number on the photos differs from the listing.")
