@@ -48,6 +48,9 @@ DEFAULTS = {
     # at its timeout, a dropped connection): a retry with the same key may run. Longer
     # than gunicorn's worker timeout (30 s), so a slow request is never run twice.
     "IDEMPOTENCY_LEASE_SECONDS": 60,
+    # The seller of an order may answer a protection claim on it this long after filing;
+    # staff decide once the seller answered or the window closed (incidents extend it).
+    "CLAIM_SELLER_ANSWER_HOURS": 48,
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }

@@ -159,9 +159,9 @@ def _seed_discussions(orders, staff) -> None:
 
 
 def _seed_claims(orders, staff) -> None:
-    """Claims in the states the case shows: two waiting (one in the staff queue, one
-    filed on another order and waiting for the seller's answer), one paid with the
-    recovery the marketplace settles with the seller, one approved with a pending payout.
+    """Claims in the states the case shows: two waiting for the seller's answer (one of
+    them in the staff queue, not decidable yet), one paid with the recovery the marketplace
+    settles with the seller, one approved, answered by its seller, with a pending payout.
 
     They rest on discussions that are not resolved and past their 24 h window, on orders
     paid in a covered way (orders 1, 4, 12 and 13: bank transfers and platform payments).
@@ -180,6 +180,11 @@ def _seed_claims(orders, staff) -> None:
         disputes.post_message(discussion, order.seller,
                               "Sprawdzę to z magazynem i odezwę się wkrótce.")
         return order
+
+    def seller_answers(claim, statement):
+        # Staff decide once the seller answered or their time ran out.
+        if claim.seller_window_open(clock.now()):  # CLAIM_SELLER_ANSWER_HOURS may be 0
+            claims.answer_as_seller(claim, claim.order.seller, statement)
 
     waiting = orders[1]
     claims.file_claim(
@@ -200,6 +205,7 @@ def _seed_claims(orders, staff) -> None:
         paid, paid.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
         description="Zamiast wydania ilustrowanego z 1934 r. przyszło współczesne wydanie szkolne.",
         payout_account="PL83 1010 1023 0000 2613 9510 0000")
+    seller_answers(claim, "Wysłałem to, co miałem w magazynie; nie wiedziałem o różnicy.")
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The photos show a different edition than the listing.")
@@ -211,6 +217,7 @@ def _seed_claims(orders, staff) -> None:
         approved, approved.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
         description="The coffee machine is a different model than the one listed.",
         payout_account="PL61 1090 1014 0000 0712 1981 2874")
+    seller_answers(claim, "I shipped the model from my listing; the photos may be older.")
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The model number on the photos differs from the listing.")

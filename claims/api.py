@@ -1,8 +1,13 @@
-"""The claims JSON API: the public policy quote, the buyer's claims, staff review, payouts.
+"""The claims JSON API: the public policy quote, the buyer's claims, the seller's view and
+answer, staff review, payouts.
 
 The same service functions and rules as the browser pages. Someone else's claim is 404;
-a non-staff caller on a staff endpoint is 403.
+a non-staff caller on a staff endpoint is 403. The seller of the order reads a claim as
+``claims.queries.SellersView``: no payout account, no police report reference, none of
+the buyer's documents.
 """
+
+import dataclasses
 
 import marshmallow as ma
 from flask import Response
@@ -54,6 +59,22 @@ class QuoteOut(OutSchema):
     total = ma.fields.String(required=True)
     cap_applied = ma.fields.Boolean(required=True)
     currency = ma.fields.String(required=True)
+
+
+class RefusalOut(OutSchema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    due_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    claim_id = ma.fields.Integer(required=True, allow_none=True)
+
+
+class OrderQuoteOut(QuoteOut):
+    max_total = ma.fields.String(required=True, metadata={
+        "description": "the most a claim may pay now: the quote, less what the order "
+                       "already owes or paid the buyer"})
+    refusal = ma.fields.Nested(RefusalOut, required=True, allow_none=True, metadata={
+        "description": "why the buyer cannot file a claim now; its code is also the first "
+                       "of reasons"})
 
 
 @blp.route("/policy/quote", methods=["GET"])
@@ -108,9 +129,16 @@ class ClaimOut(OutSchema):
     claim_type = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     claimed_amount = MoneyOut(required=True, allow_none=True)
-    police_report_reference = ma.fields.String(required=True, allow_none=True)
-    payout_account = ma.fields.String(required=True)
+    police_report_reference = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "null for the seller of the order"})
+    payout_account = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "IBAN for the payout; null for the seller of the order"})
     submitted_at = ma.fields.AwareDateTime(required=True)
+    seller_answer_due_at = ma.fields.AwareDateTime(required=True, metadata={
+        "description": "until when the seller may answer; staff decide after it or after "
+                       "the answer"})
+    seller_answered_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    seller_statement = ma.fields.String(required=True, allow_none=True)
     policy_version = ma.fields.String(required=True, attribute="policy_version.code")
     item_amount = MoneyOut(required=True)
     shipping_amount = MoneyOut(required=True)
@@ -156,6 +184,18 @@ class FileClaimIn(InSchema):
                                metadata={"description": "at most 5 files"})
 
 
+class SellerAnswerIn(InSchema):
+    """A multipart/form-data body: the seller's statement and evidence files."""
+
+    statement = ma.fields.String(required=True, validate=_text(min=1, max=20_000))
+    files = ma.fields.List(FileField(), load_default=list,
+                           metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
+
+
+class OrderQuoteQuery(InSchema):
+    claim_type = ma.fields.Enum(ClaimType, by_value=True, load_default=ClaimType.NOT_AS_DESCRIBED)
+
+
 class DocumentsIn(InSchema):
     files = ma.fields.List(FileField(), required=True,
                            metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
@@ -186,10 +226,10 @@ def _visible(claim_id: int) -> Claim:
     return claim
 
 
-def _fresh(claim_id: int) -> Claim:
+def _fresh(claim_id: int):
     db.session.flush()
     db.session.expire_all()
-    return queries.claim_page(claim_id)
+    return queries.seen_by(queries.claim_page(claim_id), auth.current_user())
 
 
 # --- buyers -------------------------------------------------------------------------------
@@ -229,8 +269,9 @@ def file_claim(data):
 @auth.user_required
 @blp.response(200, ClaimDetailOut)
 def get_claim(claim_id: int):
-    """One claim: its quote, documents, requests and decision."""
-    return _visible(claim_id)
+    """One claim: its quote, documents, requests and decision. Its seller gets it without
+    the buyer's payout account, police report reference and documents."""
+    return queries.seen_by(_visible(claim_id), auth.current_user())
 
 
 @blp.route("/claims/<id:claim_id>/withdraw", methods=["POST"])
@@ -249,6 +290,62 @@ def withdraw(claim_id: int):
 def upload_documents(data, claim_id: int):
     """The buyer adds documents (answering a request, if there is one)."""
     services.upload_documents(_visible(claim_id), auth.current_user(), _uploads(data["files"]))
+    return _fresh(claim_id)
+
+
+@blp.route("/orders/<external_id>/claim-quote", methods=["GET"])
+@auth.user_required
+@blp.arguments(OrderQuoteQuery, location="query")
+@blp.response(200, OrderQuoteOut)
+def order_claim_quote(query, external_id: str):
+    """What a claim on my purchase can pay now, and why I cannot file one (the reasons of
+    the order page and the form: ``already_compensated``, ``settlement_pending``, an open
+    claim, the discussion, the policy); read-only, the order's buyer only."""
+    user = auth.current_user()
+    order = db.session.scalar(select(Order).where(Order.external_id == external_id))
+    if order is None or order.buyer_id != user.id:
+        raise NotFound(gettext("There is nothing here."))
+    claim_type = query["claim_type"]
+    quote = services.order_quote(order, claim_type,
+                                 order.item_price if claim_type is ClaimType.OTHER else None)
+    refusal = services.filing_refusal(order)
+    data = quote_json(quote)
+    reasons = data["reasons"]
+    if refusal is not None and refusal.code not in reasons:
+        reasons.insert(0, refusal.code)
+    data.update(
+        eligible=refusal is None and quote.eligible, reasons=reasons,
+        max_total=to_decimal_string(min(quote.total, max(order.compensation_remaining, 0))),
+        refusal=None if refusal is None else {
+            "code": refusal.code, "message": refusal.message, "due_at": refusal.due_at,
+            "claim_id": refusal.existing.id if refusal.existing is not None else None})
+    return data
+
+
+# --- sellers ------------------------------------------------------------------------------
+
+
+@blp.route("/sales/claims", methods=["GET"])
+@auth.user_required
+@blp.arguments(ListQuery, location="query")
+@blp.response(200, ClaimPage)
+def list_on_my_sales(query):
+    """Protection claims on my sales, newest first (without the buyers' accounts and police
+    reports)."""
+    page = queries.seller_claims(auth.current_user(), cursor=query["after"],
+                                 limit=query["limit"])
+    return dataclasses.replace(page, items=[queries.SellersView(c) for c in page.items])
+
+
+@blp.route("/claims/<id:claim_id>/answer", methods=["POST"])
+@auth.user_required
+@blp.arguments(SellerAnswerIn, location="files")
+@blp.response(201, ClaimDetailOut)
+def answer(data, claim_id: int):
+    """The seller answers the claim once, with a statement and evidence, within
+    CLAIM_SELLER_ANSWER_HOURS (48) of filing and before a decision (multipart)."""
+    services.answer_as_seller(_visible(claim_id), auth.current_user(), data["statement"],
+                              _uploads(data["files"]))
     return _fresh(claim_id)
 
 

@@ -1,6 +1,6 @@
 """The deadlines of claims that a platform incident extends (registered with
-:mod:`incidents.extensions`): staff's document requests, and the window for filing a
-claim on an order."""
+:mod:`incidents.extensions`): staff's document requests, the window for filing a
+claim on an order, and the seller's time to answer a claim."""
 
 from datetime import datetime, timedelta
 
@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from arbiter.extensions import db
 from claims import policy
 from claims.models import Claim, DocumentRequest, PolicyVersion
-from claims.states import ClaimState
+from claims.states import OPEN_STATES, ClaimState
 from incidents import extensions
 from incidents import policy as incidents_policy
 from incidents.extensions import ExtendableDeadlines, Window, not_extended
@@ -71,6 +71,25 @@ def _apply_to_order(order: Order, moved: list[tuple], now: datetime):
     return {"filing_deadline": due_before}, {"filing_deadline": due_after}
 
 
+def _seller_answer_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
+    return select(Claim).where(
+        Claim.seller_answered_at.is_(None), Claim.state.in_(OPEN_STATES),
+        Claim.seller_answer_due_at > Claim.submitted_at,  # no window given: none to extend
+        Claim.submitted_at < window.end, Claim.seller_answer_due_at > window.start,
+        not_extended(window, DeadlineKind.CLAIM_SELLER_ANSWER, Claim.id))
+
+
+def _seller_answer_deadlines(claims: list[Claim], kinds: list[DeadlineKind]) -> dict:
+    return {claim.id: {DeadlineKind.CLAIM_SELLER_ANSWER: (claim.submitted_at,
+                                                          claim.seller_answer_due_at)}
+            for claim in claims}
+
+
+def _move_seller_answer(claim: Claim, moved: list[tuple], now: datetime):
+    ((_, due_before, due_after),) = moved
+    claim.seller_answer_due_at = due_after
+    return {"seller_answer_due_at": due_before}, {"seller_answer_due_at": due_after}
+
 
 extensions.register(ExtendableDeadlines(
     DocumentRequest, (DeadlineKind.DOCUMENT_REQUEST,), "document_request.deadline_extended",
@@ -79,3 +98,6 @@ extensions.register(ExtendableDeadlines(
 extensions.register(ExtendableDeadlines(
     Order, (DeadlineKind.FILING_WINDOW,), "order.filing_window_extended",
     _order_candidates, _filing_deadlines, _apply_to_order))
+extensions.register(ExtendableDeadlines(
+    Claim, (DeadlineKind.CLAIM_SELLER_ANSWER,), "claim.seller_answer_extended",
+    _seller_answer_candidates, _seller_answer_deadlines, _move_seller_answer))

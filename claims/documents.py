@@ -1,4 +1,8 @@
-"""The content of a claim decision's document, as plain, already-formatted strings."""
+"""The content of a claim decision's document, as plain, already-formatted strings.
+
+One document goes to both parties (the seller of the order downloads it too), so it holds
+nothing the seller may not see: no payout account, no police report reference number, and
+the buyer's documents only by kind with their SHA-256, never by file name."""
 
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
@@ -8,7 +12,9 @@ from arbiter.extensions import db
 from claims.models import Claim, PolicyVersion
 from claims.policy import Clause
 from claims.states import (
+    BUYER_DOCUMENT_KINDS,
     CLAIM_TYPE_LABELS,
+    DOCUMENT_KIND_LABELS,
     REJECTION_REASON_LABELS,
     STATE_LABELS,
     ClaimState,
@@ -77,8 +83,10 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
                  [_("Filed"), when(claim.submitted_at)]]
         if claim.claim_type is ClaimType.OTHER and claim.claimed_amount is not None:
             asked.append([_("Amount claimed"), money(claim.claimed_amount)])
-        if claim.police_report_reference:
-            asked.append([_("Police report reference"), claim.police_report_reference])
+        if claim.police_report_reference:  # the number stays with the buyer and staff
+            asked.append([_("Police report acknowledgement"), _("provided")])
+        if claim.seller_answered_at is not None:
+            asked.append([_("The seller's answer"), when(claim.seller_answered_at)])
         clauses = "; ".join(clause_texts(claim, locale))
         return {
             "title": _("Decision on buyer-protection claim #%(id)s", id=claim.id),
@@ -101,10 +109,19 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
             "policy": _("Policy version %(version)s applied: %(clauses)s.",
                         version=claim.policy_version.code, clauses=clauses),
             "rationale": claim.rationale or _("Approved in full under the policy."),
-            "evidence": text.evidence(claim.documents),
+            "evidence": _evidence(claim, text),
             "next_steps": next_steps,
             "verify_url": verify_url(number),
         }
+
+
+def _evidence(claim: Claim, text: DecisionText) -> list[dict]:
+    """Every document the decision rests on with its SHA-256; the buyer's by kind only."""
+    rows = text.evidence(claim.documents)
+    for row, document in zip(rows, claim.documents, strict=True):
+        if document.kind in BUYER_DOCUMENT_KINDS:
+            row["name"] = str(DOCUMENT_KIND_LABELS[document.kind])
+    return rows
 
 
 register_owner("claims", lambda object_id: db.session.get(Claim, object_id),

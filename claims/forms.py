@@ -70,3 +70,12 @@ class DecisionForm(FlaskForm):
         _l("Rationale"), validators=[Length(max=policy.DESCRIPTION_MAX)],
         description=_l("At least 30 characters for a partial approval or a rejection."))
     submit = SubmitField(_l("Issue the decision"))
+
+
+class SellerAnswerForm(FlaskForm):
+    statement = TextAreaField(_l("Your answer to the claim"), validators=[
+        DataRequired(), Length(min=1, max=policy.DESCRIPTION_MAX)],
+        description=_l("What happened from your side: shipping, tracking, what you agreed "
+                       "with the buyer. You can answer once."))
+    files = MultipleFileField(_l("Evidence (optional)"), description=FILES_HELP)
+    submit = SubmitField(_l("Send the answer"))

@@ -19,6 +19,7 @@ from arbiter.files import EvidenceFile
 from arbiter.party_requests import PartyRequest
 from claims.policy import PolicyRules
 from claims.states import (
+    BUYER_DOCUMENT_KINDS,
     DECIDED_STATES,
     EXCLUSIVE_STATES,
     OPEN_STATES,
@@ -28,6 +29,7 @@ from claims.states import (
     DocumentKind,
     PayoutState,
     RejectionReason,
+    Role,
 )
 from orders.models import Order
 from orders.policy import conflicted
@@ -160,6 +162,18 @@ class Claim(PrimaryKey, Timestamps, Base):
                              name="fk_claims_order_parties"),
         # What document requests and payouts refer to with their copies of the parties.
         Index("uq_claims_parties", "id", "buyer_id", "seller_id", unique=True),
+        # The seller's answer: a statement with its time, given within the seller's window
+        # (migration 0016).
+        CheckConstraint("seller_answer_due_at >= submitted_at",
+                        name="seller_answer_due_after_filing"),
+        CheckConstraint("(seller_answered_at IS NULL) = (seller_statement IS NULL)",
+                        name="seller_statement_iff_answered"),
+        CheckConstraint("seller_statement IS NULL OR length(seller_statement) BETWEEN 1 AND 20000",
+                        name="seller_statement_length"),
+        CheckConstraint("seller_answered_at IS NULL OR "
+                        "(seller_answered_at >= submitted_at "
+                        "AND seller_answered_at <= seller_answer_due_at)",
+                        name="seller_answered_within_window"),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
@@ -203,10 +217,17 @@ class Claim(PrimaryKey, Timestamps, Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column()
+    seller_answer_due_at: Mapped[datetime] = mapped_column(
+        comment="Until when the seller may answer (filing + CLAIM_SELLER_ANSWER_HOURS, moved "
+                "by incidents); staff decide after it or after the answer")
+    seller_answered_at: Mapped[datetime | None] = mapped_column()
+    seller_statement: Mapped[str | None] = mapped_column(
+        Text, comment="The seller's answer to the claim, in their words")
 
     # order_id alone: buyer_id and seller_id also refer to the order (their copies' key)
     order: Mapped[Order] = relationship(foreign_keys=[order_id])
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
+    seller: Mapped[User] = relationship(foreign_keys=[seller_id], viewonly=True)
     assigned_staff: Mapped[User | None] = relationship(foreign_keys=[assigned_staff_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     policy_version: Mapped[PolicyVersion] = relationship()
@@ -226,11 +247,54 @@ class Claim(PrimaryKey, Timestamps, Base):
     def open_document_request(self) -> "DocumentRequest | None":
         return next((r for r in self.document_requests if r.answered_at is None), None)
 
+    def role_of(self, user) -> Role | None:
+        """Who ``user`` is in this claim: its buyer, the order's seller, staff, or nobody.
+
+        A member of staff who is a party sees the claim as that party (never as staff)."""
+        if not getattr(user, "is_authenticated", False):
+            return None
+        if user.id == self.buyer_id:
+            return Role.BUYER
+        if user.id == self.seller_id:
+            return Role.SELLER
+        if getattr(user, "is_staff", False):
+            return Role.STAFF
+        return None
+
     def is_buyer(self, user) -> bool:
-        return bool(getattr(user, "is_authenticated", False)) and user.id == self.buyer_id
+        return self.role_of(user) is Role.BUYER
+
+    def is_seller(self, user) -> bool:
+        """The order's seller: sees the claim without the buyer's bank account, police
+        report or documents, and may answer within the window."""
+        return self.role_of(user) is Role.SELLER
 
     def can_view(self, user) -> bool:
-        return self.is_buyer(user) or bool(getattr(user, "is_staff", False))
+        return self.role_of(user) is not None
+
+    def can_see_document(self, user, document: "ClaimDocument") -> bool:
+        """The buyer's papers are for the buyer and staff; the seller sees only their own
+        evidence."""
+        role = self.role_of(user)
+        if role is None:
+            return False
+        return role is not Role.SELLER or document.kind not in BUYER_DOCUMENT_KINDS
+
+    def seller_window_open(self, now: datetime) -> bool:
+        """The seller may still answer: no answer yet, before a decision, before the due
+        time."""
+        return (self.has_seller_window and self.seller_answered_at is None
+                and self.state in OPEN_STATES and now < self.seller_answer_due_at)
+
+    @property
+    def has_seller_window(self) -> bool:
+        """False when the seller was given no time (CLAIM_SELLER_ANSWER_HOURS = 0)."""
+        return self.seller_answer_due_at > self.submitted_at
+
+    def awaits_seller(self, now: datetime) -> bool:
+        """Staff must not decide yet: the seller has neither answered nor run out of time."""
+        return (self.has_seller_window and self.seller_answered_at is None
+                and now < self.seller_answer_due_at)
 
     def can_review(self, user) -> bool:
         """Staff who are neither its buyer nor its seller (orders.policy.conflicted)."""

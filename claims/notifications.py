@@ -17,6 +17,21 @@ register_texts({
     "claim.partially_approved": _l("Your protection claim #%(id)s was partially approved."),
     "claim.rejected": _l("Your protection claim #%(id)s was rejected."),
     "claim.paid": _l("The compensation for your protection claim #%(id)s was paid."),
+    # To the seller of the order: a party to every claim on their sale.
+    "claim.filed_on_sale": _l(
+        "The buyer of your sale %(order)s filed protection claim #%(id)s. You can answer it "
+        "with a statement and evidence within %(hours)s hours."),
+    "claim.seller_approved": _l(
+        "Protection claim #%(id)s on your sale %(order)s was approved; the decision is on "
+        "the claim page."),
+    "claim.seller_partially_approved": _l(
+        "Protection claim #%(id)s on your sale %(order)s was partially approved; the "
+        "decision is on the claim page."),
+    "claim.seller_rejected": _l(
+        "Protection claim #%(id)s on your sale %(order)s was rejected; the decision is on "
+        "the claim page."),
+    "claim.seller_answered": _l("The seller answered your protection claim #%(id)s."),
+    "claim.seller_answered_staff": _l("The seller answered protection claim #%(id)s."),
     "claim.documents_overdue": _l(
         "The documents for protection claim #%(id)s did not arrive in time; it can be "
         "rejected."),

@@ -1,7 +1,10 @@
 """Protection claims in a data export and in account deletion.
 
 The export holds the person's claims with their quote, documents, requests for documents,
-decision and payout (claims.json), and the documents they uploaded (evidence).
+decision and payout (claims.json, ``"role": "buyer"``), the claims on their sales as the
+seller sees them, without the buyer's payout account, police report or documents
+(``"role": "seller"``, with the seller's own answer), and the documents they uploaded
+(evidence).
 
 A deletion is refused while the person has a claim awaiting a decision, or handles one as
 an advisor. It erases the payout account (IBAN) and the beneficiary name of claims that
@@ -38,7 +41,7 @@ def export(archive: Archive) -> None:
     for claim in claims:
         payout = claim.payout
         result.append({
-            "id": claim.id, "order": claim.order.external_id,
+            "id": claim.id, "role": "buyer", "order": claim.order.external_id,
             "discussion_id": claim.discussion_id, "claim_type": claim.claim_type,
             "state": claim.state, "description": claim.description,
             "claimed_amount": amount(claim.claimed_amount),
@@ -66,9 +69,33 @@ def export(archive: Archive) -> None:
                 "amount": amount(payout.amount), "currency": payout.currency,
                 "state": payout.state, "beneficiary_name": payout.beneficiary_name or None,
                 "account": payout.account or None, "paid_at": payout.paid_at},
+            "seller_answer": _seller_answer(claim),
+        })
+    on_sales = db.session.scalars(
+        select(Claim).where(Claim.seller_id == user.id).order_by(Claim.submitted_at, Claim.id))
+    for claim in on_sales:
+        # What the seller saw of the claim: never the buyer's account, police report or
+        # documents (claims.queries.SellersView).
+        result.append({
+            "id": claim.id, "role": "seller", "order": claim.order.external_id,
+            "discussion_id": claim.discussion_id, "claim_type": claim.claim_type,
+            "state": claim.state, "description": claim.description,
+            "submitted_at": claim.submitted_at, "policy_version": claim.policy_version.code,
+            "currency": claim.order.currency,
+            "approved_amount": amount(claim.approved_amount),
+            "rejection_reason": claim.rejection_reason, "rationale": claim.rationale,
+            "decided_at": claim.decided_at, "withdrawn_at": claim.withdrawn_at,
+            "paid_at": claim.paid_at,
+            "seller_answer": _seller_answer(claim),
+            "documents": [{
+                "kind": d.kind, "filename": d.filename, "content_type": d.content_type,
+                "size": d.size, "sha256": d.sha256, "uploaded_at": d.created_at,
+                "file": _document_path(d),
+            } for d in claim.documents if d.uploaded_by_id == user.id],
         })
     archive.add("claims.json", result)
-    archive.own("claims", "claim", select(Claim.id).where(Claim.buyer_id == user.id))
+    archive.own("claims", "claim", select(Claim.id).where(
+        or_(Claim.buyer_id == user.id, Claim.seller_id == user.id)))
     documents = db.session.scalars(
         select(ClaimDocument).where(ClaimDocument.uploaded_by_id == user.id)
         .order_by(ClaimDocument.id))
@@ -77,6 +104,11 @@ def export(archive: Archive) -> None:
                               "filename": d.filename, "content_type": d.content_type,
                               "size": d.size, "sha256": d.sha256, "uploaded_at": d.created_at},
                              _document_path(d), d.storage_key)
+
+
+def _seller_answer(claim: Claim) -> dict:
+    return {"due_at": claim.seller_answer_due_at, "answered_at": claim.seller_answered_at,
+            "statement": claim.seller_statement}
 
 
 def blockers(user: User) -> list[str]:

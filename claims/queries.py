@@ -17,7 +17,7 @@ from arbiter.extensions import db
 from arbiter.metrics import TimeBucket, bucket_table, within
 from arbiter.pagination import Page, page_of, parse_cursor
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
-from claims.states import OPEN_STATES, ClaimState, ClaimType, PayoutState
+from claims.states import BUYER_DOCUMENT_KINDS, OPEN_STATES, ClaimState, ClaimType, PayoutState
 from orders.models import Order, not_a_party
 
 
@@ -54,6 +54,50 @@ def buyer_claims(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
     if after:
         statement = statement.where(tuple_(Claim.submitted_at, Claim.id) < after)
     return page_of(statement, "submitted_at", limit)
+
+
+def seller_claims(seller, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """Claims on the seller's sales, newest first (a list shows nothing of the buyer's
+    account or documents; one claim is shown as :class:`SellersView`)."""
+    statement = (
+        select(Claim).where(Claim.seller_id == seller.id)
+        .options(joinedload(Claim.order))
+        .order_by(Claim.submitted_at.desc(), Claim.id.desc())
+    )
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Claim.submitted_at, Claim.id) < after)
+    return page_of(statement, "submitted_at", limit)
+
+
+class SellersView:
+    """A claim as its seller sees it, on the page and in the API alike: everything but the
+    buyer's bank account, police report reference and the buyer's documents (police
+    acknowledgement, supporting and requested papers) and staff's requests for them."""
+
+    payout_account = None
+    police_report_reference = None
+    document_requests: list = []
+    payout = None
+
+    def __init__(self, claim: Claim):
+        self._claim = claim
+
+    def __getattr__(self, name):
+        return getattr(self._claim, name)
+
+    @property
+    def documents(self) -> list[ClaimDocument]:
+        return [d for d in self._claim.documents if d.kind not in BUYER_DOCUMENT_KINDS]
+
+    @property
+    def open_document_request(self):
+        return None
+
+
+def seen_by(claim: Claim, user) -> "Claim | SellersView":
+    """The claim as ``user`` may see it: the seller gets :class:`SellersView`."""
+    return SellersView(claim) if claim.is_seller(user) else claim
 
 
 def claim_page(claim_id: int) -> Claim | None:

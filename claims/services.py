@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from blinker import signal
+from flask import current_app
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
@@ -67,6 +68,10 @@ claim_decided = signal("claim-decided")
 
 AUDITED = ("state", "assigned_staff_id", "approved_amount", "rejection_reason",
            "decided_by_id")
+# What a claim's seller is told when staff decide it (in-app and e-mail).
+SELLER_DECISION_KINDS = {ClaimState.APPROVED: "claim.seller_approved",
+                         ClaimState.PARTIALLY_APPROVED: "claim.seller_partially_approved",
+                         ClaimState.REJECTED: "claim.seller_rejected"}
 # Quote reasons that belong to the order, whatever the claim type: they refuse filing
 # outright. The claimed-amount reasons are about what the buyer typed (422 instead).
 ORDER_LEVEL_REASONS = frozenset({policy.Reason.NO_POLICY_IN_FORCE,
@@ -96,6 +101,24 @@ class FilingNotAllowed(TransitionNotAllowed):
 
 class ClaimTaken(TransitionNotAllowed):
     code = "claim_taken"
+
+
+class SellerAnswerPending(TransitionNotAllowed):
+    """Staff decide only after the seller answered or their window closed (409)."""
+
+    code = "seller_answer_pending"
+
+    def __init__(self, claim: Claim):
+        super().__init__(
+            _("The seller may answer this claim until %(when)s. Decide once they answer or "
+              "that time has passed.", when=format_datetime(claim.seller_answer_due_at,
+                                                            "short")),
+            fields={"seller_answer_due_at": [claim.seller_answer_due_at.isoformat()]})
+
+
+def seller_answer_hours() -> int:
+    """How long the seller may answer a claim (setting CLAIM_SELLER_ANSWER_HOURS)."""
+    return int(current_app.config["CLAIM_SELLER_ANSWER_HOURS"])
 
 
 @dataclass(frozen=True)
@@ -354,6 +377,7 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
         description=description, claimed_amount=claimed_amount,
         police_report_reference=reference, payout_account=account,
         state=ClaimState.SUBMITTED, submitted_at=now,
+        seller_answer_due_at=clock.add_hours(now, seller_answer_hours()),
         policy_version_id=_policy_version_id(quote.policy_version),
         item_amount=quote.item_amount, shipping_amount=quote.shipping_amount,
         # Never more than what the order may still pay (the ledger's remaining room).
@@ -367,6 +391,10 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
         **_snapshot(claim), "claim_type": claim_type.value, "max_total": claim.max_total,
         "policy_version": quote.policy_version, "discussion_id": discussion_id})
     notify(buyer, "claim.filed", claim, order=order.external_id)
+    # The seller is a party: told at once, with the time they have to answer (nothing of
+    # the buyer's account or police report is in the notification or its e-mail).
+    notify(order.seller, "claim.filed_on_sale", claim, order=order.external_id,
+           due_at=claim.seller_answer_due_at.isoformat(), hours=seller_answer_hours())
     return claim
 
 
@@ -493,14 +521,56 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
     return documents
 
 
+def answer_as_seller(claim: Claim, seller: User, statement: str,
+                     uploads: list[Upload] = ()) -> list[ClaimDocument]:
+    """The order's seller answers the claim once, with a statement and evidence, while the
+    window lasts (CLAIM_SELLER_ANSWER_HOURS after filing, moved by incidents) and before a
+    decision. Someone else: 404; after the window, a second time or after a decision: 409.
+    """
+    claim = locked(Claim, claim.id)
+    if claim.seller_id != seller.id:
+        raise NotFound(_("There is nothing here."))
+    now = clock.now()
+    due = {"seller_answer_due_at": [claim.seller_answer_due_at.isoformat()]}
+    if claim.state not in OPEN_STATES:
+        raise TransitionNotAllowed(
+            _("This claim has been decided or withdrawn; it can no longer be answered."),
+            code="claim_decided", fields={"state": [claim.state.value]})
+    if claim.seller_answered_at is not None:
+        raise TransitionNotAllowed(
+            _("You already answered this claim on %(when)s.",
+              when=format_datetime(claim.seller_answered_at, "short")),
+            code="seller_already_answered",
+            fields={"seller_answered_at": [claim.seller_answered_at.isoformat()]})
+    if not claim.seller_window_open(now):
+        raise TransitionNotAllowed(
+            _("The time to answer this claim ended on %(when)s.",
+              when=format_datetime(claim.seller_answer_due_at, "short")),
+            code="seller_answer_window_closed", fields=due)
+    statement = _validate_text(statement, "statement")
+    # The seller's files have their own room: they never take the buyer's.
+    checked = check_uploads(list(uploads), max_count=policy.DOCUMENTS_PER_UPLOAD,
+                            room_left=policy.DOCUMENTS_PER_UPLOAD)
+    claim.seller_statement = statement
+    claim.seller_answered_at = now
+    documents = _store_documents(claim, seller, checked, DocumentKind.SELLER_EVIDENCE)
+    audit.record("claim.seller_answered", claim, actor=seller,
+                 after={"files": len(documents), "seller_answered_at": now})
+    notify(claim.buyer, "claim.seller_answered", claim)
+    if claim.assigned_staff is not None:
+        notify(claim.assigned_staff, "claim.seller_answered_staff", claim, email=False)
+    return documents
+
+
 def reject_after_deadline(claim: Claim, staff: User) -> None:
     """Reject a claim whose requested documents did not arrive by the deadline."""
     claim = locked(Claim, claim.id)
     _require_reviewer(claim, staff)
     require(claim.state, "reject_after_deadline")
     _require_handler(claim, staff)
-    request = claim.open_document_request
     now = clock.now()
+    _require_seller_heard(claim, now)
+    request = claim.open_document_request
     if request is None or not policy.deadline_passed(request.due_at, now):
         due_at = request.due_at if request is not None else now
         raise TransitionNotAllowed(
@@ -512,6 +582,7 @@ def reject_after_deadline(claim: Claim, staff: User) -> None:
                   decided_at=now, decided_by=staff)
     _issue_decision_document(claim, staff)
     notify(claim.buyer, "claim.rejected", claim)
+    _tell_the_seller(claim)
     claim_decided.send(claim)
 
 
@@ -537,6 +608,7 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     _require_reviewer(claim, staff)
     require(claim.state, DECISION_ACTIONS[decision])
     _require_handler(claim, staff)
+    _require_seller_heard(claim, clock.now())
     try:
         granted = policy.decided_amount(decision, amount, claim.max_total)
     except ValueError as error:
@@ -576,8 +648,20 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
         db.session.flush()
     _issue_decision_document(claim, staff)
     notify(claim.buyer, f"claim.{decision.value}", claim)
+    _tell_the_seller(claim)
     claim_decided.send(claim)
     return claim
+
+
+def _require_seller_heard(claim: Claim, now: datetime) -> None:
+    if claim.awaits_seller(now):
+        raise SellerAnswerPending(claim)
+
+
+def _tell_the_seller(claim: Claim) -> None:
+    """The seller hears the decision; its PDF is on the claim page for them too."""
+    notify(claim.seller, SELLER_DECISION_KINDS[claim.state], claim,
+           order=claim.order.external_id)
 
 
 def _payout_settled(payout: Settlement, actor: User | None) -> None:

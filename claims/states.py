@@ -67,6 +67,13 @@ class DocumentKind(StrEnum):
     POLICE_REPORT = "police_report"
     SUPPORTING = "supporting"
     REQUESTED = "requested"
+    SELLER_EVIDENCE = "seller_evidence"  # what the seller sent with their answer
+
+
+# The buyer's own papers (police acknowledgement, supporting and requested documents): the
+# seller of the order never sees them, links or downloads; staff and the buyer do.
+BUYER_DOCUMENT_KINDS = frozenset({DocumentKind.POLICE_REPORT, DocumentKind.SUPPORTING,
+                                  DocumentKind.REQUESTED})
 
 
 class PayoutState(StrEnum):
@@ -77,6 +84,7 @@ class PayoutState(StrEnum):
 
 class Role(StrEnum):
     BUYER = "buyer"
+    SELLER = "seller"
     STAFF = "staff"
 
 
@@ -144,6 +152,7 @@ DOCUMENT_KIND_LABELS = {
     DocumentKind.POLICE_REPORT: _l("Police report acknowledgement"),
     DocumentKind.SUPPORTING: _l("Supporting document"),
     DocumentKind.REQUESTED: _l("Requested document"),
+    DocumentKind.SELLER_EVIDENCE: _l("Seller's evidence"),
 }
 PAYOUT_STATE_LABELS = {
     PayoutState.PENDING: _l("waiting for the next payout batch"),

@@ -29,7 +29,13 @@ from arbiter.validation import form_amount
 from arbiter.views import done
 from claims import banking, queries, services
 from claims.documents import clause_texts
-from claims.forms import DecisionForm, DocumentRequestForm, DocumentsForm, FileClaimForm
+from claims.forms import (
+    DecisionForm,
+    DocumentRequestForm,
+    DocumentsForm,
+    FileClaimForm,
+    SellerAnswerForm,
+)
 from claims.models import Claim, PayoutBatch
 from claims.states import (
     CLAIM_TYPE_LABELS,
@@ -62,6 +68,8 @@ TIMELINE_LABELS = {
     "claim.approve_partially": _l("Partially approved"),
     "claim.reject": _l("Rejected"),
     "claim.mark_paid": _l("Compensation paid"),
+    "claim.seller_answered": _l("The seller answered"),
+    "claim.seller_answer_extended": _l("The seller's time to answer was extended"),
 }
 
 
@@ -110,11 +118,14 @@ def _visible_claim(claim_id: int) -> Claim:
 def _claim_page(claim: Claim, status: int = 200, **forms):
     claim = queries.claim_page(claim.id)
     context = {
-        "claim": claim,
+        # The seller's view has no bank account, police report or buyer's documents.
+        "claim": queries.seen_by(claim, current_user),
         "timeline": queries.timeline(claim),
         "clauses": clause_texts(claim, str(get_locale() or "pl")),
         "now": clock.now(),
         "is_buyer": claim.is_buyer(current_user),
+        "is_seller": claim.is_seller(current_user),
+        "answer_form": forms.get("answer_form") or SellerAnswerForm(formdata=None),
         "documents_form": forms.get("documents_form") or DocumentsForm(formdata=None),
         "request_form": forms.get("request_form") or DocumentRequestForm(formdata=None),
         "decision_form": forms.get("decision_form") or DecisionForm(formdata=None),
@@ -215,9 +226,41 @@ def download(claim_id: int, document_id: int):
     """A claim document, for the buyer and staff, always as a download."""
     claim = _visible_claim(claim_id)
     document = queries.document_for(claim.id, document_id)
-    if document is None:
-        abort(404)
+    if document is None or not claim.can_see_document(current_user, document):
+        abort(404)  # the buyer's papers are not the seller's: as if they did not exist
     return document.download()
+
+
+# --- seller -----------------------------------------------------------------------------
+
+
+@bp.route("/sales/claims")
+@login_required
+def on_my_sales():
+    """Protection claims filed on my sales, newest first, with the time left to answer."""
+    page = queries.seller_claims(current_user, cursor=request.args.get("after"))
+    return render_template("claims/on_my_sales.html", page=page, now=clock.now())
+
+
+@bp.route("/claims/<int:claim_id>/answer", methods=["POST"])
+@login_required
+def answer(claim_id: int):
+    """The seller answers the claim with a statement and evidence (once, within the
+    window, before a decision)."""
+    claim = _visible_claim(claim_id)
+    form = SellerAnswerForm()
+    if not form.validate():
+        return _claim_page(claim, 422, answer_form=form)
+    try:
+        services.answer_as_seller(claim, current_user._get_current_object(),
+                                  form.statement.data, _uploads("files"))
+    except (ValidationFailed, FileTooLarge) as error:
+        db.session.rollback()
+        _show_error(form, error, "statement")
+        return _claim_page(claim, error.status, answer_form=form)
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("Your answer was added to the claim. The advisor will read it before "
+                  "deciding."))
 
 
 # --- staff ------------------------------------------------------------------------------

@@ -16,6 +16,33 @@ def locales_for(discussion: Discussion) -> list[str]:
     return sorted(wanted, key=lambda locale: locale != "pl")
 
 
+def recourse(order, text: DecisionText) -> str:
+    """What the buyer can do if the seller does not pay: a protection claim only when the
+    policy in force covers the order; otherwise, plainly, the route that remains."""
+    from claims import services as claims
+    from claims.policy import Reason
+    from claims.states import ClaimType
+    from orders.states import PAYMENT_METHOD_LABELS
+
+    quote = claims.order_quote(order, ClaimType.NOT_AS_DESCRIBED)
+    remains = _("the seller's obligation can be pursued through the marketplace or in court.")
+    if Reason.PAYMENT_METHOD_NOT_COVERED in quote.reasons:
+        return _("This order was paid by “%(method)s”, which buyer protection does not "
+                 "cover, so no buyer-protection claim is possible; if the seller does not "
+                 "pay, %(remains)s",
+                 method=PAYMENT_METHOD_LABELS[order.payment_method], remains=remains)
+    if Reason.NO_POLICY_IN_FORCE in quote.reasons:
+        return _("No buyer-protection rules were in force when this order was paid, so no "
+                 "buyer-protection claim is possible; if the seller does not pay, "
+                 "%(remains)s", remains=remains)
+    if Reason.FILING_WINDOW_EXPIRED in quote.reasons:
+        return _("The time for a buyer-protection claim on this order ended on %(when)s; "
+                 "if the seller does not pay, %(remains)s",
+                 when=text.when(quote.filing_deadline), remains=remains)
+    return _("If that does not happen, the buyer can report it on the case page and file a "
+             "buyer-protection claim until %(when)s.", when=text.when(quote.filing_deadline))
+
+
 def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
     order = discussion.order
     text = DecisionText(locale, order.currency)
@@ -25,9 +52,10 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
         if discussion.verdict is Verdict.SELLER_FAVOUR:
             next_steps = _("This verdict is final. No refund is due from the seller.")
         else:
-            next_steps = _("This verdict is final. The seller is to refund %(amount)s to the "
-                           "buyer within 14 days; if that does not happen, the buyer may file "
-                           "a buyer-protection claim.", amount=money(refund))
+            next_steps = " ".join((
+                _("This verdict is final. The seller is to refund %(amount)s to the buyer "
+                  "within 14 days.", amount=money(refund)),
+                recourse(order, text)))
         evidence = text.evidence(attachment for entry in discussion.entries
                                  for attachment in entry.attachments)
         return {

@@ -5,9 +5,10 @@ Which deadlines an incident protects
     ended and falls due after the incident started (:func:`was_running`). An incident
     that is still open lasts until ``now``. Only the deadlines of the affected services
     are protected (:func:`protected_kinds`): discussions protect the seller's answer,
-    the escalation time and information requests; claims protect document requests and
-    claim filing windows; the whole site protects all of them; payments none of them
-    (a payment outage stops nobody from answering, escalating or filing).
+    the escalation time and information requests; claims protect document requests,
+    claim filing windows and the seller's time to answer a claim; the whole site protects
+    all of them; payments none of them (a payment outage stops nobody from answering,
+    escalating or filing).
 
 How much, and how often
     Each protected deadline moves :data:`EXTENSION_HOURS` later, exactly once per
@@ -39,7 +40,8 @@ TEXT_MAX = 5_000
 _DISCUSSION_DEADLINES = frozenset({DeadlineKind.DISCUSSION_RESPOND_BY,
                                    DeadlineKind.DISCUSSION_ESCALATION,
                                    DeadlineKind.INFORMATION_REQUEST})
-_CLAIM_DEADLINES = frozenset({DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW})
+_CLAIM_DEADLINES = frozenset({DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW,
+                              DeadlineKind.CLAIM_SELLER_ANSWER})
 PROTECTED_BY_SERVICE: dict[AffectedService, frozenset[DeadlineKind]] = {
     AffectedService.DISCUSSIONS: _DISCUSSION_DEADLINES,
     AffectedService.CLAIMS: _CLAIM_DEADLINES,

@@ -42,6 +42,7 @@ class DeadlineKind(StrEnum):
     INFORMATION_REQUEST = "information_request.due_at"
     DOCUMENT_REQUEST = "document_request.due_at"
     FILING_WINDOW = "order.filing_window"
+    CLAIM_SELLER_ANSWER = "claim.seller_answer_due_at"
 
 
 S = IncidentState
@@ -79,4 +80,5 @@ DEADLINE_KIND_LABELS = {
     DeadlineKind.INFORMATION_REQUEST: _l("Information requests"),
     DeadlineKind.DOCUMENT_REQUEST: _l("Document requests"),
     DeadlineKind.FILING_WINDOW: _l("Claim filing windows"),
+    DeadlineKind.CLAIM_SELLER_ANSWER: _l("Seller's answer to a claim"),
 }

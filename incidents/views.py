@@ -295,7 +295,8 @@ def _extension_notices(obj) -> list[queries.ExtensionNotice]:
                    ((kind.INFORMATION_REQUEST,), [r.id for r in obj.information_requests])]
     elif table == "claims":
         targets = [((kind.DOCUMENT_REQUEST,), [r.id for r in obj.document_requests]),
-                   ((kind.FILING_WINDOW,), [obj.order_id])]
+                   ((kind.FILING_WINDOW,), [obj.order_id]),
+                   ((kind.CLAIM_SELLER_ANSWER,), [obj.id])]
     elif table == "orders":
         targets = [((kind.FILING_WINDOW,), [obj.id])]
     else:

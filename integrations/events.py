@@ -25,13 +25,15 @@ OBJECT_TYPES = {"orders": "order", "discussions": "discussion", "claims": "claim
 
 
 def _visible_to(user_id: int):
-    """Events about the user's own objects: orders, discussions and settlement rows they are
-    a party to, claims they filed."""
+    """Events about the user's own objects: orders, discussions, claims and settlement rows
+    they are a party to (a claim's seller sees its events as its buyer does; an event
+    carries ids and the state, nothing of the buyer's account or documents)."""
     own_orders = select(cast(Order.id, String)).where(
         or_(Order.buyer_id == user_id, Order.seller_id == user_id))
     own_discussions = select(cast(Discussion.id, String)).where(
         or_(Discussion.buyer_id == user_id, Discussion.seller_id == user_id))
-    own_claims = select(cast(Claim.id, String)).where(Claim.buyer_id == user_id)
+    own_claims = select(cast(Claim.id, String)).where(
+        or_(Claim.buyer_id == user_id, Claim.seller_id == user_id))
     own_settlements = select(cast(Settlement.id, String)).where(
         or_(Settlement.buyer_id == user_id, Settlement.seller_id == user_id))
     return or_(

@@ -123,14 +123,17 @@ def test_withdraw_then_409(api, tokens, ready_order):
     assert again.status_code == 409 and again.json["error"]["code"] == "transition_not_allowed"
 
 
-def test_the_seller_and_strangers_get_404_for_a_claim(api, tokens, ready_order, token_for,
-                                                      create_user):
+def test_strangers_get_404_for_a_claim_and_its_seller_cannot_withdraw_it(
+        api, tokens, ready_order, token_for, create_user):
+    # The seller is a party to the claim since #18: they read it (without the buyer's
+    # account: tests/claims/test_seller_party.py) but never act as the buyer.
     claim = _file(api, tokens["buyer"], ready_order()).json
     stranger = token_for(create_user())
+    assert api.get(f"/api/v1/claims/{claim['id']}", token=stranger).status_code == 404
     for token in (tokens["seller"], stranger):
-        assert api.get(f"/api/v1/claims/{claim['id']}", token=token).status_code == 404
         assert api.post(f"/api/v1/claims/{claim['id']}/withdraw",
                         token=token).status_code == 404
+    assert api.get(f"/api/v1/claims/{claim['id']}", token=tokens["seller"]).status_code == 200
     assert api.get(f"/api/v1/claims/{claim['id']}", token=tokens["staff"]).status_code == 200
 
 

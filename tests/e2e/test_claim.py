@@ -96,7 +96,9 @@ def test_claim(cast, world, clock, lang, text):
     # --- an advisor takes it and asks for a document -----------------------------------------
     staff = cast("staff")
     staff.login("sylwia@example.test")
-    staff.follow_link(staff.nav(t("Claims")), "queue")
+    # Exactly "Claims": the staff queue, not the seller's "Claims on my sales" next to it.
+    staff.follow_link(staff.page.get_by_role("navigation").get_by_role(
+        "link", name=t("Claims"), exact=True), "queue")
     staff.follow_link(staff.link(f"#{claim_id}"), "claim")
     expect(staff.page.locator("[data-max-total]")).to_have_text(seen["max"])
     staff.submit(staff.button(t("Take the claim")), "taken")

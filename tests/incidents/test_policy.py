@@ -46,7 +46,8 @@ def test_the_extension_is_24_hours_of_elapsed_time_across_dst():
 @pytest.mark.parametrize(("services", "kinds"), [
     (["discussions"], {DeadlineKind.DISCUSSION_RESPOND_BY, DeadlineKind.DISCUSSION_ESCALATION,
                        DeadlineKind.INFORMATION_REQUEST}),
-    (["claims"], {DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW}),
+    (["claims"], {DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW,
+                  DeadlineKind.CLAIM_SELLER_ANSWER}),
     (["payments"], set()),
     (["whole_site"], set(DeadlineKind)),
     (["discussions", "claims"], set(DeadlineKind)),

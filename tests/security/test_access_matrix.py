@@ -3,8 +3,9 @@
 Parties and staff see what the views grant, someone else's object is 404 (never a 403
 that tells it exists), anonymous visitors are sent to log in. Staff pages (the dashboard,
 its charts and CSV files, payouts) are 403 for everybody else: they hide no object. The
-seller profile is public, and 404 for a user who has never sold anything. Claims belong to the buyer
-and staff only (claims/models.py ``Claim.can_view``); the seller sees none.
+seller profile is public, and 404 for a user who has never sold anything. The seller of the
+order is a party to its claim (claims/models.py ``Claim.can_view``, #18) and sees the claim
+page, but never the buyer's documents (404, like any object that is not theirs).
 
 Sessions (a replayed cookie after logout or a password change is refused) are covered in
 tests/accounts/test_views.py, after account deletion in tests/accounts/test_deletion.py;
@@ -22,7 +23,7 @@ MATRIX = {
     "discussion thread": (200, 200, 404, 404, 200, 302),
     "attachment download": (200, 200, 404, 404, 200, 302),
     "decision download": (200, 200, 404, 404, 200, 302),
-    "claim page": (200, 404, 404, 404, 200, 302),
+    "claim page": (200, 200, 404, 404, 200, 302),
     "claim document download": (200, 404, 404, 404, 200, 302),
     # staff pages: a logged-in non-staff user is refused outright (nothing to hide: the
     # page exists for everyone), anonymous visitors go to the login page
