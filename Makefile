@@ -129,7 +129,7 @@ browser-deps:
 translations: deps
 	@$(BIN)/pybabel compile -d arbiter/translations -D messages
 
-I18N_SOURCES := accounts arbiter orders disputes claims settlements incidents integrations dashboards templates
+I18N_SOURCES := accounts arbiter orders disputes claims settlements appeals incidents integrations dashboards templates
 messages: deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  --width 100 --project Arbiter -o arbiter/translations/messages.pot $(I18N_SOURCES)

@@ -51,6 +51,22 @@ DEFAULTS = {
     # The seller of an order may answer a protection claim on it this long after filing;
     # staff decide once the seller answered or the window closed (incidents extend it).
     "CLAIM_SELLER_ANSWER_HOURS": 48,
+    # The follow-through of agreed outcomes (settlements.policy.Terms): days of 24 h.
+    "SETTLEMENT_REFUND_DAYS": 7,
+    "SETTLEMENT_SHIP_DAYS": 7,
+    "SETTLEMENT_RECEIVE_DAYS": 21,
+    "SETTLEMENT_VERDICT_DAYS": 14,
+    "SETTLEMENT_CONTEST_DAYS": 7,
+    "SETTLEMENT_SILENCE_DAYS": 7,
+    # Appeals (appeals.policy.Terms): the window to appeal a decision, the other party's
+    # time to answer, and the service level for the appeal decision.
+    "APPEAL_WINDOW_DAYS": 30,
+    "APPEAL_ANSWER_HOURS": 72,
+    "APPEAL_REVIEW_DAYS": 14,
+    # The out-of-court route an appeal decision names (the consumer ADR body).
+    "ADR_BODY_NAME": "Inspekcja Handlowa (Trade Inspection): the regional inspectorate "
+                     "for the consumer's place of residence",
+    "ADR_BODY_ADDRESS": "https://uokik.gov.pl/wojewodzkie-inspektoraty-inspekcji-handlowej",
     # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
     "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
 }

@@ -38,9 +38,10 @@ from arbiter.money import format_money
 class DecisionKind(StrEnum):
     VERDICT = "verdict"  # a staff verdict on an escalated discussion
     CLAIM = "claim"  # a protection-claim decision
+    APPEAL = "appeal"  # the decision on an appeal against one of those
 
 
-PREFIXES = {DecisionKind.VERDICT: "ARB", DecisionKind.CLAIM: "POK"}
+PREFIXES = {DecisionKind.VERDICT: "ARB", DecisionKind.CLAIM: "POK", DecisionKind.APPEAL: "ODW"}
 
 
 class DecisionCounter(Base):

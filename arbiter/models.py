@@ -1,6 +1,7 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
 from accounts.models import DataExport, User, UserSession
+from appeals.models import Appeal, AppealFile, EvidenceRead
 from arbiter.audit import AuditEntry
 from arbiter.documents import DecisionCounter, DecisionDocument
 from arbiter.notifications import Notification, OutboxEmail
@@ -16,12 +17,13 @@ from disputes.models import Attachment, Discussion, Entry, InformationRequest, O
 from incidents.models import DeadlineExtension, Incident, IncidentUpdate, ProblemReport
 from integrations.models import ApiToken, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from orders.models import Order
+from settlements.models import Settlement
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEntry", "Claim", "ClaimDocument", "DataExport",
-    "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion", "DocumentRequest",
-    "Entry",
-    "IdempotencyKey", "Incident", "IncidentUpdate", "InformationRequest", "Notification",
-    "Offer", "Order", "OutboxEmail", "Payout", "PayoutBatch", "PolicyVersion",
-    "ProblemReport", "User", "UserSession", "WebhookDelivery", "WebhookEndpoint",
+    "ApiToken", "Appeal", "AppealFile", "Attachment", "AuditEntry", "Claim", "ClaimDocument",
+    "DataExport", "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion",
+    "DocumentRequest", "Entry", "EvidenceRead", "IdempotencyKey", "Incident", "IncidentUpdate",
+    "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail", "Payout",
+    "PayoutBatch", "PolicyVersion", "ProblemReport", "Settlement", "User", "UserSession",
+    "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -162,6 +162,8 @@ class Claim(PrimaryKey, Timestamps, Base):
                              name="fk_claims_order_parties"),
         # What document requests and payouts refer to with their copies of the parties.
         Index("uq_claims_parties", "id", "buyer_id", "seller_id", unique=True),
+        # What an appeal refers to with its copy of the decision's author (migration 0017).
+        Index("uq_claims_decider", "id", "decided_by_id", unique=True),
         # The seller's answer: a statement with its time, given within the seller's window
         # (migration 0016).
         CheckConstraint("seller_answer_due_at >= submitted_at",
@@ -236,8 +238,9 @@ class Claim(PrimaryKey, Timestamps, Base):
     document_requests: Mapped[list["DocumentRequest"]] = relationship(
         back_populates="claim", order_by="DocumentRequest.id",
         foreign_keys="DocumentRequest.claim_id")
-    payout: Mapped["Payout | None"] = relationship(back_populates="claim",
-                                                   foreign_keys="Payout.claim_id")
+    payout: Mapped["Payout | None"] = relationship(
+        back_populates="claim", foreign_keys="Payout.claim_id",
+        primaryjoin="and_(Claim.id == Payout.claim_id, Payout.appeal_id.is_(None))")
 
     @property
     def is_open(self) -> bool:
@@ -372,7 +375,8 @@ class PayoutBatch(PrimaryKey, Base):
 
 
 class Payout(PrimaryKey, Base):
-    """The money an approved claim pays: exactly one per claim (UNIQUE claim_id).
+    """The money an approved claim pays: exactly one per claim, plus one per appeal that
+    raised the claim's amount (the difference; unique indexes on both).
 
     Beneficiary and account are copied at approval, so an exported batch says what was
     decided even if the buyer's name changes later.
@@ -384,6 +388,9 @@ class Payout(PrimaryKey, Base):
         CheckConstraint("(state = 'pending') = (batch_id IS NULL)", name="batched_unless_pending"),
         CheckConstraint("(state = 'paid') = (paid_at IS NOT NULL)", name="paid_iff_paid_at"),
         Index("ix_payouts_state", "state", "id"),
+        # One payout per claim, and one per appeal that raised its amount (migration 0017).
+        Index("uq_payouts_claim", "claim_id", unique=True,
+              sqlite_where=text("appeal_id IS NULL"), postgresql_where=text("appeal_id IS NULL")),
         # Nobody exports or confirms the payout of a claim they are a party to (migration
         # 0013). The batch is one row for many payouts, so each payout carries who exported
         # and who confirmed it, tied to its batch by foreign keys, next to its claim's
@@ -407,7 +414,10 @@ class Payout(PrimaryKey, Base):
                              name="fk_payouts_batch_marker"),
     )
 
-    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    appeal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appeals.id"), unique=True,
+        comment="An appeal that raised the claim's amount: this pays the difference")
     buyer_id: Mapped[int] = mapped_column(comment="= claim.buyer_id")
     seller_id: Mapped[int] = mapped_column(comment="= claim.seller_id")
     amount: Mapped[int] = mapped_column(comment="grosze = claim.approved_amount")
@@ -422,6 +432,6 @@ class Payout(PrimaryKey, Base):
     exported_by_id: Mapped[int | None] = mapped_column(comment="= batch.created_by_id")
     marked_paid_by_id: Mapped[int | None] = mapped_column(comment="= batch.marked_paid_by_id")
 
-    claim: Mapped[Claim] = relationship(back_populates="payout", foreign_keys=[claim_id])
+    claim: Mapped[Claim] = relationship(foreign_keys=[claim_id])
     batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts",
                                                      foreign_keys=[batch_id])

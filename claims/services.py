@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
 from accounts.models import User
+from appeals import services as appeals
 from arbiter import audit, clock, documents
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionDocument, DecisionKind
@@ -265,6 +266,10 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
     refusal = _case_refusal(order, now)
     if refusal is not None:
         return refusal
+    appeal_route = appeals.claim_refusal(order, now)
+    if appeal_route is not None:  # a rejection is appealed, not filed again
+        code, message, _appeal = appeal_route
+        return FilingRefusal(code, message)
     check = _discussion_check(order, now)
     if check.problem is not None:
         return FilingRefusal(check.problem.value, _discussion_message(check))
@@ -668,8 +673,12 @@ def _payout_settled(payout: Settlement, actor: User | None) -> None:
     """A claim's payout confirmed: the platform recovers it from the seller, which the
     marketplace settles (it reads the recovery in the event feed and the recoveries CSV)."""
     if payout.kind is SettlementKind.PAYOUT and payout.state is SettlementState.CONFIRMED:
-        ledger.record(payout.order, SettlementKind.RECOVERY, actor=actor, amount=payout.amount,
-                      discussion_id=payout.discussion_id, claim_id=payout.claim_id)
+        claim = db.session.get(Claim, payout.claim_id)
+        # A seller's decided appeal may have lowered (or cancelled) what they owe back.
+        owed = appeals.recovery_amount(claim, payout.amount)
+        if owed > 0:
+            ledger.record(payout.order, SettlementKind.RECOVERY, actor=actor, amount=owed,
+                          discussion_id=payout.discussion_id, claim_id=payout.claim_id)
 
 
 ledger.on_settled(Source.CLAIM, _payout_settled)
@@ -751,8 +760,9 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
         payout.paid_at = now
         payout.marked_paid_by_id = staff.id
         claim = locked(Claim, payout.claim_id)
-        _change_state(claim, "mark_paid", staff, paid_at=now)
-        ledger.confirm_payout(claim.id, staff)
+        if payout.appeal_id is None:
+            _change_state(claim, "mark_paid", staff, paid_at=now)
+        ledger.confirm_payout(claim.id, staff, appeal_id=payout.appeal_id)
         notify(claim.buyer, "claim.paid", claim)
     audit.record("payout_batch.marked_paid", batch, actor=staff,
                  after={"payout_ids": [p.id for p in batch.payouts]})

@@ -89,6 +89,8 @@ class Discussion(PrimaryKey, Timestamps, Base):
                              name="fk_discussions_order_parties"),
         # What information requests refer to with their copies of the parties.
         Index("uq_discussions_parties", "id", "buyer_id", "seller_id", unique=True),
+        # What an appeal refers to with its copy of the verdict's author (migration 0017).
+        Index("uq_discussions_decider", "id", "decided_by_id", unique=True),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.

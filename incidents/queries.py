@@ -133,10 +133,16 @@ def has_extensions(incident_id: int) -> bool:
 
 def filing_window_extension(order_id: int) -> timedelta:
     """How much later incidents moved the end of this order's claim filing window."""
+    return extension_of(DeadlineKind.FILING_WINDOW, order_id)
+
+
+def extension_of(kind: DeadlineKind, object_id: int) -> timedelta:
+    """How much later incidents moved a deadline that is computed, not stored (a window
+    from a start), for one object."""
     hours = db.session.scalar(
         select(func.coalesce(func.sum(DeadlineExtension.hours), 0))
-        .where(DeadlineExtension.deadline_kind == DeadlineKind.FILING_WINDOW,
-               DeadlineExtension.object_id == order_id))
+        .where(DeadlineExtension.deadline_kind == kind,
+               DeadlineExtension.object_id == object_id))
     return timedelta(hours=int(hours or 0))
 
 

@@ -43,6 +43,10 @@ class DeadlineKind(StrEnum):
     DOCUMENT_REQUEST = "document_request.due_at"
     FILING_WINDOW = "order.filing_window"
     CLAIM_SELLER_ANSWER = "claim.seller_answer_due_at"
+    VERDICT_APPEAL_WINDOW = "discussion.appeal_window"
+    CLAIM_APPEAL_WINDOW = "claim.appeal_window"
+    APPEAL_ANSWER = "appeal.answer_due_at"
+    APPEAL_REVIEW = "appeal.review_due_at"
 
 
 S = IncidentState

@@ -18,6 +18,7 @@ from settlements.states import (
     COUNTED_STATES,
     GOODS_KINDS,
     PARTIES,
+    SOURCES,
     Party,
     SettledVia,
     SettlementKind,
@@ -32,8 +33,8 @@ def _in(column: str, values) -> str:
 
 _PAIRS = " OR ".join(
     f"(kind = '{kind.value}' AND payer = '{payer.value}' AND payee = '{payee.value}' "
-    f"AND source = '{source.value}')"
-    for kind, (payer, payee, source) in PARTIES.items())
+    f"AND {_in('source', SOURCES[kind])})"
+    for kind, (payer, payee) in PARTIES.items())
 
 
 class Settlement(PrimaryKey, Base):
@@ -52,6 +53,8 @@ class Settlement(PrimaryKey, Base):
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("(source = 'offer') = (offer_id IS NOT NULL)", name="offer_iff_source"),
         CheckConstraint("(source = 'claim') = (claim_id IS NOT NULL)", name="claim_iff_source"),
+        CheckConstraint("(source = 'appeal') = (appeal_id IS NOT NULL)",
+                        name="appeal_iff_source"),
         CheckConstraint("source <> 'verdict' OR discussion_id IS NOT NULL",
                         name="verdict_has_discussion"),
         CheckConstraint("due_at > created_at", name="due_after_creation"),
@@ -75,6 +78,9 @@ class Settlement(PrimaryKey, Base):
         Index("uq_settlements_claim_kind", "claim_id", "kind", unique=True,
               sqlite_where=text("claim_id IS NOT NULL"),
               postgresql_where=text("claim_id IS NOT NULL")),
+        Index("uq_settlements_appeal_kind", "appeal_id", "kind", unique=True,
+              sqlite_where=text("appeal_id IS NOT NULL"),
+              postgresql_where=text("appeal_id IS NOT NULL")),
         Index("ix_settlements_order", "order_id", "id"),
         Index("ix_settlements_owed_due", "due_at", sqlite_where=text("state = 'owed'"),
               postgresql_where=text("state = 'owed'")),
@@ -94,6 +100,7 @@ class Settlement(PrimaryKey, Base):
         comment="The discussion of the offer or verdict; for claims the one it rests on")
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
     state: Mapped[SettlementState] = mapped_column(enum_type(SettlementState),
                                                    default=SettlementState.OWED)
     created_at: Mapped[datetime] = mapped_column()

@@ -36,6 +36,7 @@ from settlements.models import Settlement
 from settlements.states import (
     MACHINE,
     PARTIES,
+    SOURCES,
     Party,
     SettledVia,
     SettlementKind,
@@ -104,7 +105,8 @@ def _release(order_id: int, amount: int) -> None:
 
 def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: int | None = None,
            start: datetime | None = None, discussion_id: int | None = None,
-           offer_id: int | None = None, claim_id: int | None = None) -> Settlement:
+           offer_id: int | None = None, claim_id: int | None = None,
+           appeal_id: int | None = None) -> Settlement:
     """Write one outcome into the ledger, owed from ``start`` (default now).
 
     Money paid to the buyer is committed against the order total first (409 when it no
@@ -112,7 +114,8 @@ def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: in
     index (409), so a retried acceptance or approval never records anything twice.
     """
     kind = SettlementKind(kind)
-    payer, payee, source = PARTIES[kind]
+    payer, payee = PARTIES[kind]
+    source = Source.APPEAL if appeal_id is not None else SOURCES[kind][0]
     now = clock.now()
     dates = policy.due_dates(kind, start or now, terms())
     if payee is Party.BUYER and amount is not None:
@@ -120,14 +123,16 @@ def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: in
     row = Settlement(order_id=order.id, buyer_id=order.buyer_id, seller_id=order.seller_id,
                      kind=kind, payer=payer, payee=payee, amount=amount,
                      currency=order.currency, source=source, discussion_id=discussion_id,
-                     offer_id=offer_id, claim_id=claim_id, state=SettlementState.OWED,
+                     offer_id=offer_id, claim_id=claim_id, appeal_id=appeal_id,
+                     state=SettlementState.OWED,
                      created_at=now, due_at=dates.due_at, ship_by=dates.ship_by)
     add_unless_taken(row, lambda: TransitionNotAllowed(
         _("This outcome is already in the ledger."), code="already_recorded"))
     audit.record("settlement.recorded", row, actor=actor, after={
         "order_id": order.id, "kind": kind.value, "payer": payer.value, "payee": payee.value,
         "amount": amount, "source": source.value, "due_at": row.due_at, "state": row.state.value,
-        "discussion_id": discussion_id, "offer_id": offer_id, "claim_id": claim_id})
+        "discussion_id": discussion_id, "offer_id": offer_id, "claim_id": claim_id,
+        "appeal_id": appeal_id})
     return row
 
 
@@ -251,10 +256,13 @@ def marketplace_settles(settlement_id: int, *, confirmed: bool, note: str = "") 
     return row
 
 
-def confirm_payout(claim_id: int, staff: User) -> Settlement:
-    """Finance confirmed the claim's payout transfer (inside a payout batch)."""
+def confirm_payout(claim_id: int, staff: User, appeal_id: int | None = None) -> Settlement:
+    """Finance confirmed the transfer of a claim's payout, or of the top-up an appeal on the
+    claim decided (inside a payout batch)."""
+    owner = (Settlement.appeal_id == appeal_id if appeal_id is not None
+             else Settlement.claim_id == claim_id)
     row = db.session.scalar(select(Settlement).where(
-        Settlement.claim_id == claim_id, Settlement.kind == SettlementKind.PAYOUT))
+        owner, Settlement.kind == SettlementKind.PAYOUT))
     if row is None:
         raise NotFound(_("There is nothing here."))
     row = _lock(row.id)

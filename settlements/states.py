@@ -37,17 +37,30 @@ class Source(StrEnum):
     OFFER = "offer"
     VERDICT = "verdict"
     CLAIM = "claim"
+    APPEAL = "appeal"
 
 
 # Who pays whom, per kind: one table, so a row cannot name another pair (CHECK).
 PARTIES = {
-    SettlementKind.REFUND: (Party.SELLER, Party.BUYER, Source.OFFER),
-    SettlementKind.PARTIAL_REFUND: (Party.SELLER, Party.BUYER, Source.OFFER),
-    SettlementKind.REPLACEMENT: (Party.SELLER, Party.BUYER, Source.OFFER),
-    SettlementKind.REPAIR: (Party.SELLER, Party.BUYER, Source.OFFER),
-    SettlementKind.VERDICT: (Party.SELLER, Party.BUYER, Source.VERDICT),
-    SettlementKind.PAYOUT: (Party.PLATFORM, Party.BUYER, Source.CLAIM),
-    SettlementKind.RECOVERY: (Party.SELLER, Party.PLATFORM, Source.CLAIM),
+    SettlementKind.REFUND: (Party.SELLER, Party.BUYER),
+    SettlementKind.PARTIAL_REFUND: (Party.SELLER, Party.BUYER),
+    SettlementKind.REPLACEMENT: (Party.SELLER, Party.BUYER),
+    SettlementKind.REPAIR: (Party.SELLER, Party.BUYER),
+    SettlementKind.VERDICT: (Party.SELLER, Party.BUYER),
+    SettlementKind.PAYOUT: (Party.PLATFORM, Party.BUYER),
+    SettlementKind.RECOVERY: (Party.SELLER, Party.PLATFORM),
+}
+# Where each kind may come from; the first is its own. An appeal's decision changes money
+# only through new rows of the kinds it varies (a verdict's amount, a claim's payout and
+# its recovery).
+SOURCES = {
+    SettlementKind.REFUND: (Source.OFFER,),
+    SettlementKind.PARTIAL_REFUND: (Source.OFFER,),
+    SettlementKind.REPLACEMENT: (Source.OFFER,),
+    SettlementKind.REPAIR: (Source.OFFER,),
+    SettlementKind.VERDICT: (Source.VERDICT, Source.APPEAL),
+    SettlementKind.PAYOUT: (Source.CLAIM, Source.APPEAL),
+    SettlementKind.RECOVERY: (Source.CLAIM, Source.APPEAL),
 }
 
 

@@ -7,9 +7,8 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "settlements", "incidents",
-           "integrations",
-           "dashboards", "templates"]
+SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "settlements", "appeals",
+           "incidents", "integrations", "dashboards", "templates"]
 
 
 def _translated(message) -> bool:

@@ -33,7 +33,7 @@ from tests.background.processes import wait_for
 from tests.factories import PASSWORD
 
 PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "settlements",
-                    "incidents", "integrations", "dashboards")
+                    "appeals", "incidents", "integrations", "dashboards")
 
 _LIST_TASKS = f"""
 import importlib, json, pkgutil, sys

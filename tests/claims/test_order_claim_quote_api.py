@@ -6,6 +6,7 @@ import pytest
 from arbiter.extensions import db
 from disputes import services as disputes
 from disputes.states import OfferKind
+from settlements import services as ledger
 
 
 @pytest.fixture
@@ -49,10 +50,15 @@ def test_an_agreed_refund_within_its_due_date_is_settlement_pending(
     assert body["refusal"]["due_at"] == promise.due_at.isoformat()
 
 
-def test_an_agreed_full_refund_is_already_compensated(
+def test_a_kept_full_refund_is_already_compensated(
         api, tokens, create_order, create_discussion, buyer, seller):
-    # The whole order total is owed to the buyer: nothing is left for a claim.
-    order, _ = _agreed_refund(create_order, create_discussion, buyer, seller)
+    # While the full refund is only promised the quote says so (settlement_pending, like
+    # a partial one); once the buyer confirmed it, nothing is left for a claim.
+    order, promise = _agreed_refund(create_order, create_discussion, buyer, seller)
+    body = _quote(api, tokens["buyer"], order, claim_type="not_received").json
+    assert body["reasons"][0] == "settlement_pending"
+    ledger.confirm(promise.id, buyer)
+    db.session.commit()
     body = _quote(api, tokens["buyer"], order, claim_type="not_received").json
     assert (body["eligible"], body["reasons"][0]) == (False, "already_compensated")
     assert body["refusal"]["code"] == "already_compensated"

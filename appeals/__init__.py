@@ -1,0 +1,1 @@
+"""Appeals: a second, different reviewer for every verdict and claim decision."""

@@ -1,0 +1,83 @@
+"""The appeal decision's document: numbered in the same family as every decision (ODW/...),
+with its verify URL; it names the out-of-court route that remains."""
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from appeals.models import Appeal
+from appeals.states import APPELLANT_LABELS, STATE_LABELS, SUBJECT_LABELS, Subject
+from arbiter import documents
+from arbiter.documents import DecisionKind, DecisionText, register_owner, verify_url
+from arbiter.extensions import db
+
+
+def locales_for(appeal: Appeal) -> list[str]:
+    """Polish always (the official version); English too when a party reads English."""
+    wanted = {"pl"} | {person.locale for person in (appeal.buyer, appeal.seller)
+                       if person.locale == "en"}
+    return sorted(wanted, key=lambda locale: locale != "pl")
+
+
+def original_document(appeal: Appeal) -> documents.DecisionDocument | None:
+    object_type = "discussions" if appeal.subject is Subject.VERDICT else "claims"
+    object_id = appeal.discussion_id or appeal.claim_id
+    found = documents.documents_for(object_type, object_id)
+    return found[0] if found else None
+
+
+def appeal_data(appeal: Appeal, locale: str, number: str) -> dict:
+    order = appeal.order
+    text = DecisionText(locale, order.currency)
+    money, when = text.money, text.when
+    original = original_document(appeal)
+    with force_locale(locale):
+        adr = _("If you disagree with this decision, you may turn to the out-of-court "
+                "consumer dispute body: %(name)s (%(address)s), or to a court.",
+                name=current_app.config["ADR_BODY_NAME"],
+                address=current_app.config["ADR_BODY_ADDRESS"])
+        return {
+            "title": _("Decision on appeal #%(id)s", id=appeal.id),
+            "number": number,
+            "issued_at": when(appeal.decided_at),
+            "advisor": appeal.reviewer.name,
+            "buyer": appeal.buyer.name,
+            "seller": appeal.seller.name,
+            "order": text.order(order),
+            "asked": [
+                [_("Decision appealed"), "{} {}".format(
+                    SUBJECT_LABELS[appeal.subject], original.number if original else "")],
+                [_("Appealed by"), str(APPELLANT_LABELS[appeal.appellant])],
+                [_("Filed"), when(appeal.filed_at)],
+                [_("The appeal"), appeal.statement],
+                [_("The other party's answer"), appeal.respondent_statement
+                 or _("none within the time allowed")],
+                [_("Decided by the original decision"), money(appeal.original_amount)],
+            ],
+            "outcome": str(STATE_LABELS[appeal.state]),
+            "amounts": [
+                [_("Before the appeal"), money(appeal.original_amount)],
+                [_("After the appeal"), money(appeal.new_amount)],
+            ],
+            "total": money(appeal.new_amount),
+            "policy": _("Reviewed by a staff member other than the one who made the original "
+                        "decision, after reading every piece of evidence in the case."),
+            "rationale": appeal.rationale,
+            "evidence": text.evidence(appeal.files),
+            "next_steps": " ".join((
+                _("This decision supersedes decision %(number)s. Any change of amount is "
+                  "recorded in the case's settlement ledger.",
+                  number=original.number if original else "—"),
+                adr)),
+            "verify_url": verify_url(number),
+        }
+
+
+def issue_decision(appeal: Appeal, staff) -> None:
+    documents.issue(DecisionKind.APPEAL, appeal, advisor=staff, issued_at=appeal.decided_at,
+                    data_for_locale=lambda locale, number: appeal_data(appeal, locale, number),
+                    locales=locales_for(appeal))
+
+
+register_owner("appeals", lambda object_id: db.session.get(Appeal, object_id),
+               page=("appeals.appeal", "appeal_id"))
