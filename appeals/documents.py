@@ -81,3 +81,24 @@ def issue_decision(appeal: Appeal, staff) -> None:
 
 register_owner("appeals", lambda object_id: db.session.get(Appeal, object_id),
                page=("appeals.appeal", "appeal_id"))
+
+
+def _successors(document: documents.DecisionDocument) -> list[documents.Successor]:
+    """The decided appeals of a verdict's or a claim's document: an upheld one confirms it,
+    a varied or overturned one supersedes it."""
+    subjects = {"discussions": Subject.VERDICT, "claims": Subject.CLAIM}
+    if document.object_type not in subjects:
+        return []
+    from appeals.queries import decided_of
+    from appeals.states import AppealState
+
+    found = []
+    for appeal in decided_of(subjects[document.object_type], document.object_id):
+        issued = documents.documents_for("appeals", appeal.id)
+        if issued:
+            effect = "upheld" if appeal.state is AppealState.UPHELD else "superseded"
+            found.append(documents.Successor(issued[0].number, effect, issued[0].issued_at))
+    return found
+
+
+documents.register_successors(_successors)

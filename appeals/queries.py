@@ -6,12 +6,13 @@ Nothing here changes state.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from appeals.models import Appeal, AppealFile
 from appeals.states import OPEN_STATES, AppealState, Subject
 from arbiter.extensions import db
+from arbiter.pagination import Page, page_of, parse_cursor
 from claims.models import ClaimDocument
 from disputes.models import Attachment
 from orders.models import not_a_party
@@ -76,6 +77,51 @@ def queue(viewer, *, now: datetime) -> list[Appeal]:
         select(Appeal).where(Appeal.state.in_(sorted(s.value for s in OPEN_STATES)))
         .options(selectinload(Appeal.reviewer), selectinload(Appeal.order))
         .order_by(Appeal.filed_at, Appeal.id)))
+
+
+def files_seen_by(appeal: Appeal, user) -> list[AppealFile]:
+    """The appeal's files ``user`` may see: staff and, in a verdict's appeal, both parties
+    every file (as in the discussion); in a claim's, the seller never the buyer's (as with
+    the claim's own documents)."""
+    from appeals.states import Appellant
+
+    party = user.id in (appeal.buyer_id, appeal.seller_id)
+    if not party or appeal.subject is Subject.VERDICT or user.id == appeal.buyer_id:
+        return list(appeal.files)
+    return [f for f in appeal.files if f.party is Appellant.SELLER]
+
+
+def queue_page(viewer, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The appeals queue (see :func:`queue`) one page at a time, for the API."""
+    statement = (select(Appeal).where(Appeal.state.in_(sorted(s.value for s in OPEN_STATES)))
+                 .options(selectinload(Appeal.files), selectinload(Appeal.reads),
+                          selectinload(Appeal.order))
+                 .order_by(Appeal.filed_at, Appeal.id))
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Appeal.filed_at, Appeal.id) > after)
+    return page_of(statement, "filed_at", limit)
+
+
+def parties_appeals(user, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """The appeals on the user's purchases and sales (filed by them or by the other party),
+    newest first."""
+    statement = (select(Appeal).where(or_(Appeal.buyer_id == user.id,
+                                          Appeal.seller_id == user.id))
+                 .options(selectinload(Appeal.files), selectinload(Appeal.order))
+                 .order_by(Appeal.filed_at.desc(), Appeal.id.desc()))
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Appeal.filed_at, Appeal.id) < after)
+    return page_of(statement, "filed_at", limit)
+
+
+def appeal_page(appeal_id: int) -> Appeal | None:
+    """One appeal with what its page and the API show."""
+    return db.session.scalar(
+        select(Appeal).where(Appeal.id == appeal_id)
+        .options(selectinload(Appeal.order), selectinload(Appeal.files),
+                 selectinload(Appeal.reads)))
 
 
 def reviewable(viewer):

@@ -70,6 +70,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
+    from appeals.transparency import bp as transparency_bp
     from arbiter.api import init_api
     from arbiter.views import bp as core_bp
     from claims.views import bp as claims_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboards_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(transparency_bp)
     # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.
     init_api(app)
 
@@ -102,7 +104,8 @@ def _register_blueprints(app: Flask) -> None:
 # files in a data export and of their steps in an account deletion.
 BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks",
                       "orders.personal_data", "disputes.personal_data",
-                      "claims.personal_data", "settlements.personal_data",
+                      "claims.personal_data", "appeals.personal_data",
+                      "settlements.personal_data",
                       "incidents.personal_data",
                       "integrations.personal_data",
                       "claims.tasks", "disputes.tasks", "incidents.tasks",

@@ -161,7 +161,7 @@ def init_api(app: Flask) -> None:
     app.config.setdefault("API_SPEC_OPTIONS", {
         "info": {"description": (
             "The marketplace's JSON API: push orders, follow and act on discussions and "
-            "protection claims, read the event feed. Authenticate with "
+            "protection claims and appeals, read the event feed. Authenticate with "
             "`Authorization: Bearer <token>`; send `Idempotency-Key` on POST.")},
         "servers": [{"url": "/"}],
     })
@@ -175,6 +175,7 @@ def init_api(app: Flask) -> None:
     # The docs blueprint serves openapi.json; it changes nothing, so no CSRF token.
     csrf.exempt(app.blueprints[api._make_doc_blueprint_name()])
 
+    from appeals.api import blp as appeals_blp
     from claims.api import blp as claims_blp
     from disputes.api import blp as disputes_blp
     from incidents.api import blp as status_blp
@@ -182,8 +183,8 @@ def init_api(app: Flask) -> None:
     from orders.api import blp as orders_blp
     from settlements.api import blp as settlements_blp
 
-    for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, settlements_blp,
-                      status_blp):
+    for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, appeals_blp,
+                      settlements_blp, status_blp):
         csrf.exempt(blueprint)  # bearer tokens only, never the browser's cookie
         api.register_blueprint(blueprint)
     _document_idempotency_keys(api, app)

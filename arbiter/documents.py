@@ -99,6 +99,30 @@ def register_owner(object_type: str, loader, *, page: tuple[str, str]) -> None:
     PAGES[object_type] = page
 
 
+@dataclass(frozen=True)
+class Successor:
+    """A later decision about the same case that reviewed this one: ``superseded`` when it
+    changed the outcome, ``upheld`` when it confirmed it."""
+
+    number: str
+    effect: str  # "superseded" or "upheld"
+    issued_at: datetime
+
+
+# Functions answering the successors of a document (appeals register theirs), so the
+# verify page can say a decision was superseded without this module knowing about appeals.
+SUCCESSOR_FINDERS: list = []
+
+
+def register_successors(find) -> None:
+    if find not in SUCCESSOR_FINDERS:
+        SUCCESSOR_FINDERS.append(find)
+
+
+def successors(document: DecisionDocument) -> list[Successor]:
+    return [found for find in SUCCESSOR_FINDERS for found in find(document)]
+
+
 def page_of(document: DecisionDocument) -> str:
     """The address of the page of the case the document decides."""
     from flask import url_for

@@ -119,8 +119,8 @@ def download_decision(number: str):
 @bp.route("/decisions/<path:number>/verify", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
 def verify_decision(number: str):
-    """Anyone holding a decision file checks that it is genuine: valid or not, and when it
-    was issued; nothing personal."""
+    """Anyone holding a decision file checks that it is genuine: valid or not, when it was
+    issued, and whether an appeal decision superseded or upheld it; nothing personal."""
     result = None
     if request.method == "POST":
         upload = request.files.get("file")
@@ -130,6 +130,10 @@ def verify_decision(number: str):
             digest = request.form.get("sha256", "")
         result = documents.verify(number, digest)
         status = 200 if result else 422
+        # Only to someone who holds the genuine file: whether a decision was appealed is
+        # not told to anyone trying numbers.
+        later = documents.successors(result) if result else []
         return render_template("core/verify.html", number=number, checked=True,
-                               document=result), status
-    return render_template("core/verify.html", number=number, checked=False, document=None)
+                               document=result, successors=later), status
+    return render_template("core/verify.html", number=number, checked=False, document=None,
+                           successors=[])

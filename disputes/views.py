@@ -446,20 +446,23 @@ def dashboard():
 
 @bp.route("/sellers/<int:seller_id>")
 def seller_profile(seller_id: int):
-    """Public: how the seller's discussions of the last 12 months went, from 10 of them on.
+    """Public: how the seller's discussions of the last 12 months went, from 10 of them on,
+    and how the appeals of the decisions on their orders ended.
 
-    Only the display name and two rates; 404 for anyone who has never sold anything.
+    Only the display name and rates; 404 for anyone who has never sold anything.
     """
+    from appeals.figures import appeal_figures
     from disputes import policy
 
     now = clock.now()
-    record = queries.seller_record(seller_id, opened_since=policy.profile_window_start(now),
-                                   now=now)
+    since = policy.profile_window_start(now)
+    record = queries.seller_record(seller_id, opened_since=since, now=now)
     if record is None:
         abort(404)
     return render_template("disputes/seller.html", record=record,
                            enough=policy.profile_has_enough_data(record.discussions),
-                           minimum=policy.PROFILE_MIN_DISCUSSIONS)
+                           minimum=policy.PROFILE_MIN_DISCUSSIONS,
+                           appeals=appeal_figures(since=since, seller_id=seller_id))
 
 
 

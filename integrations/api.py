@@ -91,13 +91,14 @@ class MachinesOut(OutSchema):
     discussion = ma.fields.Nested(MachineOut, required=True)
     claim = ma.fields.Nested(MachineOut, required=True)
     settlement = ma.fields.Nested(MachineOut, required=True)
+    appeal = ma.fields.Nested(MachineOut, required=True)
 
 
 @blp.route("/state-machines", methods=["GET"])
 @blp.response(200, MachinesOut)
 def state_machines():
-    """The discussion, claim and settlement state machines, generated from the code's own
-    tables."""
+    """The discussion, claim, settlement and appeal state machines, generated from the
+    code's own tables."""
     data = machines.machines()
     for machine in data.values():
         for step in machine["transitions"]:
@@ -135,11 +136,11 @@ class EventsOut(OutSchema):
 @blp.arguments(EventsQuery, location="query")
 @blp.response(200, EventsOut)
 def event_feed(query):
-    """Every change to orders, discussions, claims and settlement rows, oldest first, after
-    a cursor.
+    """Every change to orders, discussions, claims, appeals and settlement rows, oldest
+    first, after a cursor.
 
     Integration tokens see every event; user tokens only those about their own orders,
-    discussions, claims and settlement rows."""
+    discussions, claims, appeals and settlement rows."""
     user = auth.current_caller().user
     batch = events.events_after(query["after"], query["limit"],
                                 user_id=user.id if user is not None else None)

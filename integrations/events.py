@@ -1,5 +1,5 @@
-"""The event feed: every change to an order, a discussion, a claim or a settlement row, in
-commit order.
+"""The event feed: every change to an order, a discussion, a claim, an appeal or a
+settlement row, in commit order.
 
 The source is the audit log. ``audit_entries.id`` is assigned while the writer holds the
 audit chain's lock (``pg_advisory_xact_lock`` in :func:`arbiter.audit.record`, held until
@@ -12,6 +12,7 @@ with concurrent writers.
 
 from sqlalchemy import String, and_, cast, func, or_, select
 
+from appeals.models import Appeal
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
 from claims.models import Claim
@@ -21,19 +22,22 @@ from settlements.models import Settlement
 
 # Audit object types that are events, and their names on the wire.
 OBJECT_TYPES = {"orders": "order", "discussions": "discussion", "claims": "claim",
-                "settlements": "settlement"}
+                "appeals": "appeal", "settlements": "settlement"}
 
 
 def _visible_to(user_id: int):
-    """Events about the user's own objects: orders, discussions, claims and settlement rows
-    they are a party to (a claim's seller sees its events as its buyer does; an event
-    carries ids and the state, nothing of the buyer's account or documents)."""
+    """Events about the user's own objects: orders, discussions, claims, appeals and
+    settlement rows they are a party to (a claim's seller sees its events as its buyer
+    does, both parties of the order see its appeals' whoever filed them; an event carries
+    ids and the state, nothing of the buyer's account or documents)."""
     own_orders = select(cast(Order.id, String)).where(
         or_(Order.buyer_id == user_id, Order.seller_id == user_id))
     own_discussions = select(cast(Discussion.id, String)).where(
         or_(Discussion.buyer_id == user_id, Discussion.seller_id == user_id))
     own_claims = select(cast(Claim.id, String)).where(
         or_(Claim.buyer_id == user_id, Claim.seller_id == user_id))
+    own_appeals = select(cast(Appeal.id, String)).where(
+        or_(Appeal.buyer_id == user_id, Appeal.seller_id == user_id))
     own_settlements = select(cast(Settlement.id, String)).where(
         or_(Settlement.buyer_id == user_id, Settlement.seller_id == user_id))
     return or_(
@@ -41,6 +45,7 @@ def _visible_to(user_id: int):
         and_(AuditEntry.object_type == "discussions",
              AuditEntry.object_id.in_(own_discussions)),
         and_(AuditEntry.object_type == "claims", AuditEntry.object_id.in_(own_claims)),
+        and_(AuditEntry.object_type == "appeals", AuditEntry.object_id.in_(own_appeals)),
         and_(AuditEntry.object_type == "settlements",
              AuditEntry.object_id.in_(own_settlements)),
     )

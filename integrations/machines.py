@@ -2,6 +2,7 @@
 
 from dataclasses import fields
 
+from appeals import states as appeal_states
 from claims import states as claim_states
 from disputes import states as discussion_states
 from settlements import states as settlement_states
@@ -38,4 +39,6 @@ def machines() -> dict:
         "settlement": _machine(settlement_states.SettlementState,
                                settlement_states.TERMINAL_STATES,
                                settlement_states.TRANSITIONS),
+        "appeal": _machine(appeal_states.AppealState, appeal_states.TERMINAL_STATES,
+                           appeal_states.TRANSITIONS),
     }

@@ -44,6 +44,8 @@ class SettlementOut(OutSchema):
     discussion_id = ma.fields.Integer(required=True, allow_none=True)
     offer_id = ma.fields.Integer(required=True, allow_none=True)
     claim_id = ma.fields.Integer(required=True, allow_none=True)
+    appeal_id = ma.fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "source appeal: the appeal"})
     state = ma.fields.String(required=True, metadata={"example": "owed"})
     created_at = ma.fields.AwareDateTime(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
@@ -65,8 +67,10 @@ class CaseEventOut(OutSchema):
     discussion_id = ma.fields.Integer(required=True, allow_none=True)
     claim_id = ma.fields.Integer(required=True, allow_none=True)
     settlement_id = ma.fields.Integer(required=True, allow_none=True)
+    appeal_id = ma.fields.Integer(required=True, allow_none=True)
     details = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata={
-        "description": "codes and references of the event (kind, verdict, reason...)"})
+        "description": "codes and references of the event (kind, verdict, reason, an "
+                       "appeal's outcome and decision_number...)"})
 
 
 class CaseOrderOut(OutSchema):
@@ -116,10 +120,10 @@ def _nothing_here() -> NotFound:
 @auth.token_required
 @blp.response(200, CaseOut)
 def get_case(external_id: str):
-    """The case file of an order: every discussion, offer, verdict, claim, settlement row
-    and payout in time order, and what is still owed. For the integration, the order's
-    buyer and seller (user tokens) and staff; 404 for anyone else. The seller's and the
-    integration's view holds no payout account or police report reference."""
+    """The case file of an order: every discussion, offer, verdict, claim, appeal,
+    settlement row and payout in time order, and what is still owed. For the integration,
+    the order's buyer and seller (user tokens) and staff; 404 for anyone else. The seller's
+    and the integration's view holds no payout account or police report reference."""
     if not 1 <= len(external_id) <= 64 or "\x00" in external_id:
         raise _nothing_here()
     order = db.session.scalar(select(Order).where(Order.external_id == external_id))

@@ -1,5 +1,5 @@
-"""The case file: one order's discussions, offers, verdicts, claims, settlement rows and
-payouts in time order, with what is still owed, by whom and by when. Nothing here changes
+"""The case file: one order's discussions, offers, verdicts, claims, appeals, settlement
+rows and payouts in time order, with what is still owed, by whom and by when. Nothing here changes
 state.
 
 :func:`case_file` is the one read of a case: the page (settlements.views), the staff
@@ -21,6 +21,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from appeals.models import Appeal
+from appeals.states import TERMINAL_STATES as APPEAL_DECIDED_STATES
 from arbiter.extensions import db
 from claims.models import Claim
 from disputes.models import Discussion
@@ -74,6 +76,7 @@ class CaseEvent:
     claim_id: int | None = None
     settlement_id: int | None = None
     details: dict = field(default_factory=dict)
+    appeal_id: int | None = None
 
     @property
     def anchor(self) -> str:
@@ -90,6 +93,9 @@ class CaseFile:
     claim_ids: list[int]
     # claim id -> whether the viewer may open the claim's own page (Claim.can_view)
     claim_pages: dict[int, bool] = field(default_factory=dict)
+    appeal_ids: list[int] = field(default_factory=list)
+    # appeal id -> whether the viewer may open the appeal's own page (Appeal.can_view)
+    appeal_pages: dict[int, bool] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
@@ -150,6 +156,9 @@ def case_file(order: Order | int, viewer) -> CaseFile | None:
         events += _discussion_events(discussion)
     for claim in row.claims:
         events += _claim_events(claim, private)
+    appeals = _appeals_of(order_id)
+    for appeal in appeals:
+        events += _appeal_events(appeal)
     for settlement in row.settlements:
         events += _settlement_events(settlement)
     order_of_types = {name: number for number, name in enumerate(_TYPE_ORDER)}
@@ -159,7 +168,10 @@ def case_file(order: Order | int, viewer) -> CaseFile | None:
                     discussion_ids=[d.id for d in row.discussions],
                     claim_ids=[c.id for c in row.claims],
                     claim_pages={c.id: role is not Viewer.MARKETPLACE and c.can_view(viewer)
-                                 for c in row.claims})
+                                 for c in row.claims},
+                    appeal_ids=[a.id for a in appeals],
+                    appeal_pages={a.id: role is not Viewer.MARKETPLACE and a.can_view(viewer)
+                                  for a in appeals})
 
 
 # Within the same instant, the cause comes before its effect (an offer accepted before the
@@ -167,7 +179,8 @@ def case_file(order: Order | int, viewer) -> CaseFile | None:
 _TYPE_ORDER = (
     "discussion.opened", "offer.made", "offer.declined", "offer.accepted",
     "discussion.escalated", "discussion.decided", "claim.filed", "claim.withdrawn",
-    "claim.decided", "discussion.settled_by_platform", "settlement.recorded",
+    "claim.decided", "appeal.filed", "appeal.answered", "appeal.decided",
+    "discussion.settled_by_platform", "settlement.recorded",
     "payout.created", "settlement.proof_submitted", "settlement.confirmed",
     "settlement.failed", "settlement.cancelled", "payout.paid", "claim.paid",
     "discussion.resolved", "discussion.closed",
@@ -240,9 +253,43 @@ def _claim_events(c: Claim, private: bool) -> list[CaseEvent]:
     return events
 
 
+def _appeals_of(order_id: int) -> list[Appeal]:
+    return list(db.session.scalars(
+        select(Appeal).where(Appeal.order_id == order_id).order_by(Appeal.id)))
+
+
+def _decision_number(object_type: str, object_id: int) -> str | None:
+    from arbiter.documents import documents_for
+
+    found = documents_for(object_type, object_id)
+    return found[0].number if found else None
+
+
+def _appeal_events(a: Appeal) -> list[CaseEvent]:
+    """Filed, answered and decided (with its outcome and document). The statements are on
+    the appeal's own page, for its parties and staff; the case file names what happened."""
+    common = {"object_type": "appeal", "object_id": a.id, "appeal_id": a.id,
+              "discussion_id": a.discussion_id, "claim_id": a.claim_id}
+    events = [CaseEvent(a.filed_at, "appeal.filed", state=a.state.value,
+                        amount=a.original_amount,
+                        details={"subject": a.subject.value, "appellant": a.appellant.value},
+                        **common)]
+    if a.respondent_answered_at is not None:
+        events.append(CaseEvent(a.respondent_answered_at, "appeal.answered",
+                                details={"appellant": a.appellant.value}, **common))
+    if a.decided_at is not None and a.state in APPEAL_DECIDED_STATES:
+        events.append(CaseEvent(a.decided_at, "appeal.decided", state=a.state.value,
+                                amount=a.new_amount,
+                                details={"outcome": a.state.value,
+                                         "decision_number": _decision_number("appeals", a.id)},
+                                **common))
+    return events
+
+
 def _settlement_events(s: Settlement) -> list[CaseEvent]:
     common = {"object_type": "settlement", "object_id": s.id, "settlement_id": s.id,
-              "discussion_id": s.discussion_id, "claim_id": s.claim_id, "amount": s.amount}
+              "discussion_id": s.discussion_id, "claim_id": s.claim_id, "amount": s.amount,
+              "appeal_id": s.appeal_id}
     what = {"kind": s.kind.value, "payer": s.payer.value, "payee": s.payee.value}
     events = [CaseEvent(s.created_at, "settlement.recorded", state=s.state.value,
                         details=what, **common)]

@@ -1,11 +1,13 @@
 """The case file page, the way a settlement's notification leads to it, and finance's
 recoveries CSV. Nothing here changes state."""
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
+from appeals.states import APPELLANT_LABELS, AppealState, Appellant
+from appeals.states import STATE_LABELS as APPEAL_STATE_LABELS
 from arbiter import clock
 from arbiter.storage import send_download
 from settlements import queries, recoveries
@@ -36,6 +38,9 @@ EVENT_LABELS = {
     "claim.withdrawn": _l("Protection claim withdrawn"),
     "claim.decided": _l("Protection claim decided"),
     "claim.paid": _l("Protection claim paid"),
+    "appeal.filed": _l("Appeal filed"),
+    "appeal.answered": _l("The other party answered the appeal"),
+    "appeal.decided": _l("Appeal decided"),
     "payout.created": _l("Payout approved, waiting for the transfer"),
     "payout.paid": _l("Payout transferred"),
     "settlement.recorded": _l("Settlement recorded"),
@@ -99,6 +104,13 @@ def recoveries_csv():
                          mimetype="text/csv")
 
 
+def appeal_page_url(appeal_id: int) -> str | None:
+    """The appeal's own page, once the appeals pages are there (``appeals.appeal``)."""
+    if "appeals.appeal" not in current_app.view_functions:
+        return None
+    return url_for("appeals.appeal", appeal_id=appeal_id)
+
+
 def case_summary_for(order):
     """The staff summary beside an escalation or a claim (templates/settlements/
     _case_summary.html): the case as the current user may see it, or None."""
@@ -119,4 +131,7 @@ _HELPERS = {
     "settlement_direction_label": lambda payer, payee: DIRECTION_LABELS[
         (Party(payer), Party(payee))],
     "settled_via_label": lambda value: SETTLED_VIA_LABELS[SettledVia(value)],
+    "appeal_page_url": appeal_page_url,
+    "appeal_state_label": lambda value: APPEAL_STATE_LABELS[AppealState(value)],
+    "appellant_label": lambda value: APPELLANT_LABELS[Appellant(value)],
 }
