@@ -13,8 +13,8 @@ from pathlib import Path
 from accounts import personal_data
 from arbiter import BACKGROUND_MODULES
 
-PACKAGES = ("orders", "disputes", "claims", "settlements", "incidents", "integrations",
-            "dashboards")
+PACKAGES = ("orders", "disputes", "claims", "appeals", "settlements", "incidents",
+            "integrations", "dashboards")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,7 +24,7 @@ def test_every_package_registers_its_part_when_the_app_is_built(app):
     assert set(modules) <= set(BACKGROUND_MODULES)
     # The order of the packages' files in the ZIP and of their deletion steps.
     assert [holder.name for holder in personal_data.HOLDERS] == [
-        "orders", "disputes", "claims", "settlements", "incidents", "integrations"]
+        "orders", "disputes", "claims", "appeals", "settlements", "incidents", "integrations"]
 
 
 def test_accounts_data_rights_import_no_feature_package():

@@ -13,11 +13,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from appeals import services as appeals
 from arbiter.extensions import db
 from claims import services as claims
 from claims.states import ClaimType
 from disputes import services as disputes
-from disputes.states import OfferKind
+from disputes.states import OfferKind, Verdict
 from integrations import webhooks
 from tests.claims.helpers import IBAN
 
@@ -27,12 +28,12 @@ EXAMPLES = 12  # per operation; both tests on both engines stay under a minute
 INTEGRATION_PATHS = ("/api/v1/orders/", "/api/v1/webhooks", "/api/v1/events",
                      "/api/v1/settlements/", "/api/v1/recoveries.csv")
 STAFF_ACTIONS = ("/take", "/decide", "/information-requests", "/document-requests",
-                 "/reject-after-deadline")
+                 "/reject-after-deadline", "/read")
 
 
 @pytest.fixture
-def world(db_session, create_order, create_discussion, buyer, seller, staff, token_for,
-          integration_token, time_machine):
+def world(db_session, create_order, create_discussion, create_user, buyer, seller, staff,
+          token_for, integration_token, time_machine):
     """Real objects for the path parameters, so examples reach the success paths too."""
     order = create_order(buyer=buyer, seller=seller)
     discussion = create_discussion(order, age_hours=25)
@@ -43,11 +44,20 @@ def world(db_session, create_order, create_discussion, buyer, seller, staff, tok
     refunded = create_discussion(create_order(buyer=buyer, seller=seller))
     refund = disputes.make_offer(refunded, seller, kind=OfferKind.REFUND)
     promise = disputes.accept_offer(refunded, buyer, refund.id)
+    # A verdict by another advisor, appealed by the buyer: the staff token may review it.
+    decided = create_discussion(create_order(buyer=buyer, seller=seller), age_hours=25)
+    disputes.escalate(decided, buyer, "The seller does not answer at all.")
+    decider = create_user(is_staff=True)
+    disputes.take_case(decided, decider)
+    disputes.decide(decided, decider, verdict=Verdict.PARTIAL, amount=500,
+                    rationale="The photos show the damage clearly; half is fair.")
+    appeal = appeals.file_appeal(decided, buyer, "The advisor did not read the courier's "
+                                 "statement I attached on day two.")
     db.session.commit()
     return {
         "ids": {"discussion_id": discussion.id, "offer_id": offer.id, "claim_id": claim.id,
                 "external_id": order.external_id, "endpoint_id": endpoint.id,
-                "settlement_id": promise.id},
+                "settlement_id": promise.id, "appeal_id": appeal.id, "item": "decision"},
         "buyer": token_for(buyer), "staff": token_for(staff), "integration": integration_token,
     }
 

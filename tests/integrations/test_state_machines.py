@@ -1,5 +1,6 @@
 """GET /api/v1/state-machines publishes the transition tables the services use."""
 
+from appeals import states as appeal_states
 from claims import states as claim_states
 from disputes import states as discussion_states
 from settlements import states as settlement_states
@@ -32,6 +33,8 @@ def test_the_machines_match_the_tables(client):
         "settlement": _expected(settlement_states.SettlementState,
                                 settlement_states.TERMINAL_STATES,
                                 settlement_states.TRANSITIONS),
+        "appeal": _expected(appeal_states.AppealState, appeal_states.TERMINAL_STATES,
+                            appeal_states.TRANSITIONS),
     }
 
 
