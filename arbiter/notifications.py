@@ -8,6 +8,7 @@ background worker (never inside the request).
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import format_datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,12 +107,26 @@ def register_texts(texts: dict[str, object]) -> None:
     TEXTS.update(texts)
 
 
+def _for_people(key: str, value: object) -> object:
+    """A moment kept in the context as an ISO string ("due_at", "contest_until") as the
+    reader's language writes it, in Warsaw time ("12.12.2026, 20:33"); anything else as is."""
+    if not (isinstance(value, str) and key.endswith(("_at", "_until"))):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return format_datetime(clock.ensure_aware(moment), "short")
+
+
 def text_for_kind(kind: str, context: dict) -> str:
     template = TEXTS.get(kind)
     if template is None:
         return kind
     try:
-        return str(template) % {"id": context.get("object_id"), **context}
+        return str(template) % {"id": context.get("object_id"),
+                                **{key: _for_people(key, value)
+                                   for key, value in context.items()}}
     except (KeyError, ValueError):  # an older row without a newer placeholder
         return str(template)
 

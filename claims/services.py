@@ -289,11 +289,11 @@ def _case_refusal(order: Order, now: datetime) -> FilingRefusal | None:
         promise = pending[0]
         if promise.due_at >= now:
             message = _("The seller agreed to settle this order by %(when)s. If it has not "
-                        "arrived by then, report it on the case page: your protection "
+                        "arrived by then, report it in the discussion: your protection "
                         "continues.", when=format_datetime(promise.due_at, "short"))
         else:
             message = _("The seller's settlement was due on %(when)s. If it did not arrive, "
-                        "report it on the case page first; then you can file a claim.",
+                        "report it in the discussion first; then you can file a claim.",
                         when=format_datetime(promise.due_at, "short"))
         return FilingRefusal("settlement_pending", message,
                              due_at=promise.due_at, settlement_id=promise.id)

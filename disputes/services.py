@@ -80,10 +80,19 @@ def _require_talking(discussion: Discussion) -> None:
             code="offers_closed", fields={"state": [discussion.state.value]})
 
 
+def opening_refusal(order: Order) -> TransitionNotAllowed | None:
+    """Why no new discussion can be opened on the order (shown before the form and on the
+    order page instead of the button); None when one can."""
+    if order.compensation_remaining <= 0:
+        return ledger.AlreadyCompensated(order, 1)
+    return None
+
+
 def require_room_for_compensation(order: Order) -> None:
     """Nothing can be asked of a case whose order is fully compensated already (409)."""
-    if order.compensation_remaining <= 0:
-        raise ledger.AlreadyCompensated(order, 1)
+    refusal = opening_refusal(order)
+    if refusal is not None:
+        raise refusal
 
 
 def _require_escalated(discussion: Discussion) -> None:

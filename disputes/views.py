@@ -112,6 +112,13 @@ def _render_thread(discussion: Discussion, status: int = 200, *,
     if refused_promise is not None and refused_promise[0] in promise_forms:
         settlement_id, name, form = refused_promise
         promise_forms[settlement_id][name] = form
+    # The verdict's bound is what the order may still refund, not its total (settlements/).
+    decision_form = forms.get("decision_form") or blank["decision_form"]
+    room = ledger.format_money(discussion.order.compensation_remaining,
+                               discussion.order.currency, ledger.current_locale())
+    decision_form.amount.description = _(
+        "Buyer's favour: defaults to what the order may still refund, %(room)s. "
+        "Partial: between 0.01 and %(room)s.", room=room)
     return render_template("disputes/thread.html", discussion=discussion,
                            role=discussion.role_of(current_user), now=now,
                            promises=promises, promise_forms=promise_forms,
@@ -150,6 +157,9 @@ def open_discussion(order_id: int):
     existing = services.open_discussion_for(order)
     if existing is not None:
         return render_template("disputes/already_open.html", existing=existing), 409
+    refusal = services.opening_refusal(order)
+    if refusal is not None:
+        return render_template("disputes/cannot_open.html", order=order, refusal=refusal), 409
     form = OpenDiscussionForm()
     if form.validate_on_submit():
         try:
@@ -162,6 +172,10 @@ def open_discussion(order_id: int):
             db.session.rollback()
             return render_template("disputes/already_open.html",
                                    existing=error.existing), 409
+        except TransitionNotAllowed as error:  # fully compensated while the form was open
+            db.session.rollback()
+            return render_template("disputes/cannot_open.html", order=order,
+                                   refusal=error), 409
         except ValidationFailed as error:
             db.session.rollback()
             target = form.files if "files" in error.fields else form.description
@@ -518,4 +532,5 @@ _LABEL_HELPERS = {
     "settlement_state_label": _label(SETTLEMENT_STATE_LABELS, SettlementState),
     "settled_via_label": _label(SETTLED_VIA_LABELS, SettledVia),
     "open_discussion_for": services.open_discussion_for,
+    "discussion_opening_refusal": services.opening_refusal,
 }

@@ -50,13 +50,21 @@ def test_an_agreed_refund_within_its_due_date_is_settlement_pending(
     assert body["refusal"]["due_at"] == promise.due_at.isoformat()
 
 
-def test_a_kept_full_refund_is_already_compensated(
+def test_an_agreed_full_refund_still_running_names_the_promise_first(
         api, tokens, create_order, create_discussion, buyer, seller):
-    # While the full refund is only promised the quote says so (settlement_pending, like
-    # a partial one); once the buyer confirmed it, nothing is left for a claim.
+    # Owed, not yet confirmed: the buyer hears of the promise and its due date (it may still
+    # fail and give the room back), as on the order page; nothing is left meanwhile.
     order, promise = _agreed_refund(create_order, create_discussion, buyer, seller)
     body = _quote(api, tokens["buyer"], order, claim_type="not_received").json
-    assert body["reasons"][0] == "settlement_pending"
+    assert (body["eligible"], body["reasons"][0]) == (False, "settlement_pending")
+    assert body["refusal"]["due_at"] == promise.due_at.isoformat()
+    assert body["max_total"] == "0.00"
+
+
+def test_a_confirmed_full_refund_is_already_compensated(
+        api, tokens, create_order, create_discussion, buyer, seller):
+    # The whole order total was paid to the buyer: nothing is left for a claim.
+    order, promise = _agreed_refund(create_order, create_discussion, buyer, seller)
     ledger.confirm(promise.id, buyer)
     db.session.commit()
     body = _quote(api, tokens["buyer"], order, claim_type="not_received").json
