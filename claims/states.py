@@ -133,7 +133,7 @@ STATE_LABELS = {
     S.PAID: _l("paid"),
 }
 DECISION_LABELS = {
-    Decision.APPROVED: _l("Approve: pay the policy total"),
+    Decision.APPROVED: _l("Approve: pay the claim's maximum"),
     Decision.PARTIALLY_APPROVED: _l("Approve partially: pay a lower amount"),
     Decision.REJECTED: _l("Reject"),
 }

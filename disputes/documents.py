@@ -39,8 +39,9 @@ def recourse(order, text: DecisionText) -> str:
         return _("The time for a buyer-protection claim on this order ended on %(when)s; "
                  "if the seller does not pay, %(remains)s",
                  when=text.when(quote.filing_deadline), remains=remains)
-    return _("If that does not happen, the buyer can report it on the case page and file a "
-             "buyer-protection claim until %(when)s.", when=text.when(quote.filing_deadline))
+    return _("If that does not happen, the buyer can report it on the discussion page and "
+             "file a buyer-protection claim until %(when)s.",
+             when=text.when(quote.filing_deadline))
 
 
 def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:

@@ -57,7 +57,7 @@ def test_a_covered_order_names_the_claim_and_its_deadline(create_order, create_d
                                                           buyer, seller, staff, method):
     documents = _verdict(create_order, create_discussion, buyer, seller, staff, method)
     steps = documents["en"].data["next_steps"]
-    assert "report it on the case page and file a buyer-protection claim until" in steps
+    assert "report it on the discussion page and file a buyer-protection claim until" in steps
     assert "does not cover" not in steps
     text = _pdf_text(documents["en"])
     assert "file a buyer-protection claim until" in text

@@ -373,7 +373,7 @@ def test_claim_netted(cast, world, clock, lang, text):
     # Now the advisor decides: approve what remains.
     goto(staff, claim, "c-claim-answered")
     expect(staff.page.locator("[data-seller-answer]")).to_contain_text("Paczkę nadałem")
-    staff.page.get_by_label(t("Approve: pay the policy total"), exact=True).check()
+    staff.page.get_by_label(t("Approve: pay the claim's maximum"), exact=True).check()
     submit(staff, staff.button(t("Issue the decision")), "c-approved")
     expect(staff.page.locator("[data-state]")).to_have_text(seen["approved"])
     expect(staff.page.locator("[data-decision]")).to_contain_text(seen["remaining"])

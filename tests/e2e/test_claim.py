@@ -125,7 +125,7 @@ def test_claim(cast, world, clock, lang, text):
     # --- the advisor approves ---------------------------------------------------------------
     staff.goto(claim, "claim-documents-arrived")
     expect(staff.link("wyciag.png")).to_be_visible()
-    staff.page.get_by_label(t("Approve: pay the policy total"), exact=True).check()
+    staff.page.get_by_label(t("Approve: pay the claim's maximum"), exact=True).check()
     staff.submit(staff.button(t("Issue the decision")), "approved")
     expect(staff.flash()).to_have_text(t("The decision was issued."))
     expect(staff.page.locator("[data-state]")).to_have_text(seen["approved"])
