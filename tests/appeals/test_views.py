@@ -246,7 +246,8 @@ def test_decide_opens_only_when_everything_is_read_then_varies_the_amount(
     assert client.post(f"/appeals/{appeal.id}/take").status_code == 302
     page = client.get(f"/appeals/{appeal.id}").text
     assert "Renata Reviewer" in page
-    assert "<fieldset disabled" in page and "the other party has answered" in page
+    assert "<fieldset data-decide-fields disabled" in page
+    assert "the other party has answered" in page
     assert "data-case-summary" in page and RATIONALE in page
     decide = {"outcome": "varied", "amount": "120.00", "rationale": DECISION_RATIONALE}
     assert client.post(f"/appeals/{appeal.id}/decide", data=decide).status_code == 409
@@ -257,7 +258,7 @@ def test_decide_opens_only_when_everything_is_read_then_varies_the_amount(
     auth.logout()
     auth.login(reviewer.email)
     page = client.get(f"/appeals/{appeal.id}").text
-    assert "<fieldset disabled" in page and "still unread" in page
+    assert "<fieldset data-decide-fields disabled" in page and "still unread" in page
     refused = client.post(f"/appeals/{appeal.id}/decide", data=decide)
     assert refused.status_code == 409 and "Mark every piece of evidence read" in refused.text
     db.session.expire_all()
@@ -271,7 +272,7 @@ def test_decide_opens_only_when_everything_is_read_then_varies_the_amount(
         assert response.status_code == 302
     page = client.get(f"/appeals/{appeal.id}").text
     assert page.count("Read by Renata Reviewer") == len(keys)
-    assert "<fieldset disabled" not in page and "Mark as read" not in page
+    assert "<fieldset data-decide-fields disabled" not in page and "Mark as read" not in page
     invalid = client.post(f"/appeals/{appeal.id}/decide",
                           data={**decide, "rationale": "Too short."})
     assert invalid.status_code == 422
