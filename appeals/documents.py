@@ -73,6 +73,38 @@ def appeal_data(appeal: Appeal, locale: str, number: str) -> dict:
         }
 
 
+def appeal_notice(obj, text: DecisionText) -> str:
+    """What a verdict's or a claim decision's document says about appealing it: who may,
+    within how many days (the setting), until when. Called inside ``force_locale``."""
+    from flask_babel import ngettext
+
+    from appeals import services
+
+    target = services.appealed(obj)
+    days = services.terms().window_days
+    when = text.when(services.closes_at(target))
+    decision = target.decision
+    buyer_may = target.subject is Subject.VERDICT or decision.granted < decision.maximum
+    seller_may = target.subject is Subject.VERDICT or decision.granted > 0
+    if buyer_may and seller_may:
+        sentence = ngettext(
+            "Either party may appeal this decision once, within %(num)d day, until %(when)s.",
+            "Either party may appeal this decision once, within %(num)d days, until %(when)s.",
+            days, when=when)
+    elif buyer_may:
+        sentence = ngettext(
+            "The buyer may appeal this decision once, within %(num)d day, until %(when)s.",
+            "The buyer may appeal this decision once, within %(num)d days, until %(when)s.",
+            days, when=when)
+    else:
+        sentence = ngettext(
+            "The seller may appeal this decision once, within %(num)d day, until %(when)s.",
+            "The seller may appeal this decision once, within %(num)d days, until %(when)s.",
+            days, when=when)
+    return " ".join((sentence, _("A staff member who did not make the decision reviews the "
+                                 "appeal after reading every piece of evidence in the case.")))
+
+
 def issue_decision(appeal: Appeal, staff) -> None:
     documents.issue(DecisionKind.APPEAL, appeal, advisor=staff, issued_at=appeal.decided_at,
                     data_for_locale=lambda locale, number: appeal_data(appeal, locale, number),

@@ -71,6 +71,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from appeals.transparency import bp as transparency_bp
+    from appeals.views import bp as appeals_bp
     from arbiter.api import init_api
     from arbiter.views import bp as core_bp
     from claims.views import bp as claims_bp
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
     app.register_blueprint(settlements_bp)
+    app.register_blueprint(appeals_bp)
     app.register_blueprint(dashboards_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)

@@ -64,6 +64,8 @@ def locales_for(claim: Claim) -> list[str]:
 
 
 def claim_data(claim: Claim, locale: str, number: str) -> dict:
+    from appeals.documents import appeal_notice
+
     order = claim.order
     text = DecisionText(locale, order.currency)
     money, when = text.money, text.when
@@ -72,13 +74,13 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
         if claim.state is ClaimState.REJECTED:
             outcome = _("Rejected: %(reason)s",
                         reason=REJECTION_REASON_LABELS[claim.rejection_reason])
-            next_steps = _("The claim is rejected; nothing will be paid. The buyer may file "
-                           "a new claim while the filing window is open.")
+            next_steps = _("The claim is rejected; nothing will be paid.")
         else:
             outcome = str(STATE_LABELS[claim.state]).capitalize()
             next_steps = _("The platform pays %(amount)s to the account given in the claim "
                            "with the next payout batch, normally within 5 working days.",
                            amount=money(granted))
+        next_steps = " ".join((next_steps, appeal_notice(claim, text)))
         asked = [[_("Claim type"), str(CLAIM_TYPE_LABELS[claim.claim_type])],
                  [_("Filed"), when(claim.submitted_at)]]
         if claim.claim_type is ClaimType.OTHER and claim.claimed_amount is not None:

@@ -7,6 +7,7 @@ the claims dashboard. Each changing view: load, check, one service call, redirec
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -19,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from accounts.auth import staff_required
+from appeals.policy import Terms as AppealTerms
 from arbiter import clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -83,6 +85,7 @@ def protection_rules():
         payment_method_labels=PAYMENT_METHOD_LABELS,
         claim_types=list(ClaimType),
         claim_type_labels=CLAIM_TYPE_LABELS,
+        appeal_terms=AppealTerms.from_config(current_app.config),
     )
 
 

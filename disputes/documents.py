@@ -45,18 +45,21 @@ def recourse(order, text: DecisionText) -> str:
 
 
 def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
+    from appeals.documents import appeal_notice
+
     order = discussion.order
     text = DecisionText(locale, order.currency)
     money, when = text.money, text.when
     with force_locale(locale):
         refund = discussion.refund_amount or 0
         if discussion.verdict is Verdict.SELLER_FAVOUR:
-            next_steps = _("This verdict is final. No refund is due from the seller.")
+            next_steps = " ".join((_("No refund is due from the seller."),
+                                   appeal_notice(discussion, text)))
         else:
             next_steps = " ".join((
-                _("This verdict is final. The seller is to refund %(amount)s to the buyer "
-                  "within 14 days.", amount=money(refund)),
-                recourse(order, text)))
+                _("The seller is to refund %(amount)s to the buyer within 14 days.",
+                  amount=money(refund)),
+                recourse(order, text), appeal_notice(discussion, text)))
         evidence = text.evidence(attachment for entry in discussion.entries
                                  for attachment in entry.attachments)
         return {

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from appeals import services as appeals
 from arbiter import clock, documents
 from arbiter.extensions import db
 from arbiter.files import Upload
@@ -47,6 +48,9 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
     db.session.commit()
     run_ready_tasks()  # render the decision PDF, as the end of a request does
     [decision, *_] = documents.documents_for("discussions", discussion.id)
+    appeal = appeals.file_appeal(discussion, buyer, "The advisor did not read my photos "
+                                 "of the cracked shade.", [Upload("shade.png", PNG)])
+    db.session.commit()
 
     claim_order = create_order(buyer=buyer, seller=seller)
     create_discussion(claim_order, age_hours=25)
@@ -69,6 +73,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
                   "other_buyer": other_buyer, "other_seller": other_seller},
         "order": order, "discussion": discussion, "claim": claim, "decision": decision,
         "attachment": entry.attachments[0], "claim_document": claim.documents[0],
+        "appeal": appeal, "appeal_file": appeal.files[0],
         "args": {
             "order_id": order.id, "discussion_id": discussion.id,
             "attachment_id": entry.attachments[0].id, "offer_id": offer.id,
@@ -79,6 +84,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             "answer": "accept", "action": "solve", "name": "swagger-ui.css",
             "seller_id": seller.id, "chart": "opened_per_day",
             "settlement_id": ledger.for_order(order.id)[0].id,  # the verdict's refund
+            "appeal_id": appeal.id, "file_id": appeal.files[0].id,
         },
     }
 

@@ -25,17 +25,22 @@ MATRIX = {
     "decision download": (200, 200, 404, 404, 200, 302),
     "claim page": (200, 200, 404, 404, 200, 302),
     "claim document download": (200, 404, 404, 404, 200, 302),
+    # an appeal and its files: the two parties and staff (#19)
+    "appeal page": (200, 200, 404, 404, 200, 302),
+    "appeal file download": (200, 200, 404, 404, 200, 302),
     # staff pages: a logged-in non-staff user is refused outright (nothing to hide: the
     # page exists for everyone), anonymous visitors go to the login page
     "staff dashboard": (403, 403, 403, 403, 200, 302),
     "dashboard chart (SVG)": (403, 403, 403, 403, 200, 302),
     "dashboard chart (CSV)": (403, 403, 403, 403, 200, 302),
     "payouts": (403, 403, 403, 403, 200, 302),
+    "appeals queue": (403, 403, 403, 403, 200, 302),
     # public: the seller profile shows a display name and two rates, nothing else
     "seller profile": (200, 200, 200, 200, 200, 200),
     "buyer-only user's profile": (404, 404, 404, 404, 404, 404),
 }
-DOWNLOADS = {"attachment download", "decision download", "claim document download"}
+DOWNLOADS = {"attachment download", "decision download", "claim document download",
+             "appeal file download"}
 
 
 def _urls(world) -> dict:
@@ -47,6 +52,9 @@ def _urls(world) -> dict:
         "decision download": f"/decisions/{world['decision'].number}/download",
         "claim page": f"/claims/{c.id}",
         "claim document download": f"/claims/{c.id}/documents/{world['claim_document'].id}",
+        "appeal page": f"/appeals/{world['appeal'].id}",
+        "appeal file download": f"/appeals/{world['appeal'].id}/files/{world['appeal_file'].id}",
+        "appeals queue": "/staff/appeals",
         "staff dashboard": "/staff/dashboard/charts",
         "dashboard chart (SVG)": "/staff/dashboard/charts/claims_by_state.svg",
         "dashboard chart (CSV)": "/staff/dashboard/charts/paid_per_week.csv",
@@ -59,7 +67,8 @@ def _urls(world) -> dict:
 def _stored(world, page) -> bytes:
     key = {"attachment download": world["attachment"].storage_key,
            "decision download": world["decision"].storage_key,
-           "claim document download": world["claim_document"].storage_key}[page]
+           "claim document download": world["claim_document"].storage_key,
+           "appeal file download": world["appeal_file"].storage_key}[page]
     return storage().get(key)
 
 
@@ -126,6 +135,10 @@ STAFF_ACTIONS = {
     "/claims/{claim_id}/document-requests": {"what": "The invoice."},
     "/claims/{claim_id}/decide": {"decision": "approved"},
     "/claims/{claim_id}/reject-after-deadline": {},
+    "/appeals/{appeal_id}/take": {},
+    "/appeals/{appeal_id}/read": {"item": "decision"},
+    "/appeals/{appeal_id}/decide": {
+        "outcome": "upheld", "rationale": "The photos were read; the verdict stands as it is."},
 }
 
 
@@ -142,7 +155,7 @@ def test_staff_who_are_a_party_see_the_case_as_a_party_and_act_on_none_of_it(
     db.session.commit()
     auth.login(user.email)
     urls = _urls(world)
-    for page in ("order page", "discussion thread", "claim page"):
+    for page in ("order page", "discussion thread", "claim page", "appeal page"):
         assert client.get(urls[page]).status_code == 200, page
     before = audit.count()
     for action, form in STAFF_ACTIONS.items():
