@@ -464,9 +464,10 @@ def _appeal_settled(row: Settlement, actor: User | None) -> None:
 ledger.on_settled(Source.APPEAL, _appeal_settled)
 
 
-def claim_refusal(order: Order, now: datetime) -> tuple[str, str, Appeal | None] | None:
+def claim_refusal(order: Order, now: datetime) -> tuple[str, str, int] | None:
     """A new claim after a rejection is replaced by the appeal: refused while the buyer may
-    still appeal the rejection or an appeal is pending (claims.services.filing_refusal)."""
+    still appeal the rejection or an appeal is pending (claims.services.filing_refusal),
+    as a code, a message and the rejected claim (whose page leads to the appeal)."""
     rejected = db.session.scalar(
         select(Claim).where(Claim.order_id == order.id, Claim.state == ClaimState.REJECTED)
         .order_by(Claim.decided_at.desc()).limit(1))
@@ -477,10 +478,10 @@ def claim_refusal(order: Order, now: datetime) -> tuple[str, str, Appeal | None]
     if mine is not None and mine.is_open:
         return ("appeal_pending",
                 _("Your appeal against the rejection of claim #%(id)s is being reviewed.",
-                  id=rejected.id), mine)
+                  id=rejected.id), rejected.id)
     if mine is None and now <= closes_at(target):
         return ("appeal_available",
                 _("Claim #%(id)s was rejected. Instead of a new claim, appeal the decision "
                   "until %(when)s.", id=rejected.id,
-                  when=format_datetime(closes_at(target), "short")), None)
+                  when=format_datetime(closes_at(target), "short")), rejected.id)
     return None

@@ -131,6 +131,7 @@ class FilingRefusal:
     existing: Claim | None = None
     due_at: datetime | None = None
     settlement_id: int | None = None
+    rejected_claim_id: int | None = None  # appeal its rejection instead of filing again
 
     def error(self) -> TransitionNotAllowed:
         if self.existing is not None:
@@ -268,8 +269,8 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
         return refusal
     appeal_route = appeals.claim_refusal(order, now)
     if appeal_route is not None:  # a rejection is appealed, not filed again
-        code, message, _appeal = appeal_route
-        return FilingRefusal(code, message)
+        code, message, rejected_claim_id = appeal_route
+        return FilingRefusal(code, message, rejected_claim_id=rejected_claim_id)
     check = _discussion_check(order, now)
     if check.problem is not None:
         return FilingRefusal(check.problem.value, _discussion_message(check))

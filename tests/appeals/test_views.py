@@ -317,3 +317,11 @@ def test_in_a_claims_appeal_the_seller_never_gets_the_buyers_files(client, auth,
     auth.login(buyer.email)
     assert "bank-statement.png" in client.get(f"/appeals/{appeal.id}").text
     assert client.get(url).status_code == 200
+
+
+def test_a_new_claim_after_a_rejection_leads_to_the_appeal(client, auth, decided_claim, buyer):
+    claim = decided_claim(Decision.REJECTED)
+    auth.login(buyer.email)
+    page = client.get(f"/orders/{claim.order_id}/claim")
+    assert 'data-refusal="appeal_available"' in page.text
+    assert f'href="/claims/{claim.id}/appeal"' in page.text
