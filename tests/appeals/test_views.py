@@ -287,6 +287,10 @@ def test_decide_opens_only_when_everything_is_read_then_varies_the_amount(
     page = client.get(f"/appeals/{appeal.id}").text
     assert "Varied: the amount was changed" in page and DECISION_RATIONALE in page
     assert "Mark as read" not in page and "data-evidence" not in page
+    # The discussion's own page says its verdict was changed, and to what.
+    thread = client.get(f"/discussions/{appeal.discussion_id}").text
+    assert f'data-changed-on-appeal="{appeal.id}"' in thread
+    assert "now granted PLN 120.00 instead of PLN 50.00" in thread.replace("\xa0", " ")
 
 
 def test_the_appeal_file_download_is_for_the_parties_and_staff(client, auth, verdict, buyer,
