@@ -44,6 +44,16 @@ def recourse(order, text: DecisionText) -> str:
              when=text.when(quote.filing_deadline))
 
 
+def _refund_due(discussion: Discussion):
+    """The ledger's due date of the verdict's amount (settlements.policy), not a number
+    written twice."""
+    from settlements.policy import due_dates
+    from settlements.services import terms
+    from settlements.states import SettlementKind
+
+    return due_dates(SettlementKind.VERDICT, discussion.decided_at, terms()).due_at
+
+
 def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
     from appeals.documents import appeal_notice
 
@@ -57,8 +67,8 @@ def verdict_data(discussion: Discussion, locale: str, number: str) -> dict:
                                    appeal_notice(discussion, text)))
         else:
             next_steps = " ".join((
-                _("The seller is to refund %(amount)s to the buyer within 14 days.",
-                  amount=money(refund)),
+                _("The seller is to refund %(amount)s to the buyer by %(when)s.",
+                  amount=money(refund), when=when(_refund_due(discussion))),
                 recourse(order, text), appeal_notice(discussion, text)))
         evidence = text.evidence(attachment for entry in discussion.entries
                                  for attachment in entry.attachments)

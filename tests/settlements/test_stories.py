@@ -200,6 +200,11 @@ def test_story_4_a_verdict_that_orders_payment_is_followed_up(escalated, staff):
     assert (row.kind, row.amount, row.state) == (SettlementKind.VERDICT, 5_000,
                                                   SettlementState.OWED)
     assert row.due_at == escalated.decided_at + timedelta(days=14)
+    # The verdict's document names the same due date as the ledger row.
+    from arbiter.documents import DecisionText, documents_for
+
+    [document] = [d for d in documents_for("discussions", escalated.id) if d.locale == "pl"]
+    assert DecisionText("pl", "PLN").when(row.due_at) in document.data["next_steps"]
     # Until the due date the claim route waits; after a reported failure it is open.
     assert claims.filing_refusal(escalated.order).code == "settlement_pending"
     with time_machine.travel(row.due_at + timedelta(hours=1)):
