@@ -6,7 +6,8 @@ caller's transaction. A different outcome changes money only through the settlem
 invariant (nothing owed or paid to the buyer beyond the order total) still holds.
 
 Locks follow the case's order: the appeal, then settlement rows, then the discussion,
-then the order.
+then the order; a decision takes them all before its first audit entry (which takes the
+audit log's lock), so it never holds that lock while waiting for a row of the case.
 """
 
 from dataclasses import dataclass
@@ -366,15 +367,24 @@ class _Money:
 
     @classmethod
     def of(cls, appeal: Appeal) -> "_Money":
-        order = appeal.order
+        """Locks what the decision may change in the case's order (the settlement row, then
+        the order) before the decision writes anything: its first audit entry takes the
+        audit log's lock, and a request that holds the order (an offer accepted on another
+        discussion of the case, a claim approved) waits for that lock in turn. The ceiling
+        is then read from the order as it is under its lock, not as it was."""
         if appeal.subject is Subject.VERDICT:
-            current = _latest(Settlement.discussion_id == appeal.discussion_id,
-                              Settlement.kind == SettlementKind.VERDICT)
+            current = _locked_latest(lambda: _latest(
+                Settlement.discussion_id == appeal.discussion_id,
+                Settlement.kind == SettlementKind.VERDICT))
+            order = locked(Order, appeal.order_id)
             held = current.amount if current is not None else 0
             return cls(current, order.compensation_remaining + held)
         claim = db.session.get(Claim, appeal.claim_id)
         if appeal.appellant is Appellant.SELLER:
-            return cls(_recovery_of(appeal), appeal.original_amount)
+            current = _locked_latest(lambda: _recovery_of(appeal))
+            locked(Order, appeal.order_id)
+            return cls(current, appeal.original_amount)
+        order = locked(Order, appeal.order_id)
         return cls(None, min(claim.max_total,
                              order.compensation_remaining + appeal.original_amount))
 
@@ -411,6 +421,21 @@ class _Money:
         if granted > 0:
             ledger.record(appeal.order, SettlementKind.RECOVERY, actor=staff, amount=granted,
                           discussion_id=row.discussion_id, appeal_id=appeal.id)
+
+
+def _locked_latest(find) -> Settlement | None:
+    """The row ``find`` returns, locked and read again; found again when it changed state
+    while we waited for its lock (confirmed, failed or cancelled meanwhile)."""
+    for _attempt in range(3):
+        row = find()
+        if row is None:
+            return None
+        state = row.state
+        row = locked(Settlement, row.id)
+        if row.state is state:
+            return row
+    raise TransitionNotAllowed(_("The case changed meanwhile; try again."),
+                               code="concurrent_change")
 
 
 def _latest(*conditions) -> Settlement | None:

@@ -111,7 +111,8 @@ BACKGROUND_MODULES = ("disputes.deadlines", "claims.deadlines", "accounts.tasks"
                       "incidents.personal_data",
                       "integrations.personal_data",
                       "claims.tasks", "disputes.tasks", "incidents.tasks",
-                      "integrations.tasks", "settlements.tasks")
+                      "integrations.tasks", "settlements.tasks",
+                      "appeals.deadlines", "appeals.tasks")
 
 
 def _register_background_work() -> None:

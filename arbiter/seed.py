@@ -14,6 +14,8 @@ from orders.states import PaymentMethod
 
 DEMO_PASSWORD = "arbiter-demo-2026"  # noqa: S105 - published demo credential
 STAFF = ("staff@arbiter.test", "Anna Doradczyni")
+# A second advisor: appeals are decided by someone other than the original decider.
+REVIEWER = ("reviewer@arbiter.test", "Piotr Recenzent")
 BUYERS = [
     ("buyer1@arbiter.test", "Bartek Kupujący"),
     ("buyer2@arbiter.test", "Zofia Źródłowska"),
@@ -39,7 +41,7 @@ ITEMS = [
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    return [("staff", STAFF[0])] + [("buyer", e) for e, _ in BUYERS] + [
+    return [("staff", STAFF[0]), ("staff", REVIEWER[0])] + [("buyer", e) for e, _ in BUYERS] + [
         ("seller", e) for e, _ in SELLERS
     ]
 
@@ -48,7 +50,8 @@ def seed_demo_data() -> bool:
     """Create the demo world; return False (and do nothing) when any user exists."""
     if db.session.scalar(select(func.count(User.id))):
         return False
-    accounts.create_user(*STAFF, DEMO_PASSWORD, is_staff=True)
+    staff = accounts.create_user(*STAFF, DEMO_PASSWORD, is_staff=True)
+    reviewer = accounts.create_user(*REVIEWER, DEMO_PASSWORD, is_staff=True)
     buyers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in BUYERS]
     sellers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in SELLERS]
     buyers[2].locale = "en"
@@ -71,9 +74,9 @@ def seed_demo_data() -> bool:
             "paid_at": paid_at,
             "delivered_at": paid_at + timedelta(days=3) if number % 4 else None,
         }).order)
-    staff = db.session.scalar(select(User).where(User.is_staff))
     _seed_discussions(orders, staff)
     _seed_claims(orders, staff)
+    _seed_appeals(orders, staff, reviewer)
     _seed_incident(staff)
     return True
 
@@ -221,6 +224,72 @@ def _seed_claims(orders, staff) -> None:
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The model number on the photos differs from the listing.")
+
+
+def _seed_appeals(orders, staff, reviewer) -> None:
+    """Appeals in the three places the queue and the case show them, all against decisions
+    of the first advisor and decided by the second: one waiting in the queue (the seller of
+    order 7 appeals the verdict for the buyer), one upheld (the seller of order 14 appeals
+    the paid claim), one varied with its decision PDFs (the buyer of order 11 appeals a
+    partial verdict and gets more).
+
+    Staff decide once the other party answered or their 72 h ran out: here they answer,
+    as the seed's sellers answer claims (unless APPEAL_ANSWER_HOURS leaves no time).
+    """
+    from appeals import services as appeals
+    from appeals.queries import evidence
+    from appeals.states import Outcome
+    from claims.models import Claim
+    from disputes import services as disputes
+    from disputes.models import Discussion
+    from disputes.states import ExpectedOutcome, Reason, Verdict
+
+    def answered(appeal, text):
+        if clock.now() <= appeal.answer_due_at:
+            appeals.answer(appeal, db.session.get(User, appeal.respondent_id), text)
+        return appeal
+
+    def decided(appeal, outcome, amount, rationale):
+        appeals.take(appeal, reviewer)
+        for item in evidence(appeal):
+            appeals.mark_read(appeal, reviewer, item.key)
+        appeals.decide(appeal, reviewer, outcome=outcome, amount=amount, rationale=rationale)
+
+    verdict = db.session.scalar(select(Discussion).where(Discussion.order_id == orders[6].id))
+    appeals.file_appeal(
+        verdict, verdict.seller,
+        "Wysłałem zegarek listem poleconym 3 dni po zakupie; potwierdzenie nadania załączam "
+        "do odwołania, a doradca nie dał mi czasu na odpowiedź.")
+
+    claim = db.session.scalar(select(Claim).where(Claim.order_id == orders[13].id))
+    upheld = answered(appeals.file_appeal(
+        claim, claim.seller,
+        "Wydanie było opisane jako ilustrowane, ale rok wydania nie był podany w ogłoszeniu; "
+        "kupujący dostał to, co było na zdjęciach."),
+        "Na zdjęciach w ogłoszeniu widać okładkę wydania z 1934 r., a przyszło wydanie szkolne.")
+    decided(upheld, Outcome.UPHELD, None,
+            "Zdjęcie okładki w ogłoszeniu pokazuje wydanie z 1934 r.; przesyłka go nie "
+            "zawierała, więc wypłata dla kupującego była należna w całości.")
+
+    order = orders[10]
+    varied = disputes.open_discussion(
+        order, order.buyer, reason=Reason.NOT_AS_DESCRIBED,
+        expected_outcome=ExpectedOutcome.REFUND,
+        description="Rama roweru ma pęknięcie przy suporcie, niewidoczne na zdjęciach.")
+    db.session.flush()
+    _backdate(varied, 50)
+    disputes.escalate(varied, order.buyer, "Sprzedający proponuje tylko wymianę siodełka.")
+    disputes.take_case(varied, staff)
+    disputes.decide(varied, staff, verdict=Verdict.PARTIAL, amount=order.item_price // 10,
+                    rationale="Pęknięcie jest drobne; częściowy zwrot pokrywa naprawę ramy.")
+    appeal = answered(appeals.file_appeal(
+        varied, order.buyer,
+        "Serwis stwierdził, że ramy z pęknięciem przy suporcie nie da się naprawić; opinię "
+        "serwisu załączyłem w dyskusji. Zwrot 10% nie pokrywa nowej ramy."),
+        "Rower był sprawny przy wysyłce; nie wiem, skąd pęknięcie.")
+    decided(appeal, Outcome.VARIED, order.item_price // 2,
+            "Opinia serwisu mówi, że ramy nie da się naprawić; nowa rama kosztuje połowę "
+            "ceny roweru, więc zwrot podnosimy do tej kwoty.")
 
 
 def _seed_incident(staff) -> None:

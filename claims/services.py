@@ -636,10 +636,17 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     now = clock.now()
     if decision is not Decision.REJECTED:
         # The case's discussions first (lock order: claim, discussion, order), then the
-        # payout into the ledger, which refuses it if the order meanwhile got more.
-        for discussion_id in db.session.scalars(select(Discussion.id).where(
-                Discussion.order_id == claim.order_id,
-                Discussion.state.in_(OPEN_DISCUSSION_STATES)).order_by(Discussion.id)):
+        # payout into the ledger, which refuses it if the order meanwhile got more. Every
+        # row is locked before the first audit entry: that entry takes the audit log's
+        # lock, and a request holding the order (an appeal decided on the same case, an
+        # offer accepted) waits for that lock in turn, a deadlock.
+        open_ids = list(db.session.scalars(select(Discussion.id).where(
+            Discussion.order_id == claim.order_id,
+            Discussion.state.in_(OPEN_DISCUSSION_STATES)).order_by(Discussion.id)))
+        for discussion_id in open_ids:
+            locked(Discussion, discussion_id)
+        locked(Order, claim.order_id)
+        for discussion_id in open_ids:
             discussions.settle_by_platform(discussion_id, staff, claim_id=claim.id)
         ledger.record(claim.order, SettlementKind.PAYOUT, actor=staff, amount=granted,
                       discussion_id=claim.discussion_id, claim_id=claim.id)

@@ -75,8 +75,11 @@ _REGISTERED: list[ExtendableDeadlines] = []
 
 
 def register(deadlines: ExtendableDeadlines) -> None:
-    """Called by the package that owns the rows, when it is imported."""
-    if all(known.model is not deadlines.model for known in _REGISTERED):
+    """Called by the package that owns the deadlines, when it is imported. A table may carry
+    deadlines of several packages (a decided claim: its seller's answer for claims, its
+    appeal window for appeals), so one registration is one table with its kinds."""
+    if all((known.model, known.kinds) != (deadlines.model, deadlines.kinds)
+           for known in _REGISTERED):
         _REGISTERED.append(deadlines)
 
 

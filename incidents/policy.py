@@ -5,10 +5,11 @@ Which deadlines an incident protects
     ended and falls due after the incident started (:func:`was_running`). An incident
     that is still open lasts until ``now``. Only the deadlines of the affected services
     are protected (:func:`protected_kinds`): discussions protect the seller's answer,
-    the escalation time and information requests; claims protect document requests,
-    claim filing windows and the seller's time to answer a claim; the whole site protects
-    all of them; payments none of them (a payment outage stops nobody from answering,
-    escalating or filing).
+    the escalation time, information requests and the 30 days to appeal a verdict;
+    claims protect document requests, claim filing windows, the seller's time to answer a
+    claim and the 30 days to appeal a claim decision; either protects an open appeal's
+    72 h answer and 14-day review; the whole site protects all of them; payments none of
+    them (a payment outage stops nobody from answering, escalating, filing or appealing).
 
 How much, and how often
     Each protected deadline moves :data:`EXTENSION_HOURS` later, exactly once per
@@ -37,11 +38,16 @@ RECENT_FOR = timedelta(days=90)
 TITLE_MAX = 200
 TEXT_MAX = 5_000
 
+# Appeals are filed, answered and reviewed on the pages of the verdict or the claim they
+# are about; the appeal's own 72 h and 14 days are protected by either service.
+_APPEAL_DEADLINES = frozenset({DeadlineKind.APPEAL_ANSWER, DeadlineKind.APPEAL_REVIEW})
 _DISCUSSION_DEADLINES = frozenset({DeadlineKind.DISCUSSION_RESPOND_BY,
                                    DeadlineKind.DISCUSSION_ESCALATION,
-                                   DeadlineKind.INFORMATION_REQUEST})
+                                   DeadlineKind.INFORMATION_REQUEST,
+                                   DeadlineKind.VERDICT_APPEAL_WINDOW}) | _APPEAL_DEADLINES
 _CLAIM_DEADLINES = frozenset({DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW,
-                              DeadlineKind.CLAIM_SELLER_ANSWER})
+                              DeadlineKind.CLAIM_SELLER_ANSWER,
+                              DeadlineKind.CLAIM_APPEAL_WINDOW}) | _APPEAL_DEADLINES
 PROTECTED_BY_SERVICE: dict[AffectedService, frozenset[DeadlineKind]] = {
     AffectedService.DISCUSSIONS: _DISCUSSION_DEADLINES,
     AffectedService.CLAIMS: _CLAIM_DEADLINES,

@@ -85,4 +85,8 @@ DEADLINE_KIND_LABELS = {
     DeadlineKind.DOCUMENT_REQUEST: _l("Document requests"),
     DeadlineKind.FILING_WINDOW: _l("Claim filing windows"),
     DeadlineKind.CLAIM_SELLER_ANSWER: _l("Seller's answer to a claim"),
+    DeadlineKind.VERDICT_APPEAL_WINDOW: _l("Appealing a verdict"),
+    DeadlineKind.CLAIM_APPEAL_WINDOW: _l("Appealing a claim decision"),
+    DeadlineKind.APPEAL_ANSWER: _l("Answer to an appeal"),
+    DeadlineKind.APPEAL_REVIEW: _l("Review of an appeal"),
 }

@@ -24,8 +24,8 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert "buyer1@arbiter.test" in first.output
     users = db.session.scalar(select(func.count()).select_from(User))
     orders = db.session.scalars(select(Order)).all()
-    assert users == 7
-    assert db.session.scalar(select(func.count()).select_from(User).where(User.is_staff)) == 1
+    assert users == 8
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.is_staff)) == 2
     assert len(orders) == 30
     assert {o.payment_method for o in orders} == set(PaymentMethod)
     states = db.session.scalars(select(Discussion.state)).all()
@@ -134,3 +134,35 @@ def test_the_demo_has_a_past_incident_on_the_status_page(app, db_session, client
     claim = db.session.scalar(select(Claim).where(Claim.state == ClaimState.APPROVED))
     assert "Deadline extended by 24 h because of the incident “" in client.get(
         f"/claims/{claim.id}").text
+
+
+def test_the_demo_has_appeals_in_the_queue_upheld_and_varied(app, db_session):
+    from appeals.models import Appeal
+    from appeals.queries import queue
+    from appeals.states import AppealState, Subject
+    from arbiter.documents import DecisionDocument, DecisionKind
+
+    app.test_cli_runner().invoke(args=["seed"])
+    appeals = {appeal.state: appeal for appeal in db.session.scalars(select(Appeal))}
+    assert set(appeals) == {AppealState.SUBMITTED, AppealState.UPHELD, AppealState.VARIED}
+    pending = appeals[AppealState.SUBMITTED]
+    assert queue(None, now=clock.now()) == [pending]
+    upheld, varied = appeals[AppealState.UPHELD], appeals[AppealState.VARIED]
+    assert upheld.subject is Subject.CLAIM and upheld.new_amount == upheld.original_amount
+    assert varied.subject is Subject.VERDICT and varied.new_amount > varied.original_amount
+    for appeal in (upheld, varied):
+        # decided by the second advisor, after the other party answered
+        assert appeal.reviewer_id != appeal.original_decider_id
+        assert appeal.respondent_answered_at is not None
+        documents = db.session.scalars(select(DecisionDocument).where(
+            DecisionDocument.kind == DecisionKind.APPEAL,
+            DecisionDocument.object_id == appeal.id)).all()
+        assert documents and len({document.number for document in documents}) == 1
+    # the varied verdict: its row replaced in the ledger, the total kept
+    rows = db.session.scalars(select(Settlement).where(
+        Settlement.discussion_id == varied.discussion_id).order_by(Settlement.id)).all()
+    assert [(row.amount, row.state) for row in rows] == [
+        (varied.original_amount, SettlementState.CANCELLED),
+        (varied.new_amount, SettlementState.OWED)]
+    order = db.session.get(Order, varied.order_id)
+    assert order.compensation_committed == varied.new_amount <= order.total

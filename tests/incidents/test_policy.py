@@ -45,9 +45,11 @@ def test_the_extension_is_24_hours_of_elapsed_time_across_dst():
 
 @pytest.mark.parametrize(("services", "kinds"), [
     (["discussions"], {DeadlineKind.DISCUSSION_RESPOND_BY, DeadlineKind.DISCUSSION_ESCALATION,
-                       DeadlineKind.INFORMATION_REQUEST}),
+                       DeadlineKind.INFORMATION_REQUEST, DeadlineKind.VERDICT_APPEAL_WINDOW,
+                       DeadlineKind.APPEAL_ANSWER, DeadlineKind.APPEAL_REVIEW}),
     (["claims"], {DeadlineKind.DOCUMENT_REQUEST, DeadlineKind.FILING_WINDOW,
-                  DeadlineKind.CLAIM_SELLER_ANSWER}),
+                  DeadlineKind.CLAIM_SELLER_ANSWER, DeadlineKind.CLAIM_APPEAL_WINDOW,
+                  DeadlineKind.APPEAL_ANSWER, DeadlineKind.APPEAL_REVIEW}),
     (["payments"], set()),
     (["whole_site"], set(DeadlineKind)),
     (["discussions", "claims"], set(DeadlineKind)),
