@@ -434,8 +434,10 @@ def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int
     """The final verdict. Refund amounts are bounded by the order total."""
     discussion = locked(Discussion, discussion.id)
     _require_handler(discussion, staff)
+    # The order too, before the state change's audit entry: the verdict's amount is
+    # counted against it (settlements.services, on lock order and the audit lock).
+    order = locked(Order, discussion.order_id)
     rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
-    order = discussion.order
     try:
         refund = policy.verdict_amount(verdict.value, amount, order.total,
                                        room=order.compensation_remaining)

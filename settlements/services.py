@@ -5,9 +5,10 @@ of the order's rows paid to the buyer that are owed or confirmed, changed only h
 the order's row lock, in the same transaction as the row, and a CHECK keeps it within the
 order total. A promise that would exceed it is refused with ``already_compensated`` (409).
 
-Locks are taken in one order everywhere: a claim, then a settlement row, then a discussion,
-then the order. Two requests about the same case wait for each other instead of
-deadlocking (the sweeper locks settlement rows first too).
+Locks are taken in one order everywhere: a claim or an appeal, then a settlement row,
+then a discussion, then the order, and all of them before the first audit entry (which
+holds the audit log's writer lock until the commit). Two requests about the same case
+wait for each other instead of deadlocking (the sweeper locks settlement rows first too).
 
 What a settled row means for its discussion (resolved, or reopened) is decided by the
 package that owns the discussion: it registers a follow-up per source with
@@ -29,6 +30,7 @@ from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.money import format_money
 from arbiter.notifications import notify
+from disputes.models import Discussion
 from orders.models import Order
 from settlements import notifications as _notification_texts  # noqa: F401 - registers texts
 from settlements import policy
@@ -161,19 +163,28 @@ def _lock(settlement_id: int) -> Settlement:
 def _settle(row: Settlement, action: str, via: SettledVia, actor: User | None,
             note: str | None = None) -> None:
     """Move an owed row to its end (the table says which), release what a failed or
-    cancelled promise to the buyer held of the order total, and follow up on the case."""
+    cancelled promise to the buyer held of the order total, and follow up on the case.
+
+    Every row this will change is locked before the first audit entry is written: an
+    audit entry takes the log's one writer lock (arbiter.audit) until the commit, so a
+    row lock wanted after it would wait while holding that lock, and a request holding
+    the row and wanting to write its own entry would wait for us: a deadlock. The case
+    first (the discussion an accepted offer follows up on), then the order.
+    """
+    ends = MACHINE.transition(action).target
+    releases = (ends in (SettlementState.FAILED, SettlementState.CANCELLED)
+                and row.payee is Party.BUYER and row.amount is not None)
+    if row.source is Source.OFFER and row.discussion_id is not None:
+        locked(Discussion, row.discussion_id)
+    if releases:
+        locked(Order, row.order_id)
     MACHINE.change(row, action, actor=actor, audited=AUDITED, settled_at=clock.now(),
                    settled_via=via, settled_by_id=actor.id if actor else None,
                    note=(note or "").strip()[:NOTE_MAX] or None)
-    # The case first (it locks the discussion), then the order: the lock order of the
-    # module docstring. Releasing first would hold the order while waiting for the
-    # discussion, which a claim approval (claim, discussion, order) holds the other way
-    # round: a deadlock.
     follow_up = _FOLLOW_UPS.get(row.source)
     if follow_up is not None:
         follow_up(row, actor)
-    if (row.state in (SettlementState.FAILED, SettlementState.CANCELLED)
-            and row.payee is Party.BUYER and row.amount is not None):
+    if releases:
         _release(row.order_id, row.amount)
 
 
@@ -307,9 +318,18 @@ def ask_buyer(row: Settlement, now: datetime) -> None:
            due_at=row.due_at.isoformat())
 
 
+def _with_its_case():
+    """The sweeper locks what it takes FOR UPDATE SKIP LOCKED, before any audit entry of
+    the batch: joining the discussion and the order locks them with the row (see
+    :func:`_settle` on why nothing may be locked after an audit entry)."""
+    return (select(Settlement)
+            .join(Discussion, Discussion.id == Settlement.discussion_id)
+            .join(Order, Order.id == Settlement.order_id))
+
+
 def proofs_uncontested(now: datetime):
     limit = now - timedelta(days=terms().contest_days)
-    return (select(Settlement).where(_seller_owes(), Settlement.proof_at < limit)
+    return (_with_its_case().where(_seller_owes(), Settlement.proof_at < limit)
             .order_by(Settlement.proof_at, Settlement.id))
 
 
@@ -323,7 +343,7 @@ def lapsed(now: datetime):
     """Promises the buyer stayed silent about for 7 days after the due date (and with no
     proof from the seller): they count as not kept."""
     limit = now - timedelta(days=terms().silence_days)
-    return (select(Settlement)
+    return (_with_its_case()
             .where(_seller_owes(), Settlement.due_at < limit, Settlement.proof_at.is_(None))
             .order_by(Settlement.due_at, Settlement.id))
 
