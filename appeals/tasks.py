@@ -30,8 +30,8 @@ from arbiter.sweeper import register
 OVERDUE = "appeal.review_overdue"
 
 register_texts({
-    OVERDUE: _l("Appeal #%(id)s you are reviewing is past its 14 days (due "
-                "%(review_due_at)s): please decide it."),
+    OVERDUE: _l("Appeal #%(id)s you are reviewing is past its review deadline "
+                "(%(review_due_at)s): please decide it."),
 })
 
 
