@@ -13,15 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from appeals.states import OPEN_STATES, TERMINAL_STATES, AppealState, Appellant, Role, Subject
-from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type
+from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type, values_in
 from arbiter.files import EvidenceFile
 from orders.models import Order
 from orders.policy import conflicted
-
-
-def _in(column: str, values) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v.value}'" for v in sorted(values)))
-
 
 STATEMENT_MIN, STATEMENT_MAX = 30, 20_000
 RATIONALE_MIN = 30
@@ -50,11 +45,11 @@ class Appeal(PrimaryKey, Timestamps, Base):
         CheckConstraint("reviewer_id <> original_decider_id", name="reviewer_not_the_decider"),
         CheckConstraint("reviewer_id <> buyer_id AND reviewer_id <> seller_id",
                         name="reviewer_not_a_party"),
-        CheckConstraint(f"NOT ({_in('state', OPEN_STATES - {AppealState.SUBMITTED})}) "
+        CheckConstraint(f"NOT ({values_in('state', OPEN_STATES - {AppealState.SUBMITTED})}) "
                         "OR (reviewer_id IS NOT NULL AND taken_at IS NOT NULL)",
                         name="reviewed_has_reviewer"),
         CheckConstraint(
-            f"({_in('state', TERMINAL_STATES)}) = (decided_at IS NOT NULL) AND "
+            f"({values_in('state', TERMINAL_STATES)}) = (decided_at IS NOT NULL) AND "
             f"(decided_at IS NULL OR (reviewer_id IS NOT NULL AND "
             f"length(rationale) >= {RATIONALE_MIN} AND new_amount IS NOT NULL))",
             name="decided_has_reasons"),

@@ -101,6 +101,12 @@ class Timestamps:
 CURRENCY = String(3)
 
 
+def values_in(column: str, values) -> str:
+    """``column IN ('a', 'b')`` with the values sorted, for a CHECK or a partial index's
+    WHERE: the states (StrEnums) a rule names, written out as literals."""
+    return "{} IN ({})".format(column, ", ".join(f"'{v.value}'" for v in sorted(values)))
+
+
 def enum_type(enum_cls, name: str | None = None, length: int = 32) -> SAEnum:
     """Store a StrEnum by value as VARCHAR plus a CHECK constraint (portable, migratable)."""
     return SAEnum(

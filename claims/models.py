@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
-from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type
+from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type, values_in
 from arbiter.files import EvidenceFile
 from arbiter.party_requests import PartyRequest
 from claims.policy import PolicyRules
@@ -33,10 +33,6 @@ from claims.states import (
 )
 from orders.models import Order
 from orders.policy import conflicted
-
-
-def _state_in(states) -> str:
-    return "state IN ({})".format(", ".join(f"'{state.value}'" for state in sorted(states)))
 
 
 class PolicyVersion(PrimaryKey, Base):
@@ -108,8 +104,8 @@ class Claim(PrimaryKey, Timestamps, Base):
     __table_args__ = (
         # One claim per order that is open or compensates the buyer (database-enforced).
         Index("uq_claims_order_exclusive", "order_id", unique=True,
-              sqlite_where=text(_state_in(EXCLUSIVE_STATES)),
-              postgresql_where=text(_state_in(EXCLUSIVE_STATES))),
+              sqlite_where=text(values_in("state", EXCLUSIVE_STATES)),
+              postgresql_where=text(values_in("state", EXCLUSIVE_STATES))),
         Index("ix_claims_queue", "state", "submitted_at", "id"),
         Index("ix_claims_buyer", "buyer_id", "submitted_at"),
         CheckConstraint("length(description) BETWEEN 1 AND 20000", name="description_length"),
@@ -125,26 +121,26 @@ class Claim(PrimaryKey, Timestamps, Base):
         CheckConstraint("approved_amount IS NULL OR approved_amount <= max_total",
                         name="approved_within_max_total"),
         CheckConstraint(
-            f"NOT ({_state_in(PAYABLE_STATES | {ClaimState.PAID})}) "
+            f"NOT ({values_in('state', PAYABLE_STATES | {ClaimState.PAID})}) "
             "OR (approved_amount IS NOT NULL AND approved_amount > 0)",
             name="payable_has_positive_amount"),
         CheckConstraint(
-            f"approved_amount IS NULL OR {_state_in(PAYABLE_STATES | {ClaimState.PAID})}",
+            f"approved_amount IS NULL OR {values_in('state', PAYABLE_STATES | {ClaimState.PAID})}",
             name="amount_only_when_payable"),
         CheckConstraint("state <> 'partially_approved' OR approved_amount < max_total",
                         name="partial_below_max_total"),
         CheckConstraint(
-            f"NOT ({_state_in(DECIDED_STATES)}) "
+            f"NOT ({values_in('state', DECIDED_STATES)}) "
             "OR (decided_at IS NOT NULL AND decided_by_id IS NOT NULL)",
             name="decided_has_decided_at"),
-        CheckConstraint(f"decided_at IS NULL OR {_state_in(DECIDED_STATES)}",
+        CheckConstraint(f"decided_at IS NULL OR {values_in('state', DECIDED_STATES)}",
                         name="decided_at_only_when_decided"),
         CheckConstraint("state <> 'rejected' OR rejection_reason IS NOT NULL",
                         name="rejected_has_reason"),
         CheckConstraint("rejection_reason IS NULL OR state = 'rejected'",
                         name="reason_only_when_rejected"),
         CheckConstraint(
-            f"NOT ({_state_in(OPEN_STATES - {ClaimState.SUBMITTED})}) "
+            f"NOT ({values_in('state', OPEN_STATES - {ClaimState.SUBMITTED})}) "
             "OR (assigned_staff_id IS NOT NULL AND taken_at IS NOT NULL)",
             name="reviewed_has_advisor"),
         CheckConstraint("state <> 'withdrawn' OR withdrawn_at IS NOT NULL",

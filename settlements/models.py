@@ -12,7 +12,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
-from arbiter.db import CURRENCY, Base, PrimaryKey, enum_type
+from arbiter.db import CURRENCY, Base, PrimaryKey, enum_type, values_in
 from orders.models import Order
 from settlements.states import (
     COUNTED_STATES,
@@ -26,14 +26,9 @@ from settlements.states import (
     Source,
 )
 
-
-def _in(column: str, values) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v.value}'" for v in sorted(values)))
-
-
 _PAIRS = " OR ".join(
     f"(kind = '{kind.value}' AND payer = '{payer.value}' AND payee = '{payee.value}' "
-    f"AND {_in('source', SOURCES[kind])})"
+    f"AND {values_in('source', SOURCES[kind])})"
     for kind, (payer, payee) in PARTIES.items())
 
 
@@ -49,7 +44,7 @@ class Settlement(PrimaryKey, Base):
     __table_args__ = (
         CheckConstraint(_PAIRS, name="kind_names_its_parties"),
         CheckConstraint(
-            f"({_in('kind', GOODS_KINDS)}) = (amount IS NULL)", name="amount_iff_money"),
+            f"({values_in('kind', GOODS_KINDS)}) = (amount IS NULL)", name="amount_iff_money"),
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("(source = 'offer') = (offer_id IS NOT NULL)", name="offer_iff_source"),
         CheckConstraint("(source = 'claim') = (claim_id IS NOT NULL)", name="claim_iff_source"),
