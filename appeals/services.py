@@ -482,8 +482,7 @@ def recovery_amount(claim: Claim, paid: int) -> int:
 def _appeal_settled(row: Settlement, actor: User | None) -> None:
     """An appeal's payout confirmed by finance: the seller owes it back, as for a claim."""
     if row.kind is SettlementKind.PAYOUT and row.state is SettlementState.CONFIRMED:
-        ledger.record(row.order, SettlementKind.RECOVERY, actor=actor, amount=row.amount,
-                      discussion_id=row.discussion_id, appeal_id=row.appeal_id)
+        ledger.recover(row, actor, row.amount)
 
 
 ledger.on_settled(Source.APPEAL, _appeal_settled)

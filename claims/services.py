@@ -683,10 +683,7 @@ def _payout_settled(payout: Settlement, actor: User | None) -> None:
     if payout.kind is SettlementKind.PAYOUT and payout.state is SettlementState.CONFIRMED:
         claim = db.session.get(Claim, payout.claim_id)
         # A seller's decided appeal may have lowered (or cancelled) what they owe back.
-        owed = appeals.recovery_amount(claim, payout.amount)
-        if owed > 0:
-            ledger.record(payout.order, SettlementKind.RECOVERY, actor=actor, amount=owed,
-                          discussion_id=payout.discussion_id, claim_id=payout.claim_id)
+        ledger.recover(payout, actor, appeals.recovery_amount(claim, payout.amount))
 
 
 ledger.on_settled(Source.CLAIM, _payout_settled)

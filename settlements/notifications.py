@@ -5,7 +5,9 @@ from flask_babel import lazy_gettext as _l
 from arbiter.notifications import register_texts
 
 register_texts({
-    "settlement.recorded": _l("A settlement was agreed on your order (#%(id)s)."),
+    "settlement.recovery_owed": _l(
+        "The platform paid the buyer of your sale and recovers %(amount)s from you by "
+        "%(due_at)s (settlement #%(id)s)."),
     "settlement.confirmed": _l("Settlement #%(id)s was confirmed as fulfilled."),
     "settlement.failed": _l(
         "Settlement #%(id)s was not fulfilled; the discussion is open again and buyer "

@@ -138,6 +138,20 @@ def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: in
     return row
 
 
+def recover(payout: Settlement, actor: User | None, amount: int) -> Settlement | None:
+    """A confirmed payout (a claim's, or an appeal's top-up) is recovered from the seller:
+    the row the marketplace settles with them, and the seller is told what they owe."""
+    if amount <= 0:
+        return None
+    row = record(payout.order, SettlementKind.RECOVERY, actor=actor, amount=amount,
+                 discussion_id=payout.discussion_id, claim_id=payout.claim_id,
+                 appeal_id=payout.appeal_id)
+    notify(_seller(row), "settlement.recovery_owed", row,
+           amount=format_money(amount, row.currency, _seller(row).locale or "pl"),
+           due_at=row.due_at.isoformat())
+    return row
+
+
 def owed_to_buyer(order_id: int) -> list[Settlement]:
     """The order's promises to the buyer that are neither kept nor broken yet."""
     return list(db.session.scalars(

@@ -212,3 +212,20 @@ def test_story_4_a_verdict_that_orders_payment_is_followed_up(escalated, staff):
         db.session.commit()
         assert claims.filing_refusal(escalated.order) is None
     assert escalated.order.compensation_committed == 0
+
+
+def test_a_paid_claim_tells_the_seller_what_is_recovered_from_them(create_order, buyer, seller,
+                                                                    staff, create_user):
+    order = create_order(buyer=buyer, seller=seller)
+    _discussion(order, age_hours=25)
+    claim = _approve(_file(order), staff)
+    finance = create_user("finance@example.test", is_staff=True)
+    batch = claims.export_payouts(finance)
+    claims.mark_batch_paid(batch.id, finance)
+    db.session.commit()
+    recovery = db.session.scalar(select(Settlement).where(
+        Settlement.claim_id == claim.id, Settlement.kind == SettlementKind.RECOVERY))
+    assert (recovery.amount, recovery.state) == (claim.approved_amount, SettlementState.OWED)
+    told = db.session.scalar(select(Notification).where(
+        Notification.user_id == seller.id, Notification.kind == "settlement.recovery_owed"))
+    assert told is not None and told.object_id == recovery.id
