@@ -15,7 +15,7 @@ from accounts.models import User
 from appeals.states import OPEN_STATES, TERMINAL_STATES, AppealState, Appellant, Role, Subject
 from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type, values_in
 from arbiter.files import EvidenceFile
-from orders.models import Order
+from orders.models import Order, order_parties_fk
 from orders.policy import conflicted
 
 STATEMENT_MIN, STATEMENT_MAX = 30, 20_000
@@ -58,9 +58,7 @@ class Appeal(PrimaryKey, Timestamps, Base):
                         name="varied_changes_the_amount"),
         CheckConstraint("state <> 'upheld' OR new_amount = original_amount",
                         name="upheld_keeps_the_amount"),
-        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
-                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
-                             name="fk_appeals_order_parties"),
+        order_parties_fk("appeals"),
         ForeignKeyConstraint(["discussion_id", "original_decider_id"],
                              ["discussions.id", "discussions.decided_by_id"],
                              name="fk_appeals_verdict_decider"),

@@ -31,7 +31,7 @@ from claims.states import (
     RejectionReason,
     Role,
 )
-from orders.models import Order
+from orders.models import Order, order_parties_fk
 from orders.policy import conflicted
 
 
@@ -153,9 +153,7 @@ class Claim(PrimaryKey, Timestamps, Base):
                         name="advisor_not_a_party"),
         CheckConstraint("decided_by_id <> buyer_id AND decided_by_id <> seller_id",
                         name="decider_not_a_party"),
-        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
-                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
-                             name="fk_claims_order_parties"),
+        order_parties_fk("claims"),
         # What document requests and payouts refer to with their copies of the parties.
         Index("uq_claims_parties", "id", "buyer_id", "seller_id", unique=True),
         # What an appeal refers to with its copy of the decision's author (migration 0017).

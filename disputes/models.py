@@ -29,7 +29,7 @@ from disputes.states import (
     Role,
     Verdict,
 )
-from orders.models import Order
+from orders.models import Order, order_parties_fk
 
 _OPEN = text("state IN ({})".format(
     ", ".join(f"'{state.value}'" for state in sorted(OPEN_STATES))))
@@ -84,9 +84,7 @@ class Discussion(PrimaryKey, Timestamps, Base):
                         name="advisor_not_a_party"),
         CheckConstraint("decided_by_id <> buyer_id AND decided_by_id <> seller_id",
                         name="decider_not_a_party"),
-        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
-                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
-                             name="fk_discussions_order_parties"),
+        order_parties_fk("discussions"),
         # What information requests refer to with their copies of the parties.
         Index("uq_discussions_parties", "id", "buyer_id", "seller_id", unique=True),
         # What an appeal refers to with its copy of the verdict's author (migration 0017).

@@ -1,7 +1,15 @@
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, and_
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -81,6 +89,15 @@ class Order(PrimaryKey, Timestamps, Base):
 
     def can_view(self, user) -> bool:
         return bool(user.is_authenticated) and (self.is_party(user) or user.is_staff)
+
+
+def order_parties_fk(table: str) -> ForeignKeyConstraint:
+    """For a row of an order's case (a discussion, a claim, a settlement, an appeal): its
+    copies of the buyer and the seller are the order's (migration 0013). The copies let the
+    database refuse staff acting on their own case in a CHECK of the row itself."""
+    return ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
+                                ["orders.id", "orders.buyer_id", "orders.seller_id"],
+                                name=f"fk_{table}_order_parties")
 
 
 def not_a_party(user_id, case) -> ColumnElement[bool]:

@@ -3,7 +3,6 @@ from datetime import datetime
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from arbiter.db import CURRENCY, Base, PrimaryKey, enum_type, values_in
-from orders.models import Order
+from orders.models import Order, order_parties_fk
 from settlements.states import (
     COUNTED_STATES,
     GOODS_KINDS,
@@ -59,9 +58,7 @@ class Settlement(PrimaryKey, Base):
                         name="settled_says_how"),
         CheckConstraint("(proof_at IS NULL) = (proof_reference IS NULL)",
                         name="proof_has_reference"),
-        ForeignKeyConstraint(["order_id", "buyer_id", "seller_id"],
-                             ["orders.id", "orders.buyer_id", "orders.seller_id"],
-                             name="fk_settlements_order_parties"),
+        order_parties_fk("settlements"),
         # One row per accepted offer, per verdict, per claim and kind (payout, recovery):
         # a retried acceptance or approval can never record the same outcome twice.
         Index("uq_settlements_offer", "offer_id", unique=True,
