@@ -1,9 +1,12 @@
 """Flask-Login wiring: the cookie carries a server-side session token, never a user id."""
 
-from flask import redirect, request, url_for
-from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager
+from functools import wraps
 
+from flask import abort, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, login_required
+
+from accounts.roles import Role
 from accounts.services import load_session_user
 from arbiter.errors import error_response, wants_json
 
@@ -22,18 +25,19 @@ def init_login(manager: LoginManager) -> None:
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
-def staff_required(view):
-    """Platform advisors only: anonymous users go to login, everyone else gets 403."""
-    from functools import wraps
+def role_required(*roles: Role):
+    """Staff holding one of ``roles`` only: anonymous users go to login, everyone else
+    gets 403."""
 
-    from flask import abort
-    from flask_login import current_user, login_required
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
 
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_staff:
-            abort(403)
-        return view(*args, **kwargs)
+        wrapped.required_roles = frozenset(roles)
+        return wrapped
 
-    return wrapped
+    return decorator

@@ -32,11 +32,12 @@ import secrets
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 
 from accounts import personal_data
-from accounts.models import DataExport, User, UserSession
+from accounts.models import DataExport, RoleGrant, User, UserSession
 from accounts.passwords import verify_password
+from accounts.roles import Role
 from arbiter import audit, clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -69,21 +70,26 @@ def deletion_blockers(user: User) -> list[str]:
                 "You are handling %(num)d open case as an advisor. Finish it first.",
                 "You are handling %(num)d open cases as an advisor. Finish them first.",
                 handled))
+    if Role.ADMIN in user.roles:
         others = db.session.scalar(select(func.count(User.id)).where(
-            User.is_staff.is_(True), User.deleted_at.is_(None), User.id != user.id))
+            _admin, User.deleted_at.is_(None), User.id != user.id))
         if not others:
-            problems.append(_("You are the last advisor account. The platform needs one: "
-                              "make another advisor account before deleting this one."))
+            problems.append(_("You are the last administrator. The platform needs one: "
+                              "give another staff member the administrator role before "
+                              "deleting this account."))
     return problems
 
 
+_admin = exists().where(RoleGrant.user_id == User.id, RoleGrant.role == Role.ADMIN)
+
+
 def _lock(user: User) -> User:
-    """Lock the person's row, and for an advisor every live advisor's row, in id order: two
-    advisors deleting themselves at once queue here (never deadlock), and the second one
-    counts the advisors left after the first one's commit."""
-    if user.is_staff:
+    """Lock the person's row, and for an administrator every live administrator's row, in
+    id order: two administrators deleting themselves at once queue here (never deadlock),
+    and the second one counts the administrators left after the first one's commit."""
+    if Role.ADMIN in user.roles:
         db.session.execute(
-            select(User.id).where(User.is_staff.is_(True), User.deleted_at.is_(None))
+            select(User.id).where(_admin, User.deleted_at.is_(None))
             .order_by(User.id).with_for_update())
     return db.session.scalar(select(User).where(User.id == user.id).with_for_update()
                              .execution_options(populate_existing=True))
@@ -124,14 +130,14 @@ def delete_account(user: User, password: str) -> str:
         if holder.erase:
             counts.update(holder.erase(user))
 
-    was_staff = user.is_staff
+    roles = sorted(user.roles)
     user.email = pseudonymous_email(pseudonym)
     user.name = f"deleted-{pseudonym}"
     user.password_hash = UNUSABLE_PASSWORD
     user.password_changed_at = now
     user.locale = None
-    user.is_staff = False
+    user.role_grants = []
     user.deleted_at = now
     audit.record("user.deleted", user, actor=user,
-                 after={"pseudonym": pseudonym, "was_staff": was_staff, **counts})
+                 after={"pseudonym": pseudonym, "roles": roles, **counts})
     return pseudonym

@@ -258,7 +258,7 @@ def _account(archive: Archive) -> None:
     user = archive.user
     archive.add("account.json", {
         "id": user.id, "name": user.name, "email": user.email, "language": user.locale,
-        "staff": user.is_staff, "registered_at": user.created_at,
+        "staff_roles": sorted(user.roles), "registered_at": user.created_at,
         "updated_at": user.updated_at, "password_changed_at": user.password_changed_at})
 
 

@@ -2,14 +2,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from accounts.roles import Role, effective
 from arbiter.db import Base, PrimaryKey, Timestamps, enum_type
 
 
 class User(UserMixin, PrimaryKey, Timestamps, Base):
-    """A marketplace member. Anyone can buy and sell; ``is_staff`` marks platform advisors."""
+    """A marketplace member. Anyone can buy and sell; staff hold one or more roles
+    (:class:`RoleGrant`)."""
 
     __tablename__ = "users"
     __table_args__ = (
@@ -20,7 +22,6 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, comment="lower-cased login")
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
-    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(5), comment="preferred language")
     password_changed_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column(
@@ -29,6 +30,10 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     sessions: Mapped[list["UserSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Read with the user (one small query) because nearly every page asks what they may do.
+    role_grants: Mapped[list["RoleGrant"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True,
+        lazy="selectin", foreign_keys="RoleGrant.user_id", order_by="RoleGrant.role")
 
     # Set on the instance Flask-Login holds for this request: the raw session token
     # (never stored; the table keeps its hash).
@@ -43,8 +48,38 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def roles(self) -> frozenset[Role]:
+        """The staff roles this person holds, with the ones they include (senior: advisor)."""
+        return effective(grant.role for grant in self.role_grants)
+
+    @property
+    def is_staff(self) -> bool:
+        """Holds any staff role."""
+        return bool(self.role_grants)
+
+    def has_role(self, *roles: Role) -> bool:
+        """Holds at least one of ``roles`` (directly or through a role that includes it)."""
+        return not self.roles.isdisjoint(roles)
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class RoleGrant(Base):
+    """One role a staff member holds; granting and removing are audited (accounts.staff)."""
+
+    __tablename__ = "staff_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[Role] = mapped_column(enum_type(Role, name="staffrole"), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column()
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"),
+        comment="who granted it; empty for the command line and the migration")
+
+    user: Mapped[User] = relationship(back_populates="role_grants", foreign_keys=[user_id])
 
 
 class UserSession(PrimaryKey, Base):

@@ -14,8 +14,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, bindparam, delete, select
 
-from accounts.models import User, UserSession
+from accounts.models import RoleGrant, User, UserSession
 from accounts.passwords import hash_password, password_problem, verify_password
+from accounts.roles import Role
 from arbiter import audit, clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
@@ -36,7 +37,7 @@ def _check_password_rules(password: str, field: str = "password") -> None:
 
 
 def create_user(
-    email: str, name: str, password: str, *, is_staff: bool = False, actor=None
+    email: str, name: str, password: str, *, roles=(), actor=None
 ) -> User:
     email = normalise_email(email)
     _check_password_rules(password)
@@ -46,11 +47,13 @@ def create_user(
             code="email_taken",
             fields={"email": ["taken"]},
         )
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password),
-                is_staff=is_staff)
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    user.role_grants = [RoleGrant(role=Role(role), granted_at=clock.now(),
+                                  granted_by_id=getattr(actor, "id", None))
+                        for role in sorted(set(roles))]
     db.session.add(user)
     audit.record("user.registered", user, actor=actor or user,
-                 after={"email": email, "is_staff": is_staff})
+                 after={"email": email, "roles": sorted(set(roles))})
     return user
 
 

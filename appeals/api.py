@@ -18,6 +18,7 @@ buyer's files (as with the claim's documents, claims.queries.SellersView).
 import marshmallow as ma
 from flask_babel import gettext
 
+from accounts.roles import Role
 from appeals import queries, services
 from appeals.documents import original_document
 from appeals.models import RATIONALE_MIN, STATEMENT_MAX, STATEMENT_MIN, Appeal, AppealFile
@@ -289,7 +290,7 @@ def answer(data, appeal_id: int):
 
 
 @blp.route("/staff/appeals", methods=["GET"])
-@auth.staff_required
+@auth.role_required(Role.SENIOR)
 @blp.arguments(ListQuery, location="query")
 @blp.response(200, AppealPage)
 def queue(query):
@@ -300,7 +301,7 @@ def queue(query):
 
 
 @blp.route("/appeals/<id:appeal_id>/take", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.SENIOR)
 @blp.response(200, AppealDetailOut)
 @blp.alt_response(403, description="own_decision: the caller made the decision appealed")
 def take(appeal_id: int):
@@ -311,7 +312,7 @@ def take(appeal_id: int):
 
 
 @blp.route("/appeals/<id:appeal_id>/evidence/<string:item>/read", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.SENIOR)
 @blp.response(200, AppealDetailOut)
 def mark_read(appeal_id: int, item: str):
     """Mark one piece of the case's evidence read (``item`` as the checklist names it, e.g.
@@ -323,7 +324,7 @@ def mark_read(appeal_id: int, item: str):
 
 
 @blp.route("/appeals/<id:appeal_id>/decide", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.SENIOR)
 @blp.arguments(AppealDecisionIn)
 @blp.response(200, AppealDetailOut)
 @blp.alt_response(409, description="answer_pending (fields.answer_due_at), evidence_unread "

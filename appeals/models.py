@@ -12,6 +12,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from appeals.states import OPEN_STATES, TERMINAL_STATES, AppealState, Appellant, Role, Subject
 from arbiter.db import AppendOnly, Base, PrimaryKey, Timestamps, enum_type, values_in
 from arbiter.files import EvidenceFile
@@ -147,8 +148,8 @@ class Appeal(PrimaryKey, Timestamps, Base):
 
     def can_review(self, user) -> bool:
         """Staff who neither made the decision nor are a party to the case."""
-        return (bool(getattr(user, "is_staff", False)) and user.id != self.original_decider_id
-                and not conflicted(user, self))
+        return (getattr(user, "is_authenticated", False) and user.has_role(StaffRole.SENIOR)
+                and user.id != self.original_decider_id and not conflicted(user, self))
 
 
 class AppealFile(EvidenceFile, AppendOnly, PrimaryKey, Base):

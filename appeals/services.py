@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from appeals import notifications as _notification_texts  # noqa: F401 - registers texts
 from appeals import policy
 from appeals.models import (
@@ -245,7 +246,7 @@ def answer(appeal: Appeal, user: User, statement: str, uploads: list[Upload] = (
 
 
 def _require_reviewer(appeal: Appeal, staff: User) -> None:
-    if not getattr(staff, "is_staff", False):
+    if not staff.has_role(StaffRole.SENIOR):
         raise NotFound(_("There is nothing here."))
     if staff.id == appeal.original_decider_id:
         raise ConflictOfInterest(

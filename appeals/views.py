@@ -11,8 +11,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from appeals import queries, services
 from appeals.forms import AnswerForm, AppealForm, DecisionForm, MarkReadForm
 from appeals.models import Appeal
@@ -258,7 +259,7 @@ def download(appeal_id: int, file_id: int):
 
 
 @bp.route("/staff/appeals")
-@staff_required
+@role_required(StaffRole.SENIOR)
 def queue():
     """Open appeals, oldest first, with the time left to decide; the ones I may not review
     (my own decision, my own case) are listed and marked, without a take button."""
@@ -268,7 +269,7 @@ def queue():
 
 
 @bp.route("/appeals/<int:appeal_id>/take", methods=["POST"])
-@staff_required
+@role_required(StaffRole.SENIOR)
 def take(appeal_id: int):
     """Take the appeal for review (never one's own decision: 403)."""
     appeal = _visible_appeal(appeal_id)
@@ -278,7 +279,7 @@ def take(appeal_id: int):
 
 
 @bp.route("/appeals/<int:appeal_id>/read", methods=["POST"])
-@staff_required
+@role_required(StaffRole.SENIOR)
 def mark_read(appeal_id: int):
     """The reviewer marks one piece of evidence read."""
     appeal = _visible_appeal(appeal_id)
@@ -291,7 +292,7 @@ def mark_read(appeal_id: int):
 
 
 @bp.route("/appeals/<int:appeal_id>/decide", methods=["POST"])
-@staff_required
+@role_required(StaffRole.SENIOR)
 def decide(appeal_id: int):
     """Uphold, vary or overturn the decision, with a rationale (only once every piece of
     evidence is read and the other party answered or their time ran out: 409 before)."""

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from accounts import services as accounts
 from accounts.models import User
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.extensions import db
 from orders.services import upsert_order
@@ -14,8 +15,10 @@ from orders.states import PaymentMethod
 
 DEMO_PASSWORD = "arbiter-demo-2026"  # noqa: S105 - published demo credential
 STAFF = ("staff@arbiter.test", "Anna Doradczyni")
-# A second advisor: appeals are decided by someone other than the original decider.
+# A senior advisor: appeals are decided by someone other than the original decider.
 REVIEWER = ("reviewer@arbiter.test", "Piotr Recenzent")
+FINANCE = ("finance@arbiter.test", "Franciszek Finansowy")
+ADMIN = ("admin@arbiter.test", "Alicja Administratorka")
 BUYERS = [
     ("buyer1@arbiter.test", "Bartek Kupujący"),
     ("buyer2@arbiter.test", "Zofia Źródłowska"),
@@ -41,17 +44,19 @@ ITEMS = [
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    return [("staff", STAFF[0]), ("staff", REVIEWER[0])] + [("buyer", e) for e, _ in BUYERS] + [
-        ("seller", e) for e, _ in SELLERS
-    ]
+    return ([("advisor", STAFF[0]), ("senior", REVIEWER[0]), ("finance", FINANCE[0]),
+             ("admin", ADMIN[0])] + [("buyer", e) for e, _ in BUYERS]
+            + [("seller", e) for e, _ in SELLERS])
 
 
 def seed_demo_data() -> bool:
     """Create the demo world; return False (and do nothing) when any user exists."""
     if db.session.scalar(select(func.count(User.id))):
         return False
-    staff = accounts.create_user(*STAFF, DEMO_PASSWORD, is_staff=True)
-    reviewer = accounts.create_user(*REVIEWER, DEMO_PASSWORD, is_staff=True)
+    staff = accounts.create_user(*STAFF, DEMO_PASSWORD, roles=[Role.ADVISOR])
+    reviewer = accounts.create_user(*REVIEWER, DEMO_PASSWORD, roles=[Role.SENIOR])
+    finance = accounts.create_user(*FINANCE, DEMO_PASSWORD, roles=[Role.FINANCE])
+    admin = accounts.create_user(*ADMIN, DEMO_PASSWORD, roles=[Role.ADMIN])
     buyers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in BUYERS]
     sellers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in SELLERS]
     buyers[2].locale = "en"
@@ -75,9 +80,9 @@ def seed_demo_data() -> bool:
             "delivered_at": paid_at + timedelta(days=3) if number % 4 else None,
         }).order)
     _seed_discussions(orders, staff)
-    _seed_claims(orders, staff)
+    _seed_claims(orders, staff, finance)
     _seed_appeals(orders, staff, reviewer)
-    _seed_incident(staff)
+    _seed_incident(admin)
     return True
 
 
@@ -161,7 +166,7 @@ def _seed_discussions(orders, staff) -> None:
     disputes.withdraw(withdrawn, withdrawn.buyer)
 
 
-def _seed_claims(orders, staff) -> None:
+def _seed_claims(orders, staff, finance) -> None:
     """Claims in the states the case shows: two waiting for the seller's answer (one of
     them in the staff queue, not decidable yet), one paid with the recovery the marketplace
     settles with the seller, one approved, answered by its seller, with a pending payout.
@@ -212,8 +217,8 @@ def _seed_claims(orders, staff) -> None:
     claims.take(claim, staff)
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The photos show a different edition than the listing.")
-    batch = claims.export_payouts(staff)
-    claims.mark_batch_paid(batch.id, staff)
+    batch = claims.export_payouts(finance)
+    claims.mark_batch_paid(batch.id, finance)
 
     approved = orders[4]
     claim = claims.file_claim(
@@ -292,7 +297,7 @@ def _seed_appeals(orders, staff, reviewer) -> None:
             "ceny roweru, więc zwrot podnosimy do tej kwoty.")
 
 
-def _seed_incident(staff) -> None:
+def _seed_incident(admin) -> None:
     """A resolved incident of six days ago with its whole timeline, told as it happened.
 
     It affected claims, so the filing windows of the orders paid in the 90 days before it
@@ -304,7 +309,7 @@ def _seed_incident(staff) -> None:
     # Whole minutes, as staff type them: the page's window form then round-trips exactly.
     started = (clock.now() - timedelta(days=6)).replace(second=0, microsecond=0)
     incident = incidents.declare(
-        staff, title="Nie można składać wniosków o rekompensatę",
+        admin, title="Nie można składać wniosków o rekompensatę",
         impact="Formularz wniosku o rekompensatę zwracał błąd; nie dało się też dodawać "
                "dokumentów do złożonych wniosków.",
         affected_services=["claims"], started_at=started,
@@ -314,10 +319,10 @@ def _seed_incident(staff) -> None:
             (35, UpdateKind.IMPACT, "Nie działa składanie wniosków ani wysyłanie dokumentów. "
                                     "Dyskusje działają normalnie."),
             (90, UpdateKind.PROGRESS, "Znaleźliśmy przyczynę; wdrażamy poprawkę.")):
-        incidents.post_update(incident, staff, kind=kind, body=body,
+        incidents.post_update(incident, admin, kind=kind, body=body,
                               now=started + timedelta(minutes=minutes))
     incidents.resolve(
-        incident, staff, ended_at=started + timedelta(hours=2, minutes=50),
+        incident, admin, ended_at=started + timedelta(hours=2, minutes=50),
         body="Formularz działa. Terminy na złożenie wniosków i dosłanie dokumentów, które "
              "biegły w czasie awarii, przedłużyliśmy o 24 godziny.",
         now=started + timedelta(hours=3))

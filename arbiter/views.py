@@ -19,7 +19,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts import services as account_services
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import Role
 from arbiter import documents, mail
 from arbiter import notifications as notifications_module
 from arbiter.extensions import db, limiter
@@ -77,7 +78,7 @@ def set_language():
 
 
 @bp.route("/staff/outbox")
-@staff_required
+@role_required(Role.ADMIN)
 def outbox():
     """E-mails that could not be delivered (dead) or are waiting for a retry."""
     rows = db.session.scalars(
@@ -87,7 +88,7 @@ def outbox():
 
 
 @bp.route("/staff/outbox/<int:email_id>/retry", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def retry_email(email_id: int):
     """Send a dead e-mail again."""
     row = db.session.get(OutboxEmail, email_id)

@@ -124,7 +124,7 @@ def seed(url: str, storage_dir: str) -> Seed:
                       "STORAGE_DIR": storage_dir, "ENV": "development"})
     with app.app_context():
         people = {role: accounts.create_user(f"{role}@bench.test", name, PASSWORD,
-                                             is_staff=role == "staff")
+                                             roles=["advisor"] if role == "staff" else ())
                   for role, name in (("buyer", "Barbara Buyer"), ("seller", "Stefan Seller"),
                                      ("staff", "Sylwia Staff"), ("bigseller", "Big Seller"),
                                      ("bigbuyer", "Big Buyer"))}

@@ -16,6 +16,7 @@ from flask_smorest.fields import Upload
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from accounts.roles import Role
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -353,7 +354,7 @@ def answer(data, claim_id: int):
 
 
 @blp.route("/staff/claims", methods=["GET"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(ClaimQueueQuery, location="query")
 @blp.response(200, ClaimPage)
 def queue(query):
@@ -365,39 +366,39 @@ def queue(query):
 
 
 @blp.route("/claims/<id:claim_id>/take", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.response(200, ClaimDetailOut)
 def take(claim_id: int):
-    """Start reviewing a submitted claim (staff only)."""
+    """Start reviewing a submitted claim (advisors only)."""
     services.take(_visible(claim_id), auth.current_user())
     return _fresh(claim_id)
 
 
 @blp.route("/claims/<id:claim_id>/document-requests", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(DocumentRequestIn)
 @blp.response(201, ClaimDetailOut)
 def request_documents(data, claim_id: int):
-    """Ask the buyer for documents, due in 7 days (staff only)."""
+    """Ask the buyer for documents, due in 7 days (advisors only)."""
     services.request_documents(_visible(claim_id), auth.current_user(), data["what"])
     return _fresh(claim_id)
 
 
 @blp.route("/claims/<id:claim_id>/reject-after-deadline", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.response(200, ClaimDetailOut)
 def reject_after_deadline(claim_id: int):
-    """Reject a claim whose requested documents did not arrive in time (staff only)."""
+    """Reject a claim whose requested documents did not arrive in time (advisors only)."""
     services.reject_after_deadline(_visible(claim_id), auth.current_user())
     return _fresh(claim_id)
 
 
 @blp.route("/claims/<id:claim_id>/decide", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(ClaimDecisionIn)
 @blp.response(200, ClaimDetailOut)
 def decide(data, claim_id: int):
-    """Approve, approve partially or reject (staff only)."""
+    """Approve, approve partially or reject (advisors only)."""
     services.decide(_visible(claim_id), auth.current_user(), decision=data["decision"],
                     amount=data["amount"], rejection_reason=data["rejection_reason"],
                     rationale=data["rationale"])
@@ -405,13 +406,13 @@ def decide(data, claim_id: int):
 
 
 @blp.route("/staff/payouts/export", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.FINANCE)
 @blp.doc(responses={"201": {
     "description": "the batch's CSV; the batch id is in X-Arbiter-Batch-Id",
     "content": {"text/csv": {"schema": {"type": "string"}}}}})
 @blp.alt_response(409, description="there is no pending payout to export")
 def export_payouts():
-    """Put every pending payout into a new batch and answer its CSV (staff only)."""
+    """Put every pending payout into a new batch and answer its CSV (finance only)."""
     batch = services.export_payouts(auth.current_user())
     response = Response(storage().get(batch.csv_storage_key), status=201,
                         mimetype="text/csv")

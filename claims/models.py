@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from arbiter.db import CURRENCY, AppendOnly, Base, PrimaryKey, Timestamps, enum_type, values_in
 from arbiter.files import EvidenceFile
 from arbiter.party_requests import PartyRequest
@@ -295,7 +296,8 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     def can_review(self, user) -> bool:
         """Staff who are neither its buyer nor its seller (orders.policy.conflicted)."""
-        return bool(getattr(user, "is_staff", False)) and not conflicted(user, self)
+        return (getattr(user, "is_authenticated", False) and user.has_role(StaffRole.ADVISOR)
+                and not conflicted(user, self))
 
     def can_handle(self, user) -> bool:
         return self.can_review(user) and self.assigned_staff_id == user.id

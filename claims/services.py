@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from appeals import services as appeals
 from arbiter import audit, clock, documents
 from arbiter.db import add_unless_taken, locked
@@ -436,8 +437,8 @@ def _require_buyer(claim: Claim, user: User) -> None:
         raise NotFound(_("There is nothing here."))
 
 
-def _require_staff(user: User) -> None:
-    if not user.is_staff:
+def _require_staff(user: User, role: StaffRole = StaffRole.ADVISOR) -> None:
+    if not user.has_role(role):
         raise NotFound(_("There is nothing here."))
 
 
@@ -702,7 +703,7 @@ def export_payouts(staff: User) -> PayoutBatch:
     The payouts of claims the exporter is a party to are left out: they stay pending for
     another staff member's export, so one person's claim never holds everybody's money up.
     """
-    _require_staff(staff)
+    _require_staff(staff, StaffRole.FINANCE)
     pending = Payout.state == PayoutState.PENDING
     payouts = list(db.session.scalars(
         select(Payout).where(pending, not_a_party(staff.id, Payout)).order_by(Payout.id)
@@ -749,7 +750,7 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
     Nobody confirms a batch that pays a claim they are a party to (403): the batch is
     confirmed as a whole, as the bank transfers were made.
     """
-    _require_staff(staff)
+    _require_staff(staff, StaffRole.FINANCE)
     batch = locked(PayoutBatch, batch_id)
     if any(conflicted(staff, payout) for payout in batch.payouts):
         raise ConflictOfInterest(

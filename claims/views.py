@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import ANY_STAFF, Role
 from appeals.policy import Terms as AppealTerms
 from arbiter import clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
@@ -270,7 +271,7 @@ def answer(claim_id: int):
 
 
 @bp.route("/staff/claims")
-@staff_required
+@role_required(Role.ADVISOR)
 def queue():
     """Claims awaiting a decision, the longest-waiting first, without my own cases; filter
     by type and state."""
@@ -286,7 +287,7 @@ def queue():
 
 
 @bp.route("/claims/<int:claim_id>/take", methods=["POST"])
-@staff_required
+@role_required(Role.ADVISOR)
 def take(claim_id: int):
     """Start reviewing a submitted claim."""
     claim = _visible_claim(claim_id)
@@ -295,7 +296,7 @@ def take(claim_id: int):
 
 
 @bp.route("/claims/<int:claim_id>/document-requests", methods=["POST"])
-@staff_required
+@role_required(Role.ADVISOR)
 def request_documents(claim_id: int):
     """Ask the buyer for documents, due in 7 days."""
     claim = _visible_claim(claim_id)
@@ -308,7 +309,7 @@ def request_documents(claim_id: int):
 
 
 @bp.route("/claims/<int:claim_id>/reject-after-deadline", methods=["POST"])
-@staff_required
+@role_required(Role.ADVISOR)
 def reject_after_deadline(claim_id: int):
     """Reject a claim whose requested documents did not arrive by the deadline."""
     claim = _visible_claim(claim_id)
@@ -318,7 +319,7 @@ def reject_after_deadline(claim_id: int):
 
 
 @bp.route("/claims/<int:claim_id>/decide", methods=["POST"])
-@staff_required
+@role_required(Role.ADVISOR)
 def decide(claim_id: int):
     """Approve, approve partially or reject."""
     claim = _visible_claim(claim_id)
@@ -340,7 +341,7 @@ def decide(claim_id: int):
 
 
 @bp.route("/staff/payouts")
-@staff_required
+@role_required(Role.FINANCE)
 def payouts():
     """Where the payouts stand, the pending ones and the batches handed to finance."""
     pending = queries.pending_payouts()
@@ -352,7 +353,7 @@ def payouts():
 
 
 @bp.route("/staff/payouts/export", methods=["POST"])
-@staff_required
+@role_required(Role.FINANCE)
 def export_payouts():
     """Put every pending payout into a new batch and download its CSV."""
     batch = services.export_payouts(current_user._get_current_object())
@@ -364,7 +365,7 @@ def export_payouts():
 
 
 @bp.route("/staff/payouts/batches/<int:batch_id>.csv")
-@staff_required
+@role_required(Role.FINANCE)
 def batch_csv(batch_id: int):
     """The batch's CSV exactly as exported (its SHA-256 is on the batch)."""
     batch = db.session.get(PayoutBatch, batch_id)
@@ -375,7 +376,7 @@ def batch_csv(batch_id: int):
 
 
 @bp.route("/staff/payouts/batches/<int:batch_id>/paid", methods=["POST"])
-@staff_required
+@role_required(Role.FINANCE)
 def mark_batch_paid(batch_id: int):
     """Finance confirmed the transfers: the batch's claims are paid. Safe to repeat."""
     changed = services.mark_batch_paid(batch_id, current_user._get_current_object())
@@ -388,7 +389,7 @@ def mark_batch_paid(batch_id: int):
 
 
 @bp.route("/staff/claims/dashboard")
-@staff_required
+@role_required(*ANY_STAFF)
 def dashboard():
     """Claims paid per order, the total paid and the median time to a decision."""
     stats = queries.dashboard()

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import ANY_STAFF
 from arbiter import clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import talisman
@@ -64,7 +65,7 @@ def _build(name: str, period: Period) -> charts.Chart:
 
 
 @bp.route("/staff/dashboard/charts")
-@staff_required
+@role_required(*ANY_STAFF)
 def overview():
     """Every chart for the period (by default the last 30 days), with its data as a table."""
     try:
@@ -83,7 +84,7 @@ def overview():
 
 @bp.route("/staff/dashboard/charts/<chart>.svg")
 @talisman(content_security_policy=SVG_POLICY)
-@staff_required
+@role_required(*ANY_STAFF)
 def chart_svg(chart: str):
     """One chart as an SVG image (no script, nothing fetched)."""
     drawing = charts.render_svg(_build(chart, _period()))
@@ -93,7 +94,7 @@ def chart_svg(chart: str):
 
 
 @bp.route("/staff/dashboard/charts/<chart>.csv")
-@staff_required
+@role_required(*ANY_STAFF)
 def chart_csv(chart: str):
     """One chart's numbers as a CSV download."""
     period = _period()

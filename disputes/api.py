@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask_babel import gettext
 from sqlalchemy import select
 
+from accounts.roles import Role
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -279,7 +280,7 @@ def withdraw(discussion_id: int):
 
 
 @blp.route("/staff/discussions", methods=["GET"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, DiscussionPage)
 def queue(query):
@@ -291,7 +292,7 @@ def queue(query):
 
 
 @blp.route("/discussions/<id:discussion_id>/take", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.response(200, DiscussionDetailOut)
 def take(discussion_id: int):
     """Take an escalated case; one advisor at a time (staff only)."""
@@ -300,7 +301,7 @@ def take(discussion_id: int):
 
 
 @blp.route("/discussions/<id:discussion_id>/information-requests", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(InformationRequestIn)
 @blp.response(201, InformationRequestOut)
 def request_information(data, discussion_id: int):
@@ -310,7 +311,7 @@ def request_information(data, discussion_id: int):
 
 
 @blp.route("/discussions/<id:discussion_id>/decide", methods=["POST"])
-@auth.staff_required
+@auth.role_required(Role.ADVISOR)
 @blp.arguments(VerdictIn)
 @blp.response(200, DiscussionDetailOut)
 def decide(data, discussion_id: int):

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from arbiter import audit, clock, documents
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionKind
@@ -380,7 +381,7 @@ def escalate(discussion: Discussion, buyer: User, reason: str) -> None:
 def take_case(discussion: Discussion, staff: User) -> None:
     """One advisor at a time; taking a taken case says who has it."""
     discussion = locked(Discussion, discussion.id)
-    if not staff.is_staff:
+    if not staff.has_role(StaffRole.ADVISOR):
         raise NotFound(_("There is nothing here."))
     require_impartial(staff, discussion)
     _require_escalated(discussion)
@@ -399,7 +400,7 @@ def take_case(discussion: Discussion, staff: User) -> None:
 
 
 def _require_handler(discussion: Discussion, staff: User) -> None:
-    if not staff.is_staff:
+    if not staff.has_role(StaffRole.ADVISOR):
         raise NotFound(_("There is nothing here."))
     require_impartial(staff, discussion)
     _require_escalated(discussion)

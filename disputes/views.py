@@ -14,7 +14,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import ANY_STAFF
+from accounts.roles import Role as StaffRole
 from arbiter import clock
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -389,7 +391,7 @@ def download(discussion_id: int, attachment_id: int):
 
 
 @bp.route("/staff/escalations")
-@staff_required
+@role_required(StaffRole.ADVISOR)
 def queue():
     """Escalated discussions, oldest first, without my own cases; filter by reason and age."""
     reason = request.args.get("reason") or None
@@ -405,7 +407,7 @@ def queue():
 
 
 @bp.route("/discussions/<int:discussion_id>/take", methods=["POST"])
-@staff_required
+@role_required(StaffRole.ADVISOR)
 def take(discussion_id: int):
     """Take the case; one advisor at a time."""
     discussion = _visible_discussion(discussion_id)
@@ -414,7 +416,7 @@ def take(discussion_id: int):
 
 
 @bp.route("/discussions/<int:discussion_id>/information-requests", methods=["POST"])
-@staff_required
+@role_required(StaffRole.ADVISOR)
 def request_information(discussion_id: int):
     """Ask the buyer or the seller for information, due in 72 h."""
     discussion = _visible_discussion(discussion_id)
@@ -428,7 +430,7 @@ def request_information(discussion_id: int):
 
 
 @bp.route("/discussions/<int:discussion_id>/decide", methods=["POST"])
-@staff_required
+@role_required(StaffRole.ADVISOR)
 def decide(discussion_id: int):
     """Issue the final verdict."""
     discussion = _visible_discussion(discussion_id)
@@ -450,7 +452,7 @@ def decide(discussion_id: int):
 
 
 @bp.route("/staff/dashboard")
-@staff_required
+@role_required(*ANY_STAFF)
 def dashboard():
     """How discussions end and how sellers answer."""
     return render_template("disputes/dashboard.html",

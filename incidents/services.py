@@ -17,6 +17,7 @@ from functools import partial
 from flask_babel import gettext as _
 
 from accounts.models import User
+from accounts.roles import Role as StaffRole
 from arbiter import audit, clock
 from arbiter.db import locked
 from arbiter.errors import DomainError, NotFound, ValidationFailed
@@ -76,7 +77,7 @@ def _validate_window(started_at: datetime | None, ended_at: datetime | None,
 
 
 def _require_staff(user: User) -> None:
-    if not user.is_staff:
+    if not user.has_role(StaffRole.ADMIN):
         raise NotFound(_("There is nothing here."))
 
 

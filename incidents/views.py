@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import Role
 from accounts.services import page_extra, register_page_extra
 from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
@@ -116,14 +117,14 @@ def _incident_or_404(incident_id: int) -> Incident:
 
 
 @bp.route("/staff/incidents")
-@staff_required
+@role_required(Role.ADMIN)
 def incidents():
     """Every incident, open ones first, with a warning where users wait for an update."""
     return render_template("incidents/list.html", rows=queries.staff_list(clock.now()))
 
 
 @bp.route("/staff/incidents/new", methods=["GET", "POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def declare():
     """Declare an incident: it appears on /status and in the banner at once."""
     form = DeclareForm()
@@ -162,14 +163,14 @@ def _incident_page(incident: Incident, status: int = 200, **forms):
 
 
 @bp.route("/staff/incidents/<int:incident_id>")
-@staff_required
+@role_required(Role.ADMIN)
 def incident(incident_id: int):
     """The incident's timeline, its window, its extensions and the reports linked to it."""
     return _incident_page(_incident_or_404(incident_id))
 
 
 @bp.route("/staff/incidents/<int:incident_id>/updates", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def post_update(incident_id: int):
     """Post a public update: confirmed, impact or progress."""
     incident = _incident_or_404(incident_id)
@@ -188,7 +189,7 @@ def post_update(incident_id: int):
 
 
 @bp.route("/staff/incidents/<int:incident_id>/resolve", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def resolve(incident_id: int):
     """Resolve with the end time; the deadlines that ran during it are extended."""
     incident = _incident_or_404(incident_id)
@@ -208,7 +209,7 @@ def resolve(incident_id: int):
 
 
 @bp.route("/staff/incidents/<int:incident_id>/window", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def change_window(incident_id: int):
     """Correct the start (and, once resolved, the end) of the incident."""
     incident = _incident_or_404(incident_id)
@@ -233,7 +234,7 @@ def change_window(incident_id: int):
 
 
 @bp.route("/staff/incidents/<int:incident_id>/extend", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def extend_deadlines(incident_id: int):
     """Extend the deadlines now, before the resolution (each at most once)."""
     incident = _incident_or_404(incident_id)
@@ -247,7 +248,7 @@ def extend_deadlines(incident_id: int):
 
 
 @bp.route("/staff/problem-reports")
-@staff_required
+@role_required(Role.ADMIN)
 def problem_reports():
     """Users' reports of problems with the platform, newest first, with their incident."""
     page = queries.problem_reports(cursor=request.args.get("after"))
@@ -256,7 +257,7 @@ def problem_reports():
 
 
 @bp.route("/staff/problem-reports/<int:report_id>/link", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def link_report(report_id: int):
     """File a report under an incident; the reporter is told which one."""
     report = db.session.get(ProblemReport, report_id)
@@ -273,7 +274,7 @@ def link_report(report_id: int):
 
 
 @bp.route("/staff/problem-reports/<int:report_id>/screenshot")
-@staff_required
+@role_required(Role.ADMIN)
 def screenshot(report_id: int):
     """A report's screenshot, for staff, always as a download."""
     report = db.session.get(ProblemReport, report_id)

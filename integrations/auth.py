@@ -1,12 +1,12 @@
 """Bearer authentication and the transaction of an API request.
 
-Decorate every API view with one of :func:`user_required`, :func:`staff_required`,
+Decorate every API view with one of :func:`user_required`, :func:`role_required`,
 :func:`integration_required` or :func:`token_required`, directly under ``@blp.route``.
 The decorator
 
 - reads ``Authorization: Bearer <token>``: missing, unknown, revoked or expired -> 401;
   the wrong kind of token (a user token on an integration endpoint and vice versa) or a
-  non-staff user on a staff endpoint -> 403;
+  a user without the role a staff endpoint needs -> 403;
 - answers a refusal as the API's JSON error (the request's one transaction, committed
   below 400 and rolled back otherwise, is :mod:`arbiter.transactions`', as for pages);
 - on POST, honours ``Idempotency-Key`` (see :mod:`integrations.idempotency`).
@@ -20,6 +20,7 @@ from flask import abort, g, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from accounts.models import User
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.api import API_PREFIX, BEARER, Blueprint
 from arbiter.errors import DomainError, domain_error_response, http_error_response
@@ -100,14 +101,14 @@ def answer(view, args, kwargs):
         return make_response(http_error_response(error))
 
 
-def _guard(kinds: frozenset[TokenKind], *, staff: bool = False):
+def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset()):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             caller = load_caller()
             if caller.kind not in kinds:
                 abort(403)
-            if staff and not caller.user.is_staff:
+            if roles and not caller.user.has_role(*roles):
                 abort(403)
             g.api_caller = caller
             if request.method == "POST":
@@ -117,6 +118,7 @@ def _guard(kinds: frozenset[TokenKind], *, staff: bool = False):
             return answer(view, args, kwargs)
 
         wrapped._api_auth = kinds
+        wrapped.required_roles = roles
         return Blueprint.doc(security=BEARER)(wrapped)
 
     return decorator
@@ -127,9 +129,9 @@ def user_required(view):
     return _guard(frozenset({TokenKind.USER}))(view)
 
 
-def staff_required(view):
-    """A user token of a platform advisor; anyone else gets 403."""
-    return _guard(frozenset({TokenKind.USER}), staff=True)(view)
+def role_required(*roles: Role):
+    """A user token of staff holding one of ``roles``; anyone else gets 403."""
+    return _guard(frozenset({TokenKind.USER}), roles=frozenset(roles))
 
 
 def integration_required(view):

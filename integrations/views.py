@@ -6,7 +6,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import Role
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
 from integrations import webhooks
@@ -17,7 +18,7 @@ LOG_ROWS = 200
 
 
 @bp.route("/staff/webhooks")
-@staff_required
+@role_required(Role.ADMIN)
 def webhook_log():
     """Registered endpoints (approve them here) and the latest deliveries."""
     endpoints = db.session.scalars(
@@ -40,7 +41,7 @@ def _endpoint(endpoint_id: int) -> WebhookEndpoint:
 
 
 @bp.route("/staff/webhooks/<int:endpoint_id>/approve", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def approve(endpoint_id: int):
     """Approve a URL: it receives the events from now on."""
     webhooks.approve(_endpoint(endpoint_id), current_user._get_current_object())
@@ -49,7 +50,7 @@ def approve(endpoint_id: int):
 
 
 @bp.route("/staff/webhooks/<int:endpoint_id>/deactivate", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def deactivate(endpoint_id: int):
     """Stop sending events to a URL."""
     webhooks.deactivate(_endpoint(endpoint_id), current_user._get_current_object())
@@ -58,7 +59,7 @@ def deactivate(endpoint_id: int):
 
 
 @bp.route("/staff/webhooks/deliveries/<int:delivery_id>/retry", methods=["POST"])
-@staff_required
+@role_required(Role.ADMIN)
 def retry(delivery_id: int):
     """Send a failed delivery again."""
     delivery = db.session.get(WebhookDelivery, delivery_id)

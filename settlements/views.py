@@ -5,7 +5,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from accounts.auth import staff_required
+from accounts.auth import role_required
+from accounts.roles import Role
 from appeals.states import APPELLANT_LABELS, AppealState, Appellant
 from appeals.states import STATE_LABELS as APPEAL_STATE_LABELS
 from arbiter import clock
@@ -95,7 +96,7 @@ def show(settlement_id: int):
 
 
 @bp.route("/staff/recoveries.csv")
-@staff_required
+@role_required(Role.FINANCE)
 def recoveries_csv():
     """Every recovery (seller -> platform), the CSV the marketplace settles with the
     sellers."""

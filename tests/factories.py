@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from accounts import services as accounts
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.extensions import db
 from orders.services import upsert_order
@@ -18,10 +19,13 @@ _sequence = itertools.count(1)
 @pytest.fixture
 def create_user(db_session):
     def create(email: str | None = None, *, name: str | None = None, password: str = PASSWORD,
-               is_staff: bool = False, locale: str | None = None):
+               is_staff: bool = False, roles=(), locale: str | None = None):
+        """``is_staff``: every staff role (for tests about something else); ``roles``: these
+        roles only (for tests about who may do what)."""
         number = next(_sequence)
         user = accounts.create_user(email or f"user{number}@example.test",
-                                    name or f"User {number}", password, is_staff=is_staff)
+                                    name or f"User {number}", password,
+                                    roles=tuple(Role) if is_staff else roles)
         user.locale = locale
         db.session.commit()
         return user

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from accounts import deletion, exports, services
 from accounts.models import DataExport, User
+from accounts.roles import Role
 from arbiter import audit
 from arbiter.errors import TransitionNotAllowed
 from arbiter.extensions import db
@@ -36,22 +37,22 @@ def _race(app, count, work):
         return list(pool.map(run, range(count)))
 
 
-def test_the_last_two_advisors_deleting_themselves_at_once_leave_one(committed):
+def test_the_last_two_administrators_deleting_themselves_at_once_leave_one(committed):
     app = committed
     ids = []
     for number in range(2):
-        ids.append(services.create_user(f"advisor{number}@example.test", f"Advisor {number}",
-                                        PASSWORD, is_staff=True).id)
+        ids.append(services.create_user(f"admin{number}@example.test", f"Admin {number}",
+                                        PASSWORD, roles=[Role.ADMIN]).id)
     db.session.commit()
 
     results = _race(app, 2, lambda i: deletion.delete_account(db.session.get(User, ids[i]),
                                                               PASSWORD))
     refused = [r for r in results if isinstance(r, deletion.DeletionRefused)]
     assert len(refused) == 1  # the other one: outside a request the message is Polish
-    assert "ostatnie konto doradcy" in refused[0].message
+    assert "ostatnim administratorem" in refused[0].message
     db.session.expire_all()
     assert db.session.scalar(select(func.count(User.id)).where(
-        User.is_staff.is_(True), User.deleted_at.is_(None))) == 1
+        User.role_grants.any(), User.deleted_at.is_(None))) == 1
     assert audit.verify() is None
 
 

@@ -2,7 +2,7 @@
 
 Status codes: GET /account/delete 200 (302 to the login page when anonymous); POST with a
 wrong password 422 (a form error, nothing changes); while the person has open cases, or
-is the last advisor, 409 (nothing changes); otherwise 302 to the home page, logged out.
+is the last administrator, 409 (nothing changes); otherwise 302 to the home page, logged out.
 """
 
 import csv
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from accounts import exports
 from accounts.deletion import UNUSABLE_PASSWORD
 from accounts.models import DataExport, User, UserSession
+from accounts.roles import Role
 from arbiter import audit, documents
 from arbiter.extensions import db
 from arbiter.notifications import Notification, OutboxEmail
@@ -38,7 +39,7 @@ def _snapshot(user: User) -> dict:
     db.session.expire_all()
     row = db.session.get(User, user.id)
     return {
-        "user": (row.email, row.name, row.password_hash, row.is_staff, row.deleted_at),
+        "user": (row.email, row.name, row.password_hash, row.roles, row.deleted_at),
         "sessions": db.session.scalar(select(func.count(UserSession.id))
                                       .where(UserSession.user_id == user.id)),
         "audit": audit.count(),
@@ -226,15 +227,17 @@ def test_open_cases_block_deletion_and_nothing_changes(client, auth, buyer, crea
     assert client.post("/account/delete", data={"password": PASSWORD}).status_code == 302
 
 
-def test_the_last_advisor_cannot_delete_the_account(client, auth, staff, create_user):
+def test_the_last_administrator_cannot_delete_the_account(client, auth, staff, create_user):
     auth.login(staff.email)
     before = _snapshot(staff)
     response = client.post("/account/delete", data={"password": PASSWORD})
     assert response.status_code == 409
-    assert "last advisor account" in response.text
+    assert "last administrator" in response.text
     assert _snapshot(staff) == before
 
-    create_user("second-advisor@example.test", is_staff=True)
+    create_user("only-an-advisor@example.test", roles=[Role.ADVISOR])
+    assert client.post("/account/delete", data={"password": PASSWORD}).status_code == 409
+    create_user("second-admin@example.test", roles=[Role.ADMIN])
     assert client.post("/account/delete", data={"password": PASSWORD}).status_code == 302
     db.session.expire_all()
     gone = db.session.get(User, staff.id)

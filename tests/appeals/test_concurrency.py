@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from accounts import services as accounts
 from accounts.models import User
+from accounts.roles import Role
 from appeals import services as appeals
 from appeals.models import Appeal
 from appeals.queries import evidence
@@ -52,7 +53,7 @@ def _people():
     buyer = accounts.create_user("appeal-buyer@example.test", "Buyer", PASSWORD)
     seller = accounts.create_user("appeal-seller@example.test", "Seller", PASSWORD)
     judge = accounts.create_user("appeal-judge@example.test", "Judge", PASSWORD,
-                                 is_staff=True)
+                                 roles=tuple(Role))
     db.session.flush()
     return buyer, seller, judge
 
@@ -90,7 +91,7 @@ def _appealed_verdict(amount: int = 30_000):
 
 def _staff(count: int, prefix: str = "reviewer") -> list[int]:
     ids = [accounts.create_user(f"{prefix}-{n}@example.test", f"Reviewer {n}", PASSWORD,
-                                is_staff=True) for n in range(count)]
+                                roles=tuple(Role)) for n in range(count)]
     db.session.commit()
     return [user.id for user in ids]
 
@@ -242,7 +243,7 @@ def test_a_varied_appeal_racing_an_offer_and_a_claim_never_exceeds_the_total(com
     second = _discussion(order, buyer)
     offer = disputes.make_offer(second, seller, kind=OfferKind.PARTIAL_REFUND, amount=40_000)
     claims_advisor = accounts.create_user("claims-advisor@example.test", "Claims Advisor",
-                                          PASSWORD, is_staff=True)
+                                          PASSWORD, roles=tuple(Role))
     claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
                               description="A different frame size than listed.",
                               payout_account=IBAN)

@@ -10,6 +10,7 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from accounts import services as accounts
+from accounts.roles import Role
 from appeals import services as appeals
 from appeals.models import Appeal
 from appeals.tasks import OVERDUE
@@ -112,9 +113,9 @@ def test_two_sweeps_at_once_report_every_overdue_review_once(committed):
     app = committed
     buyer = accounts.create_user("sweep-buyer@example.test", "Buyer", PASSWORD)
     seller = accounts.create_user("sweep-seller@example.test", "Seller", PASSWORD)
-    judge = accounts.create_user("sweep-judge@example.test", "Judge", PASSWORD, is_staff=True)
+    judge = accounts.create_user("sweep-judge@example.test", "Judge", PASSWORD, roles=tuple(Role))
     reviewer = accounts.create_user("sweep-reviewer@example.test", "Reviewer", PASSWORD,
-                                    is_staff=True)
+                                    roles=tuple(Role))
     db.session.flush()
     count = 9
     for number in range(count):

@@ -7,6 +7,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from accounts.roles import Role
 from arbiter import documents
 from arbiter.documents import DecisionDocument, DecisionKind, next_number
 from arbiter.extensions import db
@@ -217,7 +218,7 @@ def test_concurrent_decisions_get_distinct_gap_free_numbers(committed):
     buyer = accounts.create_user("n-buyer@example.test", "B", "long enough password")
     seller = accounts.create_user("n-seller@example.test", "S", "long enough password")
     advisors = [accounts.create_user(f"n-staff{i}@example.test", f"Staff {i}",
-                                     "long enough password", is_staff=True) for i in range(20)]
+                                     "long enough password", roles=tuple(Role)) for i in range(20)]
     ids = []
     for n in range(20):
         order = upsert_order({

@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect, text
 
+from accounts.roles import Role
 from arbiter import clock, create_app
 from arbiter.extensions import db
 from arbiter.files import Upload
@@ -93,7 +94,7 @@ def _case_file():
 
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))
-    advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, is_staff=True)
+    advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, roles=tuple(Role))
                         for name in ("advisor", "finance"))
     db.session.commit()
 

@@ -40,8 +40,8 @@ def guarded_app(request, database_url, tmp_path):
     @app.route("/test/insert-a-user", methods=["GET", "HEAD"])
     def insert_a_user():
         db.session.execute(text(
-            "INSERT INTO users (email, name, password_hash, is_staff, created_at, updated_at)"
-            " VALUES ('raw@example.test', 'Raw', 'x', false, CURRENT_TIMESTAMP,"
+            "INSERT INTO users (email, name, password_hash, created_at, updated_at)"
+            " VALUES ('raw@example.test', 'Raw', 'x', CURRENT_TIMESTAMP,"
             " CURRENT_TIMESTAMP)"))
         db.session.commit()
         return "inserted"
@@ -49,8 +49,8 @@ def guarded_app(request, database_url, tmp_path):
     @app.get("/test/write-in-a-cte")
     def write_in_a_cte():
         db.session.execute(text(
-            "WITH added AS (INSERT INTO users (email, name, password_hash, is_staff,"
-            " created_at, updated_at) VALUES ('cte@example.test', 'Cte', 'x', false, now(),"
+            "WITH added AS (INSERT INTO users (email, name, password_hash,"
+            " created_at, updated_at) VALUES ('cte@example.test', 'Cte', 'x', now(),"
             " now()) RETURNING id) SELECT id FROM added"))
         db.session.commit()
         return "inserted"

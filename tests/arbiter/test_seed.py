@@ -1,6 +1,7 @@
 from sqlalchemy import func, select
 
 from accounts.models import User
+from accounts.roles import Role
 from arbiter import audit, clock
 from arbiter.extensions import db
 from claims.models import Claim, Payout
@@ -24,8 +25,9 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert "buyer1@arbiter.test" in first.output
     users = db.session.scalar(select(func.count()).select_from(User))
     orders = db.session.scalars(select(Order)).all()
-    assert users == 8
-    assert db.session.scalar(select(func.count()).select_from(User).where(User.is_staff)) == 2
+    assert users == 10
+    staff = db.session.scalars(select(User).where(User.role_grants.any())).all()
+    assert sorted(grant.role for user in staff for grant in user.role_grants) == sorted(Role)
     assert len(orders) == 30
     assert {o.payment_method for o in orders} == set(PaymentMethod)
     states = db.session.scalars(select(Discussion.state)).all()
@@ -118,6 +120,9 @@ def test_the_demo_has_claims_to_click_through(app, db_session, client):
     app.test_cli_runner().invoke(args=["seed"])
     client.post("/login", data={"email": "staff@arbiter.test", "password": DEMO_PASSWORD})
     assert "Słuchawki bezprzewodowe" in client.get("/staff/claims").text
+    assert client.get("/staff/payouts").status_code == 403  # an advisor pays nothing out
+    client.post("/logout")
+    client.post("/login", data={"email": "finance@arbiter.test", "password": DEMO_PASSWORD})
     assert "PL61 1090 1014 0000 0712 1981 2874" in client.get("/staff/payouts").text
 
 

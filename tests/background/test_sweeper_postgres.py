@@ -27,9 +27,9 @@ def _due_discussions(count: int) -> None:
     opened = now - timedelta(hours=25)
     db.session.execute(insert(User), [
         {"id": 1, "email": "sweep-buyer@example.test", "name": "B", "password_hash": "x",
-         "is_staff": False, "created_at": now, "updated_at": now},
+         "created_at": now, "updated_at": now},
         {"id": 2, "email": "sweep-seller@example.test", "name": "S", "password_hash": "x",
-         "is_staff": False, "created_at": now, "updated_at": now},
+         "created_at": now, "updated_at": now},
     ])
     db.session.execute(insert(Order), [
         {"id": n, "external_id": f"SW-{n}", "buyer_id": 1, "seller_id": 2, "item_title": "x",

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from accounts import exports
 from accounts import services as accounts
 from accounts.models import DataExport, ExportState
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.documents import DecisionDocument
 from arbiter.extensions import db
@@ -69,7 +70,7 @@ def _committed_case():
     buyer = accounts.create_user("worker-buyer@example.test", "Worker Buyer", PASSWORD)
     seller = accounts.create_user("worker-seller@example.test", "Worker Seller", PASSWORD)
     staff = accounts.create_user("worker-staff@example.test", "Worker Staff", PASSWORD,
-                                 is_staff=True)
+                                 roles=tuple(Role))
     db.session.flush()
     discussions = []
     for number, hours_ago in ((1, 2), (2, 30)):

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts import services as accounts
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
@@ -34,7 +35,7 @@ def _committed_claims(count: int):
     buyer = accounts.create_user("race-buyer@example.test", "Race Buyer", PASSWORD)
     seller = accounts.create_user("race-seller@example.test", "Race Seller", PASSWORD)
     staff = accounts.create_user("race-staff@example.test", "Race Staff", PASSWORD,
-                                 is_staff=True)
+                                 roles=tuple(Role))
     db.session.flush()
     claims = []
     for number in range(count):

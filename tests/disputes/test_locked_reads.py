@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from accounts import services as accounts
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.extensions import db
 from arbiter.notifications import Notification
@@ -32,7 +33,7 @@ def _escalated_case():
     buyer, seller = (accounts.create_user(f"{name}@example.test", name.title(), PASSWORD)
                      for name in ("locked-buyer", "locked-seller"))
     first, second = (accounts.create_user(f"{name}@example.test", name.title(), PASSWORD,
-                                          is_staff=True) for name in ("advisor-a", "advisor-b"))
+                                          roles=tuple(Role)) for name in ("advisor-a", "advisor-b"))
     db.session.flush()
     order = upsert_order({
         "external_id": "LOCKED-1", "buyer_email": buyer.email, "seller_email": seller.email,

@@ -35,6 +35,7 @@ from babel.support import Translations
 from flask import Flask, got_request_exception
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from accounts.roles import Role
 from arbiter import create_app
 from arbiter.extensions import db
 from tests.conftest import _base_config, _migrate_to_head
@@ -493,7 +494,7 @@ class World:
         from accounts import services as accounts
 
         with self.app.app_context():
-            user = accounts.create_user(email, name, PASSWORD, is_staff=staff)
+            user = accounts.create_user(email, name, PASSWORD, roles=tuple(Role) if staff else ())
             user.locale = locale
             db.session.commit()
             user_id = user.id

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts import services as accounts
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.audit import AuditEntry, verify
 from arbiter.extensions import db
@@ -30,7 +31,7 @@ def _committed_world():
     buyer = accounts.create_user("race-buyer@example.test", "Race Buyer", PASSWORD)
     seller = accounts.create_user("race-seller@example.test", "Race Seller", PASSWORD)
     staff = accounts.create_user("race-staff@example.test", "Race Staff", PASSWORD,
-                                 is_staff=True)
+                                 roles=tuple(Role))
     db.session.flush()
     for number in range(DISCUSSIONS):
         order = upsert_order({

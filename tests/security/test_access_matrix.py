@@ -151,7 +151,10 @@ def test_staff_who_are_a_party_see_the_case_as_a_party_and_act_on_none_of_it(
     from arbiter.extensions import db
 
     user = world["users"][party]
-    user.is_staff = True
+    from accounts.models import RoleGrant
+    from accounts.roles import Role
+    from arbiter import clock
+    user.role_grants = [RoleGrant(role=role, granted_at=clock.now()) for role in Role]
     db.session.commit()
     auth.login(user.email)
     urls = _urls(world)

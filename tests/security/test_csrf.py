@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from flask_migrate import upgrade
 
+from accounts.roles import Role
 from arbiter import audit, clock
 from arbiter.extensions import db
 from tests.factories import PASSWORD
@@ -28,7 +29,7 @@ def _small_world() -> dict:
 
     buyer = create_user("buyer@example.test", "Barbara", PASSWORD)
     seller = create_user("seller@example.test", "Stefan", PASSWORD)
-    create_user("staff@example.test", "Sylwia", PASSWORD, is_staff=True)
+    create_user("staff@example.test", "Sylwia", PASSWORD, roles=tuple(Role))
     db.session.commit()
     order = upsert_order({
         "external_id": "ORD-1", "buyer_email": buyer.email, "seller_email": seller.email,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from accounts import services as accounts
 from accounts.models import User
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.audit import AuditEntry
 from arbiter.errors import DomainError
@@ -47,9 +48,9 @@ def _people(prefix: str = "race"):
     buyer = accounts.create_user(f"{prefix}-buyer@example.test", "Buyer", PASSWORD)
     seller = accounts.create_user(f"{prefix}-seller@example.test", "Seller", PASSWORD)
     judge = accounts.create_user(f"{prefix}-judge@example.test", "Judge", PASSWORD,
-                                 is_staff=True)
+                                 roles=tuple(Role))
     reviewer = accounts.create_user(f"{prefix}-reviewer@example.test", "Reviewer", PASSWORD,
-                                    is_staff=True)
+                                    roles=tuple(Role))
     db.session.flush()
     return buyer, seller, judge, reviewer
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from accounts.roles import Role
 from arbiter import clock
 from arbiter.extensions import db
 from tests.arbiter.test_migrations import _migrate, _one, empty_app  # noqa: F401 - fixture
@@ -36,7 +37,7 @@ def _stories():
 
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))
-    advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, is_staff=True)
+    advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, roles=tuple(Role))
                         for name in ("advisor", "finance"))
     db.session.commit()
 
