@@ -48,6 +48,15 @@ DEFAULTS = {
     # at its timeout, a dropped connection): a retry with the same key may run. Longer
     # than gunicorn's worker timeout (30 s), so a slow request is never run twice.
     "IDEMPOTENCY_LEASE_SECONDS": 60,
+    # PostgreSQL: a database that does not answer, a statement that does not finish and a
+    # row (or the audit chain) locked by someone else end the request with a 503 and
+    # Retry-After after these many seconds instead of hanging until gunicorn kills the
+    # worker (30 s) with a bare 500. 0 turns one off. Migrations run without them.
+    "DB_CONNECT_TIMEOUT_SECONDS": 5,
+    "DB_STATEMENT_TIMEOUT_SECONDS": 10,
+    "DB_LOCK_TIMEOUT_SECONDS": 5,
+    # /healthz answers within this many seconds whatever the database does.
+    "HEALTH_CHECK_TIMEOUT_SECONDS": 1,
     # The seller of an order may answer a protection claim on it this long after filing;
     # staff decide once the seller answered or the window closed (incidents extend it).
     "CLAIM_SELLER_ANSWER_HOURS": 48,
@@ -93,6 +102,8 @@ def load(app, overrides: dict | None) -> None:
         url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'arbiter.sqlite3'}"
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(url)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", _postgres_timeouts(config))
     config.setdefault("STORAGE_DIR", None)
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
 
@@ -120,6 +131,18 @@ def load(app, overrides: dict | None) -> None:
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
     config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Warsaw"
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+
+
+def _postgres_timeouts(config) -> dict:
+    """libpq connection parameters: give up connecting, and have the server cancel a
+    statement or a lock wait, after the configured seconds (``0``: never)."""
+    statement = int(float(config["DB_STATEMENT_TIMEOUT_SECONDS"]) * 1000)
+    lock = int(float(config["DB_LOCK_TIMEOUT_SECONDS"]) * 1000)
+    args = {"options": f"-c statement_timeout={statement} -c lock_timeout={lock}"}
+    connect = int(config["DB_CONNECT_TIMEOUT_SECONDS"])
+    if connect:
+        args["connect_timeout"] = connect
+    return args
 
 
 def _normalise_database_url(url: str) -> str:

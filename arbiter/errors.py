@@ -5,9 +5,11 @@ on their own case -> 403; someone else's object -> 404; too large -> 413; too ma
 JSON errors always have the shape ``{"error": {"code", "message", "fields"}}``.
 """
 
-from flask import Flask, jsonify, make_response, render_template, request
+import sqlite3
+
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -134,14 +136,29 @@ def concurrent_change_response(error: StaleDataError):
                                   "was saved; please reload and try again."))
 
 
+def database_is_unavailable(error: DBAPIError) -> bool:
+    """The database did not do its part, and trying again later may work: it went away
+    (restart, failover, a killed connection), could not be reached in time, cancelled a
+    statement or a lock wait at its timeout, or is out of space or connections
+    (PostgreSQL's OperationalError classes), or SQLite's file stayed locked. Anything else
+    (a missing table, a constraint) is a bug: a 500, not "try again"."""
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.OperationalError):
+        return any(word in str(error.orig) for word in ("locked", "busy", "unable to open"))
+    return isinstance(error, OperationalError)
+
+
 def database_unavailable_response(error: DBAPIError):
-    """The database went away mid-request (restart, failover, a killed connection): the
-    transaction was never committed, so nothing is half-written; the pool throws the dead
-    connection away and the next request gets a fresh one."""
-    if not error.connection_invalidated:
-        raise error  # a real bug (a missing table, a constraint): a 500, not "try again"
+    """Nothing of the request was committed, so nothing is half-written: the caller is
+    told to try again in a few seconds (503 and Retry-After, the error page or JSON); a
+    dead connection is thrown away by the pool and the next request gets a fresh one."""
+    if not database_is_unavailable(error):
+        raise error
     from arbiter.extensions import db
 
+    current_app.logger.warning("database unavailable, answered 503: %s",
+                               str(error.orig).strip().splitlines()[0][:200])
     try:
         db.session.rollback()
     except DBAPIError:

@@ -55,6 +55,18 @@ def in_transaction(view: Callable) -> Callable:
     return run
 
 
+def outside_the_request_transaction(view: Callable) -> Callable:
+    """Mark ``view`` as opening no request transaction: the health check probes the
+    database on a connection of its own, with its own time limit."""
+    view.outside_the_request_transaction = True
+    return view
+
+
+def _outside(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return endpoint == "static" or getattr(view, "outside_the_request_transaction", False)
+
+
 def record_answer(callback: Callable[[Response], None]) -> None:
     """Have ``callback(response)`` write about the answer itself in the request's final
     transaction, after a refused request's changes were rolled back (an idempotency key
@@ -70,12 +82,13 @@ def init_request_transactions(app: Flask) -> None:
     so the ones before it may still write a note about the request in a transaction of its
     own (when an API token was last used, :mod:`arbiter.api`)."""
     for endpoint, view in app.view_functions.items():
-        if endpoint != "static" and not endpoint.endswith(".static"):
+        if (endpoint != "static" and not endpoint.endswith(".static")
+                and not getattr(view, "outside_the_request_transaction", False)):
             app.view_functions[endpoint] = in_transaction(view)
 
     @app.before_request
     def _begin_the_request_transaction() -> None:
-        if request.endpoint == "static":
+        if _outside(request.endpoint):
             return
         session = db.session()
         bind = session.get_bind()

@@ -46,12 +46,24 @@ def run_migrations_online():
             # it is set on the raw connection before any begins.
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
             conf_args["on_version_apply"] = _check_sqlite_foreign_keys
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a million rows and wait for the site's locks: the
+            # request timeouts (arbiter.config, DB_*_TIMEOUT_SECONDS) are not for it. RESET
+            # gives the pooled connection its configured values back afterwards.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql("SET lock_timeout = 0")
+            connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_db.metadata,
                               **conf_args)
             with context.begin_transaction():
                 context.run_migrations()
         finally:
+            if connection.dialect.name == "postgresql" and not connection.invalidated:
+                connection.rollback()
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.exec_driver_sql("RESET lock_timeout")
+                connection.commit()
             if sqlite:  # back to the pool as every connection is made (arbiter/db.py)
                 connection.rollback()  # the pragma is ignored inside a transaction
                 raw = connection.connection.dbapi_connection

@@ -66,6 +66,11 @@ def _base_config(url: str) -> dict:
         # Staff may decide a claim at once in the tests written before the seller's window;
         # the tests of the window (tests/claims/test_seller_party.py) set the default 48.
         "CLAIM_SELLER_ANSWER_HOURS": 0,
+        # The race tests queue 50 requests on one row on a shared 2-core CI machine; the
+        # production lock timeout (5 s) would turn the last of them into 503s there. The
+        # timeouts' own tests (tests/arbiter/test_database_timeouts.py) set short ones.
+        "DB_LOCK_TIMEOUT_SECONDS": 60,
+        "DB_STATEMENT_TIMEOUT_SECONDS": 60,
     }
 
 
