@@ -5,6 +5,7 @@ name, type, size and SHA-256. Today: the filesystem. Object storage later implem
 same three methods.
 """
 
+import errno
 import hashlib
 import os
 import secrets
@@ -14,6 +15,21 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import Response, current_app, send_file
+from flask_babel import lazy_gettext as _l
+
+from arbiter.errors import DomainError
+
+
+class StorageFull(DomainError):
+    """The disk (or quota) of the file storage is full: nothing was stored or saved."""
+
+    status = 507
+    code = "storage_full"
+
+    def __init__(self):
+        super().__init__(str(_l("Files cannot be stored at the moment: the storage is full. "
+                                "Nothing was saved. Please try again later; the operators "
+                                "have been alerted.")))
 
 
 @dataclass(frozen=True)
@@ -39,12 +55,26 @@ class FilesystemStorage:
         return self.root / key[:2] / key
 
     def put(self, data: bytes) -> StoredBlob:
+        """Write under a temporary name, flush to disk, then rename: a file under its key
+        is always whole. A failed write (a full disk) leaves nothing behind."""
         key = secrets.token_hex(20)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        partial = path.with_name(f"{key}.part")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(partial, path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                current_app.logger.error("storage full at %s: %s (%d bytes refused)",
+                                         self.root, error.strerror, len(data))
+                raise StorageFull() from error
+            raise
         return StoredBlob(key, hashlib.sha256(data).hexdigest(), len(data))
 
     def get(self, key: str) -> bytes:
