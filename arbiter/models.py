@@ -5,6 +5,7 @@ from appeals.models import Appeal, AppealFile, EvidenceRead
 from arbiter.audit import AuditEntry
 from arbiter.documents import DecisionCounter, DecisionDocument
 from arbiter.notifications import Notification, OutboxEmail
+from arbiter.tasks import TaskRun
 from claims.models import (
     Claim,
     ClaimDocument,
@@ -24,6 +25,7 @@ __all__ = [
     "DataExport", "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion",
     "DocumentRequest", "Entry", "EvidenceRead", "IdempotencyKey", "Incident", "IncidentUpdate",
     "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail", "Payout",
-    "PayoutBatch", "PolicyVersion", "ProblemReport", "Settlement", "User", "UserSession",
+    "PayoutBatch", "PolicyVersion", "ProblemReport", "Settlement", "TaskRun", "User",
+    "UserSession",
     "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -67,6 +67,7 @@ def run_sweep(*, batch_size: int = 100, now: datetime | None = None) -> dict[str
 
 def _load_jobs() -> None:
     # The packages' jobs registered when the app factory imported their tasks modules.
-    from arbiter import documents
+    from arbiter import documents, tasks
 
     register("documents.render_pending", documents.unrendered, documents.render_into)
+    register("tasks.send_again", tasks.unstarted_runs, tasks.send_again)
