@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 
@@ -44,16 +45,26 @@ def celery_worker(committed, database_url, redis_broker, tmp_path):
         worker.wait(timeout=30)
 
 
+@contextmanager
+def sending_to(broker_url: str, result_backend: str | None = None):
+    """This process sends its tasks to ``broker_url`` instead of running them in process;
+    afterwards it forgets the broker's connections and runs them in process again."""
+    keys = ("broker_url", "result_backend", "task_always_eager")
+    saved = {key: celery.conf[key] for key in keys}
+    celery.conf.update(broker_url=broker_url, result_backend=result_backend,
+                       task_always_eager=False)
+    try:
+        yield
+    finally:
+        # The connection pool and the producers made from it belong to that broker.
+        celery.close()
+        celery.amqp._producer_pool = None
+        celery.conf.update(saved)
+
+
 @pytest.fixture
 def producer_on_broker(celery_worker, redis_broker):
     """This process sends its tasks to the worker through Redis, as the web process does
     in production (the suite otherwise runs them in process)."""
-    keys = ("broker_url", "result_backend", "task_always_eager")
-    saved = {key: celery.conf[key] for key in keys}
-    celery.conf.update(broker_url=redis_broker, result_backend=redis_broker,
-                       task_always_eager=False)
-    try:
+    with sending_to(redis_broker, redis_broker):
         yield celery_worker
-    finally:
-        celery.close()  # its connection pool belongs to the broker it was made for
-        celery.conf.update(saved)

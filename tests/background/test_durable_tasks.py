@@ -16,20 +16,14 @@ from arbiter import clock
 from arbiter.extensions import db
 from arbiter.sweeper import run_sweep
 from arbiter.tasks import LEASE, RESEND_AFTER, TaskRun, celery, run_ready_tasks
+from tests.background.conftest import sending_to
 
 
 @pytest.fixture
 def broker_down():
     """The web process sends its tasks to a broker nobody listens on (Redis stopped)."""
-    keys = ("broker_url", "result_backend", "task_always_eager")
-    saved = {key: celery.conf[key] for key in keys}
-    celery.conf.update(broker_url="redis://127.0.0.1:1/0", result_backend=None,
-                       task_always_eager=False)
-    try:
+    with sending_to("redis://127.0.0.1:1/0"):
         yield
-    finally:
-        celery.close()
-        celery.conf.update(saved)
 
 
 def _run_for(export_id: int) -> TaskRun:
