@@ -219,10 +219,16 @@ def buyers_sharing_accounts_with(buyer_id: int) -> list[SharedAccount]:
     return [SharedAccount(account, user_id, name) for account, user_id, name in rows]
 
 
+def _with_author():
+    """A note's author comes in the same statement; their staff roles (which
+    ``User.role_grants`` would read in one more) are not needed to show a name."""
+    return joinedload(AccountNote.author).lazyload(User.role_grants)
+
+
 def notes_about(user_id: int, *, limit: int | None = None) -> list[AccountNote]:
     """Staff notes about an account, newest first, with their authors."""
     statement = (select(AccountNote).where(AccountNote.user_id == user_id)
-                 .options(joinedload(AccountNote.author))
+                 .options(_with_author())
                  .order_by(AccountNote.created_at.desc(), AccountNote.id.desc()))
     if limit is not None:
         statement = statement.limit(limit)
@@ -313,4 +319,4 @@ def _latest_notes(user_ids: list[int]) -> list[AccountNote]:
               .group_by(AccountNote.user_id).subquery())
     return list(db.session.scalars(
         select(AccountNote).join(newest, newest.c.id == AccountNote.id)
-        .options(joinedload(AccountNote.author))))
+        .options(_with_author())))

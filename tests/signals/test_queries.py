@@ -1,9 +1,15 @@
 """Each signal counted right, on SQLite and PostgreSQL, from a small world of buyers."""
 
+from sqlalchemy import update
+
 from arbiter import clock
+from arbiter.extensions import db
+from claims import services
+from claims.models import Payout
+from claims.states import Decision
 from signals import queries
 from signals.policy import Figures, Signal, assess, ranking_key
-from tests.signals.conftest import IBAN
+from tests.signals.conftest import IBAN, file_claim
 
 
 def _figures(user) -> Figures:
@@ -72,3 +78,21 @@ def test_the_ranking_never_lists_the_viewer(world):
 def test_the_ranking_keeps_the_strongest(world, advisor):
     assert [r.user_id for r in queries.strongest(clock.now(), advisor.id, limit=2)] == [
         world.buyer.id, world.sharer.id]
+
+
+def test_an_account_only_a_payout_names_counts_too(world, staff, case_on, create_user):
+    """A payout carries its own copy of the account (and a corrected one after a bank
+    return): another buyer paid there is another buyer on the account."""
+    paid_elsewhere = create_user(name="Paula Payee")
+    claim = file_claim(case_on(paid_elsewhere, world.seller),
+                       account="PL91114020040000300201355399")
+    services.take(claim, staff)
+    services.decide(claim, staff, decision=Decision.APPROVED)
+    db.session.commit()
+    assert _figures(paid_elsewhere).other_buyers == 0
+    db.session.execute(update(Payout).where(Payout.claim_id == claim.id)
+                       .values(account="PL61 1090 1014 0000 0712 1981 2874"))
+    db.session.commit()
+    assert paid_elsewhere.id in [s.user_id for s in
+                                 queries.buyers_sharing_accounts_with(world.buyer.id)]
+    assert _figures(paid_elsewhere).other_buyers == 3
