@@ -29,9 +29,11 @@ class FiguresOut(OutSchema):
     other_buyers = ma.fields.Integer(required=True, metadata={
         "description": "other people whose claims or payouts name one of the buyer's "
                        "bank accounts (at any time)"})
-    claims_percent = ma.fields.Decimal(as_string=True, allow_none=True, required=True,
-                                       metadata={"description": "claims per orders, %"})
-    discussions_percent = ma.fields.Decimal(as_string=True, allow_none=True, required=True)
+    claims_percent = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "claims per orders in per cent, one decimal; null without orders",
+        "example": "12.5"})
+    discussions_percent = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "discussions per orders in per cent, one decimal", "example": "40.0"})
 
 
 class RuleOut(OutSchema):
