@@ -24,6 +24,9 @@ from signals.policy import RANKING_SIZE, RULE_FOR, RULES, Rule, Signal
 
 bp = Blueprint("signals", __name__)
 
+# Cases listed per account on the ranking (the account page lists them all).
+RANKING_CASES_SHOWN = 8
+
 # What each signal counts, in the reader's words. The thresholds come from the rules.
 SIGNAL_LABELS = {
     Signal.CLAIMS_SHARE: _l("Protection claims"),
@@ -80,7 +83,7 @@ def ranking():
     the figures that put them there, their cases and a note field."""
     accounts = queries.strongest(clock.now(), current_user.id)
     return render_template("signals/ranking.html", accounts=accounts, rules=RULES,
-                           accounts_limit=RANKING_SIZE)
+                           accounts_limit=RANKING_SIZE, cases_shown=RANKING_CASES_SHOWN)
 
 
 @bp.route("/staff/signals/accounts/<int:user_id>")

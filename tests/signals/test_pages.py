@@ -167,3 +167,16 @@ def test_the_panel_in_polish(client, auth, world, advisor):
     page = client.get(f"/claims/{world.claims[1].id}").text
     assert "Sygnały nie są sankcjami" in page
     assert "66,7 %" in page
+
+
+def test_the_ranking_lists_a_few_cases_and_links_to_the_rest(client, auth, world, advisor):
+    """The world's buyer has 9 cases in the window: 8 on the ranking, the rest on the
+    account page."""
+    auth.login(advisor.email)
+    page = client.get("/staff/signals").text
+    row = page[page.index(f'data-ranked="{world.buyer.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert row.count("data-case=") == 8
+    assert "and 1 more" in row
+    account = client.get(f"/staff/signals/accounts/{world.buyer.id}").text
+    assert account.count("data-case=") == 9
