@@ -129,7 +129,7 @@ browser-deps:
 translations: deps
 	@$(BIN)/pybabel compile -d arbiter/translations -D messages
 
-I18N_SOURCES := accounts arbiter orders disputes claims settlements appeals incidents integrations dashboards templates
+I18N_SOURCES := accounts arbiter orders disputes claims settlements appeals incidents integrations dashboards signals templates
 messages: deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  --width 100 --project Arbiter -o arbiter/translations/messages.pot $(I18N_SOURCES)
@@ -162,7 +162,7 @@ lint: dev-deps
 # loud banner instead of failing every run; a vulnerability it does find fails the run.
 PIP_AUDIT_IGNORES := $(addprefix --ignore-vuln ,$(shell grep -v '^\s*\(#\|$$\)' .pip-audit-ignore))
 security-audit: dev-deps
-	$(BIN)/bandit -q -r accounts arbiter claims dashboards disputes incidents integrations orders -lll
+	$(BIN)/bandit -q -r accounts arbiter claims dashboards disputes incidents integrations orders signals -lll
 	@# A known vulnerability fails the run. Packages pip-audit cannot look up (its service
 	@# is out of reach from a mirror-only machine) are reported loudly, not silently passed.
 	@$(BIN)/pip-audit --skip-editable --progress-spinner off $(PIP_AUDIT_IGNORES) \

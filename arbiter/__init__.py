@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from integrations.views import bp as integrations_bp
     from orders.views import bp as orders_bp
     from settlements.views import bp as settlements_bp
+    from signals.views import bp as signals_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(transparency_bp)
+    app.register_blueprint(signals_bp)
     # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.
     init_api(app)
 

@@ -182,9 +182,10 @@ def init_api(app: Flask) -> None:
     from integrations.api import blp as integrations_blp
     from orders.api import blp as orders_blp
     from settlements.api import blp as settlements_blp
+    from signals.api import blp as signals_blp
 
     for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, appeals_blp,
-                      settlements_blp, status_blp):
+                      settlements_blp, status_blp, signals_blp):
         csrf.exempt(blueprint)  # bearer tokens only, never the browser's cookie
         api.register_blueprint(blueprint)
     _document_idempotency_keys(api, app)

@@ -19,8 +19,10 @@ from incidents.models import DeadlineExtension, Incident, IncidentUpdate, Proble
 from integrations.models import ApiToken, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from orders.models import Order
 from settlements.models import Settlement
+from signals.models import AccountNote
 
 __all__ = [
+    "AccountNote",
     "ApiToken", "Appeal", "AppealFile", "Attachment", "AuditEntry", "Claim", "ClaimDocument",
     "DataExport", "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion",
     "DocumentRequest", "Entry", "EvidenceRead", "IdempotencyKey", "Incident", "IncidentUpdate",

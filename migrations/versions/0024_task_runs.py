@@ -6,7 +6,7 @@ sweeper sends again what did not start (arbiter/tasks.py). Nothing to move: runs
 for before this migration were sent the old way.
 
 Revision ID: 0024
-Revises: 0018
+Revises: 0023
 Create Date: 2026-12-05 22:20:00
 
 """
@@ -17,7 +17,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0024'
-down_revision = '0018'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["accounts", "arbiter", "orders", "disputes", "claims", "settlements", "appeals",
-           "incidents", "integrations", "dashboards", "templates"]
+           "incidents", "integrations", "dashboards", "signals", "templates"]
 
 
 def _translated(message) -> bool:

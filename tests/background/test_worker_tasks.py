@@ -34,7 +34,7 @@ from tests.background.processes import wait_for
 from tests.factories import PASSWORD
 
 PROJECT_PACKAGES = ("arbiter", "accounts", "orders", "disputes", "claims", "settlements",
-                    "appeals", "incidents", "integrations", "dashboards")
+                    "appeals", "incidents", "integrations", "dashboards", "signals")
 
 _LIST_TASKS = f"""
 import importlib, json, pkgutil, sys

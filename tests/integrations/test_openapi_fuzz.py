@@ -57,7 +57,8 @@ def world(db_session, create_order, create_discussion, create_user, buyer, selle
     return {
         "ids": {"discussion_id": discussion.id, "offer_id": offer.id, "claim_id": claim.id,
                 "external_id": order.external_id, "endpoint_id": endpoint.id,
-                "settlement_id": promise.id, "appeal_id": appeal.id, "item": "decision"},
+                "settlement_id": promise.id, "appeal_id": appeal.id, "item": "decision",
+                "user_id": buyer.id},
         "buyer": token_for(buyer), "staff": token_for(staff), "integration": integration_token,
     }
 

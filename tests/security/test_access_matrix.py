@@ -35,6 +35,9 @@ MATRIX = {
     "dashboard chart (CSV)": (403, 403, 403, 403, 200, 302),
     "payouts": (403, 403, 403, 403, 200, 302),
     "appeals queue": (403, 403, 403, 403, 200, 302),
+    # abuse signals: advisors only, never the buyer they are about (signals/)
+    "signals ranking": (403, 403, 403, 403, 200, 302),
+    "buyer's signals": (403, 403, 403, 403, 200, 302),
     # public: the seller profile shows a display name and two rates, nothing else
     "seller profile": (200, 200, 200, 200, 200, 200),
     "buyer-only user's profile": (404, 404, 404, 404, 404, 404),
@@ -55,6 +58,8 @@ def _urls(world) -> dict:
         "appeal page": f"/appeals/{world['appeal'].id}",
         "appeal file download": f"/appeals/{world['appeal'].id}/files/{world['appeal_file'].id}",
         "appeals queue": "/staff/appeals",
+        "signals ranking": "/staff/signals",
+        "buyer's signals": f"/staff/signals/accounts/{world['users']['buyer'].id}",
         "staff dashboard": "/staff/dashboard/charts",
         "dashboard chart (SVG)": "/staff/dashboard/charts/claims_by_state.svg",
         "dashboard chart (CSV)": "/staff/dashboard/charts/paid_per_week.csv",
