@@ -72,7 +72,8 @@ def deletion_blockers(user: User) -> list[str]:
                 handled))
     if Role.ADMIN in user.roles:
         others = db.session.scalar(select(func.count(User.id)).where(
-            _admin, User.deleted_at.is_(None), User.id != user.id))
+            _admin, User.deleted_at.is_(None), User.deactivated_at.is_(None),
+            User.id != user.id))
         if not others:
             problems.append(_("You are the last administrator. The platform needs one: "
                               "give another staff member the administrator role before "
