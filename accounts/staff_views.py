@@ -16,7 +16,7 @@ from accounts import staff
 from accounts.auth import role_required
 from accounts.forms import AcceptInvitationForm, InviteStaffForm, StaffRolesForm
 from accounts.roles import LABELS, Role
-from arbiter import clock
+from arbiter import clock, handover
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db
 
@@ -32,6 +32,12 @@ def staff_role_label(role) -> str:
 def iso_local_dt(value: str) -> str:
     """A moment kept as an ISO string (an outbox row's context) in Warsaw time."""
     return format_datetime(clock.ensure_aware(datetime.fromisoformat(value)), "short")
+
+
+@bp.app_template_global()
+def handover_panel(case):
+    """Hand-over history and form of a case for the signed-in staff member, or None."""
+    return handover.panel(case, current_user)
 
 
 @bp.app_template_global()
