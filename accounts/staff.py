@@ -73,7 +73,7 @@ def _require_admin(actor: User) -> None:
 
 def _checked_roles(roles, *, allow_none: bool) -> list[str]:
     try:
-        checked = sorted({Role(role).value for role in roles})
+        checked = sorted({Role(role).value for role in roles or ()})
     except ValueError:
         raise ValidationFailed(_("Choose roles from the list."), code="unknown_role",
                                fields={"roles": ["unknown"]}) from None

@@ -304,7 +304,8 @@ def queue(query):
 @auth.role_required(Role.SENIOR)
 @blp.arguments(handover.HandOverIn)
 @blp.response(200, AppealDetailOut)
-@blp.alt_response(403, description="not_the_handler: neither the handler nor a senior")
+@blp.alt_response(409, description="not_the_handler: neither the handler nor a senior; "
+                  "not_taken: nobody handles the case yet")
 def hand_over(data, appeal_id: int):
     """Hand the case to another staff member with a note for staff (the handler or a
     senior; the recipient holds the role, is not a party, nor the decision's author: 422)."""

@@ -30,7 +30,7 @@ from accounts.roles import INCLUDES, LABELS, Role
 from arbiter import audit
 from arbiter.api import InSchema
 from arbiter.audit import AuditEntry
-from arbiter.errors import DomainError, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.notifications import notify, register_texts
 from arbiter.validation import checked_text
@@ -54,10 +54,10 @@ class NobodyHandlesIt(TransitionNotAllowed):
     code = "not_taken"
 
 
-class NotTheHandler(DomainError):
-    """Someone other than the handler (and not a senior) tries to hand the case over."""
+class NotTheHandler(TransitionNotAllowed):
+    """Someone other than the handler (and not a senior) tries to hand the case over (409,
+    like acting on a case someone else has taken)."""
 
-    status = 403
     code = "not_the_handler"
 
 

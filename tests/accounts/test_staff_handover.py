@@ -95,7 +95,7 @@ def test_the_handler_hands_a_discussion_over(client, auth, taken, people, buyer)
 def test_only_the_handler_or_a_senior_hands_over(client, auth, taken, people):
     auth.login(people["third"].email)
     answer = _post(client, f"/discussions/{taken.id}/hand-over", people["other"].id)
-    assert answer.status_code == 403
+    assert answer.status_code == 409
     assert _fresh(Discussion, taken.id).assigned_staff_id == people["advisor"].id
     auth.logout()
     auth.login(people["senior"].email)
