@@ -66,9 +66,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class NotAnAdministrator(DomainError):
+    status = 403
+    code = "not_an_administrator"
+
+
 def _require_admin(actor: User) -> None:
     if not actor.has_role(Role.ADMIN) or actor.is_deactivated:
-        raise NotFound(_("There is nothing here."))
+        raise NotAnAdministrator(_("Only an administrator can change the staff."))
 
 
 def _checked_roles(roles, *, allow_none: bool) -> list[str]:
@@ -116,10 +121,17 @@ def active_admin_count(*, excluding: int | None = None) -> int:
     return db.session.scalar(query) or 0
 
 
-def _lock_person(user_id: int) -> User:
-    """Every live administrator's row in id order, then the person's: see the docstring."""
+def _lock_person(user_id: int, actor: User | None = None) -> User:
+    """Every live administrator's row in id order, then the person's: see the docstring.
+
+    The acting administrator is read again once the locks are held: one who lost the role
+    (or was deactivated) while waiting is refused.
+    """
     db.session.execute(select(User.id).where(_is_admin, User.deleted_at.is_(None))
                        .order_by(User.id).with_for_update())
+    if actor is not None:
+        db.session.refresh(actor, ["role_grants", "deactivated_at"])
+        _require_admin(actor)
     user = locked(User, user_id)
     if user.deleted_at is not None:
         raise NotFound(_("There is nothing here."))
@@ -272,7 +284,7 @@ def set_roles(admin: User, user_id: int, roles) -> User:
     """Replace the roles ``user_id`` holds with ``roles`` (none: no longer staff)."""
     _require_admin(admin)
     roles = _checked_roles(roles, allow_none=True)
-    user = _lock_person(user_id)
+    user = _lock_person(user_id, admin)
     before = _held(user)
     if before == roles:
         return user
@@ -293,7 +305,7 @@ def deactivate(admin: User, user_id: int) -> dict[str, int]:
     from integrations.models import ApiToken
 
     _require_admin(admin)
-    user = _lock_person(user_id)
+    user = _lock_person(user_id, admin)
     if user.is_deactivated:
         raise StaffChangeRefused(_("This account is already deactivated."),
                                  code="already_deactivated")
@@ -315,7 +327,7 @@ def deactivate(admin: User, user_id: int) -> dict[str, int]:
 def reactivate(admin: User, user_id: int) -> None:
     """Let a deactivated person sign in again (no old session or token comes back)."""
     _require_admin(admin)
-    user = _lock_person(user_id)
+    user = _lock_person(user_id, admin)
     if not user.is_deactivated:
         raise StaffChangeRefused(_("This account is active."), code="not_deactivated")
     before = user.deactivated_at
