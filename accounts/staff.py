@@ -301,11 +301,15 @@ def set_roles(admin: User, user_id: int, roles) -> User:
 
 
 def deactivate(admin: User, user_id: int) -> dict[str, int]:
-    """Deactivate the account: every session ends and every API token is revoked now."""
+    """Deactivate a staff member's account: every session ends and every API token is
+    revoked now (a person holding no role is not deactivated here: 409)."""
     from integrations.models import ApiToken
 
     _require_admin(admin)
     user = _lock_person(user_id, admin)
+    if not user.role_grants:
+        raise StaffChangeRefused(_("Only staff members are deactivated here."),
+                                 code="not_staff")
     if user.is_deactivated:
         raise StaffChangeRefused(_("This account is already deactivated."),
                                  code="already_deactivated")

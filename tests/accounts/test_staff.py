@@ -306,3 +306,10 @@ def test_a_deactivated_address_is_not_invited(client, auth, admin, create_user):
     auth.login(admin.email)
     assert _invite(client, email=person.email).status_code == 409
     assert db.session.scalar(select(func.count(StaffInvitation.id))) == 0
+
+
+def test_a_member_without_roles_is_not_deactivated_here(client, auth, admin, create_user):
+    member = create_user("plain@example.com")
+    auth.login(admin.email)
+    assert client.post(f"/staff/people/{member.id}/deactivate").status_code == 409
+    assert db.session.get(User, member.id).deactivated_at is None
