@@ -4,9 +4,10 @@ One service function per change; each locks what it changes, writes one audit en
 what before and after) and queues the e-mails, and leaves the commit to the caller.
 
 - :func:`invite` e-mails a single-use link valid 72 hours; only the SHA-256 of its token is
-  stored. :func:`accept_as_new` creates the account with the roles; an address that already
-  has an account gets the roles through :func:`accept_as_member`, only once its owner has
-  signed in with that account.
+  stored, and the e-mail waiting in the outbox holds a nonce the token is derived from with
+  the secret key (:func:`invitation_token`). :func:`accept_as_new` creates the account with
+  the roles; an address that already has an account gets the roles through
+  :func:`accept_as_member`, only once its owner has signed in with that account.
 - :func:`set_roles` replaces the roles a person holds.
 - :func:`deactivate` ends every session and revokes every API token of the person in the
   same transaction; a deactivated account cannot log in (``services.authenticate``), its
@@ -20,7 +21,9 @@ does), so two administrators demoting each other at once queue, and the second o
 the administrators the first one left.
 """
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -174,7 +177,8 @@ def invite(admin: User, email: str, roles) -> StaffInvitation:
         old.revoked_at = now
         audit.record("staff.invitation_replaced", old, actor=admin)
     db.session.flush()
-    token = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    token = invitation_token(nonce)
     invitation = StaffInvitation(email=email, roles=roles, token_hash=_token_hash(token),
                                  invited_by_id=admin.id, created_at=now,
                                  expires_at=now + INVITATION_LIFETIME)
@@ -187,17 +191,30 @@ def invite(admin: User, email: str, roles) -> StaffInvitation:
         recipient_id=getattr(existing, "id", None), to_address=email, template=TEMPLATE,
         locale=(existing.locale if existing is not None and existing.locale else None)
         or str(get_locale() or "pl"),
-        context={"kind": "staff.invited", "invitation_url": invitation_url(token),
+        context={"kind": "staff.invited", "invitation_nonce": nonce,
                  "inviter": admin.name, "roles": roles,
                  "expires_at": invitation.expires_at.isoformat(),
                  "has_account": existing is not None}))
     return invitation
 
 
-def invitation_url(token: str) -> str:
+def invitation_token(nonce: str) -> str:
+    """The link's token: an HMAC of the e-mail's nonce under the application's secret key.
+
+    The database holds the token's SHA-256 (on the invitation) and the nonce (in the
+    outbox e-mail, which renders the link only when it is sent), never the token: a copy
+    of the database alone opens no invitation.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"staff-invitation:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def invitation_url(nonce: str) -> str:
+    """The link the e-mail carries (rendered when the outbox sends it)."""
     base = current_app.config["BASE_URL"].rstrip("/")
     with current_app.test_request_context(base_url=base):
-        return url_for("staff.invitation", token=token, _external=True)
+        return url_for("staff.invitation", token=invitation_token(nonce), _external=True)
 
 
 def withdraw_invitation(admin: User, invitation_id: int) -> None:

@@ -41,6 +41,12 @@ def handover_panel(case):
 
 
 @bp.app_template_global()
+def staff_invitation_url(nonce: str) -> str:
+    """The invitation link of an outbox e-mail (templates/emails/staff_invitation/)."""
+    return staff.invitation_url(nonce)
+
+
+@bp.app_template_global()
 def staff_reaches(endpoint: str) -> bool:
     """Does the signed-in person hold a role the page at ``endpoint`` requires? (The staff
     navigation shows only those.)"""
