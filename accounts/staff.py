@@ -50,6 +50,7 @@ register_texts({
 })
 
 
+
 class LastAdministrator(TransitionNotAllowed):
     code = "last_administrator"
 

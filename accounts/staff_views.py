@@ -112,6 +112,8 @@ def change_roles(user_id: int):
     except DomainError as error:
         return _refused(error)
     flash(_("The roles of %(name)s were saved.", name=user.name), "success")
+    if not current_user.has_role(Role.ADMIN):  # an administrator who stepped down
+        return redirect(url_for("core.index"))
     return redirect(url_for("staff.people"))
 
 

@@ -212,5 +212,8 @@ def panel(case, user) -> dict | None:
         form = HandOverForm(formdata=None)
         form.to.choices = [(person.id, person.name) for person in candidates(
             case, kind.role, handler_id=handler_id, also_excluded=excluded)]
-    return {"history": history(case), "form": form,
+    handed = history(case)
+    if form is None and not handed:
+        return None
+    return {"history": handed, "form": form,
             "action": url_for(kind.endpoint, **{kind.argument: case.id})}

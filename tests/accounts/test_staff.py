@@ -318,3 +318,21 @@ def test_a_member_without_roles_is_not_deactivated_here(client, auth, admin, cre
     auth.login(admin.email)
     assert client.post(f"/staff/people/{member.id}/deactivate").status_code == 409
     assert db.session.get(User, member.id).deactivated_at is None
+
+
+def test_deleting_the_account_deletes_its_invitations(client, auth, admin, create_user):
+    from accounts import deletion
+
+    member = create_user("member@example.com")
+    auth.login(admin.email)
+    _invite(client, email=member.email, roles=("finance",))
+    auth.logout()
+    link = _link(member.email)
+    auth.login(member.email)
+    client.post(link)
+    assert _roles_of(member.email) == {"finance"}
+    deletion.delete_account(db.session.get(User, member.id), PASSWORD)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(StaffInvitation.id))) == 0
+    [entry] = _audit("user.deleted")
+    assert entry.after["staff_invitations_deleted"] == 1
