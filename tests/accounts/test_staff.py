@@ -336,3 +336,12 @@ def test_deleting_the_account_deletes_its_invitations(client, auth, admin, creat
     assert db.session.scalar(select(func.count(StaffInvitation.id))) == 0
     [entry] = _audit("user.deleted")
     assert entry.after["staff_invitations_deleted"] == 1
+
+
+def test_an_admin_who_deactivates_themselves_is_logged_out(client, auth, admin, create_user):
+    create_user("second@example.test", roles=[Role.ADMIN])
+    auth.login(admin.email)
+    answer = client.post(f"/staff/people/{admin.id}/deactivate")
+    assert answer.status_code == 302 and answer.location.startswith("/login")
+    assert client.get("/staff/people").status_code == 302  # the session is gone
+    assert auth.login(admin.email).status_code == 401
