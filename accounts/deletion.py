@@ -9,8 +9,8 @@ commit:
   the staff role, and sets ``deleted_at``; the numeric id stays, so decisions, amounts,
   payouts and audit entries keep pointing at the same (now pseudonymous) person;
 - ends every session (the ``user_sessions`` rows: a replayed cookie finds nothing) and
-  deletes the person's notifications and e-mails (outbox rows with their address), and
-  data exports (the ZIP files go once the transaction commits);
+  deletes the person's notifications and e-mails (outbox rows with their address), staff
+  invitations to their address, and data exports (the ZIP files go once the transaction commits);
 - runs the ``erase`` hook of every package registered in :mod:`accounts.personal_data`,
   in registration order: the payout account (IBAN) and beneficiary name of claims that no
   longer need them (``claims/personal_data.py``), what problem reports said and their
@@ -35,7 +35,7 @@ from flask_babel import ngettext
 from sqlalchemy import delete, exists, func, select
 
 from accounts import personal_data
-from accounts.models import DataExport, RoleGrant, User, UserSession
+from accounts.models import DataExport, RoleGrant, StaffInvitation, User, UserSession
 from accounts.passwords import verify_password
 from accounts.roles import Role
 from arbiter import audit, clock
@@ -72,7 +72,8 @@ def deletion_blockers(user: User) -> list[str]:
                 handled))
     if Role.ADMIN in user.roles:
         others = db.session.scalar(select(func.count(User.id)).where(
-            _admin, User.deleted_at.is_(None), User.id != user.id))
+            _admin, User.deleted_at.is_(None), User.deactivated_at.is_(None),
+            User.id != user.id))
         if not others:
             problems.append(_("You are the last administrator. The platform needs one: "
                               "give another staff member the administrator role before "
@@ -118,6 +119,9 @@ def delete_account(user: User, password: str) -> str:
         delete(UserSession).where(UserSession.user_id == user.id)).rowcount
     db.session.execute(delete(Notification).where(Notification.user_id == user.id))
     db.session.execute(delete(OutboxEmail).where(OutboxEmail.recipient_id == user.id))
+    counts["staff_invitations_deleted"] = db.session.execute(delete(StaffInvitation).where(
+        (StaffInvitation.email == user.email) | (StaffInvitation.accepted_user_id == user.id))
+    ).rowcount
 
     exports = db.session.scalars(select(DataExport).where(DataExport.user_id == user.id)).all()
     for export in exports:

@@ -1,7 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from accounts.passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -46,3 +55,48 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField(_l("Your password"), validators=[DataRequired(),
                                                              Length(max=MAX_LENGTH)])
     submit = SubmitField(_l("Delete my account"))
+
+
+# --- staff management (accounts/staff_views.py) ------------------------------------------
+
+def _role_choices():
+    from accounts.roles import LABELS
+    return [(role.value, label) for role, label in LABELS.items()]
+
+
+class RoleCheckboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class InviteStaffForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(
+        check_deliverability=False), Length(max=254)])
+    roles = RoleCheckboxes(_l("Roles"), choices=_role_choices,
+                           validators=[DataRequired(message=_l("Choose at least one role."))])
+    submit = SubmitField(_l("Send the invitation"))
+
+
+class StaffRolesForm(FlaskForm):
+    roles = RoleCheckboxes(_l("Roles"), choices=_role_choices)
+    submit = SubmitField(_l("Save roles"))
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), _password_length])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+    submit = SubmitField(_l("Join the staff"))
+
+
+class HandOverForm(FlaskForm):
+    """Hand a case to another staff member (disputes, claims, appeals staff pages)."""
+
+    to = SelectField(_l("Hand over to"), coerce=int, validators=[DataRequired()])
+    note = TextAreaField(_l("Note for the next handler"),
+                         validators=[DataRequired(), Length(max=2000)],
+                         description=_l("Seen by staff only."))
+    submit = SubmitField(_l("Hand over"))

@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.roles import Role, effective
@@ -26,6 +26,9 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     password_changed_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column(
         comment="When the person deleted the account; the row is anonymised from then on")
+    deactivated_at: Mapped[datetime | None] = mapped_column(
+        comment="When an administrator deactivated the account (accounts.staff): no login, "
+                "no session, no API token until reactivated")
 
     sessions: Mapped[list["UserSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -47,6 +50,10 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_deactivated(self) -> bool:
+        return self.deactivated_at is not None
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -80,6 +87,48 @@ class RoleGrant(Base):
         comment="who granted it; empty for the command line and the migration")
 
     user: Mapped[User] = relationship(back_populates="role_grants", foreign_keys=[user_id])
+
+
+_PENDING_INVITATION = text("accepted_at IS NULL AND revoked_at IS NULL")
+
+
+class StaffInvitation(PrimaryKey, Base):
+    """An e-mailed, single-use invitation to join the staff with some roles (accounts.staff).
+
+    Only the SHA-256 of the link's token is stored. Accepting creates the account (or, for an
+    address that already has one, grants the roles once its owner has signed in); a newer
+    invitation to the same address replaces a pending one.
+    """
+
+    __tablename__ = "staff_invitations"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        CheckConstraint("accepted_user_id IS NULL OR accepted_at IS NOT NULL",
+                        name="accepted_by_someone"),
+        CheckConstraint("accepted_at IS NULL OR revoked_at IS NULL", name="accepted_or_revoked"),
+        # At most one pending invitation per address (database-enforced).
+        Index("uq_staff_invitations_pending_email", "email", unique=True,
+              sqlite_where=_PENDING_INVITATION, postgresql_where=_PENDING_INVITATION),
+    )
+
+    email: Mapped[str] = mapped_column(String(254))
+    roles: Mapped[list[str]] = mapped_column(JSON, comment="the staff roles to grant")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 of token")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(comment="created_at + 72 hours")
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    accepted_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(
+        comment="replaced by a newer invitation or withdrawn by an administrator")
+
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
 
 
 class UserSession(PrimaryKey, Base):

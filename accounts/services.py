@@ -60,7 +60,8 @@ def create_user(
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None: unknown e-mail and wrong password alike."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email),
-                                                User.deleted_at.is_(None)))
+                                                User.deleted_at.is_(None),
+                                                User.deactivated_at.is_(None)))
     if not verify_password(user.password_hash if user else None, password):
         return None
     return user
@@ -98,7 +99,7 @@ def _session_statement(names: tuple[str, ...]):
                    *(_PAGE_EXTRAS[name]().label(f"extra_{name}") for name in names))
             .join(UserSession, UserSession.user_id == User.id)
             .where(UserSession.token_hash == bindparam("token_hash"),
-                   User.deleted_at.is_(None)))
+                   User.deleted_at.is_(None), User.deactivated_at.is_(None)))
 
 
 def load_session_user(token: str) -> User | None:

@@ -23,7 +23,7 @@ from appeals import queries, services
 from appeals.documents import original_document
 from appeals.models import RATIONALE_MIN, STATEMENT_MAX, STATEMENT_MIN, Appeal, AppealFile
 from appeals.states import Outcome
-from arbiter import documents
+from arbiter import documents, handover
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -298,6 +298,19 @@ def queue(query):
     the caller's own decisions or cases are listed with ``may_review: false`` (staff only)."""
     return _views(queries.queue_page(auth.current_user(), cursor=query["after"],
                                      limit=query["limit"]))
+
+
+@blp.route("/appeals/<id:appeal_id>/hand-over", methods=["POST"])
+@auth.role_required(Role.SENIOR)
+@blp.arguments(handover.HandOverIn)
+@blp.response(200, AppealDetailOut)
+@blp.alt_response(409, description="not_the_handler: neither the handler nor a senior; "
+                  "not_taken: nobody handles the case yet")
+def hand_over(data, appeal_id: int):
+    """Hand the case to another staff member with a note for staff (the handler or a
+    senior; the recipient holds the role, is not a party, nor the decision's author: 422)."""
+    services.hand_over(_visible(appeal_id), auth.current_user(), data["to"], data["note"])
+    return _fresh(appeal_id)
 
 
 @blp.route("/appeals/<id:appeal_id>/take", methods=["POST"])

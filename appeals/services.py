@@ -40,7 +40,7 @@ from appeals.states import (
     Role,
     Subject,
 )
-from arbiter import audit, clock
+from arbiter import audit, clock, handover
 from arbiter.db import add_unless_taken, locked
 from arbiter.errors import ConflictOfInterest, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -278,6 +278,28 @@ def take(appeal: Appeal, staff: User) -> Appeal:
                    taken_at=clock.now())
     for party_id in (appeal.appellant_id, appeal.respondent_id):
         notify(db.session.get(User, party_id), "appeal.taken", appeal, email=False)
+    return appeal
+
+
+def hand_over(appeal: Appeal, staff: User, to, note: str) -> Appeal:
+    """Hand the appeal under review to another senior with a note (arbiter.handover); never
+    to the author of the decision under appeal (the database refuses it too)."""
+    appeal = locked(Appeal, appeal.id)
+    _require_reviewer(appeal, staff)
+    if not appeal.is_open:
+        raise TransitionNotAllowed(_("This appeal has been decided."), code="appeal_decided")
+
+    def own_decision(recipient: User) -> str | None:
+        if recipient.id == appeal.original_decider_id:
+            return _("%(name)s made the decision under appeal.", name=recipient.name)
+        return None
+
+    recipient, note = handover.check(appeal, staff, to, note, role=StaffRole.SENIOR,
+                                     handler_id=appeal.reviewer_id, refuse=own_decision)
+    previous = appeal.reviewer
+    appeal.reviewer_id = recipient.id
+    appeal.reviewer = recipient
+    handover.record(appeal, staff, previous, recipient, note, kind="appeal")
     return appeal
 
 

@@ -27,7 +27,7 @@ from appeals.states import (
     Role,
     Subject,
 )
-from arbiter import clock
+from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
@@ -276,6 +276,22 @@ def take(appeal_id: int):
     services.take(appeal, current_user._get_current_object())
     return done(url_for("appeals.appeal", appeal_id=appeal_id),
                 _("The appeal is yours to review. Read every piece of evidence, then decide."))
+
+
+@bp.route("/appeals/<int:appeal_id>/hand-over", methods=["POST"])
+@role_required(StaffRole.SENIOR)
+def hand_over(appeal_id: int):
+    """Hand the appeal to another senior with a note (never to the decision's author)."""
+    appeal = _visible_appeal(appeal_id)
+    to, note = handover.submitted_form()
+    services.hand_over(appeal, current_user._get_current_object(), to, note)
+    return done(url_for("appeals.appeal", appeal_id=appeal_id),
+                _("The appeal was handed over."))
+
+
+handover.register_kind("appeals", handover.Kind(
+    StaffRole.SENIOR, "reviewer_id", "appeals.hand_over", "appeal_id",
+    is_open=lambda appeal: appeal.is_open, also_excluded="original_decider_id"))
 
 
 @bp.route("/appeals/<int:appeal_id>/read", methods=["POST"])

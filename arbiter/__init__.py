@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from accounts.staff_views import bp as staff_bp
     from accounts.views import bp as accounts_bp
     from appeals.transparency import bp as transparency_bp
     from appeals.views import bp as appeals_bp
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from accounts.roles import Role
+from arbiter import handover
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -363,6 +364,19 @@ def queue(query):
     return queries.claims_queue(auth.current_user(), claim_type=query["type"],
                                 state=query["state"],
                                 cursor=query["after"], limit=query["limit"])
+
+
+@blp.route("/claims/<id:claim_id>/hand-over", methods=["POST"])
+@auth.role_required(Role.ADVISOR)
+@blp.arguments(handover.HandOverIn)
+@blp.response(200, ClaimDetailOut)
+@blp.alt_response(409, description="not_the_handler: neither the handler nor a senior; "
+                  "not_taken: nobody handles the case yet")
+def hand_over(data, claim_id: int):
+    """Hand the case to another staff member with a note for staff (the handler or a
+    senior; the recipient holds the role, is not a party: 422)."""
+    services.hand_over(_visible(claim_id), auth.current_user(), data["to"], data["note"])
+    return _fresh(claim_id)
 
 
 @blp.route("/claims/<id:claim_id>/take", methods=["POST"])

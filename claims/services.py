@@ -20,7 +20,7 @@ from sqlalchemy import exists, func, select
 from accounts.models import User
 from accounts.roles import Role as StaffRole
 from appeals import services as appeals
-from arbiter import audit, clock, documents
+from arbiter import audit, clock, documents, handover
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import (
@@ -474,6 +474,21 @@ def take(claim: Claim, staff: User) -> None:
         raise ClaimTaken(_("%(name)s is reviewing this claim.", name=claim.assigned_staff.name))
     _change_state(claim, "take", staff, assigned_staff_id=staff.id, taken_at=clock.now())
     notify(claim.buyer, "claim.taken", claim)
+
+
+def hand_over(claim: Claim, staff: User, to, note: str) -> Claim:
+    """Hand the claim under review to another advisor with a note (arbiter.handover)."""
+    claim = locked(Claim, claim.id)
+    _require_staff(staff)
+    if claim.state not in OPEN_STATES:
+        raise TransitionNotAllowed(_("This claim has been decided."), code="claim_decided")
+    recipient, note = handover.check(claim, staff, to, note, role=StaffRole.ADVISOR,
+                                     handler_id=claim.assigned_staff_id)
+    previous = claim.assigned_staff
+    claim.assigned_staff_id = recipient.id
+    claim.assigned_staff = recipient
+    handover.record(claim, staff, previous, recipient, note, kind="claim")
+    return claim
 
 
 def request_documents(claim: Claim, staff: User, what: str) -> DocumentRequest:

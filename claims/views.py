@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from accounts.auth import role_required
 from accounts.roles import ANY_STAFF, Role
 from appeals.policy import Terms as AppealTerms
-from arbiter import clock
+from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
@@ -54,6 +54,7 @@ from claims.states import (
     RejectionReason,
     allowed,
 )
+from claims.states import OPEN_STATES as CLAIM_OPEN_STATES
 from orders.models import Order
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
@@ -293,6 +294,21 @@ def take(claim_id: int):
     claim = _visible_claim(claim_id)
     services.take(claim, current_user._get_current_object())
     return done(url_for("claims.claim", claim_id=claim_id), _("The claim is yours to review."))
+
+
+@bp.route("/claims/<int:claim_id>/hand-over", methods=["POST"])
+@role_required(Role.ADVISOR)
+def hand_over(claim_id: int):
+    """Hand the claim to another advisor with a note (the handler or a senior)."""
+    claim = _visible_claim(claim_id)
+    to, note = handover.submitted_form()
+    services.hand_over(claim, current_user._get_current_object(), to, note)
+    return done(url_for("claims.claim", claim_id=claim_id), _("The claim was handed over."))
+
+
+handover.register_kind("claims", handover.Kind(
+    Role.ADVISOR, "assigned_staff_id", "claims.hand_over", "claim_id",
+    is_open=lambda claim: claim.state in CLAIM_OPEN_STATES))
 
 
 @bp.route("/claims/<int:claim_id>/document-requests", methods=["POST"])

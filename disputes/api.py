@@ -10,6 +10,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from accounts.roles import Role
+from arbiter import handover
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -289,6 +290,19 @@ def queue(query):
     return queries.escalation_queue(auth.current_user(), reason=query["reason"],
                                     older_than_hours=query["older_than_hours"],
                                     cursor=query["after"], limit=query["limit"])
+
+
+@blp.route("/discussions/<id:discussion_id>/hand-over", methods=["POST"])
+@auth.role_required(Role.ADVISOR)
+@blp.arguments(handover.HandOverIn)
+@blp.response(200, DiscussionDetailOut)
+@blp.alt_response(409, description="not_the_handler: neither the handler nor a senior; "
+                  "not_taken: nobody handles the case yet")
+def hand_over(data, discussion_id: int):
+    """Hand the case to another staff member with a note for staff (the handler or a
+    senior; the recipient holds the role, is not a party: 422)."""
+    services.hand_over(_visible(discussion_id), auth.current_user(), data["to"], data["note"])
+    return _fresh(discussion_id)
 
 
 @blp.route("/discussions/<id:discussion_id>/take", methods=["POST"])

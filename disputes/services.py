@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from accounts.models import User
 from accounts.roles import Role as StaffRole
-from arbiter import audit, clock, documents
+from arbiter import audit, clock, documents, handover
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionKind
 from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
@@ -397,6 +397,23 @@ def take_case(discussion: Discussion, staff: User) -> None:
     _entry(discussion, EntryKind.SYSTEM_NOTE, Role.STAFF, staff, "", action="taken")
     audit.record("discussion.taken", discussion, actor=staff, before=before,
                  after=_snapshot(discussion))
+
+
+def hand_over(discussion: Discussion, staff: User, to, note: str) -> Discussion:
+    """Hand the escalated case to another advisor with a note (arbiter.handover's rules);
+    the thread says an advisor took over, the note stays with staff."""
+    discussion = locked(Discussion, discussion.id)
+    if not staff.has_role(StaffRole.ADVISOR):
+        raise NotFound(_("There is nothing here."))
+    _require_escalated(discussion)
+    recipient, note = handover.check(discussion, staff, to, note, role=StaffRole.ADVISOR,
+                                     handler_id=discussion.assigned_staff_id)
+    previous = discussion.assigned_staff
+    discussion.assigned_staff_id = recipient.id
+    discussion.assigned_staff = recipient
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.STAFF, staff, "", action="handed_over")
+    handover.record(discussion, staff, previous, recipient, note, kind="discussion")
+    return discussion
 
 
 def _require_handler(discussion: Discussion, staff: User) -> None:

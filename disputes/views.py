@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from accounts.auth import role_required
 from accounts.roles import ANY_STAFF
 from accounts.roles import Role as StaffRole
-from arbiter import clock
+from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
@@ -415,6 +415,22 @@ def take(discussion_id: int):
     return done(url_for("disputes.thread", discussion_id=discussion_id), _("The case is yours."))
 
 
+@bp.route("/discussions/<int:discussion_id>/hand-over", methods=["POST"])
+@role_required(StaffRole.ADVISOR)
+def hand_over(discussion_id: int):
+    """Hand the case to another advisor with a note (the handler or a senior)."""
+    discussion = _visible_discussion(discussion_id)
+    to, note = handover.submitted_form()
+    services.hand_over(discussion, current_user._get_current_object(), to, note)
+    return done(url_for("disputes.thread", discussion_id=discussion_id),
+                _("The case was handed over."))
+
+
+handover.register_kind("discussions", handover.Kind(
+    StaffRole.ADVISOR, "assigned_staff_id", "disputes.hand_over", "discussion_id",
+    is_open=lambda discussion: discussion.state is DiscussionState.ESCALATED))
+
+
 @bp.route("/discussions/<int:discussion_id>/information-requests", methods=["POST"])
 @role_required(StaffRole.ADVISOR)
 def request_information(discussion_id: int):
@@ -504,6 +520,7 @@ _ROLE_LABELS = {Role.BUYER: _l("buyer"), Role.SELLER: _l("seller"), Role.STAFF: 
 _SYSTEM_NOTES = {
     "offer_declined": _l("The buyer declined the offer."),
     "taken": _l("An advisor took the case."),
+    "handed_over": _l("Another advisor took over the case."),
     "promise_broken": _l("The promise was not kept. The discussion is open again and the "
                          "buyer can ask the platform for help at once."),
     "verdict_refund_confirmed": _l("The refund the verdict ordered was confirmed."),

@@ -84,7 +84,8 @@ def revoke(row: ApiToken) -> None:
 
 
 def find_live(token: str) -> ApiToken | None:
-    """The token row for a raw bearer token: unknown, revoked and expired ones are None."""
+    """The token row for a raw bearer token: unknown, revoked and expired ones (and those of
+    a deactivated account) are None."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
@@ -92,4 +93,6 @@ def find_live(token: str) -> ApiToken | None:
         return None
     if row.expires_at is not None and row.expires_at <= clock.now():
         return None
+    if row.user is not None and row.user.deactivated_at is not None:
+        return None  # a deactivated account's tokens are revoked; belt and braces
     return row

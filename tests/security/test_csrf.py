@@ -51,7 +51,8 @@ def _small_world() -> dict:
             "incident_id": 1, "report_id": 1, "email_id": 1, "endpoint_id": 1,
             "delivery_id": 1, "export_id": 1, "answer": "accept", "action": "solve",
             "number": "ARB/2026/000001",
-            "settlement_id": 1, "appeal_id": 1, "file_id": 1}  # the token check comes first
+            "settlement_id": 1, "appeal_id": 1, "file_id": 1,
+            "user_id": 1, "invitation_id": 1, "token": "x"}  # the token check comes first
 
 
 @pytest.fixture
