@@ -1,9 +1,14 @@
 """E-mail: rendering outbox rows in the recipient's language and delivering them.
 
-Delivery claims due rows with ``FOR UPDATE SKIP LOCKED``, sends each and records the
-outcome. A failed send is retried with exponential backoff; after ``OUTBOX_MAX_ATTEMPTS``
-the row is dead and shows up for staff. Delivery is at-least-once: a crash between the
-SMTP server's "250 OK" and our commit sends that one message again.
+Delivery claims one due row at a time with ``FOR UPDATE SKIP LOCKED``, sends it and
+records the outcome in that row's own transaction, right after the SMTP server accepted
+it. A failed send is retried with exponential backoff; after ``OUTBOX_MAX_ATTEMPTS`` the
+row is dead and shows up for staff.
+
+The guarantee is at least once, with duplicates bounded: a sender killed between the
+server's "250 OK" and its commit sends that one message again, so each sender that dies
+causes at most one duplicate. Every message keeps the same ``Message-ID`` on every
+attempt, so mail systems and people can recognise the copy.
 """
 
 import logging
@@ -12,8 +17,8 @@ import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
@@ -78,11 +83,18 @@ def build_message(row: OutboxEmail, rendered: RenderedEmail) -> EmailMessage:
     message["Subject"] = rendered.subject
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = row.to_address
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="arbiter")
+    message["Message-ID"] = message_id(row)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     message["Content-Language"] = row.locale  # after set_content, which drops Content-*
     return message
+
+
+def message_id(row: OutboxEmail) -> str:
+    """The same on every attempt to send ``row`` (a resent copy is recognisable), unique
+    across databases (the row's creation time) and in the site's own domain."""
+    domain = urlsplit(current_app.config["BASE_URL"]).hostname or "arbiter"
+    return f"<outbox-{row.id}-{row.created_at:%Y%m%d%H%M%S%f}@{domain}>"
 
 
 def send(message: EmailMessage) -> None:
@@ -123,41 +135,41 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
-def deliver_due(*, batch_size: int = 50) -> dict[str, int]:
-    """Send every due outbox row once; return counts of sent, retried and dead."""
+def deliver_due(*, limit: int = 500) -> dict[str, int]:
+    """Send the due outbox rows, each in a transaction of its own, at most ``limit`` in one
+    call; return counts of sent, retried and dead."""
     counts = {"sent": 0, "retry": 0, "dead": 0}
     max_attempts = int(current_app.config["OUTBOX_MAX_ATTEMPTS"])
-    while True:
+    for _ in range(limit):
         now = clock.now()
-        rows = list(db.session.scalars(
+        row = db.session.scalar(
             select(OutboxEmail)
             .where(OutboxEmail.state == OutboxState.PENDING, OutboxEmail.send_after <= now)
             .order_by(OutboxEmail.send_after, OutboxEmail.id)
-            .limit(batch_size).with_for_update(skip_locked=True)
-        ))
-        if not rows:
+            .limit(1).with_for_update(skip_locked=True))
+        if row is None:
             db.session.rollback()
-            return counts
-        for row in rows:
-            row.attempts += 1
-            try:
-                send(build_message(row, render(row)))
-            except (OSError, smtplib.SMTPException) as error:
-                row.last_error = f"{type(error).__name__}: {error}"[:500]
-                if row.attempts >= max_attempts:
-                    row.state = OutboxState.DEAD
-                    counts["dead"] += 1
-                else:
-                    row.send_after = now + backoff(row.attempts)
-                    counts["retry"] += 1
+            break
+        row.attempts += 1
+        try:
+            send(build_message(row, render(row)))
+        except (OSError, smtplib.SMTPException) as error:
+            row.last_error = f"{type(error).__name__}: {error}"[:500]
+            if row.attempts >= max_attempts:
+                row.state = OutboxState.DEAD
+                counts["dead"] += 1
             else:
-                row.state = OutboxState.SENT
-                row.sent_at = clock.now()
-                row.last_error = None
-                counts["sent"] += 1
-        db.session.commit()
+                row.send_after = now + backoff(row.attempts)
+                counts["retry"] += 1
+        else:
+            row.state = OutboxState.SENT
+            row.sent_at = clock.now()
+            row.last_error = None
+            counts["sent"] += 1
+        db.session.commit()  # this message's outcome, before the next one is sent
         if counts["retry"] or counts["dead"]:
-            return counts  # the server is failing: leave the rest for the next round
+            break  # the server is failing: leave the rest for the next round
+    return counts
 
 
 def retry_dead(row: OutboxEmail) -> None:

@@ -7,7 +7,7 @@ from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from arbiter import clock
 from arbiter.extensions import db
@@ -128,3 +128,53 @@ def test_after_max_attempts_the_email_is_dead_and_staff_see_it(app, smtp, client
 def test_outbox_page_is_staff_only(client, auth, buyer):
     auth.login(buyer.email)
     assert client.get("/staff/outbox").status_code == 403
+
+
+def test_a_sender_killed_mid_run_sends_at_most_one_message_twice(app, smtp, create_user,
+                                                                 monkeypatch):
+    """Issue 26.7: the sender used to mark a whole batch at its end, so one killed after
+    the SMTP server accepted 13 messages sent all 13 again. Now each message is marked
+    sent in its own transaction: only the one in flight when the sender died goes twice,
+    with the same Message-ID."""
+    from arbiter import mail
+    from arbiter.notifications import notify
+
+    people = [create_user(f"person{number}@example.test") for number in range(20)]
+    for person in people:
+        notify(person, "discussion.opened", person, order_ref="ORD-1")
+    db.session.commit()
+
+    real_send, accepted = mail.send, []
+
+    def dies_after_the_sixth(message):
+        real_send(message)
+        accepted.append(message["Message-ID"])
+        if len(accepted) == 6:
+            raise SystemExit("killed")  # after the server's 250, before our commit
+
+    monkeypatch.setattr(mail, "send", dies_after_the_sixth)
+    with pytest.raises(SystemExit):
+        deliver_due()
+    db.session.rollback()
+    monkeypatch.setattr(mail, "send", real_send)
+    assert deliver_due()["sent"] == 20 - 5
+
+    ids = [message["Message-ID"] for _, message in smtp.messages]
+    assert len(ids) == 21 and len(set(ids)) == 20  # one copy more, of the sixth
+    assert ids.count(accepted[5]) == 2
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.state == OutboxState.SENT)) == 20
+
+
+def test_the_message_id_is_the_same_on_every_attempt(app, create_user):
+    from arbiter.mail import message_id
+    from arbiter.notifications import notify
+
+    person = create_user()
+    notify(person, "discussion.opened", person, order_ref="ORD-1")
+    db.session.commit()
+    row = db.session.scalar(select(OutboxEmail))
+    first = message_id(row)
+    row.attempts += 1
+    assert message_id(row) == first
+    assert first.startswith(f"<outbox-{row.id}-") and first.endswith("@127.0.0.1>")
