@@ -1,9 +1,13 @@
 """Factory fixtures: ``create_user`` / ``create_order`` build real rows through the services."""
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
+import time_machine
+from sqlalchemy import select
 
 from accounts import services as accounts
 from accounts.roles import Role
@@ -13,24 +17,60 @@ from orders.services import upsert_order
 from orders.states import PaymentMethod
 
 PASSWORD = "correct horse battery"
+SECOND_STEP = "/login/second-factor"
+STEP_SECONDS = 30
 _sequence = itertools.count(1)
 
 
 @pytest.fixture
 def create_user(db_session):
     def create(email: str | None = None, *, name: str | None = None, password: str = PASSWORD,
-               is_staff: bool = False, roles=(), locale: str | None = None):
+               is_staff: bool = False, roles=(), locale: str | None = None,
+               enrolled: bool = True):
         """``is_staff``: every staff role (for tests about something else); ``roles``: these
-        roles only (for tests about who may do what)."""
+        roles only (for tests about who may do what). Staff have their second factor set up
+        (:func:`enrol`) unless ``enrolled=False``."""
         number = next(_sequence)
         user = accounts.create_user(email or f"user{number}@example.test",
                                     name or f"User {number}", password,
                                     roles=tuple(Role) if is_staff else roles)
         user.locale = locale
+        if user.is_staff and enrolled:
+            enrol(user)
         db.session.commit()
         return user
 
     return create
+
+
+def enrol(user) -> list[str]:
+    """Turn on ``user``'s second factor through the service, as the enrolment page does
+    (a pending secret, then a code from it); returns the ten recovery codes.
+
+    The code typed is the one of the step before now, which the service accepts for a
+    phone's clock drift: the person's first login may then use the current step's code
+    (a later step, as the replay rule demands) without the test moving the clock.
+    """
+    from accounts import second_factor
+
+    factor = second_factor.begin_enrolment(user)
+    earlier = pyotp.TOTP(factor.secret).at(clock.now() - timedelta(seconds=30))
+    return second_factor.confirm_enrolment(user, earlier)
+
+
+def totp_step(email: str, *, after_step: int | None = None) -> tuple[int, str]:
+    """The first time step (and its code) a login of ``email`` may use now: the current
+    one, or the one after the last step the account used (or ``after_step``) if that is
+    not earlier."""
+    from accounts.models import SecondFactor, User
+
+    secret, last_step = db.session.execute(
+        select(SecondFactor.secret, SecondFactor.last_step)
+        .join(User, User.id == SecondFactor.user_id).where(User.email == email)).one()
+    totp = pyotp.TOTP(secret)
+    used = max(step for step in (last_step, after_step, -1) if step is not None)
+    step = max(totp.timecode(clock.now()), used + 1)
+    return step, totp.generate_otp(step)
 
 
 @pytest.fixture
@@ -79,7 +119,29 @@ class Auth:
         self.client = client
 
     def login(self, email: str, password: str = PASSWORD, **kwargs):
-        return self.client.post("/login", data={"email": email, "password": password}, **kwargs)
+        """Log in through the login page; a staff member then completes the second step with
+        a code computed from their stored secret (:meth:`second_step`). The answer of the
+        last step is returned."""
+        response = self.client.post("/login", data={"email": email, "password": password},
+                                    **kwargs)
+        location = response.headers.get("Location", "")
+        if response.status_code == 302 and urlsplit(location).path == SECOND_STEP:
+            return self.second_step(email, location)
+        return response
+
+    def second_step(self, email: str, url: str = "/login/second-factor"):
+        """Type the authenticator's code, as the staff member's phone would show it.
+
+        A code is accepted once per 30-second step: when this account already used the
+        current step (logged in twice within 30 s), the phone's next code is typed once the
+        clock reaches its step (time-machine moves it there for this request), never a code
+        the server should refuse."""
+        step, code = totp_step(email)
+        if step * STEP_SECONDS <= clock.now().timestamp():
+            return self.client.post(url, data={"code": code})
+        with time_machine.travel(datetime.fromtimestamp(step * STEP_SECONDS + 1, UTC),
+                                 tick=False):
+            return self.client.post(url, data={"code": code})
 
     def logout(self):
         return self.client.post("/logout")
