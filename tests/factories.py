@@ -43,19 +43,21 @@ def create_user(db_session):
     return create
 
 
-def enrol(user) -> list[str]:
-    """Turn on ``user``'s second factor through the service, as the enrolment page does
-    (a pending secret, then a code from it); returns the ten recovery codes.
+# When factory staff set up their authenticator app: before any date a test moves the clock
+# to, so the replay rule (a later time step than the last one used) never stands in the way
+# of a login at the test's time, however far back the test moves the clock.
+ENROLLED_AT = datetime(2010, 1, 4, 9, 0, 5, tzinfo=UTC)
 
-    The code typed is the one of the step before now, which the service accepts for a
-    phone's clock drift: the person's first login may then use the current step's code
-    (a later step, as the replay rule demands) without the test moving the clock.
-    """
+
+def enrol(user, *, at: datetime = ENROLLED_AT) -> list[str]:
+    """Turn on ``user``'s second factor through the service, as the enrolment page does (a
+    pending secret, then the code the app shows), at ``at``; returns the ten recovery
+    codes."""
     from accounts import second_factor
 
-    factor = second_factor.begin_enrolment(user)
-    earlier = pyotp.TOTP(factor.secret).at(clock.now() - timedelta(seconds=30))
-    return second_factor.confirm_enrolment(user, earlier)
+    with time_machine.travel(at, tick=False):
+        factor = second_factor.begin_enrolment(user)
+        return second_factor.confirm_enrolment(user, pyotp.TOTP(factor.secret).now())
 
 
 def totp_step(email: str, *, after_step: int | None = None) -> tuple[int, str]:
@@ -66,7 +68,8 @@ def totp_step(email: str, *, after_step: int | None = None) -> tuple[int, str]:
 
     secret, last_step = db.session.execute(
         select(SecondFactor.secret, SecondFactor.last_step)
-        .join(User, User.id == SecondFactor.user_id).where(User.email == email)).one()
+        .join(User, User.id == SecondFactor.user_id)
+        .where(User.email == email, SecondFactor.confirmed_at.is_not(None))).one()
     totp = pyotp.TOTP(secret)
     used = max(step for step in (last_step, after_step, -1) if step is not None)
     step = max(totp.timecode(clock.now()), used + 1)
@@ -115,8 +118,9 @@ def create_order(db_session, create_user):
 
 
 class Auth:
-    def __init__(self, client):
+    def __init__(self, client, time_machine=None):
         self.client = client
+        self.time_machine = time_machine
 
     def login(self, email: str, password: str = PASSWORD, **kwargs):
         """Log in through the login page; a staff member then completes the second step with
@@ -129,27 +133,48 @@ class Auth:
             return self.second_step(email, location)
         return response
 
-    def second_step(self, email: str, url: str = "/login/second-factor"):
+    def second_step(self, email: str, url: str = SECOND_STEP):
         """Type the authenticator's code, as the staff member's phone would show it.
 
-        A code is accepted once per 30-second step: when this account already used the
-        current step (logged in twice within 30 s), the phone's next code is typed once the
-        clock reaches its step (time-machine moves it there for this request), never a code
-        the server should refuse."""
+        A code is accepted once per 30-second step. When this account already used the
+        current step (logged in twice within 30 s), the person waits for the phone's next
+        code: the test's clock moves on to that step (time-machine) for the rest of the
+        test, and that code is typed, never one the server should refuse."""
         step, code = totp_step(email)
-        if step * STEP_SECONDS <= clock.now().timestamp():
-            return self.client.post(url, data={"code": code})
-        with time_machine.travel(datetime.fromtimestamp(step * STEP_SECONDS + 1, UTC),
-                                 tick=False):
-            return self.client.post(url, data={"code": code})
+        wait = step * STEP_SECONDS + 1 - clock.now().timestamp()
+        if wait > 0:
+            self.wait(timedelta(seconds=wait))
+        return self.client.post(url, data={"code": code})
+
+    def wait(self, delta: timedelta) -> None:
+        """Let ``delta`` pass for the rest of the test (the clock is not moved back after a
+        request: the session cookie it signed would then lie in the future)."""
+        if self.time_machine is None:
+            raise RuntimeError("Auth needs the time_machine fixture to wait for a code")
+        if self.time_machine.traveller is None:
+            self.time_machine.move_to(clock.now() + delta, tick=True)
+        else:
+            self.time_machine.shift(delta)
 
     def logout(self):
         return self.client.post("/logout")
 
 
+def logged_in(client, user):
+    """Log ``client`` in as ``user`` (for tests that build their people past the factories,
+    on committed connections): staff set up their authenticator app first if they have
+    not. The answer of the last step is returned."""
+    from accounts import second_factor
+
+    if user.is_staff and not second_factor.is_enrolled(user):
+        enrol(user)
+        db.session.commit()
+    return Auth(client).login(user.email)
+
+
 @pytest.fixture
-def auth(client):
-    return Auth(client)
+def auth(client, time_machine):
+    return Auth(client, time_machine)
 
 
 @pytest.fixture
