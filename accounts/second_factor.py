@@ -293,6 +293,22 @@ def regenerate_recovery_codes(user: User, code: str) -> list[str]:
     return codes
 
 
+def reset(user: User, actor=None) -> bool:
+    """An operator's remedy for a lost phone without recovery codes: the app and the codes
+    are forgotten and every session ends, so the next login sets up a new app. False if
+    there was nothing to reset."""
+    factor = factor_of(user)
+    if factor is None:
+        return False
+    forget(user)
+    from accounts.services import end_all_sessions
+
+    end_all_sessions(user)
+    audit.record("second_factor.reset", user, actor=actor,
+                 before={"enrolled": factor.confirmed_at is not None})
+    return True
+
+
 def forget(user: User) -> None:
     """Account deletion: the secret and the recovery codes go with the account."""
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

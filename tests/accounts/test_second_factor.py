@@ -367,3 +367,18 @@ def test_staff_without_an_app_get_no_token_and_others_need_no_code(api, create_u
     assert refused.json["error"]["code"] == "second_factor_not_enrolled"
     assert api.post("/api/v1/auth/tokens", json={"email": buyer.email, "password": PASSWORD}
                     ).status_code == 201
+
+
+def test_an_operator_resets_a_lost_second_factor(app, client, auth, create_user):
+    staff = create_user(is_staff=True)
+    auth.login(staff.email)
+    result = app.test_cli_runner().invoke(args=["users", "reset-second-factor", staff.email])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count()).select_from(SecondFactor)) == 0
+    assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
+    assert len(_audit("second_factor.reset", staff)) == 1
+    # logged out everywhere; the next login sets up a new app
+    assert client.get("/staff/escalations").headers["Location"].startswith("/login")
+    assert _password_step(client, staff).headers["Location"].startswith(ENROL)
+    again = app.test_cli_runner().invoke(args=["users", "reset-second-factor", "no@one.test"])
+    assert again.exit_code != 0 and "no account" in again.output
