@@ -247,8 +247,16 @@ def confirm_enrolment(user: User, code: str, session_token: str | None = None) -
         raise CodeRefused(_("That code does not match. Check that the time on your phone is "
                             "right and type the code your app shows now."),
                           fields={"code": ["refused"]})
-    factor.confirmed_at = clock.now()
-    factor.last_step = step
+    # Only where it is still pending: of two confirmations at once, one turns it on.
+    turned_on = db.session.execute(
+        update(SecondFactor)
+        .where(SecondFactor.user_id == user.id, SecondFactor.secret == factor.secret,
+               SecondFactor.confirmed_at.is_(None))
+        .values(confirmed_at=clock.now(), last_step=step)
+        .execution_options(synchronize_session=False))
+    db.session.expire(factor)
+    if turned_on.rowcount != 1:
+        raise AlreadyEnrolled(_("Your authenticator app is already set up."))
     codes = _new_recovery_codes(user)
     _mark_session(user, session_token)
     audit.record("second_factor.enrolled", user, actor=user,
