@@ -233,8 +233,11 @@ def test_a_staff_session_without_its_second_factor_reaches_nothing_else(
     refused = client.get("/api/v1/events")
     assert refused.status_code == 403
     assert refused.json["error"]["code"] == "second_factor_required"
-    # the second-factor pages themselves, and logging out
-    assert client.get(first_stop).status_code == 200
+    # the second-factor pages themselves, linking nowhere else, and logging out
+    page = client.get(first_stop)
+    assert page.status_code == 200
+    links = set(re.findall(r'href="(/[^"]*)"', page.text)) - {"/"}
+    assert not {link for link in links if not link.startswith("/static/")}, links
     assert client.post("/logout").status_code == 302
     assert client.get("/staff/escalations").headers["Location"].startswith("/login")
 
