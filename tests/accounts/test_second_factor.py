@@ -262,6 +262,14 @@ def test_someone_given_a_role_while_logged_in_must_pass_the_second_factor(
     db.session.commit()
     response = client.get("/purchases")
     assert response.status_code == 302 and response.headers["Location"].startswith(SECOND_STEP)
+    # no app yet: the set-up page offers to make a key (a GET writes nothing), then shows it
+    assert client.get(SECOND_STEP).headers["Location"].startswith(ENROL)
+    offer = client.get(ENROL)
+    assert offer.status_code == 200 and "qr-code" not in offer.text
+    assert client.post(f"{ENROL}/start").status_code == 302
+    assert 'class="qr-code"' in client.get(ENROL).text
+    assert client.post(ENROL, data={"code": _code(person)}).status_code == 200
+    assert client.get("/purchases").status_code == 200
 
 
 def test_changing_the_password_keeps_the_second_factor_of_the_session(client, auth,
