@@ -34,3 +34,23 @@ def create_command(email: str, name: str | None, staff: bool, roles: tuple[str, 
     db.session.commit()
     held = f" (staff: {', '.join(sorted(granted))})" if granted else ""
     click.echo(f"created user {user.id} {user.email}{held}")
+
+
+@users_cli.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor_command(email: str) -> None:
+    """Turn off EMAIL's authenticator app and recovery codes (a lost phone and no codes) and
+    end their sessions: a staff member sets up a new app at their next login."""
+    from sqlalchemy import select
+
+    from accounts import second_factor
+    from accounts.models import User
+
+    user = db.session.scalar(select(User).where(User.email == services.normalise_email(email),
+                                                User.deleted_at.is_(None)))
+    if user is None:
+        raise click.ClickException(f"no account {email}")
+    if not second_factor.reset(user):
+        raise click.ClickException(f"{user.email} has no second factor")
+    db.session.commit()
+    click.echo(f"second factor of {user.email} reset; they set up a new one at their next login")

@@ -8,9 +8,10 @@ commit:
   ``deleted-<pseudonym>@invalid``), makes the password unusable, forgets the language and
   the staff role, and sets ``deleted_at``; the numeric id stays, so decisions, amounts,
   payouts and audit entries keep pointing at the same (now pseudonymous) person;
-- ends every session (the ``user_sessions`` rows: a replayed cookie finds nothing) and
-  deletes the person's notifications and e-mails (outbox rows with their address), staff
-  invitations to their address, and data exports (the ZIP files go once the transaction commits);
+- ends every session (the ``user_sessions`` rows: a replayed cookie finds nothing), forgets
+  the second factor (its secret and recovery codes) and deletes the person's notifications
+  and e-mails (outbox rows with their address), staff invitations to their address, and
+  data exports (the ZIP files go once the transaction commits);
 - runs the ``erase`` hook of every package registered in :mod:`accounts.personal_data`,
   in registration order: the payout account (IBAN) and beneficiary name of claims that no
   longer need them (``claims/personal_data.py``), what problem reports said and their
@@ -34,7 +35,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, exists, func, select
 
-from accounts import personal_data
+from accounts import personal_data, second_factor
 from accounts.models import DataExport, RoleGrant, StaffInvitation, User, UserSession
 from accounts.passwords import verify_password
 from accounts.roles import Role
@@ -117,6 +118,7 @@ def delete_account(user: User, password: str) -> str:
     counts = {}
     counts["sessions_ended"] = db.session.execute(
         delete(UserSession).where(UserSession.user_id == user.id)).rowcount
+    second_factor.forget(user)
     db.session.execute(delete(Notification).where(Notification.user_id == user.id))
     db.session.execute(delete(OutboxEmail).where(OutboxEmail.recipient_id == user.id))
     counts["staff_invitations_deleted"] = db.session.execute(delete(StaffInvitation).where(

@@ -57,6 +57,33 @@ class DeleteAccountForm(FlaskForm):
     submit = SubmitField(_l("Delete my account"))
 
 
+class SecondFactorForm(FlaskForm):
+    """One field for the authenticator's six digits or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)],
+                       description=_l("The 6-digit code your authenticator app shows now, or "
+                                      "one of your recovery codes."),
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "off",
+                                  "spellcheck": "false"})
+    submit = SubmitField(_l("Continue"))
+
+
+class EnrolmentForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=32)],
+                       description=_l("The 6-digit code your authenticator app shows for "
+                                      "Arbiter."),
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField(_l("Turn on"))
+
+
+class RegenerateRecoveryCodesForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=32)],
+                       description=_l("New codes need the 6-digit code your authenticator app "
+                                      "shows now; the old codes stop working."),
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField(_l("Make new recovery codes"))
+
+
 # --- staff management (accounts/staff_views.py) ------------------------------------------
 
 def _role_choices():

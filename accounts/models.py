@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.roles import Role, effective
@@ -43,6 +43,9 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     session_token = None
     # Figures for the page chrome read together with the session (accounts.services).
     page_extras = None
+    # When this request's session passed the second factor (its row's second_factor_at),
+    # read with the session; None: not (yet) for this session (accounts.second_factor).
+    second_factor_at = None
 
     def get_id(self) -> str | None:
         return self.session_token
@@ -141,6 +144,9 @@ class UserSession(PrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    second_factor_at: Mapped[datetime | None] = mapped_column(
+        comment="when this session passed the second factor; a staff session without it "
+                "reaches only the second-factor pages (accounts.second_factor)")
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -200,3 +206,45 @@ class DataExport(PrimaryKey, Base):
 
     def is_owner(self, user) -> bool:
         return bool(getattr(user, "is_authenticated", False)) and user.id == self.user_id
+
+
+class SecondFactor(Base):
+    """A person's TOTP authenticator (RFC 6238), required of every staff member.
+
+    Pending from the moment the secret is shown (``confirmed_at`` empty) until its owner
+    types a current code; only then does it count. ``last_step`` is the time step of the last
+    code accepted: a code is accepted only for a later step (no replay within its window).
+    """
+
+    __tablename__ = "second_factors"
+    __table_args__ = (
+        CheckConstraint("confirmed_at IS NOT NULL OR last_step IS NULL",
+                        name="steps_once_confirmed"),
+        CheckConstraint("last_step IS NULL OR last_step >= 0", name="step_not_negative"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    # Stored as it must be to compute codes (the authenticator app holds the same value);
+    # never shown again after enrolment, never exported.
+    secret: Mapped[str] = mapped_column(String(64), comment="base32 TOTP secret (160 bits)")
+    created_at: Mapped[datetime] = mapped_column(comment="when the secret was shown")
+    confirmed_at: Mapped[datetime | None] = mapped_column(
+        comment="when its owner typed a first code; empty: enrolment not finished")
+    last_step: Mapped[int | None] = mapped_column(
+        comment="time step (unix time // 30) of the last accepted code")
+
+
+class RecoveryCode(PrimaryKey, Base):
+    """One of the ten single-use codes that stand in for the authenticator app; only its
+    SHA-256 is stored (see :mod:`accounts.second_factor` for why not argon2)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (
+        UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_code"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), comment="SHA-256 of the code")
+    created_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(comment="empty: still usable")

@@ -67,17 +67,23 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def start_session(user: User, user_agent: str | None = None) -> str:
-    """Create a server-side session row; the raw token goes into the signed cookie."""
+def start_session(user: User, user_agent: str | None = None, *,
+                  second_factor_at=None) -> str:
+    """Create a server-side session row; the raw token goes into the signed cookie.
+
+    ``second_factor_at``: the session replaces one that passed the second factor then (a
+    password change); otherwise a staff member's new session has yet to pass it."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
     lifetime = timedelta(days=int(current_app.config["SESSION_LIFETIME_DAYS"]))
     db.session.add(UserSession(
         user_id=user.id, token_hash=_token_hash(token), created_at=now,
         expires_at=now + lifetime, user_agent=(user_agent or "")[:255] or None,
+        second_factor_at=second_factor_at,
     ))
     audit.record("user.logged_in", user, actor=user)
     user.session_token = token
+    user.second_factor_at = second_factor_at
     return token
 
 
@@ -95,7 +101,7 @@ def register_page_extra(name: str, column: Callable[[], ColumnElement]) -> None:
 @cache
 def _session_statement(names: tuple[str, ...]):
     """Built once: SQLAlchemy then reuses its compiled form and cache key on every request."""
-    return (select(User, UserSession.expires_at,
+    return (select(User, UserSession.expires_at, UserSession.second_factor_at,
                    *(_PAGE_EXTRAS[name]().label(f"extra_{name}") for name in names))
             .join(UserSession, UserSession.user_id == User.id)
             .where(UserSession.token_hash == bindparam("token_hash"),
@@ -110,7 +116,8 @@ def load_session_user(token: str) -> User | None:
         return None
     user = row.User
     user.session_token = token
-    user.page_extras = dict(zip(names, row[2:], strict=True))
+    user.second_factor_at = row.second_factor_at
+    user.page_extras = dict(zip(names, row[3:], strict=True))
     return user
 
 

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import deletion, exports, services
+from accounts import deletion, exports, second_factor, services
 from accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegistrationForm
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db, limiter
@@ -28,12 +28,16 @@ bp = Blueprint("accounts", __name__)
 def _login_attempt_key() -> str:
     """Throttle per account (the e-mail typed), not per IP: a botnet cannot spread out.
 
-    The browser's form and the API's JSON (``POST /api/v1/auth/tokens``) count together.
+    The browser's form and the API's JSON (``POST /api/v1/auth/tokens``) count together,
+    and so do the codes of a staff member's second step (whose form has no e-mail: the
+    session's account is the one being logged in).
     """
     email = request.form.get("email")
     if email is None and request.is_json:
         body = request.get_json(silent=True)
         email = body.get("email") if isinstance(body, dict) else None
+    if email is None and current_user.is_authenticated:
+        email = current_user.email
     return "login:" + services.normalise_email(email if isinstance(email, str) else "")
 
 
@@ -50,9 +54,10 @@ login_throttle = limiter.shared_limit(_login_limit, scope="login", key_func=_log
                                       methods=["POST"], deduct_when=_failed_login)
 
 
-def _begin_session(user) -> None:
+def _begin_session(user, second_factor_at=None) -> None:
     session.clear()  # a fresh session on login: no fixation
-    services.start_session(user, request.headers.get("User-Agent"))
+    services.start_session(user, request.headers.get("User-Agent"),
+                           second_factor_at=second_factor_at)
     login_user(user)
 
 
@@ -67,6 +72,8 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             _begin_session(user)
+            if second_factor.required(user):  # staff: a code before the session counts
+                return second_factor.second_step(user, request.args.get("next"))
             flash(_("Welcome back, %(name)s.", name=user.name), "success")
             return redirect(safe_next_url(request.args.get("next")) or url_for("core.index"))
         form.password.errors.append(_("Unknown e-mail address or wrong password."))
@@ -111,12 +118,13 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        passed = user.second_factor_at  # the new session keeps this one's second factor
         try:
             services.change_password(user, form.current_password.data, form.new_password.data)
         except ValidationFailed as error:
             form.current_password.errors.append(error.message)
         else:
-            _begin_session(user)
+            _begin_session(user, second_factor_at=passed)
             flash(_("Your password has been changed. Other sessions were logged out."),
                   "success")
             return redirect(url_for("core.index"))
@@ -128,6 +136,7 @@ def _account_page(error: str | None = None, status: int = 200):
     user = current_user._get_current_object()
     items = exports.exports_of(user)
     return render_template("accounts/account.html", exports=items, error=error,
+                           second_factor=second_factor.summary(user),
                            pending=any(item.is_pending for item in items),
                            lifetime_days=exports.EXPORT_LIFETIME.days), status
 

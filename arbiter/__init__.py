@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     from arbiter.transactions import init_request_transactions
 
     init_request_transactions(app)  # after every blueprint: it wraps every view
+    from accounts.second_factor import init_gate
+
+    init_gate(app)  # after the transaction's hook: it reads the session in that transaction
     _register_background_work()
     _register_cli(app)
     from arbiter.errors import register_error_handlers
@@ -69,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from accounts.second_factor_views import bp as second_factor_bp
     from accounts.staff_views import bp as staff_bp
     from accounts.views import bp as accounts_bp
     from appeals.transparency import bp as transparency_bp
@@ -87,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(second_factor_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)

@@ -1,6 +1,6 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
-from accounts.models import DataExport, User, UserSession
+from accounts.models import DataExport, RecoveryCode, SecondFactor, User, UserSession
 from appeals.models import Appeal, AppealFile, EvidenceRead
 from arbiter.audit import AuditEntry
 from arbiter.documents import DecisionCounter, DecisionDocument
@@ -27,7 +27,7 @@ __all__ = [
     "DataExport", "DeadlineExtension", "DecisionCounter", "DecisionDocument", "Discussion",
     "DocumentRequest", "Entry", "EvidenceRead", "IdempotencyKey", "Incident", "IncidentUpdate",
     "InformationRequest", "Notification", "Offer", "Order", "OutboxEmail", "Payout",
-    "PayoutBatch", "PolicyVersion", "ProblemReport", "Settlement", "TaskRun", "User",
-    "UserSession",
+    "PayoutBatch", "PolicyVersion", "ProblemReport", "RecoveryCode", "SecondFactor",
+    "Settlement", "TaskRun", "User", "UserSession",
     "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -65,6 +65,32 @@ from bench.common import _migrate, generate_discussions, throwaway_database
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-password-2026"  # noqa: S105 - benchmark accounts in a throwaway database
+SECOND_STEP = "/login/second-factor"
+
+
+@dataclass
+class Authenticator:
+    """A staff member's phone: the app's code for each 30-second step, typed at most once
+    per step (the server refuses a step twice); a login within a step already used types
+    one of the recovery codes instead, as a person would who cannot wait."""
+
+    secret: str
+    recovery_codes: list[str]
+    last_step: int
+
+    def code(self) -> str:
+        import pyotp
+
+        totp = pyotp.TOTP(self.secret)
+        step = totp.timecode(time.time())
+        if step > self.last_step:
+            self.last_step = step
+            return totp.generate_otp(step)
+        return self.recovery_codes.pop()
+
+
+# The seeded staff member's phone, by e-mail (each engine's seed sets it anew).
+AUTHENTICATORS: dict[str, Authenticator] = {}
 USER_AGENT = "arbiter-bench/1.0"
 POSTED = "The seller has not answered about the lens yet."
 MESSAGES = 20
@@ -122,12 +148,27 @@ def seed(url: str, storage_dir: str) -> Seed:
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-seed",
                       "STORAGE_DIR": storage_dir, "ENV": "development"})
+
+    def enrol(user) -> None:
+        """Staff sign in with a second factor: set up their app as the enrolment page does."""
+        import pyotp
+
+        from accounts import second_factor
+
+        factor = second_factor.begin_enrolment(user)
+        totp = pyotp.TOTP(factor.secret)
+        step = totp.timecode(time.time())
+        codes = second_factor.confirm_enrolment(user, totp.generate_otp(step))
+        AUTHENTICATORS[user.email] = Authenticator(factor.secret, codes, step)
+
     with app.app_context():
         people = {role: accounts.create_user(f"{role}@bench.test", name, PASSWORD,
                                              roles=["advisor"] if role == "staff" else ())
                   for role, name in (("buyer", "Barbara Buyer"), ("seller", "Stefan Seller"),
                                      ("staff", "Sylwia Staff"), ("bigseller", "Big Seller"),
                                      ("bigbuyer", "Big Buyer"))}
+        db.session.commit()
+        enrol(people["staff"])
         db.session.commit()
         buyer, seller = people["buyer"], people["seller"]
 
@@ -237,8 +278,11 @@ def explain_pages(url: str, storage_dir: str, pages: list[tuple[str, str]]) -> b
         # No app context held around the requests: each gets its own, as in production
         # (a shared one would keep the previous user logged in through ``g``).
         client = app.test_client()
-        assert client.post("/login", data={"email": email, "password": PASSWORD}
-                           ).status_code == 302
+        login = client.post("/login", data={"email": email, "password": PASSWORD})
+        assert login.status_code == 302
+        if login.headers["Location"].startswith(SECOND_STEP):
+            assert client.post(login.headers["Location"], data={
+                "code": AUTHENTICATORS[email].code()}).status_code == 302
         statements.clear()
         event.listen(engine, "before_cursor_execute", capture)
         try:
@@ -367,10 +411,18 @@ class Browser:
         status, _, page = self.open("GET", "/login")
         assert status == 200, f"GET /login: {status}"
         form = urlencode({"csrf_token": csrf_token(page), "email": email, "password": PASSWORD})
-        status, _, _ = self.open(
+        status, headers, _ = self.open(
             "POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"},
             form.encode())
         assert status == 302, f"login of {email}: {status}"
+        if (headers["Location"] or "").startswith(SECOND_STEP):  # staff: the app's code
+            status, _, page = self.open("GET", headers["Location"])
+            form = urlencode({"csrf_token": csrf_token(page),
+                              "code": AUTHENTICATORS[email].code()})
+            status, _, _ = self.open(
+                "POST", headers["Location"],
+                {"Content-Type": "application/x-www-form-urlencoded"}, form.encode())
+            assert status == 302, f"second step of {email}: {status}"
         self.open("GET", "/")  # shows (and clears) the welcome message
 
     def settled_get(self, path: str) -> tuple[int, str]:

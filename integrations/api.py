@@ -5,6 +5,7 @@ from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from accounts import second_factor
 from accounts import services as accounts
 from accounts.views import login_throttle
 from arbiter.api import Blueprint as ApiBlueprint
@@ -35,6 +36,12 @@ class TokenRequest(InSchema):
     name = ma.fields.String(load_default="api", load_only=True,
                             validate=ma.validate.Length(min=1, max=100),
                             metadata={"description": "what the token is for (shown to you)"})
+    otp = ma.fields.String(load_default=None, load_only=True,
+                           validate=ma.validate.Length(min=1, max=32), metadata={
+                               "description": "staff only (required for them): the code "
+                                              "their authenticator app shows now, or one of "
+                                              "their recovery codes",
+                               "example": "123456"})
 
 
 class TokenOut(OutSchema):
@@ -50,10 +57,24 @@ class TokenOut(OutSchema):
 def create_token(data):
     """Exchange e-mail and password for a user token (throttled like the browser login).
 
-    Not idempotent by key: the answer holds a secret that is never stored."""
+    Staff also send ``otp``, a code from their authenticator app (or a recovery code): 401
+    without it or for a wrong or reused one (counted like a wrong password), 403 while they
+    have not set up the app (in the browser). Not idempotent by key: the answer holds a
+    secret that is never stored."""
     user = accounts.authenticate(data["email"], data["password"])
     if user is None:
         raise InvalidCredentials(_("Unknown e-mail address or wrong password."))
+    if second_factor.required(user):
+        if not data["otp"]:
+            raise second_factor.CodeRefused(
+                _("Staff accounts need a second factor: send the code your authenticator "
+                  "app shows now in the field otp."),
+                code="second_factor_required", fields={"otp": ["required"]})
+        try:
+            second_factor.verify(user, data["otp"])
+        except second_factor.CodeRefused as refusal:
+            raise second_factor.CodeRefused(refusal.message,
+                                            fields={"otp": ["refused"]}) from None
     issued = tokens.issue_user_token(user, data["name"])
     return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.row.expires_at}
 

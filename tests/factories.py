@@ -1,9 +1,13 @@
 """Factory fixtures: ``create_user`` / ``create_order`` build real rows through the services."""
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
+import time_machine
+from sqlalchemy import select
 
 from accounts import services as accounts
 from accounts.roles import Role
@@ -13,24 +17,63 @@ from orders.services import upsert_order
 from orders.states import PaymentMethod
 
 PASSWORD = "correct horse battery"
+SECOND_STEP = "/login/second-factor"
+STEP_SECONDS = 30
 _sequence = itertools.count(1)
 
 
 @pytest.fixture
 def create_user(db_session):
     def create(email: str | None = None, *, name: str | None = None, password: str = PASSWORD,
-               is_staff: bool = False, roles=(), locale: str | None = None):
+               is_staff: bool = False, roles=(), locale: str | None = None,
+               enrolled: bool = True):
         """``is_staff``: every staff role (for tests about something else); ``roles``: these
-        roles only (for tests about who may do what)."""
+        roles only (for tests about who may do what). Staff have their second factor set up
+        (:func:`enrol`) unless ``enrolled=False``."""
         number = next(_sequence)
         user = accounts.create_user(email or f"user{number}@example.test",
                                     name or f"User {number}", password,
                                     roles=tuple(Role) if is_staff else roles)
         user.locale = locale
+        if user.is_staff and enrolled:
+            enrol(user)
         db.session.commit()
         return user
 
     return create
+
+
+# When factory staff set up their authenticator app: before any date a test moves the clock
+# to, so the replay rule (a later time step than the last one used) never stands in the way
+# of a login at the test's time, however far back the test moves the clock.
+ENROLLED_AT = datetime(2010, 1, 4, 9, 0, 5, tzinfo=UTC)
+
+
+def enrol(user, *, at: datetime = ENROLLED_AT) -> list[str]:
+    """Turn on ``user``'s second factor through the service, as the enrolment page does (a
+    pending secret, then the code the app shows), at ``at``; returns the ten recovery
+    codes."""
+    from accounts import second_factor
+
+    with time_machine.travel(at, tick=False):
+        factor = second_factor.begin_enrolment(user)
+        return second_factor.confirm_enrolment(user, pyotp.TOTP(factor.secret).now())
+
+
+def totp_step(email: str, *, after_step: int | None = None) -> tuple[int, str]:
+    """The first time step (and its code) a login of ``email`` may use now: the current
+    one, or the one after the last step the account used (or ``after_step``) if that is
+    not earlier."""
+    from accounts.models import SecondFactor, User
+
+    secret, last_step = db.session.execute(
+        select(SecondFactor.secret, SecondFactor.last_step)
+        .join(User, User.id == SecondFactor.user_id)
+        .where(User.email == email, SecondFactor.confirmed_at.is_not(None))).one()
+    totp = pyotp.TOTP(secret)
+    used = max(step for step in (last_step, after_step, -1) if step is not None)
+    step = max(totp.timecode(clock.now()), used + 1)
+    return step, totp.generate_otp(step)
 
 
 @pytest.fixture
@@ -75,19 +118,63 @@ def create_order(db_session, create_user):
 
 
 class Auth:
-    def __init__(self, client):
+    def __init__(self, client, time_machine=None):
         self.client = client
+        self.time_machine = time_machine
 
     def login(self, email: str, password: str = PASSWORD, **kwargs):
-        return self.client.post("/login", data={"email": email, "password": password}, **kwargs)
+        """Log in through the login page; a staff member then completes the second step with
+        a code computed from their stored secret (:meth:`second_step`). The answer of the
+        last step is returned."""
+        response = self.client.post("/login", data={"email": email, "password": password},
+                                    **kwargs)
+        location = response.headers.get("Location", "")
+        if response.status_code == 302 and urlsplit(location).path == SECOND_STEP:
+            return self.second_step(email, location)
+        return response
+
+    def second_step(self, email: str, url: str = SECOND_STEP):
+        """Type the authenticator's code, as the staff member's phone would show it.
+
+        A code is accepted once per 30-second step. When this account already used the
+        current step (logged in twice within 30 s), the person waits for the phone's next
+        code: the test's clock moves on to that step (time-machine) for the rest of the
+        test, and that code is typed, never one the server should refuse."""
+        step, code = totp_step(email)
+        wait = step * STEP_SECONDS + 1 - clock.now().timestamp()
+        if wait > 0:
+            self.wait(timedelta(seconds=wait))
+        return self.client.post(url, data={"code": code})
+
+    def wait(self, delta: timedelta) -> None:
+        """Let ``delta`` pass for the rest of the test (the clock is not moved back after a
+        request: the session cookie it signed would then lie in the future)."""
+        if self.time_machine is None:
+            raise RuntimeError("Auth needs the time_machine fixture to wait for a code")
+        if self.time_machine.traveller is None:
+            self.time_machine.move_to(clock.now() + delta, tick=True)
+        else:
+            self.time_machine.shift(delta)
 
     def logout(self):
         return self.client.post("/logout")
 
 
+def logged_in(client, user):
+    """Log ``client`` in as ``user`` (for tests that build their people past the factories,
+    on committed connections): staff set up their authenticator app first if they have
+    not. The answer of the last step is returned."""
+    from accounts import second_factor
+
+    if user.is_staff and not second_factor.is_enrolled(user):
+        enrol(user)
+        db.session.commit()
+    return Auth(client).login(user.email)
+
+
 @pytest.fixture
-def auth(client):
-    return Auth(client)
+def auth(client, time_machine):
+    return Auth(client, time_machine)
 
 
 @pytest.fixture

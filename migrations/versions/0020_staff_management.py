@@ -9,7 +9,7 @@ Nothing moves: the downgrade drops the table and the column (who was deactivated
 the audit log keeps it).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-05 22:00:00
 
 """
@@ -20,7 +20,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -118,12 +118,28 @@ def test_the_demo_has_claims_to_click_through(app, db_session, client):
     from arbiter.seed import DEMO_PASSWORD
 
     app.test_cli_runner().invoke(args=["seed"])
-    client.post("/login", data={"email": "staff@arbiter.test", "password": DEMO_PASSWORD})
-    assert "Słuchawki bezprzewodowe" in client.get("/staff/claims").text
-    assert client.get("/staff/payouts").status_code == 403  # an advisor pays nothing out
-    client.post("/logout")
-    client.post("/login", data={"email": "finance@arbiter.test", "password": DEMO_PASSWORD})
-    assert "PL61 1090 1014 0000 0712 1981 2874" in client.get("/staff/payouts").text
+    for email in ("staff@arbiter.test", "finance@arbiter.test"):
+        # demo staff set up their authenticator app at their first login, like anyone
+        login = client.post("/login", data={"email": email, "password": DEMO_PASSWORD})
+        assert login.headers["Location"].startswith("/account/second-factor")
+        assert _enrol_in_the_browser(client, email).status_code == 200
+        if email.startswith("staff@"):
+            assert "Słuchawki bezprzewodowe" in client.get("/staff/claims").text
+            assert client.get("/staff/payouts").status_code == 403  # an advisor pays nothing out
+        else:
+            assert "PL61 1090 1014 0000 0712 1981 2874" in client.get("/staff/payouts").text
+        client.post("/logout")
+
+
+def _enrol_in_the_browser(client, email):
+    """Scan the QR code (read the secret shown on the page) and type the app's code."""
+    import re
+
+    import pyotp
+
+    page = client.get("/account/second-factor").text
+    secret = re.search(r"data-secret>([A-Z2-7 ]+)<", page).group(1).replace(" ", "")
+    return client.post("/account/second-factor", data={"code": pyotp.TOTP(secret).now()})
 
 
 def test_the_demo_has_a_past_incident_on_the_status_page(app, db_session, client):

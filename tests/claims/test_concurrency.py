@@ -24,7 +24,7 @@ from orders.services import upsert_order
 from orders.states import PaymentMethod
 from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, logged_in
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 REQUESTS = 50
@@ -60,8 +60,7 @@ def _committed_claims(count: int):
 
 def _clients(app, user, count: int):
     login = app.test_client()
-    assert login.post("/login", data={"email": user.email, "password": PASSWORD}
-                      ).status_code == 302
+    assert logged_in(login, user).status_code == 302
     cookie = login.get_cookie("session").value
     barrier = Barrier(count)
 

@@ -33,6 +33,7 @@ import pytest
 import time_machine
 from babel.support import Translations
 from flask import Flask, got_request_exception
+from sqlalchemy.exc import NoResultFound
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from accounts.roles import Role
@@ -308,8 +309,9 @@ class Actor:
     """One person in their own browser context: buyer, seller or staff."""
 
     def __init__(self, role: str, context, server: LiveServer, shots: Screenshots, text: Text,
-                 browser_lang: str):
+                 browser_lang: str, clock: Clock):
         self.role = role
+        self.clock = clock
         self.browser_lang = browser_lang  # what the login page speaks before the switch
         self.context = context
         self.server = server
@@ -411,11 +413,35 @@ class Actor:
         form = self.page.locator("main form")
         form.get_by_label(t("E-mail")).fill(email)
         form.get_by_label(t("Password")).fill(PASSWORD)
-        self.submit(form.get_by_role("button", name=t("Log in")), "logged-in")
+        if not self.staff_login(email, t, form.get_by_role("button", name=t("Log in"))):
+            self.submit(form.get_by_role("button", name=t("Log in")), "logged-in")
         if switch_language or self.browser_lang != self.t.lang:
             label = {"pl": "Polski", "en": "English"}[self.t.lang]
             self.submit(self.page.get_by_role("button", name=label, exact=True), "language")
         expect(self.page.locator("html")).to_have_attribute("lang", self.t.lang)
+
+    def staff_login(self, email: str, t: Text, log_in) -> bool:
+        """A staff member's login: the password, then the code their phone shows (computed
+        from the secret stored at enrolment). When the account already used the current
+        30-second step, the test's clock is moved on to the next step first, as a person
+        would wait for the next code. False for anyone who is not enrolled staff."""
+        from tests.factories import STEP_SECONDS, totp_step
+
+        with self.server.app.app_context():
+            try:
+                step, code = totp_step(email)
+            except NoResultFound:
+                return False
+            finally:
+                db.session.remove()
+        self.submit(log_in, "password")
+        wait = step * STEP_SECONDS + 1 - self.clock.now().timestamp()
+        if wait > 0:
+            self.clock.shift(timedelta(seconds=wait))
+        form = self.page.locator("main form")
+        form.get_by_label(t("Code")).fill(code)
+        self.submit(form.get_by_role("button", name=t("Continue")), "logged-in")
+        return True
 
     def download(self, trigger) -> bytes:
         """Click something that downloads a file; the file is kept beside the screenshots."""
@@ -445,7 +471,8 @@ class Cast:
             accept_downloads=True)
         context.set_default_timeout(TIMEOUT_MS)
         self.clock.follow(context)
-        actor = Actor(role, context, self.server, self.shots, self.text, browser_lang)
+        actor = Actor(role, context, self.server, self.shots, self.text, browser_lang,
+                      self.clock)
         self.actors.append(actor)
         return actor
 
@@ -489,13 +516,17 @@ class World:
         self.app = app
 
     def user(self, email: str, name: str, *, staff: bool = False,
-             locale: str | None = None) -> int:
-        """An account; ``locale`` is the language its owner picked on an earlier visit."""
+             locale: str | None = None, enrolled: bool = True) -> int:
+        """An account; ``locale`` is the language its owner picked on an earlier visit. Staff
+        have set up their authenticator app unless ``enrolled=False``."""
         from accounts import services as accounts
+        from tests.factories import enrol
 
         with self.app.app_context():
             user = accounts.create_user(email, name, PASSWORD, roles=tuple(Role) if staff else ())
             user.locale = locale
+            if staff and enrolled:
+                enrol(user)  # their authenticator app is set up (tests.factories.enrol)
             db.session.commit()
             user_id = user.id
             db.session.remove()

@@ -159,7 +159,10 @@ def test_staff_who_are_a_party_see_the_case_as_a_party_and_act_on_none_of_it(
     from accounts.models import RoleGrant
     from accounts.roles import Role
     from arbiter import clock
+    from tests.factories import enrol
+
     user.role_grants = [RoleGrant(role=role, granted_at=clock.now()) for role in Role]
+    enrol(user)
     db.session.commit()
     auth.login(user.email)
     urls = _urls(world)

@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 from accounts.roles import Role
 from arbiter import audit, clock
 from arbiter.extensions import db
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, SECOND_STEP, enrol, totp_step
 from tests.security.conftest import fill, html_rules
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -29,7 +29,7 @@ def _small_world() -> dict:
 
     buyer = create_user("buyer@example.test", "Barbara", PASSWORD)
     seller = create_user("seller@example.test", "Stefan", PASSWORD)
-    create_user("staff@example.test", "Sylwia", PASSWORD, roles=tuple(Role))
+    enrol(create_user("staff@example.test", "Sylwia", PASSWORD, roles=tuple(Role)))
     db.session.commit()
     order = upsert_order({
         "external_id": "ORD-1", "buyer_email": buyer.email, "seller_email": seller.email,
@@ -71,6 +71,12 @@ def _login(client, email):
     response = client.post("/login", data={"email": email, "password": PASSWORD,
                                            "csrf_token": token})
     assert response.status_code == 302
+    if response.headers["Location"].startswith(SECOND_STEP):  # staff: the app's code
+        token = TOKEN.search(client.get(SECOND_STEP).text).group(1)
+        with client.application.app_context():
+            _, code = totp_step(email)
+        assert client.post(SECOND_STEP, data={"code": code, "csrf_token": token}
+                           ).status_code == 302
 
 
 @pytest.mark.parametrize("email", ["buyer@example.test", "seller@example.test",

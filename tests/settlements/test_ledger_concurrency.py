@@ -35,7 +35,7 @@ from settlements.models import Settlement
 from settlements.states import Party, SettlementState, Source
 from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, logged_in
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 REQUESTS = 50
@@ -76,8 +76,7 @@ def _discussion(order, buyer) -> Discussion:
 
 def _cookie(app, user) -> str:
     login = app.test_client()
-    assert login.post("/login", data={"email": user.email, "password": PASSWORD}
-                      ).status_code == 302
+    assert logged_in(login, user).status_code == 302
     return login.get_cookie("session").value
 
 
