@@ -16,7 +16,7 @@ from arbiter.audit import AuditEntry
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail
 from integrations.models import ApiToken
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, logged_in
 
 NEW_PASSWORD = "a-long-new-staff-password"
 
@@ -113,8 +113,9 @@ def test_an_invitation_creates_the_account_with_its_roles(app, client, auth, adm
     assert _roles_of("new@example.com") == {"advisor", "finance"}
     [accepted] = _audit("staff.invitation_accepted")
     assert accepted.after["roles"] == ["advisor", "finance"]
-    # signed in as the new person, who reaches the claims queue
-    assert client.get("/staff/claims").status_code == 200
+    # signed in as the new person, who must set up the second factor before any staff page
+    gated = client.get("/staff/claims")
+    assert gated.status_code == 302 and "/second-factor" in gated.headers["Location"]
     assert email.template == "staff_invitation"
 
 
@@ -144,14 +145,15 @@ def test_an_invitation_works_once(client, auth, admin):
 
 
 def test_an_invitation_expires_after_72_hours(client, auth, admin, time_machine):
-    time_machine.move_to("2026-03-02T10:00:00Z", tick=False)
+    # a few seconds into a 30 s code step: the admin's code is typed without waiting
+    time_machine.move_to("2026-03-02T10:00:05Z", tick=False)
     auth.login(admin.email)
     _invite(client)
     auth.logout()
     link = _link()
-    time_machine.move_to("2026-03-05T09:59:59Z", tick=False)  # 72 h less a second
+    time_machine.move_to("2026-03-05T10:00:04Z", tick=False)  # 72 h less a second
     assert client.get(link).status_code == 200
-    time_machine.move_to("2026-03-05T10:00:00Z", tick=False)
+    time_machine.move_to("2026-03-05T10:00:05Z", tick=False)
     assert client.get(link).status_code == 410
     answer = client.post(link, data={"name": "Late", "password": NEW_PASSWORD,
                                      "confirm": NEW_PASSWORD})
@@ -201,7 +203,10 @@ def test_an_existing_account_gets_the_roles_only_after_signing_in(client, auth, 
     auth.login(member.email)
     assert client.post(link).status_code == 302
     assert _roles_of(member.email) == {"senior"}
-    assert client.get("/staff/appeals").status_code == 200
+    # now staff: the second factor comes first, then the appeals queue
+    gated = client.get("/staff/appeals")
+    assert gated.status_code == 302 and "/second-factor" in gated.headers["Location"]
+    auth.logout()
     assert client.get(link).status_code == 410
 
 
@@ -267,7 +272,7 @@ def test_deactivation_revokes_sessions_and_tokens_at_once(app, client, auth, adm
     person = create_user("advisor@example.test", roles=[Role.ADVISOR])
     token = token_for(person)
     browser = app.test_client()
-    browser.post("/login", data={"email": person.email, "password": PASSWORD})
+    logged_in(browser, person)
     assert browser.get("/staff/claims").status_code == 200
     assert api.get("/api/v1/staff/claims", token=token).status_code == 200
 

@@ -12,17 +12,16 @@ from accounts.models import RoleGrant
 from accounts.roles import Role
 from arbiter.extensions import db
 from tests.conftest import FreshContextClient
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, logged_in
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 ROUNDS = 5
 
 
-def _browser(app, email):
+def _browser(app, user):
     browser = FreshContextClient(app, app.response_class, use_cookies=True)
     browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    assert browser.post("/login", data={"email": email, "password": PASSWORD}
-                        ).status_code == 302
+    assert logged_in(browser, user).status_code == 302
     return browser
 
 
@@ -40,7 +39,7 @@ def test_two_admins_removing_each_other_at_once_leave_one(committed, action):
         second = accounts.create_user(f"b{round_}@example.com", "Admin B", PASSWORD,
                                       roles=[Role.ADMIN])
         db.session.commit()
-        pair = [(_browser(app, first.email), second.id), (_browser(app, second.email), first.id)]
+        pair = [(_browser(app, first), second.id), (_browser(app, second), first.id)]
         barrier = Barrier(2)
 
         def remove(item, barrier=barrier):

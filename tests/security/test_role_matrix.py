@@ -18,7 +18,7 @@ from sqlalchemy import func, literal_column, select
 from accounts.roles import Role, effective
 from arbiter.extensions import db
 from integrations import tokens
-from tests.factories import PASSWORD
+from tests.factories import logged_in
 
 STAFF_PREFIXES = ("/staff", "/api/v1/staff")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -77,8 +77,7 @@ def test_each_role_reaches_exactly_its_routes(app, world, role_users):
         db.session.commit()
         browser = browsers[role] = app.test_client()
         browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-        assert browser.post("/login", data={"email": user.email,
-                                            "password": PASSWORD}).status_code == 302
+        assert logged_in(browser, user).status_code == 302
 
     problems, checked = [], 0
     reached = {role: 0 for role in Role}
