@@ -222,8 +222,8 @@ class Claim(PrimaryKey, Timestamps, Base):
         CheckConstraint("(sent_back_at IS NULL) = (sent_back_reason IS NULL) "
                         "AND (sent_back_at IS NULL) = (sent_back_by_id IS NULL)",
                         name="sent_back_has_reason"),
-        CheckConstraint("buyer_cap_lowered_from IS NULL OR "
-                        "(approved_amount IS NOT NULL AND buyer_cap_lowered_from > approved_amount)",
+        CheckConstraint("buyer_cap_lowered_from IS NULL OR (approved_amount IS NOT NULL "
+                        "AND buyer_cap_lowered_from > approved_amount)",
                         name="buyer_cap_lowered_the_amount"),
         # What a payout refers to with its copies of the approvals.
         Index("uq_claims_approvals", "id", "first_approver_id", "requires_second_approval",

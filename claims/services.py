@@ -40,13 +40,13 @@ from claims import documents as claim_documents
 from claims import notifications as _notification_texts  # noqa: F401 - registers texts
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch, PolicyVersion
 from claims.states import (
+    AWAITING_APPROVAL_STATES,
     CONFIRM_ACTIONS,
     DECISION_ACTIONS,
     EXCLUSIVE_STATES,
     MACHINE,
     OPEN_STATES,
     PAYABLE_STATES,
-    AWAITING_APPROVAL_STATES,
     ClaimState,
     ClaimType,
     Decision,
@@ -693,14 +693,20 @@ def _terms(claim: Claim, decision: Decision, granted: int, now: datetime) -> App
                          requires_second_approval=capped.amount > second_approval_above())
 
 
-def approval_terms(claim: Claim, decision: Decision, amount: int | None) -> ApprovalTerms:
+def approval_terms(claim: Claim, staff: User, decision: Decision, amount: int | None
+                   ) -> ApprovalTerms:
     """What approving ``claim`` this way would pay now and whether a second senior must
     confirm it; read-only (the confirmation page states it before anything changes).
     Bad input: ValidationFailed (422); nothing left under the per-buyer cap: 409."""
     decision = Decision(decision)
     if decision is Decision.REJECTED:
         raise ValueError("a rejection pays nothing")
-    return _terms(claim, decision, _decided_amount(claim, decision, amount), clock.now())
+    _require_reviewer(claim, staff)
+    require(claim.state, DECISION_ACTIONS[decision])
+    _require_handler(claim, staff)
+    now = clock.now()
+    _require_seller_heard(claim, now)
+    return _terms(claim, decision, _decided_amount(claim, decision, amount), now)
 
 
 def _lock_buyer_if_capped(claim: Claim) -> None:
