@@ -657,11 +657,12 @@ class ApprovalTerms:
 def granted_in_window(claim: Claim, since: datetime) -> int:
     """What the platform granted the claim's buyer in claims decided from ``since`` on
     (approved, partially approved or paid; this claim excluded)."""
-    return db.session.scalar(
+    # int(): PostgreSQL sums a bigint column as numeric (a Decimal in Python).
+    return int(db.session.scalar(
         select(func.coalesce(func.sum(Claim.approved_amount), 0)).where(
             Claim.buyer_id == claim.buyer_id, Claim.id != claim.id,
             Claim.state.in_(PAYABLE_STATES | {ClaimState.PAID}),
-            Claim.decided_at >= since)) or 0
+            Claim.decided_at >= since)) or 0)
 
 
 def _decided_amount(claim: Claim, decision: Decision, amount: int | None) -> int | None:

@@ -22,6 +22,7 @@ from disputes import services as disputes
 from disputes.states import ExpectedOutcome, Reason
 from orders.services import upsert_order
 from orders.states import PaymentMethod
+from settlements.models import Settlement
 from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
 from tests.factories import PASSWORD
@@ -80,7 +81,10 @@ def test_fifty_concurrent_approvals_make_one_decision_and_one_payout(committed):
     client = _clients(app, staff, REQUESTS)
 
     def approve(_):
-        return client().post(f"/claims/{claim_id}/decide", data={"decision": "approved"},
+        # The confirmed post of the approval form (its confirmation page states 105.00 zł).
+        return client().post(f"/claims/{claim_id}/decide",
+                             data={"decision": "approved", "confirmed": "1",
+                                   "confirm_amount": "105.00"},
                              headers={"Accept-Language": "en"}).status_code
 
     with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
@@ -119,3 +123,44 @@ def test_concurrent_exports_put_every_payout_in_exactly_one_batch(committed):
     rows = list(csv.DictReader(io.StringIO(storage().get(batch.csv_storage_key).decode())))
     assert sorted(int(row["claim_id"]) for row in rows) == sorted(claim_ids)
     assert set(db.session.scalars(select(Payout.state))) == {PayoutState.EXPORTED}
+
+
+def test_twenty_concurrent_second_approvals_make_one_decision_and_one_payout(committed):
+    """Four eyes under a race: 20 confirmations of one approval awaiting its second
+    approval (another senior, 20 connections): one wins, one payout, one ledger row; the
+    others are refused with 409."""
+    app = committed
+    seconds = 20
+    staff, (claim_id,) = _committed_claims(1)
+    senior = accounts.create_user("race-senior@example.test", "Race Senior", PASSWORD,
+                                  roles=(Role.SENIOR,))
+    claim = db.session.get(Claim, claim_id)
+    app.config["CLAIM_SECOND_APPROVAL_ABOVE"] = 10_000  # the claim pays 105.00 zł
+    try:
+        services.decide(claim, staff, decision=Decision.APPROVED)
+        db.session.commit()
+        assert claim.state is ClaimState.AWAITING_SECOND_APPROVAL
+        client = _clients(app, senior, seconds)
+
+        def confirm(_):
+            return client().post(f"/claims/{claim_id}/second-approval/confirm",
+                                 data={"confirm_amount": "105.00"},
+                                 headers={"Accept-Language": "en"}).status_code
+
+        with ThreadPoolExecutor(max_workers=seconds) as pool:
+            statuses = list(pool.map(confirm, range(seconds)))
+    finally:
+        app.config["CLAIM_SECOND_APPROVAL_ABOVE"] = 200_000
+
+    assert statuses.count(302) == 1, statuses
+    assert statuses.count(409) == seconds - 1, statuses
+    db.session.remove()
+    claim = db.session.get(Claim, claim_id)
+    assert claim.state is ClaimState.APPROVED and claim.second_approver_id == senior.id
+    (payout,) = db.session.scalars(select(Payout)).all()
+    assert (payout.amount, payout.second_approver_id) == (10_500, senior.id)
+    assert db.session.scalar(select(func.count()).select_from(Settlement).where(
+        Settlement.claim_id == claim_id)) == 1
+    assert claim.order.compensation_committed == 10_500
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "claim.confirm_approval")) == 1
