@@ -465,7 +465,6 @@ def _add_payout(appeal: Appeal, difference: int, staff: User) -> None:
                           seller_id=claim.seller_id, amount=difference,
                           currency=appeal.order.currency, beneficiary_name=claim.buyer.name,
                           account=claim.payout_account, state=PayoutState.PENDING,
-                          **Payout.approvals_of(claim),
                           created_at=clock.now()))
     db.session.flush()
 

@@ -499,14 +499,18 @@ class Payout(PrimaryKey, Base):
         ForeignKeyConstraint(["claim_id", "buyer_id", "seller_id"],
                              ["claims.id", "claims.buyer_id", "claims.seller_id"],
                              name="fk_payouts_claim_parties"),
-        # Four eyes (migration 0021): the payout copies its claim's approvals, tied to the
-        # claim by foreign keys. The first approver and the flag are never empty, so the
-        # first key is always checked: a claim nobody approved has no first approver to
-        # match. A claim needing a second approval gives its payouts the flag, which needs
-        # a second approver, which must be the claim's (the second key), so a payout for a
-        # claim awaiting it, or approved by one person alone, is refused.
+        # Four eyes (migration 0021): a claim's payout copies its claim's approvals, tied
+        # to the claim by foreign keys. Its first approver is never empty (the flag never
+        # is), so the first key is always checked: a claim nobody approved has no first
+        # approver to match. A claim needing a second approval gives its payout the flag,
+        # which needs a second approver, which must be the claim's (the second key), so a
+        # payout for a claim awaiting it, or approved by one person alone, is refused. An
+        # appeal's payout (appeal_id) rests on the appeal's decision instead, taken by a
+        # senior other than the decider (appeals.models): it copies no claim approval.
         CheckConstraint("NOT requires_second_approval OR second_approver_id IS NOT NULL",
                         name="second_approval_if_required"),
+        CheckConstraint("appeal_id IS NOT NULL OR first_approver_id IS NOT NULL",
+                        name="claim_payout_has_approver"),
         CheckConstraint("second_approver_id <> first_approver_id",
                         name="second_approver_not_first"),
         ForeignKeyConstraint(["claim_id", "first_approver_id", "requires_second_approval"],
@@ -541,9 +545,10 @@ class Payout(PrimaryKey, Base):
     paid_at: Mapped[datetime | None] = mapped_column()
     exported_by_id: Mapped[int | None] = mapped_column(comment="= batch.created_by_id")
     marked_paid_by_id: Mapped[int | None] = mapped_column(comment="= batch.marked_paid_by_id")
-    first_approver_id: Mapped[int] = mapped_column(comment="= claim.first_approver_id")
+    first_approver_id: Mapped[int | None] = mapped_column(
+        comment="= claim.first_approver_id; empty only for an appeal's payout")
     requires_second_approval: Mapped[bool] = mapped_column(
-        Boolean, comment="= claim.requires_second_approval")
+        Boolean, default=False, comment="= claim.requires_second_approval")
     second_approver_id: Mapped[int | None] = mapped_column(comment="= claim.second_approver_id")
 
     @classmethod

@@ -8,13 +8,16 @@ per-buyer cap lowered an approval, what it would have paid (``buyer_cap_lowered_
 CHECKs tie them to the states: a claim that needs a second approval is payable only with
 one, from someone other than the first approver and neither party.
 
-Payouts copy the approvals (first approver, the flag, the second approver) and refer to
-the claim's through two composite foreign keys, with a CHECK that a payout needing a second
-approval has one: the database refuses a payout for a claim nobody approved, for one
-awaiting its second approval, or approved by one person alone when it needs two.
+A claim's payout copies the approvals (first approver, the flag, the second approver) and
+refers to the claim's through two composite foreign keys, with CHECKs that it has a first
+approver and, when it needs a second approval, a second approver: the database refuses a
+payout for a claim nobody approved, for one awaiting its second approval, or approved by
+one person alone when it needs two. An appeal's payout rests on the appeal's decision (a
+senior other than the decider) and copies no claim approval.
 
 What exists: every approved, partially approved or paid claim gets its decider as first
-approver (decided before the rule: no second approval required), and so do their payouts.
+approver (decided before the rule: no second approval required), and so do their payouts
+(not the appeals' payouts).
 
 Policy versions get ``per_buyer_cap_minor`` and ``per_buyer_window_days`` (both or neither;
 2017-08 has none).
@@ -76,6 +79,7 @@ CLAIM_CHECKS = {
 PAYOUT_CHECKS = {
     'second_approval_if_required': 'NOT requires_second_approval OR '
                                    'second_approver_id IS NOT NULL',
+    'claim_payout_has_approver': 'appeal_id IS NOT NULL OR first_approver_id IS NOT NULL',
     'second_approver_not_first': 'second_approver_id <> first_approver_id',
 }
 POLICY_CHECKS = {
@@ -177,17 +181,17 @@ def upgrade():
                                     ['sent_back_by_id'], ['id'])
 
     with op.batch_alter_table('payouts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('first_approver_id', ID, nullable=True,
-                                      comment='= claim.first_approver_id'))
+        batch_op.add_column(sa.Column(
+            'first_approver_id', ID, nullable=True,
+            comment="= claim.first_approver_id; empty only for an appeal's payout"))
         batch_op.add_column(sa.Column('requires_second_approval', sa.Boolean(),
                                       server_default=sa.text('false'), nullable=False,
                                       comment='= claim.requires_second_approval'))
         batch_op.add_column(sa.Column('second_approver_id', ID, nullable=True,
                                       comment='= claim.second_approver_id'))
     op.execute("UPDATE payouts SET first_approver_id = (SELECT claims.first_approver_id "
-               "FROM claims WHERE claims.id = payouts.claim_id)")
+               "FROM claims WHERE claims.id = payouts.claim_id) WHERE appeal_id IS NULL")
     with op.batch_alter_table('payouts', schema=None) as batch_op:
-        batch_op.alter_column('first_approver_id', existing_type=ID, nullable=False)
         batch_op.alter_column('requires_second_approval', existing_type=sa.Boolean(),
                               server_default=None)
         for name, condition in PAYOUT_CHECKS.items():
@@ -212,8 +216,10 @@ def downgrade():
         batch_op.drop_column('first_approver_id')
 
     # Never final: back to review (nothing was paid or written into the ledger).
-    op.execute("UPDATE claims SET state = 'under_review', approved_amount = NULL "
-               "WHERE state = 'awaiting_second_approval'")
+    op.execute("UPDATE claims SET state = 'under_review', approved_amount = NULL, "
+               "pending_decision = NULL, requires_second_approval = false, "
+               "first_approver_id = NULL, first_approved_at = NULL, "
+               "buyer_cap_lowered_from = NULL WHERE state = 'awaiting_second_approval'")
     with op.batch_alter_table('claims', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_claims_sent_back_by_id_users'), type_='foreignkey')
         batch_op.drop_constraint(op.f('fk_claims_second_approver_id_users'), type_='foreignkey')

@@ -317,8 +317,10 @@ def test_the_database_refuses_a_payout_for_a_claim_awaiting_its_second_approval(
 
 def test_the_database_refuses_a_payout_for_a_claim_nobody_approved(big_claim, staff):
     claim = big_claim()
-    with pytest.raises(IntegrityError), db.session.begin_nested():
-        _insert_payout(claim, first_approver_id=staff.id, requires_second_approval=False)
+    for first_approver_id in (staff.id, None):  # someone, or nobody (not an appeal's payout)
+        with pytest.raises(IntegrityError), db.session.begin_nested():
+            _insert_payout(claim, first_approver_id=first_approver_id,
+                           requires_second_approval=False)
 
 
 def test_the_raw_payout_is_accepted_once_the_approvals_are_there(big_claim, staff, senior):
