@@ -185,7 +185,7 @@ def test_the_first_approver_cannot_confirm_their_own_approval(big_claim, staff):
     db.session.commit()
     error = _refused(lambda: services.confirm_approval(claim, staff, confirm_amount=500_000),
                      403, "same_approver")
-    assert "another senior must confirm it" in error.message
+    assert "potwierdzić je albo odesłać musi inny starszy doradca" in error.message
     _refused(lambda: services.send_back(claim, staff, REASON), 403, "same_approver")
     assert _fresh(claim).state is ClaimState.AWAITING_SECOND_APPROVAL
 
@@ -211,7 +211,7 @@ def test_a_confirmation_of_another_amount_changes_nothing(big_claim, staff, seni
     db.session.commit()
     error = _refused(lambda: services.confirm_approval(claim, senior, confirm_amount=50_000),
                      409, "amount_not_confirmed")
-    assert "This step pays 5 000,00 zł" in error.message.replace("\xa0", " ")
+    assert "Ten krok wypłaca 5 000,00 zł" in error.message.replace("\xa0", " ")
     assert _fresh(claim).state is ClaimState.AWAITING_SECOND_APPROVAL
 
 
