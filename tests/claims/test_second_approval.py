@@ -458,3 +458,61 @@ def test_the_claim_page_shows_the_approval_trail(client, auth, big_claim, staff,
     assert (f"Approved by an advisor; awaiting a second approval: {staff.name}, "
             "PLN 5,000.00") in trail
     assert f"Approved (confirmed by a second approver): {senior.name}, PLN 5,000.00" in trail
+
+
+# --- the API --------------------------------------------------------------------------------
+
+
+def test_four_eyes_over_the_api(api, token_for, big_claim, staff, senior, buyer,
+                                create_user):
+    claim = big_claim()
+    first, second = token_for(staff), token_for(senior)
+    advisor = token_for(create_user(roles=[Role.ADVISOR]))
+    url = f"/api/v1/claims/{claim.id}"
+    # The confirmed amount must be what the approval pays; without it, as before.
+    wrong = api.post(f"{url}/decide", token=first,
+                     json={"decision": "approved", "confirm_amount": "4000.00"})
+    assert wrong.status_code == 409 and wrong.json["error"]["code"] == "amount_not_confirmed"
+    decided = api.post(f"{url}/decide", token=first,
+                       json={"decision": "approved", "confirm_amount": "5000.00"})
+    assert decided.status_code == 200, decided.json
+    assert decided.json["state"] == "awaiting_second_approval"
+    assert decided.json["requires_second_approval"] is True
+    assert decided.json["approved_amount"] == "5000.00"
+    assert _payouts() == 0
+
+    queue = api.get("/api/v1/staff/claims/second-approvals", token=second)
+    assert queue.status_code == 200
+    (item,) = queue.json["items"]
+    assert (item["id"], item["approved_amount"], item["buyer_name"], item["first_approver"],
+            item["pending_decision"]) == (claim.id, "5000.00", buyer.name, staff.name,
+                                          "approved")
+    assert api.get("/api/v1/staff/claims/second-approvals", token=advisor).status_code == 403
+    assert api.post(f"{url}/second-approval", token=advisor,
+                    json={"confirm_amount": "5000.00"}).status_code == 403
+    own = api.post(f"{url}/second-approval", token=first, json={"confirm_amount": "5000.00"})
+    assert own.status_code == 403 and own.json["error"]["code"] == "same_approver"
+    missing = api.post(f"{url}/second-approval", token=second, json={})
+    assert missing.status_code == 422
+    other = api.post(f"{url}/second-approval", token=second, json={"confirm_amount": "50.00"})
+    assert other.status_code == 409 and other.json["error"]["code"] == "amount_not_confirmed"
+    assert _payouts() == 0
+    confirmed = api.post(f"{url}/second-approval", token=second,
+                         json={"confirm_amount": "5000.00"})
+    assert confirmed.status_code == 200, confirmed.json
+    assert confirmed.json["state"] == "approved" and _payouts() == 1
+    again = api.post(f"{url}/send-back", token=second, json={"reason": REASON})
+    assert again.status_code == 409
+
+
+def test_sending_back_over_the_api(api, token_for, big_claim, staff, senior):
+    claim = big_claim()
+    services.decide(claim, staff, decision=Decision.PARTIALLY_APPROVED, amount=300_000,
+                    rationale=PARTIAL_RATIONALE)
+    db.session.commit()
+    url = f"/api/v1/claims/{claim.id}/send-back"
+    assert api.post(url, token=token_for(senior), json={"reason": "no"}).status_code == 422
+    sent = api.post(url, token=token_for(senior), json={"reason": REASON})
+    assert sent.status_code == 200, sent.json
+    assert sent.json["state"] == "under_review" and sent.json["approved_amount"] is None
+    assert "sent_back_reason" not in sent.json  # for staff pages, not the parties' API
