@@ -346,17 +346,20 @@ def decide(claim_id: int):
     user = current_user._get_current_object()
     try:
         amount = form_amount(form.amount.data, "amount")
-        if decision is not Decision.REJECTED and not form.confirmed.data:
-            terms = services.approval_terms(claim, user, decision, amount)
-            return render_template("claims/confirm_decision.html", claim=claim, form=form,
-                                   terms=terms, confirm_amount=to_decimal_string(terms.amount))
+        confirm_amount = None
+        if decision is not Decision.REJECTED:
+            confirm_amount = form_amount(form.confirm_amount.data, "confirm_amount")
+            if not form.confirmed.data or confirm_amount is None:
+                # The confirmation step: what it pays and to whom; nothing changes yet.
+                terms = services.approval_terms(claim, user, decision, amount)
+                return render_template("claims/confirm_decision.html", claim=claim,
+                                       form=form, terms=terms,
+                                       confirm_amount=to_decimal_string(terms.amount))
         services.decide(
             claim, user, decision=decision, amount=amount,
             rejection_reason=(RejectionReason(form.rejection_reason.data)
                               if form.rejection_reason.data else None),
-            rationale=form.rationale.data,
-            confirm_amount=(form_amount(form.confirm_amount.data, "confirm_amount")
-                            if decision is not Decision.REJECTED else None))
+            rationale=form.rationale.data, confirm_amount=confirm_amount)
     except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error, "rationale")
