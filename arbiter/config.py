@@ -60,6 +60,9 @@ DEFAULTS = {
     # The seller of an order may answer a protection claim on it this long after filing;
     # staff decide once the seller answered or the window closed (incidents extend it).
     "CLAIM_SELLER_ANSWER_HOURS": 48,
+    # Four eyes on money: a claim approval (full or partial) paying more than this, in
+    # grosze, waits for a second, different senior before it is final (2,000.00 zł).
+    "CLAIM_SECOND_APPROVAL_ABOVE": 200_000,
     # The follow-through of agreed outcomes (settlements.policy.Terms): days of 24 h.
     "SETTLEMENT_REFUND_DAYS": 7,
     "SETTLEMENT_SHIP_DAYS": 7,

@@ -230,6 +230,18 @@ def _seed_claims(orders, staff, finance) -> None:
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The model number on the photos differs from the listing.")
 
+    # Four eyes: approved above 2,000.00 zł by the advisor, it waits in the second
+    # approvals for a senior (the reviewer) to confirm it or send it back.
+    big = discussed(orders[17], "Konsola nie włącza się po wyjęciu z pudełka.")
+    claim = claims.file_claim(
+        big, big.buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="The console does not power on; the listing said it was new and tested.",
+        payout_account="PL49 1090 2402 0000 0006 1234 5678")
+    seller_answers(claim, "It worked when I packed it; it may have been damaged in transit.")
+    claims.take(claim, staff)
+    claims.decide(claim, staff, decision=Decision.APPROVED,
+                  rationale="The video shows the sealed box opened and the console dead.")
+
 
 def _seed_appeals(orders, staff, reviewer) -> None:
     """Appeals in the three places the queue and the case show them, all against decisions

@@ -146,7 +146,15 @@ class ClaimOut(OutSchema):
     shipping_amount = MoneyOut(required=True)
     max_total = MoneyOut(required=True, metadata={"description": "the most this claim pays"})
     cap_applied = ma.fields.Boolean(required=True)
-    approved_amount = MoneyOut(required=True, allow_none=True)
+    approved_amount = MoneyOut(required=True, allow_none=True, metadata={
+        "description": "what the decision pays; in awaiting_second_approval, what the first "
+                       "approver approved (not final)"})
+    requires_second_approval = ma.fields.Boolean(required=True, metadata={
+        "description": "the approval pays more than CLAIM_SECOND_APPROVAL_ABOVE: a second "
+                       "senior confirms it (state awaiting_second_approval until then)"})
+    buyer_cap_lowered_from = MoneyOut(required=True, allow_none=True, metadata={
+        "description": "what the approval would have paid without the policy's per-buyer "
+                       "cap, when that cap lowered it to the buyer's remaining room"})
     rejection_reason = ma.fields.String(required=True, allow_none=True)
     decided_at = ma.fields.AwareDateTime(required=True, allow_none=True)
     withdrawn_at = ma.fields.AwareDateTime(required=True, allow_none=True)
@@ -215,6 +223,31 @@ class ClaimDecisionIn(InSchema):
                                       allow_none=True)
     rationale = ma.fields.String(load_default=None, allow_none=True,
                                  validate=_text(max=20_000))
+    confirm_amount = money(load_default=None, allow_none=True, metadata={
+        "description": "the amount the caller confirms an approval pays (after the per-buyer "
+                       "cap); when given and different, 409 amount_not_confirmed and nothing "
+                       "changes. Optional for backward compatibility; clients should send it"})
+
+
+class SecondApprovalIn(InSchema):
+    confirm_amount = money(required=True, metadata={
+        "description": "the approved amount being confirmed (the claim's approved_amount); "
+                       "a different amount is refused with 409 amount_not_confirmed"})
+
+
+class SendBackIn(InSchema):
+    reason = ma.fields.String(required=True, validate=_text(min=10, max=5_000), metadata={
+        "description": "why the approval goes back to review (staff only see it)"})
+
+
+class SecondApprovalOut(ClaimOut):
+    buyer_name = ma.fields.String(required=True, attribute="buyer.name")
+    first_approver = ma.fields.String(required=True, attribute="first_approver.name")
+    first_approved_at = ma.fields.AwareDateTime(required=True)
+    pending_decision = ma.fields.String(required=True)
+
+
+SecondApprovalPage = page_schema(SecondApprovalOut, "SecondApprovalPage")
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -415,7 +448,42 @@ def decide(data, claim_id: int):
     """Approve, approve partially or reject (advisors only)."""
     services.decide(_visible(claim_id), auth.current_user(), decision=data["decision"],
                     amount=data["amount"], rejection_reason=data["rejection_reason"],
-                    rationale=data["rationale"])
+                    rationale=data["rationale"], confirm_amount=data["confirm_amount"])
+    return _fresh(claim_id)
+
+
+@blp.route("/staff/claims/second-approvals", methods=["GET"])
+@auth.role_required(Role.SENIOR)
+@blp.arguments(ListQuery, location="query")
+@blp.response(200, SecondApprovalPage)
+def second_approvals(query):
+    """Approvals awaiting a second senior, the longest-waiting first, with amount, buyer
+    and first approver; without the caller's own cases (seniors only)."""
+    return queries.second_approval_queue(auth.current_user(), cursor=query["after"],
+                                         limit=query["limit"])
+
+
+@blp.route("/claims/<id:claim_id>/second-approval", methods=["POST"])
+@auth.role_required(Role.SENIOR)
+@blp.arguments(SecondApprovalIn)
+@blp.response(200, ClaimDetailOut)
+def confirm_approval(data, claim_id: int):
+    """Confirm an approval awaiting a second approval (seniors other than the first
+    approver; 403 same_approver): it becomes final, with its payout. ``confirm_amount``
+    must be the approved amount (409 amount_not_confirmed)."""
+    services.confirm_approval(_visible(claim_id), auth.current_user(),
+                              confirm_amount=data["confirm_amount"])
+    return _fresh(claim_id)
+
+
+@blp.route("/claims/<id:claim_id>/send-back", methods=["POST"])
+@auth.role_required(Role.SENIOR)
+@blp.arguments(SendBackIn)
+@blp.response(200, ClaimDetailOut)
+def send_back(data, claim_id: int):
+    """Send an approval awaiting a second approval back to review with a reason (seniors
+    other than the first approver): the claim is under review again, nothing paid."""
+    services.send_back(_visible(claim_id), auth.current_user(), data["reason"])
     return _fresh(claim_id)
 
 

@@ -90,6 +90,27 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
         if claim.seller_answered_at is not None:
             asked.append([_("The seller's answer"), when(claim.seller_answered_at)])
         clauses = "; ".join(clause_texts(claim, locale))
+        version = claim.policy_version
+        amounts = [
+            [_("Item amount"), money(claim.item_amount)],
+            [_("Shipping amount"), money(claim.shipping_amount)],
+            [_("Cap on the total"), money(version.total_cap_minor)],
+            [_("Cap applied"), _("yes") if claim.cap_applied else _("no")],
+            [_("Most the policy pays for this claim"), money(claim.max_total)],
+        ]
+        buyer_cap = None
+        if version.per_buyer_cap_minor is not None:
+            amounts.append([_("Cap per buyer"), ngettext(
+                "%(cap)s in %(num)d day", "%(cap)s in %(num)d days",
+                version.per_buyer_window_days, cap=money(version.per_buyer_cap_minor))])
+        if claim.buyer_cap_lowered_from is not None:
+            buyer_cap = ngettext(
+                "The rules pay one buyer at most %(cap)s in %(num)d day. The approval of "
+                "%(asked)s would exceed it: it pays the %(amount)s the buyer had left.",
+                "The rules pay one buyer at most %(cap)s in %(num)d days. The approval of "
+                "%(asked)s would exceed it: it pays the %(amount)s the buyer had left.",
+                version.per_buyer_window_days, cap=money(version.per_buyer_cap_minor),
+                asked=money(claim.buyer_cap_lowered_from), amount=money(granted))
         return {
             "title": _("Decision on buyer-protection claim #%(id)s", id=claim.id),
             "number": number,
@@ -100,13 +121,9 @@ def claim_data(claim: Claim, locale: str, number: str) -> dict:
             "order": text.order(order),
             "asked": asked,
             "outcome": outcome,
-            "amounts": [
-                [_("Item amount"), money(claim.item_amount)],
-                [_("Shipping amount"), money(claim.shipping_amount)],
-                [_("Cap on the total"), money(claim.policy_version.total_cap_minor)],
-                [_("Cap applied"), _("yes") if claim.cap_applied else _("no")],
-                [_("Most the policy pays for this claim"), money(claim.max_total)],
-            ],
+            "amounts": amounts,
+            "buyer_cap": buyer_cap,
+            "second_approver": claim.second_approver.name if claim.second_approver else None,
             "total": money(granted),
             "policy": _("Policy version %(version)s applied: %(clauses)s.",
                         version=claim.policy_version.code, clauses=clauses),

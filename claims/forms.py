@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     FileField,
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -69,7 +70,23 @@ class DecisionForm(FlaskForm):
     rationale = TextAreaField(
         _l("Rationale"), validators=[Length(max=policy.DESCRIPTION_MAX)],
         description=_l("At least 30 characters for a partial approval or a rejection."))
+    # The confirmation step of an approval (claims.views.decide): empty on the first post,
+    # which shows what will be paid and to whom; the second carries what was confirmed.
+    confirmed = HiddenField()
+    confirm_amount = HiddenField()
     submit = SubmitField(_l("Issue the decision"))
+
+
+class SecondApprovalForm(FlaskForm):
+    confirm_amount = HiddenField(validators=[DataRequired()])
+    submit = SubmitField(_l("Confirm the approval"))
+
+
+class SendBackForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why are you sending it back?"), validators=[DataRequired(), Length(min=10, max=5000)],
+        description=_l("The first approver and other staff see this; the buyer does not."))
+    submit = SubmitField(_l("Send back to review"))
 
 
 class SellerAnswerForm(FlaskForm):

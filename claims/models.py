@@ -20,6 +20,7 @@ from arbiter.files import EvidenceFile
 from arbiter.party_requests import PartyRequest
 from claims.policy import PolicyRules
 from claims.states import (
+    APPROVED_STATES,
     BUYER_DOCUMENT_KINDS,
     DECIDED_STATES,
     EXCLUSIVE_STATES,
@@ -27,6 +28,7 @@ from claims.states import (
     PAYABLE_STATES,
     ClaimState,
     ClaimType,
+    Decision,
     DocumentKind,
     PayoutState,
     RejectionReason,
@@ -51,6 +53,13 @@ class PolicyVersion(PrimaryKey, Base):
         CheckConstraint("shipping_cap_minor <= total_cap_minor",
                         name="shipping_cap_within_total_cap"),
         CheckConstraint("filing_window_days > 0", name="filing_window_positive"),
+        # The per-buyer cap over a rolling window: both or neither (migration 0021).
+        CheckConstraint("(per_buyer_cap_minor IS NULL) = (per_buyer_window_days IS NULL)",
+                        name="per_buyer_cap_has_window"),
+        CheckConstraint("per_buyer_cap_minor IS NULL OR per_buyer_cap_minor > 0",
+                        name="per_buyer_cap_positive"),
+        CheckConstraint("per_buyer_window_days IS NULL OR per_buyer_window_days > 0",
+                        name="per_buyer_window_positive"),
     )
 
     code: Mapped[str] = mapped_column(
@@ -77,6 +86,13 @@ class PolicyVersion(PrimaryKey, Base):
     police_report_required_for: Mapped[list[str]] = mapped_column(
         JSON, comment="Claim type codes that need a police-report acknowledgement"
     )
+    per_buyer_cap_minor: Mapped[int | None] = mapped_column(
+        comment="Most the platform pays one buyer over the rolling window, grosze; "
+                "empty: no per-buyer cap"
+    )
+    per_buyer_window_days: Mapped[int | None] = mapped_column(
+        comment="The rolling window of the per-buyer cap, days of 24 h before a decision"
+    )
 
     def to_rules(self) -> PolicyRules:
         """The pure rules of this version (unknown codes in the JSON lists raise)."""
@@ -89,6 +105,8 @@ class PolicyVersion(PrimaryKey, Base):
             total_cap_minor=self.total_cap_minor,
             filing_window_days=self.filing_window_days,
             police_report_required_for=frozenset(self.police_report_required_for),
+            per_buyer_cap_minor=self.per_buyer_cap_minor,
+            per_buyer_window_days=self.per_buyer_window_days,
         )
 
 
@@ -121,12 +139,14 @@ class Claim(PrimaryKey, Timestamps, Base):
         # Never more than the computed maximum, whatever the code above the database does.
         CheckConstraint("approved_amount IS NULL OR approved_amount <= max_total",
                         name="approved_within_max_total"),
+        # An approval awaiting its second approver already carries its amount (migration
+        # 0021 adds that state to both).
         CheckConstraint(
-            f"NOT ({values_in('state', PAYABLE_STATES | {ClaimState.PAID})}) "
+            f"NOT ({values_in('state', APPROVED_STATES)}) "
             "OR (approved_amount IS NOT NULL AND approved_amount > 0)",
             name="payable_has_positive_amount"),
         CheckConstraint(
-            f"approved_amount IS NULL OR {values_in('state', PAYABLE_STATES | {ClaimState.PAID})}",
+            f"approved_amount IS NULL OR {values_in('state', APPROVED_STATES)}",
             name="amount_only_when_payable"),
         CheckConstraint("state <> 'partially_approved' OR approved_amount < max_total",
                         name="partial_below_max_total"),
@@ -171,6 +191,47 @@ class Claim(PrimaryKey, Timestamps, Base):
                         "(seller_answered_at >= submitted_at "
                         "AND seller_answered_at <= seller_answer_due_at)",
                         name="seller_answered_within_window"),
+        # Four eyes on money (migration 0021). Who approved, and whether a second, different
+        # senior must confirm; a claim that needs one is payable only once they did, and
+        # the payout row refers to these columns (fk_payouts_claim_approvals), so the
+        # database refuses a payout without the approvals it needs.
+        CheckConstraint("(first_approver_id IS NULL) = (first_approved_at IS NULL)",
+                        name="first_approver_has_time"),
+        CheckConstraint("(second_approver_id IS NULL) = (second_approved_at IS NULL)",
+                        name="second_approver_has_time"),
+        CheckConstraint("second_approver_id <> first_approver_id",
+                        name="second_approver_not_first"),
+        CheckConstraint("first_approver_id <> buyer_id AND first_approver_id <> seller_id "
+                        "AND second_approver_id <> buyer_id AND second_approver_id <> seller_id",
+                        name="approvers_not_parties"),
+        CheckConstraint("second_approver_id IS NULL OR requires_second_approval",
+                        name="second_approval_only_when_required"),
+        CheckConstraint(
+            f"(first_approver_id IS NOT NULL) = ({values_in('state', APPROVED_STATES)})",
+            name="approved_iff_first_approver"),
+        CheckConstraint(
+            "state <> 'awaiting_second_approval' OR "
+            "(requires_second_approval AND second_approver_id IS NULL)",
+            name="awaiting_second_approval_required"),
+        CheckConstraint(
+            f"NOT ({values_in('state', PAYABLE_STATES | {ClaimState.PAID})}) "
+            "OR NOT requires_second_approval OR second_approver_id IS NOT NULL",
+            name="payable_has_second_approval"),
+        CheckConstraint("(state = 'awaiting_second_approval') = (pending_decision IS NOT NULL)",
+                        name="pending_decision_iff_awaiting"),
+        CheckConstraint("(sent_back_at IS NULL) = (sent_back_reason IS NULL) "
+                        "AND (sent_back_at IS NULL) = (sent_back_by_id IS NULL)",
+                        name="sent_back_has_reason"),
+        CheckConstraint("buyer_cap_lowered_from IS NULL OR (approved_amount IS NOT NULL "
+                        "AND buyer_cap_lowered_from > approved_amount)",
+                        name="buyer_cap_lowered_the_amount"),
+        # What a payout refers to with its copies of the approvals.
+        Index("uq_claims_approvals", "id", "first_approver_id", "requires_second_approval",
+              unique=True),
+        Index("uq_claims_second_approver", "id", "second_approver_id", unique=True),
+        Index("ix_claims_awaiting_second_approval", "first_approved_at", "id",
+              sqlite_where=text("state = 'awaiting_second_approval'"),
+              postgresql_where=text("state = 'awaiting_second_approval'")),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
@@ -221,12 +282,38 @@ class Claim(PrimaryKey, Timestamps, Base):
     seller_statement: Mapped[str | None] = mapped_column(
         Text, comment="The seller's answer to the claim, in their words")
 
+    # Four eyes on money (migration 0021).
+    requires_second_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false"),
+        comment="The approval pays more than CLAIM_SECOND_APPROVAL_ABOVE: a second senior "
+                "confirms it")
+    pending_decision: Mapped[Decision | None] = mapped_column(
+        enum_type(Decision, name="pending_decision"),
+        comment="What the first approver decided, while awaiting the second approval")
+    first_approver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="Who approved (the decider); set with the amount")
+    first_approved_at: Mapped[datetime | None] = mapped_column()
+    second_approver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="The senior who confirmed the approval")
+    second_approved_at: Mapped[datetime | None] = mapped_column()
+    sent_back_at: Mapped[datetime | None] = mapped_column(
+        comment="The last time a second approver sent the approval back to review")
+    sent_back_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_back_reason: Mapped[str | None] = mapped_column(
+        Text, comment="Why it was sent back (for staff only)")
+    buyer_cap_lowered_from: Mapped[int | None] = mapped_column(
+        comment="grosze the approval would have paid without the policy's per-buyer cap, "
+                "when that cap lowered it to the buyer's remaining room")
+
     # order_id alone: buyer_id and seller_id also refer to the order (their copies' key)
     order: Mapped[Order] = relationship(foreign_keys=[order_id])
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     seller: Mapped[User] = relationship(foreign_keys=[seller_id], viewonly=True)
     assigned_staff: Mapped[User | None] = relationship(foreign_keys=[assigned_staff_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    first_approver: Mapped[User | None] = relationship(foreign_keys=[first_approver_id])
+    second_approver: Mapped[User | None] = relationship(foreign_keys=[second_approver_id])
+    sent_back_by: Mapped[User | None] = relationship(foreign_keys=[sent_back_by_id])
     policy_version: Mapped[PolicyVersion] = relationship()
     documents: Mapped[list["ClaimDocument"]] = relationship(
         back_populates="claim", order_by="ClaimDocument.id")
@@ -301,6 +388,16 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     def can_handle(self, user) -> bool:
         return self.can_review(user) and self.assigned_staff_id == user.id
+
+    @property
+    def awaits_second_approval(self) -> bool:
+        return self.state is ClaimState.AWAITING_SECOND_APPROVAL
+
+    def can_second_approve(self, user) -> bool:
+        """A senior who is not the first approver and not a party confirms or sends back."""
+        return (self.awaits_second_approval and getattr(user, "is_authenticated", False)
+                and user.has_role(StaffRole.SENIOR) and not conflicted(user, self)
+                and user.id != self.first_approver_id)
 
 
 class ClaimDocument(EvidenceFile, AppendOnly, PrimaryKey, Base):
@@ -402,6 +499,27 @@ class Payout(PrimaryKey, Base):
         ForeignKeyConstraint(["claim_id", "buyer_id", "seller_id"],
                              ["claims.id", "claims.buyer_id", "claims.seller_id"],
                              name="fk_payouts_claim_parties"),
+        # Four eyes (migration 0021): a claim's payout copies its claim's approvals, tied
+        # to the claim by foreign keys. Its first approver is never empty (the flag never
+        # is), so the first key is always checked: a claim nobody approved has no first
+        # approver to match. A claim needing a second approval gives its payout the flag,
+        # which needs a second approver, which must be the claim's (the second key), so a
+        # payout for a claim awaiting it, or approved by one person alone, is refused. An
+        # appeal's payout (appeal_id) rests on the appeal's decision instead, taken by a
+        # senior other than the decider (appeals.models): it copies no claim approval.
+        CheckConstraint("NOT requires_second_approval OR second_approver_id IS NOT NULL",
+                        name="second_approval_if_required"),
+        CheckConstraint("appeal_id IS NOT NULL OR first_approver_id IS NOT NULL",
+                        name="claim_payout_has_approver"),
+        CheckConstraint("second_approver_id <> first_approver_id",
+                        name="second_approver_not_first"),
+        ForeignKeyConstraint(["claim_id", "first_approver_id", "requires_second_approval"],
+                             ["claims.id", "claims.first_approver_id",
+                              "claims.requires_second_approval"],
+                             name="fk_payouts_claim_approvals"),
+        ForeignKeyConstraint(["claim_id", "second_approver_id"],
+                             ["claims.id", "claims.second_approver_id"],
+                             name="fk_payouts_claim_second_approver"),
         ForeignKeyConstraint(["batch_id", "exported_by_id"],
                              ["payout_batches.id", "payout_batches.created_by_id"],
                              name="fk_payouts_batch_exporter"),
@@ -427,6 +545,18 @@ class Payout(PrimaryKey, Base):
     paid_at: Mapped[datetime | None] = mapped_column()
     exported_by_id: Mapped[int | None] = mapped_column(comment="= batch.created_by_id")
     marked_paid_by_id: Mapped[int | None] = mapped_column(comment="= batch.marked_paid_by_id")
+    first_approver_id: Mapped[int | None] = mapped_column(
+        comment="= claim.first_approver_id; empty only for an appeal's payout")
+    requires_second_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="= claim.requires_second_approval")
+    second_approver_id: Mapped[int | None] = mapped_column(comment="= claim.second_approver_id")
+
+    @classmethod
+    def approvals_of(cls, claim: "Claim") -> dict:
+        """The claim's approvals as a payout copies them."""
+        return {"first_approver_id": claim.first_approver_id,
+                "requires_second_approval": claim.requires_second_approval,
+                "second_approver_id": claim.second_approver_id}
 
     claim: Mapped[Claim] = relationship(foreign_keys=[claim_id])
     batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts",

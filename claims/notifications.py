@@ -32,6 +32,12 @@ register_texts({
         "the claim page."),
     "claim.seller_answered": _l("The seller answered your protection claim #%(id)s."),
     "claim.seller_answered_staff": _l("The seller answered protection claim #%(id)s."),
+    # Four eyes: to the first approver, in the app.
+    "claim.sent_back": _l(
+        "%(senior)s sent your approval of protection claim #%(id)s back to review: "
+        "%(reason)s"),
+    "claim.second_approved": _l(
+        "%(senior)s confirmed your approval of protection claim #%(id)s; it is final."),
     "claim.documents_overdue": _l(
         "The documents for protection claim #%(id)s did not arrive in time; it can be "
         "rejected."),

@@ -24,7 +24,7 @@ from arbiter import audit
 from arbiter.extensions import db
 from arbiter.sweeper import register as register_sweep
 from claims.models import Claim, ClaimDocument, Payout
-from claims.states import OPEN_STATES, TERMINAL_STATES, PayoutState
+from claims.states import AWAITING_APPROVAL_STATES, OPEN_STATES, TERMINAL_STATES, PayoutState
 
 ERASED = ""  # an erased payout account or beneficiary name
 
@@ -113,7 +113,7 @@ def _seller_answer(claim: Claim) -> dict:
 
 def blockers(user: User) -> list[str]:
     count = db.session.scalar(
-        select(func.count(Claim.id)).where(Claim.state.in_(OPEN_STATES),
+        select(func.count(Claim.id)).where(Claim.state.in_(OPEN_STATES | AWAITING_APPROVAL_STATES),
                                            Claim.buyer_id == user.id)) or 0
     if not count:
         return []
@@ -126,7 +126,7 @@ def blockers(user: User) -> list[str]:
 
 def assigned_cases(user: User) -> int:
     return db.session.scalar(
-        select(func.count(Claim.id)).where(Claim.state.in_(OPEN_STATES),
+        select(func.count(Claim.id)).where(Claim.state.in_(OPEN_STATES | AWAITING_APPROVAL_STATES),
                                            Claim.assigned_staff_id == user.id)) or 0
 
 

@@ -81,6 +81,9 @@ class PolicyRules:
     total_cap_minor: int = 1_000_000
     filing_window_days: int = 90
     police_report_required_for: frozenset[ClaimType] = frozenset({ClaimType.NOT_RECEIVED})
+    # The most the platform pays one buyer over a rolling window (2017-08 has none).
+    per_buyer_cap_minor: int | None = None
+    per_buyer_window_days: int | None = None
 
     def __post_init__(self) -> None:
         # Rows and JSON hand in lists of plain strings; the rules compare enum members.
@@ -98,6 +101,18 @@ class PolicyRules:
             raise ValueError("caps must be positive (the shipping cap may be zero)")
         if self.filing_window_days <= 0:
             raise ValueError("the filing window must be at least one day")
+        if (self.per_buyer_cap_minor is None) != (self.per_buyer_window_days is None):
+            raise ValueError("a per-buyer cap needs its window, and a window its cap")
+        if self.per_buyer_cap_minor is not None and (
+                self.per_buyer_cap_minor <= 0 or self.per_buyer_window_days <= 0):
+            raise ValueError("the per-buyer cap and its window must be positive")
+
+    def buyer_window_start(self, now: datetime) -> datetime | None:
+        """Decisions from this instant on count against the per-buyer cap (None: no cap).
+        A rolling window of days of 24 h before ``now``."""
+        if self.per_buyer_window_days is None:
+            return None
+        return ensure_aware(now) - timedelta(days=self.per_buyer_window_days)
 
     def filing_deadline(self, paid_at: datetime,
                         extended_by: timedelta = NO_EXTENSION) -> datetime:
@@ -375,3 +390,30 @@ def decided_amount(decision: Decision, amount: int | None, maximum: int) -> int 
     if amount not in (None, 0):
         raise ValueError(DecisionProblem.AMOUNT_NOT_EXPECTED)
     return None
+
+
+# --- the per-buyer cap ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerCap:
+    """What the per-buyer cap leaves of an approval: ``amount`` is what may be paid,
+    ``lowered_from`` the approval's own amount when the cap lowered it (else None)."""
+
+    amount: int
+    lowered_from: int | None
+    room: int | None  # what the buyer had left in the window; None without a cap
+
+
+def apply_buyer_cap(rules: PolicyRules, amount: int, paid_in_window: int) -> BuyerCap:
+    """An approval of ``amount`` for a buyer to whom ``paid_in_window`` was already granted
+    inside the rolling window: at most the remaining room (which may be 0: then nothing
+    can be approved). Without a cap in the version the amount stands."""
+    if amount <= 0 or paid_in_window < 0:
+        raise ValueError("amounts must be positive (paid in the window: not negative)")
+    if rules.per_buyer_cap_minor is None:
+        return BuyerCap(amount, None, None)
+    room = max(rules.per_buyer_cap_minor - paid_in_window, 0)
+    if amount <= room:
+        return BuyerCap(amount, None, room)
+    return BuyerCap(room, amount, room)

@@ -43,6 +43,61 @@ def claims_queue(viewer, *, claim_type: ClaimType | None = None,
     return page_of(statement, "submitted_at", limit)
 
 
+def second_approval_queue(viewer, *, cursor: str | None = None, limit: int = 20) -> Page:
+    """Approvals awaiting a second senior, the longest-waiting first, with their amount,
+    buyer and first approver; none on ``viewer``'s own purchases or sales. The viewer's
+    own approvals are listed too (marked: someone else must confirm them)."""
+    statement = (
+        select(Claim)
+        .where(Claim.state == ClaimState.AWAITING_SECOND_APPROVAL,
+               not_a_party(viewer.id, Claim))
+        .options(joinedload(Claim.order), joinedload(Claim.buyer),
+                 joinedload(Claim.first_approver))
+        .order_by(Claim.first_approved_at, Claim.id)
+    )
+    after = parse_cursor(cursor)
+    if after:
+        statement = statement.where(tuple_(Claim.first_approved_at, Claim.id) > after)
+    return page_of(statement, "first_approved_at", limit)
+
+
+# The steps of a claim's approval, as the audit log has them (the approval trail).
+APPROVAL_ACTIONS = ("claim.approve", "claim.approve_partially", "claim.approve_pending_second",
+                    "claim.confirm_approval", "claim.confirm_partial_approval",
+                    "claim.send_back")
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    action: str
+    at: datetime
+    actor: str | None
+    amount: int | None
+    reason: str | None
+
+
+def approval_trail(claim: Claim) -> list[ApprovalStep]:
+    """Who approved, confirmed or sent back the claim's approvals, when, for how much and
+    why, oldest first: from the audit log, which keeps every step (a send-back clears the
+    claim's own columns)."""
+    from accounts.models import User
+
+    rows = db.session.execute(
+        select(AuditEntry, User.name).outerjoin(User, User.id == AuditEntry.actor_id)
+        .where(AuditEntry.object_type == Claim.__tablename__,
+               AuditEntry.object_id == str(claim.id), AuditEntry.action.in_(APPROVAL_ACTIONS))
+        .order_by(AuditEntry.id))
+    steps = []
+    for entry, name in rows:
+        before, after = entry.before or {}, entry.after or {}
+        steps.append(ApprovalStep(
+            action=entry.action, at=entry.at, actor=name,
+            amount=after.get("approved_amount") or before.get("approved_amount"),
+            reason=after.get("sent_back_reason") if entry.action == "claim.send_back"
+            else None))
+    return steps
+
+
 def buyer_claims(buyer, *, cursor: str | None = None, limit: int = 20) -> Page:
     """The buyer's claims, newest first."""
     statement = (
@@ -107,6 +162,8 @@ def claim_page(claim_id: int) -> Claim | None:
         .options(
             joinedload(Claim.order), joinedload(Claim.buyer),
             joinedload(Claim.assigned_staff), joinedload(Claim.decided_by),
+            joinedload(Claim.first_approver), joinedload(Claim.second_approver),
+            joinedload(Claim.sent_back_by),
             joinedload(Claim.policy_version), joinedload(Claim.payout),
             selectinload(Claim.documents).joinedload(ClaimDocument.uploaded_by),
             selectinload(Claim.document_requests).joinedload(DocumentRequest.requested_by),

@@ -40,6 +40,8 @@ from claims import documents as claim_documents
 from claims import notifications as _notification_texts  # noqa: F401 - registers texts
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch, PolicyVersion
 from claims.states import (
+    AWAITING_APPROVAL_STATES,
+    CONFIRM_ACTIONS,
     DECISION_ACTIONS,
     EXCLUSIVE_STATES,
     MACHINE,
@@ -70,6 +72,10 @@ claim_decided = signal("claim-decided")
 
 AUDITED = ("state", "assigned_staff_id", "approved_amount", "rejection_reason",
            "decided_by_id")
+# What the four-eyes steps record besides (the approval trail on the claim page reads it).
+APPROVAL_AUDITED = (*AUDITED, "pending_decision", "requires_second_approval",
+                    "first_approver_id", "second_approver_id", "buyer_cap_lowered_from",
+                    "sent_back_reason")
 # What a claim's seller is told when staff decide it (in-app and e-mail).
 SELLER_DECISION_KINDS = {ClaimState.APPROVED: "claim.seller_approved",
                          ClaimState.PARTIALLY_APPROVED: "claim.seller_partially_approved",
@@ -87,7 +93,7 @@ class ClaimAlreadyOpen(TransitionNotAllowed):
     code = "claim_already_open"
 
     def __init__(self, existing: Claim):
-        if existing.state in OPEN_STATES:
+        if existing.state in OPEN_STATES | AWAITING_APPROVAL_STATES:
             message = _("This order already has an open protection claim (#%(id)s).",
                         id=existing.id)
         else:
@@ -616,14 +622,130 @@ def _issue_decision_document(claim: Claim, staff: User) -> None:
                     locales=claim_documents.locales_for(claim))
 
 
+def second_approval_above() -> int:
+    """Approvals paying more than this (grosze) need a second senior (setting
+    CLAIM_SECOND_APPROVAL_ABOVE)."""
+    return int(current_app.config["CLAIM_SECOND_APPROVAL_ABOVE"])
+
+
+class SameApprover(ConflictOfInterest):
+    """The second approval of a claim must come from someone other than its first (403)."""
+
+    code = "same_approver"
+
+
+class BuyerCapReached(TransitionNotAllowed):
+    """The policy's per-buyer cap leaves nothing (or less than the approval) to pay (409)."""
+
+    code = "buyer_cap_reached"
+
+
+class AmountNotConfirmed(TransitionNotAllowed):
+    """What the person confirmed is not what the step would pay now (409, nothing changes)."""
+
+    code = "amount_not_confirmed"
+
+    def __init__(self, amount: int, currency: str):
+        super().__init__(
+            _("This step pays %(amount)s, not the amount you confirmed. Check the amount "
+              "and confirm again.", amount=format_money(amount, currency, _locale())),
+            fields={"confirm_amount": [str(amount)]})
+
+
+@dataclass(frozen=True)
+class ApprovalTerms:
+    """What an approval of a claim pays and who must agree, as the confirmation states it.
+
+    ``amount`` is after the policy's per-buyer cap; ``lowered_from`` is the approval's own
+    amount when that cap lowered it; ``room`` what the buyer had left under the cap (None
+    when the version has none)."""
+
+    decision: Decision
+    amount: int
+    lowered_from: int | None
+    room: int | None
+    cap: int | None
+    window_days: int | None
+    requires_second_approval: bool
+
+
+def granted_in_window(claim: Claim, since: datetime) -> int:
+    """What the platform granted the claim's buyer in claims decided from ``since`` on
+    (approved, partially approved or paid; this claim excluded)."""
+    # int(): PostgreSQL sums a bigint column as numeric (a Decimal in Python).
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(Claim.approved_amount), 0)).where(
+            Claim.buyer_id == claim.buyer_id, Claim.id != claim.id,
+            Claim.state.in_(PAYABLE_STATES | {ClaimState.PAID}),
+            Claim.decided_at >= since)) or 0)
+
+
+def _decided_amount(claim: Claim, decision: Decision, amount: int | None) -> int | None:
+    try:
+        return policy.decided_amount(decision, amount, claim.max_total)
+    except ValueError as error:
+        raise ValidationFailed(
+            _("An approval pays exactly the claim's maximum (%(max)s); a partial approval "
+              "pays at least 0.01 and less than that; a rejection pays nothing.",
+              max=format_money(claim.max_total, claim.order.currency, _locale())),
+            code=str(error), fields={"amount": [str(error)]}) from None
+
+
+def _terms(claim: Claim, decision: Decision, granted: int, now: datetime) -> ApprovalTerms:
+    rules = claim.policy_version.to_rules()
+    since = rules.buyer_window_start(now)
+    capped = policy.apply_buyer_cap(rules, granted,
+                                    0 if since is None else granted_in_window(claim, since))
+    if capped.amount <= 0:
+        raise BuyerCapReached(
+            _("The buyer has already been granted the most the rules pay one person in "
+              "%(days)d days (%(cap)s): nothing more can be approved now.",
+              days=rules.per_buyer_window_days,
+              cap=format_money(rules.per_buyer_cap_minor, claim.order.currency, _locale())),
+            fields={"room": ["0"]})
+    return ApprovalTerms(decision=decision, amount=capped.amount,
+                         lowered_from=capped.lowered_from, room=capped.room,
+                         cap=rules.per_buyer_cap_minor, window_days=rules.per_buyer_window_days,
+                         requires_second_approval=capped.amount > second_approval_above())
+
+
+def approval_terms(claim: Claim, staff: User, decision: Decision, amount: int | None
+                   ) -> ApprovalTerms:
+    """What approving ``claim`` this way would pay now and whether a second senior must
+    confirm it; read-only (the confirmation page states it before anything changes).
+    Bad input: ValidationFailed (422); nothing left under the per-buyer cap: 409."""
+    decision = Decision(decision)
+    if decision is Decision.REJECTED:
+        raise ValueError("a rejection pays nothing")
+    _require_reviewer(claim, staff)
+    require(claim.state, DECISION_ACTIONS[decision])
+    _require_handler(claim, staff)
+    now = clock.now()
+    _require_seller_heard(claim, now)
+    return _terms(claim, decision, _decided_amount(claim, decision, amount), now)
+
+
+def _lock_buyer_if_capped(claim: Claim) -> None:
+    """Two approvals for one buyer under a per-buyer cap are serialised on the buyer's row
+    (lock order: claim, buyer, discussions, order): the second sees the first's amount."""
+    if claim.policy_version.per_buyer_cap_minor is not None:
+        locked(User, claim.buyer_id)
+
+
 def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None = None,
-           rejection_reason: RejectionReason | None = None, rationale: str | None = None
-           ) -> Claim:
+           rejection_reason: RejectionReason | None = None, rationale: str | None = None,
+           confirm_amount: int | None = None) -> Claim:
     """The decision on a claim under review.
 
     Approved pays the claim's computed maximum; partially approved a lower amount with a
-    rationale; rejected nothing, with a reason code and a rationale. An approval creates
-    the claim's one payout.
+    rationale; rejected nothing, with a reason code and a rationale. The policy's per-buyer
+    cap lowers an approval to what the buyer has left in its window (nothing left: 409).
+
+    An approval paying more than CLAIM_SECOND_APPROVAL_ABOVE waits for a second senior
+    (awaiting_second_approval): nothing is paid or written into the ledger until they
+    confirm it (:func:`confirm_approval`). Any other approval is final at once and creates
+    the claim's one payout and its ledger row. ``confirm_amount``: what the person
+    confirmed would be paid; when given it must be exactly that (409 otherwise).
     """
     decision = Decision(decision)
     claim = locked(Claim, claim.id)
@@ -631,14 +753,7 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
     require(claim.state, DECISION_ACTIONS[decision])
     _require_handler(claim, staff)
     _require_seller_heard(claim, clock.now())
-    try:
-        granted = policy.decided_amount(decision, amount, claim.max_total)
-    except ValueError as error:
-        raise ValidationFailed(
-            _("An approval pays exactly the claim's maximum (%(max)s); a partial approval "
-              "pays at least 0.01 and less than that; a rejection pays nothing.",
-              max=format_money(claim.max_total, claim.order.currency, _locale())),
-            code=str(error), fields={"amount": [str(error)]}) from None
+    granted = _decided_amount(claim, decision, amount)
     if decision is Decision.APPROVED:
         rationale = _validate_text(rationale, "rationale", minimum=0) or None
     else:
@@ -647,38 +762,125 @@ def decide(claim: Claim, staff: User, *, decision: Decision, amount: int | None 
         raise ValidationFailed(_("Choose the reason for the rejection."),
                                code="rejection_reason_required",
                                fields={"rejection_reason": ["required"]})
-    if decision is not Decision.REJECTED:
-        rejection_reason = None
     now = clock.now()
-    if decision is not Decision.REJECTED:
-        # The case's discussions first (lock order: claim, discussion, order), then the
-        # payout into the ledger, which refuses it if the order meanwhile got more. Every
-        # row is locked before the first audit entry: that entry takes the audit log's
-        # lock, and a request holding the order (an appeal decided on the same case, an
-        # offer accepted) waits for that lock in turn, a deadlock.
-        open_ids = list(db.session.scalars(select(Discussion.id).where(
-            Discussion.order_id == claim.order_id,
-            Discussion.state.in_(OPEN_DISCUSSION_STATES)).order_by(Discussion.id)))
-        for discussion_id in open_ids:
-            locked(Discussion, discussion_id)
-        locked(Order, claim.order_id)
-        for discussion_id in open_ids:
-            discussions.settle_by_platform(discussion_id, staff, claim_id=claim.id)
-        ledger.record(claim.order, SettlementKind.PAYOUT, actor=staff, amount=granted,
-                      discussion_id=claim.discussion_id, claim_id=claim.id)
-    _change_state(claim, DECISION_ACTIONS[decision], staff, approved_amount=granted,
-                  rejection_reason=rejection_reason, rationale=rationale, decided_at=now,
-                  decided_by=staff)
-    if claim.state in PAYABLE_STATES:
-        db.session.add(Payout(claim=claim, buyer_id=claim.buyer_id, seller_id=claim.seller_id,
-                              amount=granted, currency=claim.order.currency,
-                              beneficiary_name=claim.buyer.name, account=claim.payout_account,
-                              state=PayoutState.PENDING, created_at=now))
-        db.session.flush()
-    _issue_decision_document(claim, staff)
-    notify(claim.buyer, f"claim.{decision.value}", claim)
+    if decision is Decision.REJECTED:
+        _change_state(claim, "reject", staff, rejection_reason=rejection_reason,
+                      rationale=rationale, decided_at=now, decided_by=staff)
+        _issue_decision_document(claim, staff)
+        notify(claim.buyer, "claim.rejected", claim)
+        _tell_the_seller(claim)
+        claim_decided.send(claim)
+        return claim
+    _lock_buyer_if_capped(claim)
+    terms = _terms(claim, decision, granted, now)
+    if confirm_amount is not None and confirm_amount != terms.amount:
+        raise AmountNotConfirmed(terms.amount, claim.order.currency)
+    approval = {"approved_amount": terms.amount, "rationale": rationale,
+                "buyer_cap_lowered_from": terms.lowered_from, "first_approver_id": staff.id,
+                "first_approved_at": now}
+    if terms.requires_second_approval:
+        # Four eyes: recorded, not final. The case and the ledger stay as they are.
+        MACHINE.change(claim, "approve_pending_second", actor=staff, audited=APPROVAL_AUDITED,
+                       pending_decision=decision, requires_second_approval=True, **approval)
+        return claim
+    return _make_final(claim, DECISION_ACTIONS[decision], staff, decider=staff, now=now,
+                       **approval)
+
+
+def _make_final(claim: Claim, action: str, actor: User, *, decider: User, now: datetime,
+                **changes) -> Claim:
+    """An approval becomes the decision: the case's discussions end, the payout goes into
+    the ledger (which refuses it if the order meanwhile got more: 409), the claim changes
+    state and gets its one payout row, its decision document, and both parties hear it.
+
+    Every row is locked before the first audit entry (lock order: claim, discussion,
+    order): that entry takes the audit log's lock, and a request holding the order (an
+    appeal decided on the same case, an offer accepted) waits for that lock in turn.
+    """
+    open_ids = list(db.session.scalars(select(Discussion.id).where(
+        Discussion.order_id == claim.order_id,
+        Discussion.state.in_(OPEN_DISCUSSION_STATES)).order_by(Discussion.id)))
+    for discussion_id in open_ids:
+        locked(Discussion, discussion_id)
+    locked(Order, claim.order_id)
+    amount = changes.get("approved_amount", claim.approved_amount)
+    for discussion_id in open_ids:
+        discussions.settle_by_platform(discussion_id, decider, claim_id=claim.id)
+    ledger.record(claim.order, SettlementKind.PAYOUT, actor=actor, amount=amount,
+                  discussion_id=claim.discussion_id, claim_id=claim.id)
+    MACHINE.change(claim, action, actor=actor, audited=APPROVAL_AUDITED, decided_at=now,
+                   decided_by=decider, **changes)
+    db.session.add(Payout(claim=claim, buyer_id=claim.buyer_id, seller_id=claim.seller_id,
+                          amount=amount, currency=claim.order.currency,
+                          beneficiary_name=claim.buyer.name, account=claim.payout_account,
+                          state=PayoutState.PENDING, created_at=now,
+                          **Payout.approvals_of(claim)))
+    db.session.flush()
+    _issue_decision_document(claim, decider)
+    notify(claim.buyer, f"claim.{claim.state.value}", claim)
     _tell_the_seller(claim)
     claim_decided.send(claim)
+    return claim
+
+
+def _require_second_approver(claim: Claim, senior: User) -> None:
+    """A senior (else 404), not a party (403), the claim awaiting a second approval (409),
+    and not its first approver (403)."""
+    _require_staff(senior, StaffRole.SENIOR)
+    require_impartial(senior, claim)
+    require(claim.state, "send_back")  # the same sources as both confirmations
+    if senior.id == claim.first_approver_id:
+        raise SameApprover(
+            _("You approved this claim yourself: another senior must confirm it or send it "
+              "back."))
+
+
+def confirm_approval(claim: Claim, senior: User, *, confirm_amount: int) -> Claim:
+    """The second approval: a senior other than the first approver confirms the amount
+    (``confirm_amount``, exactly what the claim awaits) and the approval becomes final,
+    with its payout and ledger row (:func:`_make_final`). The first approver stays the
+    decider; the per-buyer cap is checked again (409 if the room shrank meanwhile)."""
+    claim = locked(Claim, claim.id)
+    _require_second_approver(claim, senior)
+    if confirm_amount != claim.approved_amount:
+        raise AmountNotConfirmed(claim.approved_amount, claim.order.currency)
+    _lock_buyer_if_capped(claim)
+    now = clock.now()
+    rules = claim.policy_version.to_rules()
+    since = rules.buyer_window_start(now)
+    if since is not None:
+        capped = policy.apply_buyer_cap(rules, claim.approved_amount,
+                                        granted_in_window(claim, since))
+        if capped.lowered_from is not None:
+            raise BuyerCapReached(
+                _("Since this approval the buyer was granted more: only %(room)s is left "
+                  "under the per-buyer cap. Send the approval back for a new decision.",
+                  room=format_money(capped.amount, claim.order.currency, _locale())),
+                fields={"room": [str(capped.amount)]})
+    first = db.session.get(User, claim.first_approver_id)
+    _make_final(claim, CONFIRM_ACTIONS[claim.pending_decision], senior, decider=first,
+                now=now, pending_decision=None, second_approver_id=senior.id,
+                second_approved_at=now)
+    notify(first, "claim.second_approved", claim, email=False, senior=senior.name)
+    return claim
+
+
+SEND_BACK_REASON_MIN = 10
+
+
+def send_back(claim: Claim, senior: User, reason: str) -> Claim:
+    """The second approver does not confirm: the claim returns to under_review with the
+    reason (for staff), the approval and its amount are dropped, and the first approver
+    (still its handler) is told. Nothing was paid or written into the ledger."""
+    claim = locked(Claim, claim.id)
+    _require_second_approver(claim, senior)
+    reason = _validate_text(reason, "reason", minimum=SEND_BACK_REASON_MIN, maximum=5_000)
+    first = db.session.get(User, claim.first_approver_id)
+    MACHINE.change(claim, "send_back", actor=senior, audited=APPROVAL_AUDITED,
+                   approved_amount=None, pending_decision=None, requires_second_approval=False,
+                   first_approver_id=None, first_approved_at=None, buyer_cap_lowered_from=None,
+                   sent_back_at=clock.now(), sent_back_by_id=senior.id, sent_back_reason=reason)
+    notify(first, "claim.sent_back", claim, email=False, senior=senior.name, reason=reason)
     return claim
 
 

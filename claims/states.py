@@ -22,6 +22,7 @@ class ClaimState(StrEnum):
     SUBMITTED = "submitted"
     UNDER_REVIEW = "under_review"
     AWAITING_DOCUMENTS = "awaiting_documents"
+    AWAITING_SECOND_APPROVAL = "awaiting_second_approval"
     APPROVED = "approved"
     PARTIALLY_APPROVED = "partially_approved"
     REJECTED = "rejected"
@@ -32,6 +33,9 @@ class ClaimState(StrEnum):
 S = ClaimState
 # Before a decision: the buyer may still add documents or withdraw.
 OPEN_STATES = frozenset({S.SUBMITTED, S.UNDER_REVIEW, S.AWAITING_DOCUMENTS})
+# Approved by an advisor above the four-eyes threshold: not final (no payout, nothing in
+# the ledger) until a second, different senior confirms it or sends it back.
+AWAITING_APPROVAL_STATES = frozenset({S.AWAITING_SECOND_APPROVAL})
 # Decided in the buyer's favour, the payout not yet confirmed.
 PAYABLE_STATES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED})
 TERMINAL_STATES = frozenset({S.REJECTED, S.WITHDRAWN, S.PAID})
@@ -40,7 +44,9 @@ DECIDED_STATES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.REJECTED, S.PAID
 # index says so): open ones await a decision, the others compensate the buyer, and an
 # order is compensated at most once. After a rejection or a withdrawal the buyer may file
 # again (with the documents that were missing, say) while the filing window lasts.
-EXCLUSIVE_STATES = OPEN_STATES | PAYABLE_STATES | {S.PAID}
+EXCLUSIVE_STATES = OPEN_STATES | AWAITING_APPROVAL_STATES | PAYABLE_STATES | {S.PAID}
+# An approval is on record (first approver, amount): awaiting its confirmation or final.
+APPROVED_STATES = AWAITING_APPROVAL_STATES | PAYABLE_STATES | {S.PAID}
 
 
 class Decision(StrEnum):
@@ -105,6 +111,16 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("approve_partially", frozenset({S.UNDER_REVIEW}), S.PARTIALLY_APPROVED,
                Role.STAFF),
     Transition("reject", frozenset({S.UNDER_REVIEW}), S.REJECTED, Role.STAFF),
+    # Four eyes: an approval above CLAIM_SECOND_APPROVAL_ABOVE waits for a second senior,
+    # who confirms it (it becomes the decision the first approver chose) or sends it back.
+    Transition("approve_pending_second", frozenset({S.UNDER_REVIEW}),
+               S.AWAITING_SECOND_APPROVAL, Role.STAFF),
+    Transition("confirm_approval", frozenset({S.AWAITING_SECOND_APPROVAL}), S.APPROVED,
+               Role.STAFF),
+    Transition("confirm_partial_approval", frozenset({S.AWAITING_SECOND_APPROVAL}),
+               S.PARTIALLY_APPROVED, Role.STAFF),
+    Transition("send_back", frozenset({S.AWAITING_SECOND_APPROVAL}), S.UNDER_REVIEW,
+               Role.STAFF),
     Transition("mark_paid", PAYABLE_STATES, S.PAID, Role.STAFF),
 )
 MACHINE = StateMachine(TRANSITIONS, subject="claim", refusal=lambda state: str(_l(
@@ -114,6 +130,11 @@ DECISION_ACTIONS = {
     Decision.APPROVED: "approve",
     Decision.PARTIALLY_APPROVED: "approve_partially",
     Decision.REJECTED: "reject",
+}
+# The second approval of a pending decision: the action that makes it final.
+CONFIRM_ACTIONS = {
+    Decision.APPROVED: "confirm_approval",
+    Decision.PARTIALLY_APPROVED: "confirm_partial_approval",
 }
 
 
@@ -126,6 +147,7 @@ STATE_LABELS = {
     S.SUBMITTED: _l("submitted"),
     S.UNDER_REVIEW: _l("under review"),
     S.AWAITING_DOCUMENTS: _l("awaiting documents"),
+    S.AWAITING_SECOND_APPROVAL: _l("awaiting second approval"),
     S.APPROVED: _l("approved"),
     S.PARTIALLY_APPROVED: _l("partially approved"),
     S.REJECTED: _l("rejected"),

@@ -26,7 +26,7 @@ from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
-from arbiter.money import format_money
+from arbiter.money import format_money, to_decimal_string
 from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
@@ -37,7 +37,9 @@ from claims.forms import (
     DocumentRequestForm,
     DocumentsForm,
     FileClaimForm,
+    SecondApprovalForm,
     SellerAnswerForm,
+    SendBackForm,
 )
 from claims.models import Claim, PayoutBatch
 from claims.states import (
@@ -70,6 +72,10 @@ TIMELINE_LABELS = {
     "claim.reject_after_deadline": _l("Rejected: the documents did not arrive in time"),
     "claim.approve": _l("Approved"),
     "claim.approve_partially": _l("Partially approved"),
+    "claim.approve_pending_second": _l("Approved by an advisor; awaiting a second approval"),
+    "claim.confirm_approval": _l("Approved (confirmed by a second approver)"),
+    "claim.confirm_partial_approval": _l("Partially approved (confirmed by a second approver)"),
+    "claim.send_back": _l("The approval was sent back to review"),
     "claim.reject": _l("Rejected"),
     "claim.mark_paid": _l("Compensation paid"),
     "claim.seller_answered": _l("The seller answered"),
@@ -120,12 +126,21 @@ def _visible_claim(claim_id: int) -> Claim:
     return claim
 
 
+# Steps of the four-eyes review that only staff see (the parties see the final decision).
+STAFF_ONLY_STEPS = frozenset({"claim.approve_pending_second", "claim.send_back"})
+
+
 def _claim_page(claim: Claim, status: int = 200, **forms):
     claim = queries.claim_page(claim.id)
+    staff_view = claim.can_review(current_user)
+    timeline = queries.timeline(claim)
+    if not staff_view:
+        timeline = [entry for entry in timeline if entry.action not in STAFF_ONLY_STEPS]
     context = {
         # The seller's view has no bank account, police report or buyer's documents.
         "claim": queries.seen_by(claim, current_user),
-        "timeline": queries.timeline(claim),
+        "timeline": timeline,
+        "approval_trail": queries.approval_trail(claim) if staff_view else [],
         "clauses": clause_texts(claim, str(get_locale() or "pl")),
         "now": clock.now(),
         "is_buyer": claim.is_buyer(current_user),
@@ -337,23 +352,108 @@ def reject_after_deadline(claim_id: int):
 @bp.route("/claims/<int:claim_id>/decide", methods=["POST"])
 @role_required(Role.ADVISOR)
 def decide(claim_id: int):
-    """Approve, approve partially or reject."""
+    """Approve, approve partially or reject. An approval first shows what it pays and to
+    whom (nothing changes); the confirmed post, carrying that amount, decides."""
     claim = _visible_claim(claim_id)
     form = DecisionForm()
     if not form.validate():
         return _claim_page(claim, 422, decision_form=form)
+    decision = Decision(form.decision.data)
+    user = current_user._get_current_object()
     try:
+        amount = form_amount(form.amount.data, "amount")
+        confirm_amount = None
+        if decision is not Decision.REJECTED:
+            confirm_amount = form_amount(form.confirm_amount.data, "confirm_amount")
+            if not form.confirmed.data or confirm_amount is None:
+                # The confirmation step: what it pays and to whom; nothing changes yet.
+                terms = services.approval_terms(claim, user, decision, amount)
+                return render_template("claims/confirm_decision.html", claim=claim,
+                                       form=form, terms=terms,
+                                       confirm_amount=to_decimal_string(terms.amount))
         services.decide(
-            claim, current_user._get_current_object(), decision=Decision(form.decision.data),
-            amount=form_amount(form.amount.data, "amount"),
+            claim, user, decision=decision, amount=amount,
             rejection_reason=(RejectionReason(form.rejection_reason.data)
                               if form.rejection_reason.data else None),
-            rationale=form.rationale.data)
+            rationale=form.rationale.data, confirm_amount=confirm_amount)
     except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error, "rationale")
         return _claim_page(claim, 422, decision_form=form)
+    claim = db.session.get(Claim, claim_id)
+    if claim.state is ClaimState.AWAITING_SECOND_APPROVAL:
+        return done(url_for("claims.claim", claim_id=claim_id),
+                    _("Your approval of %(amount)s is recorded. It pays more than "
+                      "%(threshold)s, so another senior must confirm it before it is final.",
+                      amount=_money(claim.approved_amount, claim),
+                      threshold=_money(services.second_approval_above(), claim)))
     return done(url_for("claims.claim", claim_id=claim_id), _("The decision was issued."))
+
+
+def _money(amount: int, claim: Claim) -> str:
+    return format_money(amount, claim.order.currency, str(get_locale() or "pl"))
+
+
+@bp.route("/staff/claims/second-approvals")
+@role_required(Role.SENIOR)
+def second_approvals():
+    """Approvals awaiting a second senior: amount, buyer and first approver, the
+    longest-waiting first (none on my own purchases or sales)."""
+    page = queries.second_approval_queue(current_user, cursor=request.args.get("after"))
+    return render_template("claims/second_approvals.html", page=page,
+                           threshold=services.second_approval_above())
+
+
+def _second_approval_page(claim: Claim, status: int = 200, send_back_form=None):
+    claim = queries.claim_page(claim.id)
+    return render_template(
+        "claims/second_approval.html", claim=claim,
+        approval_trail=queries.approval_trail(claim),
+        confirm_form=SecondApprovalForm(formdata=None,
+                                        confirm_amount=to_decimal_string(claim.approved_amount)),
+        send_back_form=send_back_form or SendBackForm(formdata=None),
+        may_approve=claim.can_second_approve(current_user),
+        threshold=services.second_approval_above()), status
+
+
+@bp.route("/claims/<int:claim_id>/second-approval")
+@role_required(Role.SENIOR)
+def second_approval(claim_id: int):
+    """The second approval's confirmation page: the amount, who receives it, to which
+    account, the first approver and their rationale; confirm or send back."""
+    claim = _visible_claim(claim_id)
+    if not claim.awaits_second_approval:
+        return redirect(url_for("claims.claim", claim_id=claim_id))
+    return _second_approval_page(claim)
+
+
+@bp.route("/claims/<int:claim_id>/second-approval/confirm", methods=["POST"])
+@role_required(Role.SENIOR)
+def confirm_approval(claim_id: int):
+    """Confirm the approval of the amount shown: it becomes final and is paid."""
+    claim = _visible_claim(claim_id)
+    form = SecondApprovalForm()
+    if not form.validate():
+        abort(422)
+    amount = form_amount(form.confirm_amount.data, "confirm_amount")
+    services.confirm_approval(claim, current_user._get_current_object(),
+                              confirm_amount=amount)
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("The approval is confirmed: %(amount)s will be paid to %(name)s.",
+                  amount=_money(amount, claim), name=claim.buyer.name))
+
+
+@bp.route("/claims/<int:claim_id>/second-approval/send-back", methods=["POST"])
+@role_required(Role.SENIOR)
+def send_back(claim_id: int):
+    """Send the approval back to review with a reason (the first approver is told)."""
+    claim = _visible_claim(claim_id)
+    form = SendBackForm()
+    if not form.validate():
+        return _second_approval_page(claim, 422, send_back_form=form)
+    services.send_back(claim, current_user._get_current_object(), form.reason.data)
+    return done(url_for("claims.claim", claim_id=claim_id),
+                _("The approval was sent back to review; the first approver is told why."))
 
 
 @bp.route("/staff/payouts")

@@ -37,7 +37,12 @@ def test_seed_creates_the_demo_world_once(app, db_session):
         Discussion.escalation_available_at <= clock.now())).all()
     assert len(ready) == 1
     claims = {claim.state: claim for claim in db.session.scalars(select(Claim))}
-    assert set(claims) == {ClaimState.SUBMITTED, ClaimState.APPROVED, ClaimState.PAID}
+    assert set(claims) == {ClaimState.SUBMITTED, ClaimState.APPROVED, ClaimState.PAID,
+                           ClaimState.AWAITING_SECOND_APPROVAL}
+    # Four eyes: the advisor's approval above 2,000.00 zł waits for the senior reviewer.
+    waiting = claims[ClaimState.AWAITING_SECOND_APPROVAL]
+    assert waiting.approved_amount > 200_000 and waiting.payout is None
+    assert waiting.first_approver.email == "staff@arbiter.test"
     payout = db.session.scalar(select(Payout).where(
         Payout.claim_id == claims[ClaimState.APPROVED].id))
     assert payout.claim_id == claims[ClaimState.APPROVED].id
@@ -60,7 +65,7 @@ def test_seed_creates_the_demo_world_once(app, db_session):
     assert "demo data left alone" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     assert db.session.scalar(select(func.count()).select_from(Order)) == 30
-    assert db.session.scalar(select(func.count()).select_from(Claim)) == 4
+    assert db.session.scalar(select(func.count()).select_from(Claim)) == 5
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
     assert audit.count() == entries
 

@@ -2,10 +2,11 @@
 
 import pytest
 
+from accounts.roles import Role
 from arbiter.extensions import db
 from claims import services
 from claims.states import Decision
-from tests.claims.helpers import PARTIAL_RATIONALE, World, file
+from tests.claims.helpers import PARTIAL_RATIONALE, World, confirm_if_needed, file
 
 
 @pytest.fixture
@@ -39,8 +40,15 @@ def world(app, db_session):
 
 
 @pytest.fixture
-def approve(ready_order, staff):
-    """File, take and decide a claim in the buyer's favour; returns the claim."""
+def senior(create_user):
+    """A second senior: confirms approvals above the four-eyes threshold."""
+    return create_user("senior@example.test", name="Sebastian Senior", roles=[Role.SENIOR])
+
+
+@pytest.fixture
+def approve(ready_order, staff, senior):
+    """File, take and decide a claim in the buyer's favour (an approval above the
+    four-eyes threshold confirmed by ``senior``); returns the claim."""
 
     def make(decision=Decision.APPROVED, amount=None, **order_overrides):
         claim = file(ready_order(**order_overrides))
@@ -48,6 +56,7 @@ def approve(ready_order, staff):
         services.decide(claim, staff, decision=decision, amount=amount,
                         rationale=PARTIAL_RATIONALE if amount else None)
         db.session.commit()
+        confirm_if_needed(claim, senior)
         return claim
 
     return make

@@ -1,6 +1,7 @@
 """Helpers shared by the claims tests (the fixtures are in conftest.py)."""
 
 import os
+import re
 
 from sqlalchemy import func, select
 
@@ -8,7 +9,7 @@ from arbiter import audit
 from arbiter.extensions import db
 from claims import services
 from claims.models import Claim, ClaimDocument, Payout
-from claims.states import ClaimType
+from claims.states import ClaimState, ClaimType
 
 IBAN = "PL61109010140000071219812874"
 PARTIAL_RATIONALE = "Half of the loss is documented by the repair shop's invoice."
@@ -40,3 +41,27 @@ class World:
             "audit": audit.count(),
             "files": sum(len(files) for _, _, files in os.walk(root)),
         }
+
+
+def confirm_if_needed(claim, senior):
+    """The second approval of an approval above the four-eyes threshold (by ``senior``,
+    who must not be its first approver), committed; nothing for any other claim."""
+    if claim.state is ClaimState.AWAITING_SECOND_APPROVAL:
+        services.confirm_approval(claim, senior, confirm_amount=claim.approved_amount)
+        db.session.commit()
+    return claim
+
+
+CONFIRM_AMOUNT = re.compile(r'name="confirm_amount"[^>]*value="([0-9.]*)"')
+
+
+def decide_in_browser(client, claim_id: int, data: dict, **kwargs):
+    """Post a decision as the claim page does: an approval shows its confirmation page
+    first (200, nothing changed), then the confirmed post decides. Returns the last
+    response (the confirmation page when it was refused)."""
+    url = f"/claims/{claim_id}/decide"
+    response = client.post(url, data=data, **kwargs)
+    if response.status_code != 200 or "confirm_amount" not in response.text:
+        return response
+    (amount,) = CONFIRM_AMOUNT.findall(response.text)
+    return client.post(url, data={**data, "confirmed": "1", "confirm_amount": amount}, **kwargs)

@@ -11,7 +11,7 @@ from claims import services
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState
 from orders.states import PaymentMethod
-from tests.claims.helpers import IBAN, file
+from tests.claims.helpers import IBAN, decide_in_browser, file
 from tests.files import PDF, PNG
 
 
@@ -30,7 +30,8 @@ def _file(client, order, files=(), **extra):
                        content_type="multipart/form-data")
 
 
-def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, ready_order):
+def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, senior,
+                                                  ready_order):
     order = ready_order(item_price=995_000, shipping_cost=8_000)
 
     # The buyer sees the offer on the order and what the policy pays before filing.
@@ -77,8 +78,26 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, re
 
     # Staff approve: the policy total, one pending payout.
     auth.login(staff.email)
-    response = client.post(f"/claims/{claim.id}/decide", data={"decision": "approved"})
+    # First a confirmation stating the amount and the buyer (nothing changes yet).
+    confirmation = client.post(f"/claims/{claim.id}/decide", data={"decision": "approved"})
+    assert confirmation.status_code == 200
+    assert (f"This approval pays PLN 10,000.00 to {buyer.name}."
+            in _text(confirmation))
+    assert db.session.scalar(select(Payout)) is None
+    response = decide_in_browser(client, claim.id, {"decision": "approved"})
     assert response.status_code == 302
+    # Above 2,000.00 zł a second senior must confirm it before anything is paid.
+    assert db.session.scalar(select(Payout)) is None
+    auth.logout()
+    auth.login(senior.email)
+    queue = _text(client.get("/staff/claims/second-approvals"))
+    assert "PLN 10,000.00" in queue and buyer.name in queue and staff.name in queue
+    confirm_page = _text(client.get(f"/claims/{claim.id}/second-approval"))
+    assert f"Confirming pays PLN 10,000.00 to {buyer.name}." in confirm_page
+    assert client.post(f"/claims/{claim.id}/second-approval/confirm",
+                       data={"confirm_amount": "10000.00"}).status_code == 302
+    auth.logout()
+    auth.login(staff.email)
     page = _text(client.get(f"/claims/{claim.id}"))
     assert "Compensation: PLN 10,000.00" in page
     assert "waiting for the next payout batch" in page
@@ -267,9 +286,9 @@ def test_a_bad_decision_is_shown_again_with_422(client, auth, staff, under_revie
                            data={"decision": "rejected", "rationale": "x" * 40})
     assert response.status_code == 422
     assert "Choose the reason for the rejection." in response.text
-    response = client.post(f"/claims/{under_review.id}/decide",
-                           data={"decision": "partially_approved", "amount": "50.00",
-                                 "rationale": "The receipt shows a lower value was paid."})
+    response = decide_in_browser(
+        client, under_review.id, {"decision": "partially_approved", "amount": "50.00",
+                                  "rationale": "The receipt shows a lower value was paid."})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Claim, under_review.id).approved_amount == 5_000

@@ -143,6 +143,12 @@ def test_the_table_is_the_design_plus_withdrawal_until_a_decision():
         "approve_partially": ({"under_review"}, "partially_approved", Role.STAFF),
         "reject": ({"under_review"}, "rejected", Role.STAFF),
         "mark_paid": ({"approved", "partially_approved"}, "paid", Role.STAFF),
+        # Four eyes: an approval above the threshold waits for a second senior.
+        "approve_pending_second": ({"under_review"}, "awaiting_second_approval", Role.STAFF),
+        "confirm_approval": ({"awaiting_second_approval"}, "approved", Role.STAFF),
+        "confirm_partial_approval": ({"awaiting_second_approval"}, "partially_approved",
+                                     Role.STAFF),
+        "send_back": ({"awaiting_second_approval"}, "under_review", Role.STAFF),
     }
     assert transition("reject_after_deadline").timer == "document_request.due_at"
     assert transition("request_documents").starts

@@ -172,8 +172,8 @@ def test_claim_charts_on_a_known_data_set(client, auth, staff, paid_claims):
     query = "from=2026-02-23&to=2026-03-08"  # two whole weeks
     states = dict(_csv(client, "claims_by_state", query)[1:])
     assert states == {"submitted": "1", "under_review": "0", "awaiting_documents": "0",
-                      "approved": "0", "partially_approved": "0", "rejected": "1",
-                      "withdrawn": "0", "paid": "1"}
+                      "awaiting_second_approval": "0", "approved": "0",
+                      "partially_approved": "0", "rejected": "1", "withdrawn": "0", "paid": "1"}
     assert _csv(client, "paid_per_week", query) == [
         ["week_start", "payouts", "amount", "currency"],
         ["2026-02-23", "0", "0.00", "PLN"], ["2026-03-02", "1", "138.45", "PLN"]]

@@ -43,6 +43,9 @@ ENDPOINTS = [
     ("POST", "/api/v1/claims/{c}/document-requests", "staff", {"what": "The invoice."}),
     ("POST", "/api/v1/claims/{c}/reject-after-deadline", "staff", None),
     ("POST", "/api/v1/claims/{c}/decide", "staff", {"decision": "approved"}),
+    # Four eyes: seniors only (the staff fixture holds every role); nothing awaits here: 409.
+    ("POST", "/api/v1/claims/{c}/second-approval", "staff", {"confirm_amount": "1.00"}),
+    ("POST", "/api/v1/claims/{c}/send-back", "staff", {"reason": "The invoice does not add up."}),
     ("GET", "/api/v1/orders/{e}", "integration", None),
     ("PUT", "/api/v1/orders/{e}", "integration", "order"),
     ("DELETE", "/api/v1/webhooks/{w}", "integration", None),

@@ -140,6 +140,8 @@ STAFF_ACTIONS = {
     "/claims/{claim_id}/document-requests": {"what": "The invoice."},
     "/claims/{claim_id}/decide": {"decision": "approved"},
     "/claims/{claim_id}/reject-after-deadline": {},
+    "/claims/{claim_id}/second-approval/confirm": {"confirm_amount": "1.00"},
+    "/claims/{claim_id}/second-approval/send-back": {"reason": "The invoice does not add up."},
     "/appeals/{appeal_id}/take": {},
     "/appeals/{appeal_id}/read": {"item": "decision"},
     "/appeals/{appeal_id}/decide": {

@@ -141,8 +141,11 @@ def test_fifty_mixed_attempts_on_one_order_never_exceed_its_total(committed):
                         {"decision": "partially_approved", "amount": "700.00"},
                         {"decision": "partially_approved", "amount": "500.00"},
                         {"decision": "partially_approved", "amount": "200.00"}][number % 4]
+            # The confirmed post of the approval form: the amount its confirmation states.
+            confirm = decision.get("amount") or f"{TOTAL // 100}.{TOTAL % 100:02d}"
             attempts.append((reviewer.id, f"/claims/{claim_id}/decide",
-                             {**decision, "rationale": rationale}))
+                             {**decision, "rationale": rationale, "confirmed": "1",
+                              "confirm_amount": confirm}))
     assert len(attempts) == REQUESTS
     barrier = Barrier(REQUESTS)
 
