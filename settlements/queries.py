@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from accounts.models import User
 from appeals.models import Appeal
 from appeals.states import TERMINAL_STATES as APPEAL_DECIDED_STATES
 from arbiter.extensions import db
@@ -319,6 +320,39 @@ def recoveries(state: SettlementState | None = None) -> list[Settlement]:
     if state is not None:
         statement = statement.where(Settlement.state == state)
     return list(db.session.scalars(statement))
+
+
+@dataclass
+class SellerRecoveries:
+    """What one seller owes the platform: their recovery rows and the sums by state."""
+
+    seller: User
+    rows: list[Settlement] = field(default_factory=list)
+
+    def _sum(self, state: SettlementState) -> int:
+        return sum(row.amount for row in self.rows if row.state is state)
+
+    @property
+    def owed(self) -> int:
+        return self._sum(SettlementState.OWED)
+
+    @property
+    def recovered(self) -> int:
+        return self._sum(SettlementState.CONFIRMED)
+
+    @property
+    def written_off(self) -> int:
+        return self._sum(SettlementState.FAILED)
+
+
+def recoveries_by_seller() -> list[SellerRecoveries]:
+    """Every recovery grouped by seller (one query), the sellers owing most first, then by
+    name; each with its totals owed, recovered and written off."""
+    groups: dict[int, SellerRecoveries] = {}
+    for row in recoveries():
+        group = groups.setdefault(row.seller_id, SellerRecoveries(row.order.seller))
+        group.rows.append(row)
+    return sorted(groups.values(), key=lambda g: (-g.owed, g.seller.name, g.seller.id))
 
 
 def settlement(settlement_id: int) -> Settlement | None:

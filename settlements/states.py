@@ -110,6 +110,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("lapse", _OWED, S.FAILED, Role.SYSTEM, timer="due_at + 7 days"),
     Transition("finance_confirms", _OWED, S.CONFIRMED, Role.STAFF),
     Transition("cancel", _OWED, S.CANCELLED, Role.SYSTEM),
+    # Finance: a confirmed payout's transfer came back (a new owed row pays it again), and a
+    # recovery the platform gives up on, with the reason.
+    Transition("bank_returned", frozenset({S.CONFIRMED}), S.FAILED, Role.STAFF),
+    Transition("write_off", _OWED, S.FAILED, Role.STAFF),
 )
 MACHINE = StateMachine(TRANSITIONS, subject="settlement", refusal=lambda state: str(_l(
     "This settlement is %(state)s; that is not possible now.", state=STATE_LABELS[state])))

@@ -321,7 +321,7 @@ def test_the_queue_is_oldest_first_filtered_and_paged(client, auth, staff, ready
     assert client.get("/staff/claims?state=lost").status_code == 422
 
 
-def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
+def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine, colleague):
     from datetime import UTC, datetime, timedelta
 
     start = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -334,7 +334,7 @@ def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
         services.decide(claim, staff, decision=Decision.APPROVED)
         db.session.commit()
     batch = services.export_payouts(staff)
-    services.mark_batch_paid(batch.id, staff)
+    services.mark_batch_paid(batch.id, colleague)
     db.session.commit()
     auth.login(staff.email)
     page = _text(client.get("/staff/claims/dashboard"))
@@ -345,14 +345,15 @@ def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
     assert db.session.scalar(select(Payout.state).limit(1)) is PayoutState.PAID
 
 
-def test_the_dashboard_in_polish_uses_a_decimal_comma(app, auth, client, staff, ready_order):
+def test_the_dashboard_in_polish_uses_a_decimal_comma(app, auth, client, staff, ready_order,
+                                                      colleague):
     claim = file(ready_order())
     ready_order()
     ready_order()
     services.take(claim, staff)
     services.decide(claim, staff, decision=Decision.APPROVED)
     db.session.commit()
-    services.mark_batch_paid(services.export_payouts(staff).id, staff)
+    services.mark_batch_paid(services.export_payouts(staff).id, colleague)
     db.session.commit()
     auth.login(staff.email)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "pl"
