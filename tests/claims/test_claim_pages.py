@@ -11,7 +11,7 @@ from claims import services
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState
 from orders.states import PaymentMethod
-from tests.claims.helpers import IBAN, file
+from tests.claims.helpers import IBAN, export_via_page, file
 from tests.files import PDF, PNG
 
 
@@ -30,7 +30,8 @@ def _file(client, order, files=(), **extra):
                        content_type="multipart/form-data")
 
 
-def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, ready_order):
+def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, ready_order,
+                                                  colleague):
     order = ready_order(item_price=995_000, shipping_cost=8_000)
 
     # The buyer sees the offer on the order and what the policy pays before filing.
@@ -86,7 +87,7 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, re
     # Staff export the CSV and check it before sending it to finance.
     payouts = _text(client.get("/staff/payouts"))
     assert "PL61 1090 1014 0000 0712 1981 2874" in payouts
-    response = client.post("/staff/payouts/export")
+    response = export_via_page(client)
     assert response.status_code == 303
     download = client.get(response.headers["Location"])
     assert download.status_code == 200
@@ -103,7 +104,10 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, re
     batch = db.session.scalar(select(PayoutBatch))
     assert client.post("/staff/payouts/export").status_code == 409  # nothing left to export
 
-    # Finance paid: staff mark the batch, twice by accident.
+    # Finance paid: a colleague (never the exporter) marks the batch, twice by accident.
+    assert client.post(f"/staff/payouts/batches/{batch.id}/paid").status_code == 403
+    auth.logout()
+    auth.login(colleague.email)
     assert client.post(f"/staff/payouts/batches/{batch.id}/paid").status_code == 302
     again = client.post(f"/staff/payouts/batches/{batch.id}/paid", follow_redirects=True)
     assert "already marked as paid" in again.text
