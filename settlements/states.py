@@ -73,8 +73,9 @@ class SettlementState(StrEnum):
 
 # Rows that count against the order total while they are in these states.
 COUNTED_STATES = frozenset({SettlementState.OWED, SettlementState.CONFIRMED})
-TERMINAL_STATES = frozenset({SettlementState.CONFIRMED, SettlementState.FAILED,
-                             SettlementState.CANCELLED})
+# ``confirmed`` is not among them: a platform payout finance confirmed can still come back
+# from the bank (bank_returned, issue 20), and a re-issue row pays it again.
+TERMINAL_STATES = frozenset({SettlementState.FAILED, SettlementState.CANCELLED})
 
 
 class SettledVia(StrEnum):
