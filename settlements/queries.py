@@ -136,6 +136,7 @@ def _case_statement(order_id: int):
             joinedload(Order.buyer), joinedload(Order.seller),
             selectinload(Order.discussions).selectinload(Discussion.offers),
             selectinload(Order.claims).joinedload(Claim.payout),
+            selectinload(Order.claims).selectinload(Claim.payouts),
             selectinload(Order.settlements),
         )
     )
@@ -184,7 +185,7 @@ _TYPE_ORDER = (
     "discussion.settled_by_platform", "settlement.recorded",
     "payout.created", "settlement.proof_submitted", "settlement.confirmed",
     "settlement.failed", "settlement.cancelled", "payout.paid", "claim.paid",
-    "discussion.resolved", "discussion.closed",
+    "payout.failed", "discussion.resolved", "discussion.closed",
 )
 
 
@@ -239,8 +240,9 @@ def _claim_events(c: Claim, private: bool) -> list[CaseEvent]:
                                 details={"decision": decision, "rejection_reason": (
                                     c.rejection_reason.value if c.rejection_reason else None)},
                                 **common))
-    payout = c.payout
-    if payout is not None:
+    # The claim's payout, and its re-issues when the bank returned a transfer (an appeal's
+    # top-up is the appeal's event).
+    for payout in (p for p in c.payouts if p.appeal_id is None):
         payout_common = {"object_type": "payout", "object_id": payout.id, "claim_id": c.id,
                          "amount": payout.amount}
         details = {"account": payout.account or None} if private else {}
@@ -248,6 +250,9 @@ def _claim_events(c: Claim, private: bool) -> list[CaseEvent]:
                                 details=details, **payout_common))
         if payout.paid_at is not None:
             events.append(CaseEvent(payout.paid_at, "payout.paid", state=payout.state.value,
+                                    **payout_common))
+        if payout.failed_at is not None:
+            events.append(CaseEvent(payout.failed_at, "payout.failed", state=payout.state.value,
                                     **payout_common))
     if c.paid_at is not None:
         events.append(CaseEvent(c.paid_at, "claim.paid", amount=c.approved_amount, **common))

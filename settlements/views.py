@@ -57,6 +57,7 @@ EVENT_LABELS = {
     "appeal.decided": _l("Appeal decided"),
     "payout.created": _l("Payout approved, waiting for the transfer"),
     "payout.paid": _l("Payout transferred"),
+    "payout.failed": _l("The bank returned the payout; it is paid again to a corrected account"),
     "settlement.recorded": _l("Settlement recorded"),
     "settlement.proof_submitted": _l("The seller gave proof"),
     "settlement.confirmed": _l("Settlement confirmed"),

@@ -204,6 +204,11 @@ def test_a_returned_payout_goes_back_to_the_buyer_and_out_again_once(
         Settlement.order_id == order_id, Settlement.kind == SettlementKind.RECOVERY)).all()
     assert [r.amount for r in recoveries] == [13_845]  # the seller owes it once
     assert db.session.get(Order, order_id).compensation_committed == committed
+    # The case file tells the story: paid, returned by the bank, paid again.
+    auth.login(buyer.email)
+    case = client.get(f"/orders/{order_id}/case").text
+    assert case.count("Payout transferred") == 2
+    assert "The bank returned the payout; it is paid again to a corrected account" in case
 
 
 def test_a_payout_fails_once_and_is_reissued_once(paid_claim, finance, buyer):
