@@ -18,6 +18,8 @@ STAFF = ("staff@arbiter.test", "Anna Doradczyni")
 # A senior advisor: appeals are decided by someone other than the original decider.
 REVIEWER = ("reviewer@arbiter.test", "Piotr Recenzent")
 FINANCE = ("finance@arbiter.test", "Franciszek Finansowy")
+# Four eyes on payouts: whoever exports a batch never confirms it paid (issue 20).
+FINANCE_SECOND = ("finance2@arbiter.test", "Felicja Księgowa")
 ADMIN = ("admin@arbiter.test", "Alicja Administratorka")
 BUYERS = [
     ("buyer1@arbiter.test", "Bartek Kupujący"),
@@ -45,8 +47,8 @@ ITEMS = [
 
 def demo_logins() -> list[tuple[str, str]]:
     return ([("advisor", STAFF[0]), ("senior", REVIEWER[0]), ("finance", FINANCE[0]),
-             ("admin", ADMIN[0])] + [("buyer", e) for e, _ in BUYERS]
-            + [("seller", e) for e, _ in SELLERS])
+             ("finance", FINANCE_SECOND[0]), ("admin", ADMIN[0])]
+            + [("buyer", e) for e, _ in BUYERS] + [("seller", e) for e, _ in SELLERS])
 
 
 def seed_demo_data() -> bool:
@@ -56,6 +58,7 @@ def seed_demo_data() -> bool:
     staff = accounts.create_user(*STAFF, DEMO_PASSWORD, roles=[Role.ADVISOR])
     reviewer = accounts.create_user(*REVIEWER, DEMO_PASSWORD, roles=[Role.SENIOR])
     finance = accounts.create_user(*FINANCE, DEMO_PASSWORD, roles=[Role.FINANCE])
+    finance_second = accounts.create_user(*FINANCE_SECOND, DEMO_PASSWORD, roles=[Role.FINANCE])
     admin = accounts.create_user(*ADMIN, DEMO_PASSWORD, roles=[Role.ADMIN])
     buyers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in BUYERS]
     sellers = [accounts.create_user(email, name, DEMO_PASSWORD) for email, name in SELLERS]
@@ -80,7 +83,7 @@ def seed_demo_data() -> bool:
             "delivered_at": paid_at + timedelta(days=3) if number % 4 else None,
         }).order)
     _seed_discussions(orders, staff)
-    _seed_claims(orders, staff, finance)
+    _seed_claims(orders, staff, finance, finance_second)
     _seed_appeals(orders, staff, reviewer)
     _seed_incident(admin)
     return True
@@ -166,7 +169,7 @@ def _seed_discussions(orders, staff) -> None:
     disputes.withdraw(withdrawn, withdrawn.buyer)
 
 
-def _seed_claims(orders, staff, finance) -> None:
+def _seed_claims(orders, staff, finance, finance_second) -> None:
     """Claims in the states the case shows: two waiting for the seller's answer (one of
     them in the staff queue, not decidable yet), one paid with the recovery the marketplace
     settles with the seller, one approved, answered by its seller, with a pending payout.
@@ -218,7 +221,7 @@ def _seed_claims(orders, staff, finance) -> None:
     claims.decide(claim, staff, decision=Decision.APPROVED,
                   rationale="The photos show a different edition than the listing.")
     batch = claims.export_payouts(finance)
-    claims.mark_batch_paid(batch.id, finance)
+    claims.mark_batch_paid(batch.id, finance_second)  # never the exporter
 
     approved = orders[4]
     claim = claims.file_claim(

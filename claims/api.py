@@ -494,7 +494,11 @@ def send_back(data, claim_id: int):
     "content": {"text/csv": {"schema": {"type": "string"}}}}})
 @blp.alt_response(409, description="there is no pending payout to export")
 def export_payouts():
-    """Put every pending payout into a new batch and answer its CSV (finance only)."""
+    """Put every pending payout into a new batch and answer its CSV (finance only).
+
+    Left out, as on the page: payouts of the caller's own purchases or sales, and payouts
+    held because another buyer was paid to the same account (until a senior releases
+    them). Another finance person confirms the batch paid."""
     batch = services.export_payouts(auth.current_user())
     response = Response(storage().get(batch.csv_storage_key), status=201,
                         mimetype="text/csv")

@@ -1,6 +1,6 @@
-"""Payout paperwork as pure functions: the buyer's account number and the finance CSV.
-
-No database, no Flask: the services hand in plain values and get plain values back.
+"""Payout paperwork: the buyer's account number and the finance CSV (pure functions: plain
+values in, plain values out), and the one question about accounts that needs the database:
+which buyers share a bank account (:func:`buyers_sharing_account`, :func:`account_owners`).
 """
 
 import csv
@@ -45,6 +45,45 @@ def normalise_account(text: str) -> str:
         raise InvalidAccount("not a country with IBANs") from None
     except ValidationError:  # InvalidFormat, InvalidLength
         raise InvalidAccount("wrong length or format for the country") from None
+
+
+def account_owners(accounts: Iterable[str]) -> dict[str, set[int]]:
+    """For each account (normalised IBAN, as :func:`normalise_account` returns it), the
+    buyers (user ids) any payout went or is to go to on it, whatever the payout's state
+    (waiting, exported, paid or returned). One query for a whole page of payouts; an erased
+    account (empty) belongs to nobody.
+
+    A payout's account is shared when its set holds anyone but the payout's own buyer.
+    """
+    from sqlalchemy import select
+
+    from arbiter.extensions import db
+    from claims.models import Payout
+
+    wanted = sorted({account for account in accounts if account})
+    owners: dict[str, set[int]] = {account: set() for account in wanted}
+    if not wanted:
+        return owners
+    rows = db.session.execute(select(Payout.account, Payout.buyer_id).distinct()
+                              .where(Payout.account.in_(wanted)))
+    for account, buyer_id in rows:
+        owners[account].add(buyer_id)
+    return owners
+
+
+def buyers_sharing_account(account: str, *, buyer_id: int | None = None) -> list[int]:
+    """The other buyers (user ids, ascending) paid, or with a payout waiting, to ``account``
+    besides ``buyer_id``: the abuse signal "a bank account shared by several buyers".
+
+    ``account`` may be written as people write it (normalised here; an invalid one is
+    shared by nobody). A payout whose account this returns anyone for is held from export
+    until a senior releases it (claims.services.release_payout).
+    """
+    try:
+        account = normalise_account(account)
+    except InvalidAccount:
+        return []
+    return sorted(account_owners([account])[account] - {buyer_id})
 
 
 def grouped(account: str) -> str:

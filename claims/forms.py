@@ -96,3 +96,12 @@ class SellerAnswerForm(FlaskForm):
                        "with the buyer. You can answer once."))
     files = MultipleFileField(_l("Evidence (optional)"), description=FILES_HELP)
     submit = SubmitField(_l("Send the answer"))
+
+
+class PayoutAccountForm(FlaskForm):
+    """A corrected bank account for a payout the bank returned (checked like the claim's)."""
+
+    payout_account = StringField(
+        _l("Bank account for the payout (IBAN)"), validators=[DataRequired(), Length(max=64)],
+        description=_l("For example PL61 1090 1014 0000 0712 1981 2874."))
+    submit = SubmitField(_l("Send the payout to this account"))

@@ -322,7 +322,12 @@ class Claim(PrimaryKey, Timestamps, Base):
         foreign_keys="DocumentRequest.claim_id")
     payout: Mapped["Payout | None"] = relationship(
         back_populates="claim", foreign_keys="Payout.claim_id",
-        primaryjoin="and_(Claim.id == Payout.claim_id, Payout.appeal_id.is_(None))")
+        primaryjoin="and_(Claim.id == Payout.claim_id, Payout.appeal_id.is_(None), "
+                    "Payout.reissue_of_id.is_(None))")
+    # Every payout of the claim: its own, an appeal's top-up, re-issues of returned ones.
+    payouts: Mapped[list["Payout"]] = relationship(
+        foreign_keys="Payout.claim_id", order_by="Payout.id", viewonly=True,
+        primaryjoin="Claim.id == Payout.claim_id")
 
     @property
     def is_open(self) -> bool:
@@ -345,6 +350,11 @@ class Claim(PrimaryKey, Timestamps, Base):
         if getattr(user, "is_staff", False):
             return Role.STAFF
         return None
+
+    @property
+    def payouts_awaiting_account(self) -> list["Payout"]:
+        """Payouts the bank returned that wait for the buyer's corrected account."""
+        return [p for p in self.payouts if p.awaits_account]
 
     def is_buyer(self, user) -> bool:
         return self.role_of(user) is Role.BUYER
@@ -446,6 +456,8 @@ class PayoutBatch(PrimaryKey, Base):
         CheckConstraint("payout_count > 0 AND total_amount > 0", name="not_empty"),
         CheckConstraint("(marked_paid_at IS NULL) = (marked_paid_by_id IS NULL)",
                         name="marked_paid_by_someone"),
+        # Four eyes (issue 20, migration 0022): whoever exported a batch never confirms it.
+        CheckConstraint("marked_paid_by_id <> created_by_id", name="confirmer_not_exporter"),
         # What a payout refers to with its copies of who exported and who confirmed it.
         Index("uq_payout_batches_exporter", "id", "created_by_id", unique=True),
         Index("uq_payout_batches_marker", "id", "marked_paid_by_id", unique=True),
@@ -479,18 +491,45 @@ class Payout(PrimaryKey, Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("(state = 'pending') = (batch_id IS NULL)", name="batched_unless_pending"),
-        CheckConstraint("(state = 'paid') = (paid_at IS NOT NULL)", name="paid_iff_paid_at"),
+        # A returned transfer was paid first: it keeps when and by whom (migration 0022).
+        CheckConstraint("(state IN ('paid', 'failed')) = (paid_at IS NOT NULL)",
+                        name="paid_iff_paid_at"),
         Index("ix_payouts_state", "state", "id"),
-        # One payout per claim, and one per appeal that raised its amount (migration 0017).
+        Index("ix_payouts_account", "account"),
+        # One payout per claim, and one per appeal that raised its amount (migration 0017),
+        # besides the re-issues of returned transfers: one per failed payout (migration 0022).
         Index("uq_payouts_claim", "claim_id", unique=True,
-              sqlite_where=text("appeal_id IS NULL"), postgresql_where=text("appeal_id IS NULL")),
+              sqlite_where=text("appeal_id IS NULL AND reissue_of_id IS NULL"),
+              postgresql_where=text("appeal_id IS NULL AND reissue_of_id IS NULL")),
+        Index("uq_payouts_appeal", "appeal_id", unique=True,
+              sqlite_where=text("appeal_id IS NOT NULL AND reissue_of_id IS NULL"),
+              postgresql_where=text("appeal_id IS NOT NULL AND reissue_of_id IS NULL")),
+        # A re-issue pays the same claim (and appeal) as the payout it replaces.
+        Index("uq_payouts_id_claim", "id", "claim_id", unique=True),
+        ForeignKeyConstraint(["reissue_of_id", "claim_id"], ["payouts.id", "payouts.claim_id"],
+                             name="fk_payouts_reissue_same_claim"),
+        CheckConstraint("reissue_of_id IS NULL OR reissue_of_id <> id", name="reissue_not_self"),
+        # Returned by the bank: when, by whom (finance, not a party) and why.
+        CheckConstraint("(state = 'failed') = (failed_at IS NOT NULL)",
+                        name="failed_iff_failed_at"),
+        CheckConstraint("(failed_at IS NULL) = (failed_by_id IS NULL) "
+                        "AND (failed_at IS NULL) = (failure_reason IS NULL)",
+                        name="failure_has_who_and_why"),
+        CheckConstraint("failed_by_id <> buyer_id AND failed_by_id <> seller_id",
+                        name="failer_not_a_party"),
+        # The account is shared with another buyer: a senior released it with a note.
+        CheckConstraint("(released_at IS NULL) = (released_by_id IS NULL) "
+                        "AND (released_at IS NULL) = (release_note IS NULL)",
+                        name="release_has_who_and_why"),
+        CheckConstraint("released_by_id <> buyer_id AND released_by_id <> seller_id",
+                        name="releaser_not_a_party"),
         # Nobody exports or confirms the payout of a claim they are a party to (migration
         # 0013). The batch is one row for many payouts, so each payout carries who exported
         # and who confirmed it, tied to its batch by foreign keys, next to its claim's
         # parties, tied to the claim.
         CheckConstraint("(batch_id IS NULL) = (exported_by_id IS NULL)",
                         name="exported_by_iff_batched"),
-        CheckConstraint("(state = 'paid') = (marked_paid_by_id IS NOT NULL)",
+        CheckConstraint("(state IN ('paid', 'failed')) = (marked_paid_by_id IS NOT NULL)",
                         name="marked_paid_by_iff_paid"),
         CheckConstraint("exported_by_id <> buyer_id AND exported_by_id <> seller_id",
                         name="exporter_not_a_party"),
@@ -530,7 +569,7 @@ class Payout(PrimaryKey, Base):
 
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     appeal_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appeals.id"), unique=True,
+        ForeignKey("appeals.id"),
         comment="An appeal that raised the claim's amount: this pays the difference")
     buyer_id: Mapped[int] = mapped_column(comment="= claim.buyer_id")
     seller_id: Mapped[int] = mapped_column(comment="= claim.seller_id")
@@ -550,6 +589,17 @@ class Payout(PrimaryKey, Base):
     requires_second_approval: Mapped[bool] = mapped_column(
         Boolean, default=False, comment="= claim.requires_second_approval")
     second_approver_id: Mapped[int | None] = mapped_column(comment="= claim.second_approver_id")
+    failed_at: Mapped[datetime | None] = mapped_column(
+        comment="When finance recorded that the bank returned the transfer")
+    failed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    failure_reason: Mapped[str | None] = mapped_column(
+        Text, comment="The bank's reason for the return, in finance's words")
+    reissue_of_id: Mapped[int | None] = mapped_column(
+        unique=True, comment="The returned payout this one pays again (to the corrected account)")
+    released_at: Mapped[datetime | None] = mapped_column(
+        comment="A senior let a payout to an account shared with another buyer go out")
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    release_note: Mapped[str | None] = mapped_column(Text)
 
     @classmethod
     def approvals_of(cls, claim: "Claim") -> dict:
@@ -561,3 +611,16 @@ class Payout(PrimaryKey, Base):
     claim: Mapped[Claim] = relationship(foreign_keys=[claim_id])
     batch: Mapped[PayoutBatch | None] = relationship(back_populates="payouts",
                                                      foreign_keys=[batch_id])
+    failed_by: Mapped[User | None] = relationship(foreign_keys=[failed_by_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
+    reissue_of: Mapped["Payout | None"] = relationship(
+        remote_side="Payout.id", foreign_keys=[reissue_of_id], back_populates="reissue",
+        primaryjoin="Payout.reissue_of_id == Payout.id")
+    reissue: Mapped["Payout | None"] = relationship(
+        foreign_keys=[reissue_of_id], back_populates="reissue_of",
+        primaryjoin="Payout.reissue_of_id == Payout.id", uselist=False, viewonly=True)
+
+    @property
+    def awaits_account(self) -> bool:
+        """Returned by the bank and not yet paid again: the buyer must give an account."""
+        return self.state is PayoutState.FAILED and self.reissue is None

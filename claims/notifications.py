@@ -17,6 +17,9 @@ register_texts({
     "claim.partially_approved": _l("Your protection claim #%(id)s was partially approved."),
     "claim.rejected": _l("Your protection claim #%(id)s was rejected."),
     "claim.paid": _l("The compensation for your protection claim #%(id)s was paid."),
+    "payout.returned": _l(
+        "The bank returned the payout of %(amount)s for your protection claim #%(id)s. "
+        "Give a corrected bank account on the claim page and we will send it again."),
     # To the seller of the order: a party to every claim on their sale.
     "claim.filed_on_sale": _l(
         "The buyer of your sale %(order)s filed protection claim #%(id)s. You can answer it "

@@ -132,9 +132,9 @@ def assigned_cases(user: User) -> int:
 
 def _erase(claim: Claim) -> None:
     claim.payout_account = ERASED
-    if claim.payout is not None:
-        claim.payout.account = ERASED
-        claim.payout.beneficiary_name = ERASED
+    for payout in claim.payouts:  # its own, an appeal's top-up, re-issues
+        payout.account = ERASED
+        payout.beneficiary_name = ERASED
 
 
 def erase(user: User) -> dict[str, int]:

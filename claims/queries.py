@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, tuple_
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, exists, func, select, tuple_
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from accounts.models import User
 from arbiter import metrics
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
@@ -189,6 +190,45 @@ def pending_payouts() -> list[Payout]:
     return list(db.session.scalars(
         select(Payout).where(Payout.state == PayoutState.PENDING)
         .options(joinedload(Payout.claim)).order_by(Payout.id)))
+
+
+def payout_batch(batch_id: int) -> PayoutBatch | None:
+    """One batch with its payouts (and who exported and confirmed it)."""
+    return db.session.scalar(
+        select(PayoutBatch).where(PayoutBatch.id == batch_id)
+        .options(joinedload(PayoutBatch.created_by), joinedload(PayoutBatch.marked_paid_by),
+                 selectinload(PayoutBatch.payouts).selectinload(Payout.reissue)))
+
+
+@dataclass(frozen=True)
+class HeldPayout:
+    payout: Payout
+    others: list[User]   # the other buyers paid (or to be paid) to the same account
+
+
+def held_payouts() -> list[HeldPayout]:
+    """Pending payouts not released whose account another buyer shares, with those buyers
+    (claims.banking.account_owners: one query for them all)."""
+    from claims import banking
+
+    pending = list(db.session.scalars(
+        select(Payout).where(Payout.state == PayoutState.PENDING, Payout.released_at.is_(None))
+        .options(joinedload(Payout.claim)).order_by(Payout.id)))
+    owners = banking.account_owners(p.account for p in pending)
+    shared = [(p, sorted(owners.get(p.account, set()) - {p.buyer_id})) for p in pending]
+    shared = [(p, ids) for p, ids in shared if ids]
+    people = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_({i for _, ids in shared for i in ids})))}
+    return [HeldPayout(p, [people[i] for i in ids]) for p, ids in shared]
+
+
+def payouts_awaiting_account() -> list[Payout]:
+    """Payouts the bank returned whose buyer has not given a corrected account yet."""
+    reissue = aliased(Payout)
+    return list(db.session.scalars(
+        select(Payout).where(Payout.state == PayoutState.FAILED,
+                             ~exists().where(reissue.reissue_of_id == Payout.id))
+        .options(joinedload(Payout.claim)).order_by(Payout.failed_at, Payout.id)))
 
 
 def payout_batches(limit: int = 50) -> list[PayoutBatch]:

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
 from accounts.models import User
 from accounts.roles import Role as StaffRole
@@ -910,7 +911,63 @@ ledger.on_settled(Source.CLAIM, _payout_settled)
 # --- payouts --------------------------------------------------------------------------------
 
 
-def export_payouts(staff: User) -> PayoutBatch:
+class ExporterCannotConfirm(ConflictOfInterest):
+    """Four eyes on the money (403): whoever exported a batch never confirms it paid; the
+    database refuses it too (ck_payout_batches_confirmer_not_exporter)."""
+
+    code = "exporter_cannot_confirm"
+
+
+class ExportChanged(TransitionNotAllowed):
+    """What the exporter confirmed is no longer what would be exported (409)."""
+
+    code = "export_changed"
+
+
+@dataclass(frozen=True)
+class ExportPreview:
+    """What an export by one person would hand to finance now, and what it leaves out."""
+
+    payouts: list[Payout]      # would be exported
+    held: list[Payout]         # the account is shared with another buyer, not released
+    own: int                   # pending payouts of the person's own purchases or sales
+
+    @property
+    def total(self) -> int:
+        return sum(p.amount for p in self.payouts)
+
+    @property
+    def ids(self) -> list[int]:
+        return [p.id for p in self.payouts]
+
+
+def is_held(payout: Payout, owners: dict[str, set[int]]) -> bool:
+    """A pending payout to an account another buyer was paid (or is to be paid) to, that no
+    senior released: export leaves it out (``owners``: banking.account_owners)."""
+    return (payout.state is PayoutState.PENDING and payout.released_at is None
+            and bool(owners.get(payout.account, set()) - {payout.buyer_id}))
+
+
+def _split_held(payouts: list[Payout]) -> tuple[list[Payout], list[Payout]]:
+    owners = banking.account_owners(p.account for p in payouts)
+    held = [p for p in payouts if is_held(p, owners)]
+    return [p for p in payouts if not is_held(p, owners)], held
+
+
+def export_preview(staff: User, *, lock: bool = False) -> ExportPreview:
+    """The pending payouts ``staff`` may export (not their own cases), split into the ones
+    that go out and the ones held for a senior. ``lock``: row-locked, for the export."""
+    pending = Payout.state == PayoutState.PENDING
+    statement = select(Payout).where(pending, not_a_party(staff.id, Payout)).order_by(Payout.id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    payouts, held = _split_held(list(db.session.scalars(statement)))
+    own = db.session.scalar(select(func.count(Payout.id)).where(
+        pending, ~not_a_party(staff.id, Payout))) or 0
+    return ExportPreview(payouts=payouts, held=held, own=own)
+
+
+def export_payouts(staff: User, *, expected_ids=None) -> PayoutBatch:
     """Put every pending payout into one new batch and its CSV for the finance team.
 
     Pending payouts are row-locked, and a locked row that another export took meanwhile no
@@ -919,17 +976,25 @@ def export_payouts(staff: User) -> PayoutBatch:
 
     The payouts of claims the exporter is a party to are left out: they stay pending for
     another staff member's export, so one person's claim never holds everybody's money up.
+    So are payouts held because their account is shared with another buyer, until a senior
+    releases them. ``expected_ids``: the payouts the exporter confirmed on the page; when
+    the export would now be different, nothing is exported (409 ``export_changed``).
     """
     _require_staff(staff, StaffRole.FINANCE)
-    pending = Payout.state == PayoutState.PENDING
-    payouts = list(db.session.scalars(
-        select(Payout).where(pending, not_a_party(staff.id, Payout)).order_by(Payout.id)
-        .with_for_update().execution_options(populate_existing=True)))
+    preview = export_preview(staff, lock=True)
+    payouts = preview.payouts
+    if expected_ids is not None and sorted(set(expected_ids)) != preview.ids:
+        raise ExportChanged(_("The payouts waiting for export changed since you reviewed "
+                              "them: review the list again before exporting."))
     if not payouts:
-        if db.session.scalar(select(exists().where(pending))):
+        if preview.own:
             raise ConflictOfInterest(
                 _("The only pending payouts are for your own purchases or sales: another "
                   "staff member must export them."))
+        if preview.held:
+            raise TransitionNotAllowed(
+                _("Every pending payout is held: its bank account is shared with another "
+                  "buyer, and a senior must release it first."), code="nothing_to_export")
         raise TransitionNotAllowed(_("There are no pending payouts to export."),
                                    code="nothing_to_export")
     numbers = dict(db.session.execute(
@@ -956,7 +1021,7 @@ def export_payouts(staff: User) -> PayoutBatch:
         payout.exported_by_id = staff.id
     audit.record("payout_batch.exported", batch, actor=staff, after={
         "payout_ids": [p.id for p in payouts], "total_amount": batch.total_amount,
-        "csv_sha256": batch.csv_sha256})
+        "csv_sha256": batch.csv_sha256, "held_payout_ids": [p.id for p in preview.held]})
     return batch
 
 
@@ -965,10 +1030,15 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
 
     Idempotent: marking a batch that is already paid changes nothing and returns False.
     Nobody confirms a batch that pays a claim they are a party to (403): the batch is
-    confirmed as a whole, as the bank transfers were made.
+    confirmed as a whole, as the bank transfers were made. Nor a batch they exported
+    (403 ``exporter_cannot_confirm``; four eyes, also refused by the database).
     """
     _require_staff(staff, StaffRole.FINANCE)
     batch = locked(PayoutBatch, batch_id)
+    if batch.created_by_id == staff.id:
+        raise ExporterCannotConfirm(
+            _("You exported this batch: another member of the finance team must confirm "
+              "that it was paid."))
     if any(conflicted(staff, payout) for payout in batch.payouts):
         raise ConflictOfInterest(
             _("This batch pays a claim on your own purchase or sale: another staff member "
@@ -983,10 +1053,123 @@ def mark_batch_paid(batch_id: int, staff: User) -> bool:
         payout.paid_at = now
         payout.marked_paid_by_id = staff.id
         claim = locked(Claim, payout.claim_id)
-        if payout.appeal_id is None:
+        if payout.appeal_id is None and payout.reissue_of_id is None:
             _change_state(claim, "mark_paid", staff, paid_at=now)
         ledger.confirm_payout(claim.id, staff, appeal_id=payout.appeal_id)
         notify(claim.buyer, "claim.paid", claim)
     audit.record("payout_batch.marked_paid", batch, actor=staff,
                  after={"payout_ids": [p.id for p in batch.payouts]})
     return True
+
+
+# --- returned transfers and held payouts ---------------------------------------------------
+
+REASON_MAX = 2_000
+_REISSUE = aliased(Payout)
+
+
+def fail_payout(payout_id: int, staff: User, reason: str) -> Payout:
+    """The bank returned a paid payout's transfer (finance, with the bank's reason).
+
+    The payout becomes ``failed``; its ledger row fails and a new owed row pays it again
+    (the order total counts it once: settlements.services.payout_returned); the buyer is
+    asked, in the app and by e-mail, for a corrected account, and the re-issue waits for
+    it (:func:`correct_payout_account`). A payout fails once (409 after that).
+    """
+    _require_staff(staff, StaffRole.FINANCE)
+    found = db.session.get(Payout, payout_id)
+    if found is None:
+        raise NotFound(_("There is nothing here."))
+    claim = locked(Claim, found.claim_id)  # lock order: the claim, then its payout
+    payout = locked(Payout, payout_id)
+    require_impartial(staff, payout)
+    if payout.state is PayoutState.FAILED:
+        raise TransitionNotAllowed(
+            _("This payout is already recorded as returned by the bank."),
+            code="payout_already_failed")
+    if payout.state is not PayoutState.PAID:
+        raise TransitionNotAllowed(
+            _("Only a payout of a batch confirmed as paid can come back from the bank."),
+            code="payout_not_paid")
+    reason = checked_text(reason, "reason", minimum=3, maximum=REASON_MAX)
+    ledger.payout_returned(claim.id, staff, appeal_id=payout.appeal_id, note=reason)
+    before = audit.snapshot(payout, PAYOUT_AUDITED)
+    payout.state = PayoutState.FAILED
+    payout.failed_at = clock.now()
+    payout.failed_by_id = staff.id
+    payout.failure_reason = reason
+    audit.record("payout.failed", payout, actor=staff, before=before,
+                 after=audit.snapshot(payout, PAYOUT_AUDITED))
+    notify(claim.buyer, "payout.returned", claim,
+           amount=format_money(payout.amount, payout.currency, claim.buyer.locale or "pl"))
+    return payout
+
+
+PAYOUT_AUDITED = ("state", "batch_id", "failure_reason", "released_at", "release_note")
+
+
+def correct_payout_account(claim: Claim, buyer: User, account: str) -> list[Payout]:
+    """The buyer gives a corrected account for payouts the bank returned: each is paid
+    again by a new pending payout (its re-issue) to that account, which the next export
+    takes, exactly once (one re-issue per failed payout, a unique index). The claim keeps
+    the new account for anything it pays later."""
+    claim = locked(Claim, claim.id)
+    _require_buyer(claim, buyer)
+    account = _validate_account(account)
+    waiting = list(db.session.scalars(
+        select(Payout).where(Payout.claim_id == claim.id, Payout.state == PayoutState.FAILED,
+                             ~exists().where(_REISSUE.reissue_of_id == Payout.id))
+        .order_by(Payout.id).with_for_update()))
+    if not waiting:
+        raise TransitionNotAllowed(
+            _("No payout of this claim is waiting for a corrected account."),
+            code="no_returned_payout")
+    if any(p.account == account for p in waiting):
+        raise ValidationFailed(
+            _("The bank returned the transfer to this account: give a different one."),
+            code="same_account", fields={"payout_account": ["same_account"]})
+    now = clock.now()
+    claim.payout_account = account
+    reissued = []
+    for failed in waiting:
+        reissue = Payout(claim_id=claim.id, appeal_id=failed.appeal_id,
+                         buyer_id=failed.buyer_id, seller_id=failed.seller_id,
+                         amount=failed.amount, currency=failed.currency,
+                         beneficiary_name=failed.beneficiary_name, account=account,
+                         state=PayoutState.PENDING, created_at=now, reissue_of_id=failed.id,
+                         # the returned payout's approvals, which the database checks again
+                         first_approver_id=failed.first_approver_id,
+                         requires_second_approval=failed.requires_second_approval,
+                         second_approver_id=failed.second_approver_id)
+        add_unless_taken(reissue, lambda: TransitionNotAllowed(
+            _("This payout is already being paid again."), code="already_reissued"))
+        reissued.append(reissue)
+    audit.record("claim.payout_account_corrected", claim, actor=buyer, after={
+        "reissue_of": [p.id for p in waiting], "payout_ids": [p.id for p in reissued]})
+    return reissued
+
+
+def release_payout(payout_id: int, senior: User, note: str) -> Payout:
+    """A senior lets a held payout (its account is shared with another buyer) go into the
+    next export, with a note why. Not a party to the claim, and not who approved it."""
+    _require_staff(senior, StaffRole.SENIOR)
+    payout = locked(Payout, payout_id)
+    require_impartial(senior, payout)
+    claim = db.session.get(Claim, payout.claim_id)
+    if senior.id in {claim.decided_by_id, claim.first_approver_id, claim.second_approver_id}:
+        raise ConflictOfInterest(
+            _("You approved this claim: another senior must release its payout."),
+            code="approver_cannot_release")
+    if payout.state is not PayoutState.PENDING or payout.released_at is not None:
+        raise TransitionNotAllowed(_("This payout is not held."), code="payout_not_held")
+    others = banking.buyers_sharing_account(payout.account, buyer_id=payout.buyer_id)
+    if not others:
+        raise TransitionNotAllowed(_("This payout is not held."), code="payout_not_held")
+    note = checked_text(note, "note", minimum=10, maximum=REASON_MAX)
+    before = audit.snapshot(payout, PAYOUT_AUDITED)
+    payout.released_at = clock.now()
+    payout.released_by_id = senior.id
+    payout.release_note = note
+    audit.record("payout.released", payout, actor=senior, before=before,
+                 after={**audit.snapshot(payout, PAYOUT_AUDITED), "other_buyer_ids": others})
+    return payout

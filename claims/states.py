@@ -86,6 +86,7 @@ class PayoutState(StrEnum):
     PENDING = "pending"      # approved, not yet handed to finance
     EXPORTED = "exported"    # in a CSV batch that finance has
     PAID = "paid"            # finance confirmed the transfer
+    FAILED = "failed"        # the bank returned the transfer; a re-issue pays it again
 
 
 class Role(StrEnum):
@@ -180,4 +181,5 @@ PAYOUT_STATE_LABELS = {
     PayoutState.PENDING: _l("waiting for the next payout batch"),
     PayoutState.EXPORTED: _l("sent to the finance team"),
     PayoutState.PAID: _l("paid"),
+    PayoutState.FAILED: _l("returned by the bank"),
 }

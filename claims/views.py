@@ -37,11 +37,12 @@ from claims.forms import (
     DocumentRequestForm,
     DocumentsForm,
     FileClaimForm,
+    PayoutAccountForm,
     SecondApprovalForm,
     SellerAnswerForm,
     SendBackForm,
 )
-from claims.models import Claim, PayoutBatch
+from claims.models import Claim, Payout, PayoutBatch
 from claims.states import (
     CLAIM_TYPE_LABELS,
     DOCUMENT_KIND_LABELS,
@@ -459,20 +460,39 @@ def send_back(claim_id: int):
 @bp.route("/staff/payouts")
 @role_required(Role.FINANCE)
 def payouts():
-    """Where the payouts stand, the pending ones and the batches handed to finance."""
-    pending = queries.pending_payouts()
+    """Where the payouts stand, the pending ones (and the held ones) and the batches."""
+    preview = services.export_preview(current_user._get_current_object())
     batches = queries.payout_batches()
-    return render_template("claims/payouts.html", pending=pending,
-                           pending_total=sum(p.amount for p in pending),
+    return render_template("claims/payouts.html", preview=preview,
+                           pending=preview.payouts, pending_total=preview.total,
+                           held=preview.held,
                            tallies=queries.payout_tallies(), batches=batches,
-                           last_batch=batches[0] if batches else None)
+                           last_batch=batches[0] if batches else None,
+                           awaiting_account=queries.payouts_awaiting_account())
+
+
+@bp.route("/staff/payouts/export")
+@role_required(Role.FINANCE)
+def confirm_export():
+    """Before the export: the total, the number of payouts and to whom, to confirm."""
+    preview = services.export_preview(current_user._get_current_object())
+    return render_template("claims/payouts_export.html", preview=preview)
 
 
 @bp.route("/staff/payouts/export", methods=["POST"])
 @role_required(Role.FINANCE)
 def export_payouts():
-    """Put every pending payout into a new batch and download its CSV."""
-    batch = services.export_payouts(current_user._get_current_object())
+    """Put the pending payouts confirmed on the previous page into a new batch and download
+    its CSV (409 when the list changed meanwhile)."""
+    expected = request.form.getlist("payout_id", type=int)
+    try:
+        batch = services.export_payouts(current_user._get_current_object(),
+                                        expected_ids=expected)
+    except services.ExportChanged as error:
+        db.session.rollback()
+        flash(error.message, "warning")
+        preview = services.export_preview(current_user._get_current_object())
+        return render_template("claims/payouts_export.html", preview=preview), 409
     flash(ngettext("Batch #%(id)s exported: %(num)d payout, %(total)s.",
                    "Batch #%(id)s exported: %(num)d payouts, %(total)s.", batch.payout_count,
                    id=batch.id, total=format_money(batch.total_amount, batch.currency,
@@ -491,6 +511,17 @@ def batch_csv(batch_id: int):
                        mimetype="text/csv")
 
 
+@bp.route("/staff/payouts/batches/<int:batch_id>")
+@role_required(Role.FINANCE)
+def batch(batch_id: int):
+    """One batch: its payouts, the confirmation that it was paid (by someone other than
+    its exporter), and, once paid, recording a transfer the bank returned."""
+    found = queries.payout_batch(batch_id)
+    if found is None:
+        abort(404)
+    return render_template("claims/payouts_batch.html", batch=found)
+
+
 @bp.route("/staff/payouts/batches/<int:batch_id>/paid", methods=["POST"])
 @role_required(Role.FINANCE)
 def mark_batch_paid(batch_id: int):
@@ -501,7 +532,79 @@ def mark_batch_paid(batch_id: int):
     else:
         flash(_("Batch #%(id)s was already marked as paid; nothing changed.", id=batch_id),
               "info")
-    return redirect(url_for("claims.payouts"))
+    return redirect(url_for("claims.batch", batch_id=batch_id))
+
+
+@bp.route("/staff/payouts/<int:payout_id>/failed", methods=["POST"])
+@role_required(Role.FINANCE)
+def fail_payout(payout_id: int):
+    """The bank returned this payout's transfer: record it with the reason; the buyer is
+    asked for a corrected account."""
+    try:
+        payout = services.fail_payout(payout_id, current_user._get_current_object(),
+                                      request.form.get("reason", ""))
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(_("Give the bank's reason for the return: %(problem)s", problem=error.message),
+              "danger")
+        found = db.session.get(Payout, payout_id)
+        if found is None or found.batch_id is None:
+            abort(404)
+        return render_template("claims/payouts_batch.html",
+                               batch=queries.payout_batch(found.batch_id)), 422
+    return done(url_for("claims.batch", batch_id=payout.batch_id),
+                _("Payout #%(id)s is recorded as returned by the bank; the buyer was asked "
+                  "for a corrected account.", id=payout.id))
+
+
+@bp.route("/staff/payouts/held")
+@role_required(Role.SENIOR, Role.FINANCE)
+def held_payouts():
+    """Payouts held because another buyer was paid to the same account, with those
+    buyers; a senior (not a party, not the approver) releases one with a note."""
+    held = queries.held_payouts()
+    return render_template("claims/payouts_held.html", held=held,
+                           may_release=current_user.has_role(Role.SENIOR))
+
+
+@bp.route("/staff/payouts/<int:payout_id>/release", methods=["POST"])
+@role_required(Role.SENIOR)
+def release_payout(payout_id: int):
+    """Let a held payout go into the next export (seniors only), with a note."""
+    try:
+        services.release_payout(payout_id, current_user._get_current_object(),
+                                request.form.get("note", ""))
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(_("Write a note of at least 10 characters: %(problem)s", problem=error.message),
+              "danger")
+        return render_template("claims/payouts_held.html", held=queries.held_payouts(),
+                               may_release=True), 422
+    return done(url_for("claims.held_payouts"),
+                _("Payout #%(id)s is released for the next export.", id=payout_id))
+
+
+@bp.route("/claims/<int:claim_id>/payout-account", methods=["GET", "POST"])
+@login_required
+def payout_account(claim_id: int):
+    """The buyer gives a corrected bank account for a payout the bank returned."""
+    claim = _visible_claim(claim_id)
+    if not claim.is_buyer(current_user):
+        abort(404)
+    form = PayoutAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.correct_payout_account(claim, current_user._get_current_object(),
+                                            form.payout_account.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            _show_error(form, error, "payout_account")
+        else:
+            return done(url_for("claims.claim", claim_id=claim_id),
+                        _("Thank you: the payout will be sent to the corrected account with "
+                          "the next transfer batch."))
+    status = 422 if form.errors else 200
+    return render_template("claims/payout_account.html", claim=claim, form=form), status
 
 
 @bp.route("/staff/claims/dashboard")

@@ -67,12 +67,16 @@ class Settlement(PrimaryKey, Base):
         Index("uq_settlements_verdict", "discussion_id", unique=True,
               sqlite_where=text("source = 'verdict'"),
               postgresql_where=text("source = 'verdict'")),
+        # A payout the bank returned is paid again through a new row (reissue_of_id, migration
+        # 0022): one re-issue per failed row, and apart from re-issues still one row per
+        # claim or appeal and kind.
         Index("uq_settlements_claim_kind", "claim_id", "kind", unique=True,
-              sqlite_where=text("claim_id IS NOT NULL"),
-              postgresql_where=text("claim_id IS NOT NULL")),
+              sqlite_where=text("claim_id IS NOT NULL AND reissue_of_id IS NULL"),
+              postgresql_where=text("claim_id IS NOT NULL AND reissue_of_id IS NULL")),
         Index("uq_settlements_appeal_kind", "appeal_id", "kind", unique=True,
-              sqlite_where=text("appeal_id IS NOT NULL"),
-              postgresql_where=text("appeal_id IS NOT NULL")),
+              sqlite_where=text("appeal_id IS NOT NULL AND reissue_of_id IS NULL"),
+              postgresql_where=text("appeal_id IS NOT NULL AND reissue_of_id IS NULL")),
+        CheckConstraint("reissue_of_id IS NULL OR kind = 'payout'", name="reissue_is_payout"),
         Index("ix_settlements_order", "order_id", "id"),
         Index("ix_settlements_owed_due", "due_at", sqlite_where=text("state = 'owed'"),
               postgresql_where=text("state = 'owed'")),
@@ -109,6 +113,9 @@ class Settlement(PrimaryKey, Base):
     settled_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id"), comment="The person who confirmed or failed it, if a person")
     note: Mapped[str | None] = mapped_column(Text, comment="Why it failed or was cancelled")
+    reissue_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("settlements.id"), unique=True,
+        comment="The payout the bank returned that this row pays again")
 
     order: Mapped[Order] = relationship(foreign_keys=[order_id])
     settled_by: Mapped[User | None] = relationship(foreign_keys=[settled_by_id])

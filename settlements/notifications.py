@@ -9,6 +9,9 @@ register_texts({
         "The platform paid the buyer of your sale and recovers %(amount)s from you by "
         "%(due_at)s (settlement #%(id)s)."),
     "settlement.confirmed": _l("Settlement #%(id)s was confirmed as fulfilled."),
+    "settlement.recovered": _l(
+        "The platform received your repayment of settlement #%(id)s; you owe nothing more "
+        "for it."),
     "settlement.failed": _l(
         "Settlement #%(id)s was not fulfilled; the discussion is open again and buyer "
         "protection continues."),

@@ -21,6 +21,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from accounts.models import User
 from appeals.models import Appeal
 from appeals.states import TERMINAL_STATES as APPEAL_DECIDED_STATES
 from arbiter.extensions import db
@@ -135,6 +136,7 @@ def _case_statement(order_id: int):
             joinedload(Order.buyer), joinedload(Order.seller),
             selectinload(Order.discussions).selectinload(Discussion.offers),
             selectinload(Order.claims).joinedload(Claim.payout),
+            selectinload(Order.claims).selectinload(Claim.payouts),
             selectinload(Order.settlements),
         )
     )
@@ -183,7 +185,7 @@ _TYPE_ORDER = (
     "discussion.settled_by_platform", "settlement.recorded",
     "payout.created", "settlement.proof_submitted", "settlement.confirmed",
     "settlement.failed", "settlement.cancelled", "payout.paid", "claim.paid",
-    "discussion.resolved", "discussion.closed",
+    "payout.failed", "discussion.resolved", "discussion.closed",
 )
 
 
@@ -238,8 +240,9 @@ def _claim_events(c: Claim, private: bool) -> list[CaseEvent]:
                                 details={"decision": decision, "rejection_reason": (
                                     c.rejection_reason.value if c.rejection_reason else None)},
                                 **common))
-    payout = c.payout
-    if payout is not None:
+    # The claim's payout, and its re-issues when the bank returned a transfer (an appeal's
+    # top-up is the appeal's event).
+    for payout in (p for p in c.payouts if p.appeal_id is None):
         payout_common = {"object_type": "payout", "object_id": payout.id, "claim_id": c.id,
                          "amount": payout.amount}
         details = {"account": payout.account or None} if private else {}
@@ -247,6 +250,9 @@ def _claim_events(c: Claim, private: bool) -> list[CaseEvent]:
                                 details=details, **payout_common))
         if payout.paid_at is not None:
             events.append(CaseEvent(payout.paid_at, "payout.paid", state=payout.state.value,
+                                    **payout_common))
+        if payout.failed_at is not None:
+            events.append(CaseEvent(payout.failed_at, "payout.failed", state=payout.state.value,
                                     **payout_common))
     if c.paid_at is not None:
         events.append(CaseEvent(c.paid_at, "claim.paid", amount=c.approved_amount, **common))
@@ -319,6 +325,39 @@ def recoveries(state: SettlementState | None = None) -> list[Settlement]:
     if state is not None:
         statement = statement.where(Settlement.state == state)
     return list(db.session.scalars(statement))
+
+
+@dataclass
+class SellerRecoveries:
+    """What one seller owes the platform: their recovery rows and the sums by state."""
+
+    seller: User
+    rows: list[Settlement] = field(default_factory=list)
+
+    def _sum(self, state: SettlementState) -> int:
+        return sum(row.amount for row in self.rows if row.state is state)
+
+    @property
+    def owed(self) -> int:
+        return self._sum(SettlementState.OWED)
+
+    @property
+    def recovered(self) -> int:
+        return self._sum(SettlementState.CONFIRMED)
+
+    @property
+    def written_off(self) -> int:
+        return self._sum(SettlementState.FAILED)
+
+
+def recoveries_by_seller() -> list[SellerRecoveries]:
+    """Every recovery grouped by seller (one query), the sellers owing most first, then by
+    name; each with its totals owed, recovered and written off."""
+    groups: dict[int, SellerRecoveries] = {}
+    for row in recoveries():
+        group = groups.setdefault(row.seller_id, SellerRecoveries(row.order.seller))
+        group.rows.append(row)
+    return sorted(groups.values(), key=lambda g: (-g.owed, g.seller.name, g.seller.id))
 
 
 def settlement(settlement_id: int) -> Settlement | None:

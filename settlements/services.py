@@ -108,7 +108,7 @@ def _release(order_id: int, amount: int) -> None:
 def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: int | None = None,
            start: datetime | None = None, discussion_id: int | None = None,
            offer_id: int | None = None, claim_id: int | None = None,
-           appeal_id: int | None = None) -> Settlement:
+           appeal_id: int | None = None, reissue_of_id: int | None = None) -> Settlement:
     """Write one outcome into the ledger, owed from ``start`` (default now).
 
     Money paid to the buyer is committed against the order total first (409 when it no
@@ -126,7 +126,7 @@ def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: in
                      kind=kind, payer=payer, payee=payee, amount=amount,
                      currency=order.currency, source=source, discussion_id=discussion_id,
                      offer_id=offer_id, claim_id=claim_id, appeal_id=appeal_id,
-                     state=SettlementState.OWED,
+                     reissue_of_id=reissue_of_id, state=SettlementState.OWED,
                      created_at=now, due_at=dates.due_at, ship_by=dates.ship_by)
     add_unless_taken(row, lambda: TransitionNotAllowed(
         _("This outcome is already in the ledger."), code="already_recorded"))
@@ -134,7 +134,7 @@ def record(order: Order, kind: SettlementKind, *, actor: User | None, amount: in
         "order_id": order.id, "kind": kind.value, "payer": payer.value, "payee": payee.value,
         "amount": amount, "source": source.value, "due_at": row.due_at, "state": row.state.value,
         "discussion_id": discussion_id, "offer_id": offer_id, "claim_id": claim_id,
-        "appeal_id": appeal_id})
+        "appeal_id": appeal_id, "reissue_of_id": reissue_of_id})
     return row
 
 
@@ -196,7 +196,9 @@ def _settle(row: Settlement, action: str, via: SettledVia, actor: User | None,
                    settled_via=via, settled_by_id=actor.id if actor else None,
                    note=(note or "").strip()[:NOTE_MAX] or None)
     follow_up = _FOLLOW_UPS.get(row.source)
-    if follow_up is not None:
+    # A re-issued payout (the bank returned the first transfer) is the same outcome paid
+    # again: what its confirmation means for the case (the recovery) happened already.
+    if follow_up is not None and row.reissue_of_id is None:
         follow_up(row, actor)
     if releases:
         _release(row.order_id, row.amount)
@@ -281,17 +283,76 @@ def marketplace_settles(settlement_id: int, *, confirmed: bool, note: str = "") 
     return row
 
 
-def confirm_payout(claim_id: int, staff: User, appeal_id: int | None = None) -> Settlement:
-    """Finance confirmed the transfer of a claim's payout, or of the top-up an appeal on the
-    claim decided (inside a payout batch)."""
+def _payout_row(claim_id: int, appeal_id: int | None, state: SettlementState) -> Settlement:
     owner = (Settlement.appeal_id == appeal_id if appeal_id is not None
-             else Settlement.claim_id == claim_id)
+             else and_(Settlement.claim_id == claim_id, Settlement.appeal_id.is_(None)))
     row = db.session.scalar(select(Settlement).where(
-        owner, Settlement.kind == SettlementKind.PAYOUT))
+        owner, Settlement.kind == SettlementKind.PAYOUT, Settlement.state == state)
+        .order_by(Settlement.id.desc()).limit(1))
     if row is None:
         raise NotFound(_("There is nothing here."))
-    row = _lock(row.id)
+    return _lock(row.id)
+
+
+def confirm_payout(claim_id: int, staff: User, appeal_id: int | None = None) -> Settlement:
+    """Finance confirmed the transfer of a claim's payout, or of the top-up an appeal on the
+    claim decided (inside a payout batch): its owed row (a re-issue's, after a return)."""
+    row = _payout_row(claim_id, appeal_id, SettlementState.OWED)
     _settle(row, "finance_confirms", SettledVia.FINANCE, staff)
+    return row
+
+
+def payout_returned(claim_id: int, staff: User, *, appeal_id: int | None = None,
+                    note: str) -> Settlement:
+    """The bank returned a confirmed payout (finance says so, with the reason): its row
+    fails and a new owed row, its re-issue, pays the same amount again. Both under the
+    order's lock, in one transaction: the failed row releases what it held of the order
+    total and the new one takes it back, so the order counts the payout once. Returns the
+    new row."""
+    row = _payout_row(claim_id, appeal_id, SettlementState.CONFIRMED)
+    locked(Order, row.order_id)  # before the first audit entry
+    _settle(row, "bank_returned", SettledVia.FINANCE, staff, note)
+    return record(row.order, SettlementKind.PAYOUT, actor=staff, amount=row.amount,
+                  discussion_id=row.discussion_id, claim_id=row.claim_id,
+                  appeal_id=row.appeal_id, reissue_of_id=row.id)
+
+
+# --- recoveries: what sellers owe the platform, settled by finance or the marketplace -------
+
+
+def _recovery_for_finance(settlement_id: int, staff: User) -> Settlement:
+    from accounts.roles import Role as StaffRole
+    from orders.services import require_impartial
+
+    if not staff.has_role(StaffRole.FINANCE):
+        raise NotFound(_("There is nothing here."))
+    row = _lock(settlement_id)
+    if row.kind is not SettlementKind.RECOVERY:
+        raise NotFound(_("There is nothing here."))
+    require_impartial(staff, row)
+    return row
+
+
+def mark_recovered(settlement_id: int, staff: User, note: str = "") -> Settlement:
+    """Finance saw the seller's money arrive: the recovery is confirmed."""
+    row = _recovery_for_finance(settlement_id, staff)
+    _settle(row, "finance_confirms", SettledVia.FINANCE, staff, note)
+    notify(_seller(row), "settlement.recovered", row)
+    return row
+
+
+def write_off(settlement_id: int, staff: User, reason: str) -> Settlement:
+    """Finance gives a recovery up (the seller cannot be made to pay), with the reason: the
+    row fails; nothing about the buyer's compensation changes."""
+    row = _recovery_for_finance(settlement_id, staff)
+    MACHINE.require(row.state, "write_off")
+    reason = (reason or "").strip()
+    if not 10 <= len(reason) <= NOTE_MAX:
+        raise ValidationFailed(
+            _("Write why the recovery is written off (%(min)d to %(max)d characters).",
+              min=10, max=NOTE_MAX),
+            code="reason_required", fields={"reason": ["length"]})
+    _settle(row, "write_off", SettledVia.FINANCE, staff, reason)
     return row
 
 

@@ -73,8 +73,9 @@ class SettlementState(StrEnum):
 
 # Rows that count against the order total while they are in these states.
 COUNTED_STATES = frozenset({SettlementState.OWED, SettlementState.CONFIRMED})
-TERMINAL_STATES = frozenset({SettlementState.CONFIRMED, SettlementState.FAILED,
-                             SettlementState.CANCELLED})
+# ``confirmed`` is not among them: a platform payout finance confirmed can still come back
+# from the bank (bank_returned, issue 20), and a re-issue row pays it again.
+TERMINAL_STATES = frozenset({SettlementState.FAILED, SettlementState.CANCELLED})
 
 
 class SettledVia(StrEnum):
@@ -110,6 +111,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("lapse", _OWED, S.FAILED, Role.SYSTEM, timer="due_at + 7 days"),
     Transition("finance_confirms", _OWED, S.CONFIRMED, Role.STAFF),
     Transition("cancel", _OWED, S.CANCELLED, Role.SYSTEM),
+    # Finance: a confirmed payout's transfer came back (a new owed row pays it again), and a
+    # recovery the platform gives up on, with the reason.
+    Transition("bank_returned", frozenset({S.CONFIRMED}), S.FAILED, Role.STAFF),
+    Transition("write_off", _OWED, S.FAILED, Role.STAFF),
 )
 MACHINE = StateMachine(TRANSITIONS, subject="settlement", refusal=lambda state: str(_l(
     "This settlement is %(state)s; that is not possible now.", state=STATE_LABELS[state])))

@@ -1,7 +1,17 @@
 """The case file page, the way a settlement's notification leads to it, and finance's
-recoveries CSV. Nothing here changes state."""
+recoveries (the page, its CSV, marking one recovered or written off)."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -10,8 +20,11 @@ from accounts.roles import Role
 from appeals.states import APPELLANT_LABELS, AppealState, Appellant
 from appeals.states import STATE_LABELS as APPEAL_STATE_LABELS
 from arbiter import clock
+from arbiter.errors import ValidationFailed
+from arbiter.extensions import db
 from arbiter.storage import send_download
-from settlements import queries, recoveries
+from arbiter.views import done
+from settlements import queries, recoveries, services
 from settlements.queries import Viewer
 from settlements.states import (
     KIND_LABELS,
@@ -44,6 +57,7 @@ EVENT_LABELS = {
     "appeal.decided": _l("Appeal decided"),
     "payout.created": _l("Payout approved, waiting for the transfer"),
     "payout.paid": _l("Payout transferred"),
+    "payout.failed": _l("The bank returned the payout; it is paid again to a corrected account"),
     "settlement.recorded": _l("Settlement recorded"),
     "settlement.proof_submitted": _l("The seller gave proof"),
     "settlement.confirmed": _l("Settlement confirmed"),
@@ -103,6 +117,41 @@ def recoveries_csv():
     data = recoveries.recoveries_csv(recoveries.line_for(row) for row in queries.recoveries())
     return send_download(data, filename=f"arbiter-recoveries-{clock.now():%Y%m%d}.csv",
                          mimetype="text/csv")
+
+
+@bp.route("/staff/recoveries")
+@role_required(Role.FINANCE)
+def recoveries_page():
+    """What each seller owes the platform for the claims it paid, grouped by seller with
+    totals; each owed recovery can be marked recovered or written off (with a reason)."""
+    return render_template("settlements/recoveries.html",
+                           sellers=queries.recoveries_by_seller())
+
+
+@bp.route("/staff/recoveries/<int:settlement_id>/recovered", methods=["POST"])
+@role_required(Role.FINANCE)
+def mark_recovered(settlement_id: int):
+    """The seller's repayment arrived: the recovery is confirmed."""
+    row = services.mark_recovered(settlement_id, current_user._get_current_object(),
+                                  request.form.get("note", ""))
+    return done(url_for("settlements.recoveries_page", _anchor=f"recovery-{row.id}"),
+                _("Recovery #%(id)s is marked as recovered.", id=row.id))
+
+
+@bp.route("/staff/recoveries/<int:settlement_id>/write-off", methods=["POST"])
+@role_required(Role.FINANCE)
+def write_off(settlement_id: int):
+    """The platform gives a recovery up, with the reason (audited)."""
+    try:
+        row = services.write_off(settlement_id, current_user._get_current_object(),
+                                 request.form.get("reason", ""))
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return render_template("settlements/recoveries.html",
+                               sellers=queries.recoveries_by_seller()), 422
+    return done(url_for("settlements.recoveries_page", _anchor=f"recovery-{row.id}"),
+                _("Recovery #%(id)s is written off.", id=row.id))
 
 
 def appeal_page_url(appeal_id: int) -> str | None:

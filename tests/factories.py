@@ -92,6 +92,13 @@ def staff(create_user):
 
 
 @pytest.fixture
+def colleague(create_user):
+    """A second member of staff (every role): confirms the payout batches ``staff`` exports
+    (whoever exports a batch never confirms it, issue 20)."""
+    return create_user("colleague@example.test", name="Celina Colleague", is_staff=True)
+
+
+@pytest.fixture
 def create_order(db_session, create_user):
     def create(buyer=None, seller=None, **overrides):
         buyer = buyer or create_user()

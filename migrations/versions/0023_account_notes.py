@@ -6,7 +6,7 @@ database itself, like the audit log: a trigger refuses UPDATE and DELETE on both
 No data moves; the downgrade drops the table and its notes.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-05 22:30:00
 
 """
@@ -17,7 +17,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

@@ -132,7 +132,7 @@ def test_a_sellers_appeal_against_a_paid_claim_cancels_the_recovery(decided_clai
     claim = decided_claim(Decision.APPROVED)
     finance = create_user("finance@example.test", is_staff=True)
     batch = claims.export_payouts(finance)
-    claims.mark_batch_paid(batch.id, finance)
+    claims.mark_batch_paid(batch.id, create_user("finance2@example.test", is_staff=True))
     db.session.commit()
     appeal = appeals.file_appeal(claim, seller, STATEMENT)
     db.session.commit()
@@ -168,7 +168,7 @@ def test_a_buyers_appeal_raises_a_rejected_claim_through_a_new_payout(decided_cl
     assert order.compensation_committed == claim.max_total
     finance = create_user("finance@example.test", is_staff=True)
     batch = claims.export_payouts(finance)
-    claims.mark_batch_paid(batch.id, finance)
+    claims.mark_batch_paid(batch.id, create_user("finance2@example.test", is_staff=True))
     db.session.commit()
     rows = {(r.kind, r.source.value): r.state for r in db.session.scalars(
         select(Settlement).where(Settlement.appeal_id == appeal.id))}

@@ -12,6 +12,7 @@ from claims.models import Claim, ClaimDocument, Payout
 from claims.states import ClaimState, ClaimType
 
 IBAN = "PL61109010140000071219812874"
+OTHER_IBAN = "PL27114020040000300201355387"  # another buyer's: an account nobody shares
 PARTIAL_RATIONALE = "Half of the loss is documented by the repair shop's invoice."
 
 
@@ -24,6 +25,16 @@ def file(order, **overrides):
     claim = services.file_claim(order, order.buyer, **values)
     db.session.commit()
     return claim
+
+
+def export_via_page(client, **kwargs):
+    """Export as finance does on the page: read the confirmation (what it lists is what is
+    confirmed), then post it."""
+    import re
+
+    page = client.get("/staff/payouts/export").text
+    ids = re.findall(r'name="payout_id" value="(\d+)"', page)
+    return client.post("/staff/payouts/export", data={"payout_id": ids}, **kwargs)
 
 
 class World:

@@ -11,7 +11,7 @@ from claims import services
 from claims.models import Claim, ClaimDocument, DocumentRequest, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState
 from orders.states import PaymentMethod
-from tests.claims.helpers import IBAN, decide_in_browser, file
+from tests.claims.helpers import IBAN, decide_in_browser, export_via_page, file
 from tests.files import PDF, PNG
 
 
@@ -31,7 +31,7 @@ def _file(client, order, files=(), **extra):
 
 
 def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, senior,
-                                                  ready_order):
+                                                  ready_order, colleague):
     order = ready_order(item_price=995_000, shipping_cost=8_000)
 
     # The buyer sees the offer on the order and what the policy pays before filing.
@@ -105,7 +105,7 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, se
     # Staff export the CSV and check it before sending it to finance.
     payouts = _text(client.get("/staff/payouts"))
     assert "PL61 1090 1014 0000 0712 1981 2874" in payouts
-    response = client.post("/staff/payouts/export")
+    response = export_via_page(client)
     assert response.status_code == 303
     download = client.get(response.headers["Location"])
     assert download.status_code == 200
@@ -122,7 +122,10 @@ def test_the_whole_journey_from_filing_to_payment(client, auth, buyer, staff, se
     batch = db.session.scalar(select(PayoutBatch))
     assert client.post("/staff/payouts/export").status_code == 409  # nothing left to export
 
-    # Finance paid: staff mark the batch, twice by accident.
+    # Finance paid: a colleague (never the exporter) marks the batch, twice by accident.
+    assert client.post(f"/staff/payouts/batches/{batch.id}/paid").status_code == 403
+    auth.logout()
+    auth.login(colleague.email)
     assert client.post(f"/staff/payouts/batches/{batch.id}/paid").status_code == 302
     again = client.post(f"/staff/payouts/batches/{batch.id}/paid", follow_redirects=True)
     assert "already marked as paid" in again.text
@@ -340,7 +343,7 @@ def test_the_queue_is_oldest_first_filtered_and_paged(client, auth, staff, ready
     assert client.get("/staff/claims?state=lost").status_code == 422
 
 
-def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
+def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine, colleague):
     from datetime import UTC, datetime, timedelta
 
     start = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -353,7 +356,7 @@ def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
         services.decide(claim, staff, decision=Decision.APPROVED)
         db.session.commit()
     batch = services.export_payouts(staff)
-    services.mark_batch_paid(batch.id, staff)
+    services.mark_batch_paid(batch.id, colleague)
     db.session.commit()
     auth.login(staff.email)
     page = _text(client.get("/staff/claims/dashboard"))
@@ -364,14 +367,15 @@ def test_the_claims_dashboard(client, auth, staff, ready_order, time_machine):
     assert db.session.scalar(select(Payout.state).limit(1)) is PayoutState.PAID
 
 
-def test_the_dashboard_in_polish_uses_a_decimal_comma(app, auth, client, staff, ready_order):
+def test_the_dashboard_in_polish_uses_a_decimal_comma(app, auth, client, staff, ready_order,
+                                                      colleague):
     claim = file(ready_order())
     ready_order()
     ready_order()
     services.take(claim, staff)
     services.decide(claim, staff, decision=Decision.APPROVED)
     db.session.commit()
-    services.mark_batch_paid(services.export_payouts(staff).id, staff)
+    services.mark_batch_paid(services.export_payouts(staff).id, colleague)
     db.session.commit()
     auth.login(staff.email)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "pl"

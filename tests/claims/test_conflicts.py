@@ -21,7 +21,7 @@ from arbiter.storage import storage
 from claims import queries, services
 from claims.models import Claim, DocumentRequest, Payout, PayoutBatch
 from claims.states import ClaimState, Decision, PayoutState, RejectionReason
-from tests.claims.helpers import file
+from tests.claims.helpers import OTHER_IBAN, export_via_page, file
 from tests.factories import refused_by_the_database
 
 RATIONALE = "The photos show the lamp is another model; the listing was misleading."
@@ -37,7 +37,10 @@ def own_claim(request, create_user, create_order, create_discussion):
     buyer, seller = (insider, other) if request.param == "buyer" else (other, insider)
     order = create_order(buyer=buyer, seller=seller)
     create_discussion(order, age_hours=25)
-    return SimpleNamespace(claim=file(order), insider=insider, buyer=buyer, seller=seller)
+    # An account of its own: the other claims' buyer uses IBAN, and a shared account would
+    # hold the payouts for a senior (tests/claims/test_payout_controls.py).
+    claim = file(order, payout_account=OTHER_IBAN)
+    return SimpleNamespace(claim=claim, insider=insider, buyer=buyer, seller=seller)
 
 
 def _state(claim) -> tuple:
@@ -156,7 +159,7 @@ def test_an_export_leaves_the_exporters_own_payouts_for_a_colleague(
     own = _approved_by(own_claim.claim, staff)
     theirs = approve()
     auth.login(own_claim.insider.email)
-    response = client.post("/staff/payouts/export")
+    response = export_via_page(client)
     assert response.status_code == 303
     batch_id = int(response.headers["Location"].split("/")[-1].removesuffix(".csv"))
     assert _csv_claims(batch_id) == [str(theirs.id)]
@@ -187,7 +190,7 @@ def test_nobody_exports_only_their_own_payouts(client, auth, api, token_for, own
 
 
 def test_nobody_confirms_a_batch_that_pays_their_own_claim(client, auth, own_claim, staff,
-                                                           approve):
+                                                           approve, colleague):
     claim = _approved_by(own_claim.claim, staff)
     approve()
     batch = services.export_payouts(staff)
@@ -199,11 +202,11 @@ def test_nobody_confirms_a_batch_that_pays_their_own_claim(client, auth, own_cla
     page = client.post(f"/staff/payouts/batches/{batch.id}/paid")
     assert page.status_code == 403 and "another staff member must confirm it" in page.text
     assert _state(claim) == before
-    assert services.mark_batch_paid(batch.id, staff) is True  # a colleague confirms it
+    assert services.mark_batch_paid(batch.id, colleague) is True  # a colleague confirms it
     db.session.commit()
     db.session.expire_all()
     payout = db.session.get(Claim, claim.id).payout
-    assert payout.state is PayoutState.PAID and payout.marked_paid_by_id == staff.id
+    assert payout.state is PayoutState.PAID and payout.marked_paid_by_id == colleague.id
 
 
 # --- the database ------------------------------------------------------------------------

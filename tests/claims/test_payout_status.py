@@ -3,6 +3,7 @@
 import re
 
 from claims.states import Decision
+from tests.claims.helpers import export_via_page
 
 
 def _status(client) -> dict:
@@ -12,7 +13,8 @@ def _status(client) -> dict:
     return {"tallies": tallies, "last": " ".join(last.split())}
 
 
-def test_counts_and_amounts_per_state_and_the_last_export(client, auth, staff, approve):
+def test_counts_and_amounts_per_state_and_the_last_export(client, auth, staff, approve,
+                                                        colleague):
     auth.login(staff.email)
     status = _status(client)
     assert status["tallies"] == {"pending": "0 payouts · PLN 0.00",
@@ -24,7 +26,7 @@ def test_counts_and_amounts_per_state_and_the_last_export(client, auth, staff, a
     approve(decision=Decision.PARTIALLY_APPROVED, amount=4_050)  # 40.50
     assert _status(client)["tallies"]["pending"] == "2 payouts · PLN 178.95"
 
-    response = client.post("/staff/payouts/export")
+    response = export_via_page(client)
     assert response.status_code == 303
     assert "exported: 2 payouts, PLN 178.95." in client.get("/staff/payouts").text.replace(
         "\xa0", " ")
@@ -37,6 +39,8 @@ def test_counts_and_amounts_per_state_and_the_last_export(client, auth, staff, a
 
     approve()
     batch_id = int(re.search(r"batch #(\d+)", status["last"]).group(1))
+    auth.logout()
+    auth.login(colleague.email)  # never the exporter
     client.post(f"/staff/payouts/batches/{batch_id}/paid")
     status = _status(client)
     assert status["tallies"] == {"pending": "1 payout · PLN 138.45",

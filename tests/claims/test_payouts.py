@@ -70,12 +70,12 @@ def test_exporting_twice_never_pays_twice(approve, staff):
     assert sorted(exported) == [first.id, second.id]
 
 
-def test_marking_a_batch_paid_pays_its_claims_once(approve, staff, buyer):
+def test_marking_a_batch_paid_pays_its_claims_once(approve, staff, buyer, colleague):
     claims = [approve(), approve()]
     batch = services.export_payouts(staff)
     db.session.commit()
     approved_after_export = approve()
-    assert services.mark_batch_paid(batch.id, staff) is True
+    assert services.mark_batch_paid(batch.id, colleague) is True
     db.session.commit()
     db.session.expire_all()
     for claim in claims:
@@ -88,11 +88,11 @@ def test_marking_a_batch_paid_pays_its_claims_once(approve, staff, buyer):
     assert db.session.scalar(paid_notes) == 2
     entries = audit.count()
 
-    assert services.mark_batch_paid(batch.id, staff) is False  # idempotent
+    assert services.mark_batch_paid(batch.id, colleague) is False  # idempotent
     db.session.commit()
     assert audit.count() == entries
     assert db.session.scalar(paid_notes) == 2
-    assert db.session.get(PayoutBatch, batch.id).marked_paid_by_id == staff.id
+    assert db.session.get(PayoutBatch, batch.id).marked_paid_by_id == colleague.id
 
 
 def test_payouts_are_staff_work(approve, buyer, staff):

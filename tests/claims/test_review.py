@@ -297,14 +297,15 @@ def test_rejection_needs_a_reason_code_and_a_rationale_and_pays_nothing(world, u
     assert _kinds(buyer)[-1] == "claim.rejected"
 
 
-def test_every_transition_writes_one_audit_entry_and_tells_the_buyer(filed, staff, buyer):
+def test_every_transition_writes_one_audit_entry_and_tells_the_buyer(filed, staff, buyer,
+                                                                     colleague):
     services.take(filed, staff)
     services.request_documents(filed, staff, "The courier's statement, please.")
     services.upload_documents(filed, buyer, [Upload("statement.pdf", PDF)])
     services.decide(filed, staff, decision=Decision.APPROVED)
     db.session.commit()
     batch = services.export_payouts(staff)
-    services.mark_batch_paid(batch.id, staff)
+    services.mark_batch_paid(batch.id, colleague)
     db.session.commit()
     assert _actions(filed) == [
         "claim.filed", "claim.take", "claim.request_documents", "claim.documents_arrived",

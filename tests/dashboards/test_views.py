@@ -144,7 +144,7 @@ def test_escalations_waiting_by_age(client, auth, staff, buyer, seller, create_d
 
 
 @pytest.fixture
-def paid_claims(time_machine, staff, ready_order):
+def paid_claims(time_machine, staff, ready_order, colleague):
     """Four orders paid 28 Feb; three claims filed 2 Mar: one approved and paid on 4 Mar
     (138.45 zł), one rejected, one still submitted."""
     at(time_machine, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
@@ -161,7 +161,7 @@ def paid_claims(time_machine, staff, ready_order):
     batch = claims.export_payouts(staff)
     db.session.commit()
     at(time_machine, datetime(2026, 3, 4, 10, 0, tzinfo=UTC))
-    claims.mark_batch_paid(batch.id, staff)
+    claims.mark_batch_paid(batch.id, colleague)  # never the exporter (issue 20)
     db.session.commit()
     at(time_machine, NOW)
     return orders

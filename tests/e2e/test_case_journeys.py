@@ -388,15 +388,18 @@ def test_claim_netted(cast, world, clock, lang, text):
 
     # Finance: one exports, another confirms it paid.
     follow(staff, staff.nav(t("Payouts")), "c-payouts")
+    follow(staff, staff.page.get_by_role("link", name=re.compile(re.escape(seen["remaining"]))),
+           "c-payouts-confirm")  # the total, the count and to whom, before anything moves
     export = staff.page.get_by_role("button", name=re.compile(re.escape(seen["remaining"])))
     staff.download(export)
     goto(staff, "/staff/payouts", "c-exported")
     finance = cast("finance")
     finance.login(FINANCE_2)
     follow(finance, finance.nav(t("Payouts")), "c-payouts")
-    submit(finance, finance.page.locator("[data-batch]").get_by_role(
-        "button", name=t("Mark as paid")), "c-paid")
-    expect(finance.page.locator("[data-batch]")).not_to_contain_text(t("Mark as paid"))
+    follow(finance, finance.page.locator("[data-batch]").get_by_role(
+        "link", name=t("Review and confirm as paid")), "c-batch")
+    submit(finance, finance.page.locator("[data-confirm-paid]").get_by_role("button"), "c-paid")
+    expect(finance.page.locator("[data-batch-paid]")).to_be_visible()
 
     # The recovery: on the case file and in the recoveries CSV.
     goto(finance, case, "c-case-recovery")

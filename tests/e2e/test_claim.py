@@ -147,6 +147,10 @@ def test_claim(cast, world, clock, lang, text):
     row = staff.page.locator("main table tbody tr").filter(has_text=f"#{claim_id}")
     expect(row).to_contain_text("Barbara Kowalska")
     expect(row).to_contain_text(seen["max"])
+    # The export asks first: the total, the number of payouts and to whom.
+    staff.follow_link(staff.page.get_by_role("link", name=re.compile(re.escape(seen["max"]))),
+                      "payouts-confirm")
+    expect(staff.page.locator("main table")).to_contain_text("Barbara Kowalska")
     export = staff.page.get_by_role("button", name=re.compile(re.escape(seen["max"])))
     exported = staff.download(export).decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(exported, newline="")))

@@ -80,7 +80,8 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             "claim_id": claim.id, "document_id": claim.documents[0].id,
             "number": decision.number, "incident_id": incident.id, "report_id": report.id,
             # no real row is cheap to build for these; the route must still answer safely
-            "batch_id": 1, "email_id": 1, "endpoint_id": 1, "delivery_id": 1, "export_id": 1,
+            "batch_id": 1, "payout_id": 1, "email_id": 1, "endpoint_id": 1, "delivery_id": 1,
+            "export_id": 1,
             "answer": "accept", "action": "solve", "name": "swagger-ui.css",
             "seller_id": seller.id, "chart": "opened_per_day",
             "settlement_id": ledger.for_order(order.id)[0].id,  # the verdict's refund

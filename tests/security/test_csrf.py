@@ -48,6 +48,7 @@ def _small_world() -> dict:
     db.session.commit()
     return {"order_id": order.id, "discussion_id": discussion.id, "offer_id": offer.id,
             "claim_id": claim.id, "attachment_id": 1, "document_id": 1, "batch_id": 1,
+            "payout_id": 1,
             "incident_id": 1, "report_id": 1, "email_id": 1, "endpoint_id": 1,
             "delivery_id": 1, "export_id": 1, "answer": "accept", "action": "solve",
             "number": "ARB/2026/000001",

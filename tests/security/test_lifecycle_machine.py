@@ -416,17 +416,19 @@ class ClaimLifecycle(Lifecycle):
         self.attempt(lambda: batches.append(claims.export_payouts(self.people["staff"])))
         if batches and pay:
             for _ in range(2):  # finance's confirmation may arrive twice
-                self.attempt(lambda: claims.mark_batch_paid(batches[0].id, self.people["staff"]))
+                self.attempt(lambda: claims.mark_batch_paid(batches[0].id,
+                                                               self.people["colleague"]))
 
 
 
 @pytest.mark.parametrize("machine", [DiscussionLifecycle, ClaimLifecycle])
 def test_random_lifecycles_keep_every_promise(machine, db_session, buyer, seller, staff,
-                                              backend):
+                                              backend, colleague):
     """200 random lifecycles of each machine on SQLite. On PostgreSQL 20, for its own
     constraints and types: its locking under real concurrency is proven by the
     concurrency tests, and each example there costs several times more."""
-    machine.people = {"buyer": buyer, "seller": seller, "staff": staff}
+    machine.people = {"buyer": buyer, "seller": seller, "staff": staff,
+                      "colleague": colleague}
     machine.reached = Counter()
     examples = EXAMPLES if backend == "sqlite" else 20
     with time_machine.travel(START, tick=False) as traveller:
