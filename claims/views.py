@@ -449,6 +449,8 @@ def confirm_approval(claim_id: int):
 def send_back(claim_id: int):
     """Send the approval back to review with a reason (the first approver is told)."""
     claim = _visible_claim(claim_id)
+    if not claim.awaits_second_approval:
+        abort(409)  # nothing waits for a second approval: no page to show a form error on
     form = SendBackForm()
     if not form.validate():
         return _second_approval_page(claim, 422, send_back_form=form)

@@ -16,7 +16,7 @@ from orders.models import Order
 from settlements.models import Settlement
 from settlements.states import SettlementKind, SettlementState
 from tests.claims.test_concurrency import _clients, _committed_claims
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, enrol
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 REQUESTS = 10
@@ -29,6 +29,8 @@ def _paid_claim():
     colleague = accounts.create_user("race-colleague@example.test", "Race Colleague", PASSWORD,
                                      roles=[Role.FINANCE])
     db.session.flush()
+    for person in (staff, colleague):
+        enrol(person)  # staff sign in with their authenticator app
     services.decide(db.session.get(Claim, claim_id), staff, decision=Decision.APPROVED)
     batch = services.export_payouts(staff)
     services.mark_batch_paid(batch.id, colleague)
@@ -69,7 +71,8 @@ def test_concurrent_corrections_and_exports_pay_the_returned_payout_exactly_once
     services.fail_payout(payout_id, staff, "AC04 account closed")
     db.session.commit()
     # The requests below end this session: keep who logs in as plain values.
-    buyer, staff, colleague = (SimpleNamespace(email=user.email)
+    buyer, staff, colleague = (SimpleNamespace(id=user.id, email=user.email,
+                                               is_staff=user.is_staff)
                                for user in (buyer, staff, colleague))
 
     # The buyer sends the corrected account from several tabs at once: one re-issue.

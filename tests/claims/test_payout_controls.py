@@ -235,7 +235,8 @@ def test_a_payout_fails_once_and_is_reissued_once(paid_claim, finance, buyer):
     refused_by_the_database(insert(Payout).values(
         claim_id=original.claim_id, buyer_id=original.buyer_id, seller_id=original.seller_id,
         amount=original.amount, currency="PLN", beneficiary_name="x", account=OTHER_IBAN,
-        state="pending", created_at=original.created_at, reissue_of_id=payout_id),
+        state="pending", created_at=original.created_at, reissue_of_id=payout_id,
+        **Payout.approvals_of(original.claim)),
         "reissue_of_id")
     # and a second ledger row re-issuing the same failed one
     failed, _reissue = _payout_rows(paid_claim)
