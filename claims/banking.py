@@ -1,6 +1,7 @@
 """Payout paperwork: the buyer's account number and the finance CSV (pure functions: plain
 values in, plain values out), and the one question about accounts that needs the database:
-which buyers share a bank account (:func:`buyers_sharing_account`, :func:`account_owners`).
+which buyers share a bank account (:func:`named_accounts`, read by the payout hold and
+the abuse signals alike).
 """
 
 import csv
@@ -9,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, union
 from stdnum import iban
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
@@ -47,32 +49,55 @@ def normalise_account(text: str) -> str:
         raise InvalidAccount("wrong length or format for the country") from None
 
 
+def account_key(column) -> ColumnElement[str]:
+    """An account number as one IBAN string, in SQL on both engines: spaces and dashes
+    dropped, upper case, and a 26-digit Polish NRB given the ``PL`` it lacks (what
+    :func:`normalise_account` does to what a buyer types): the services store accounts
+    compact, but older rows and imports need not be."""
+    compact = func.upper(func.replace(func.replace(column, " ", ""), "-", ""))
+    domestic = and_(func.length(compact) == 26, func.substr(compact, 1, 1).between("0", "9"))
+    return case((domestic, literal("PL") + compact), else_=compact)
+
+
+def named_accounts():
+    """Every (buyer, account) a claim or a payout names, normalised, as a CTE; erased ones
+    left out. The one definition of who holds which bank account: the payout hold
+    (:func:`account_owners`) and the abuse signals (signals.queries) both read it."""
+    from claims.models import Claim, Payout
+
+    claims = select(Claim.buyer_id.label("buyer_id"),
+                    account_key(Claim.payout_account).label("account"))
+    payouts = select(Payout.buyer_id.label("buyer_id"),
+                     account_key(Payout.account).label("account"))
+    named = union(claims, payouts).subquery("named_accounts")
+    return (select(named.c.buyer_id, named.c.account).where(named.c.account != "")
+            .cte("accounts"))
+
+
 def account_owners(accounts: Iterable[str]) -> dict[str, set[int]]:
     """For each account (normalised IBAN, as :func:`normalise_account` returns it), the
-    buyers (user ids) any payout went or is to go to on it, whatever the payout's state
-    (waiting, exported, paid or returned). One query for a whole page of payouts; an erased
-    account (empty) belongs to nobody.
+    buyers (user ids) whose claims or payouts name it, whatever their state (a claim under
+    review, a payout waiting, exported, paid or returned). One query for a whole page of
+    payouts; an erased account (empty) belongs to nobody.
 
     A payout's account is shared when its set holds anyone but the payout's own buyer.
     """
-    from sqlalchemy import select
-
     from arbiter.extensions import db
-    from claims.models import Payout
 
     wanted = sorted({account for account in accounts if account})
     owners: dict[str, set[int]] = {account: set() for account in wanted}
     if not wanted:
         return owners
-    rows = db.session.execute(select(Payout.account, Payout.buyer_id).distinct()
-                              .where(Payout.account.in_(wanted)))
+    named = named_accounts()
+    rows = db.session.execute(select(named.c.account, named.c.buyer_id).distinct()
+                              .where(named.c.account.in_(wanted)))
     for account, buyer_id in rows:
         owners[account].add(buyer_id)
     return owners
 
 
 def buyers_sharing_account(account: str, *, buyer_id: int | None = None) -> list[int]:
-    """The other buyers (user ids, ascending) paid, or with a payout waiting, to ``account``
+    """The other buyers (user ids, ascending) whose claims or payouts name ``account``
     besides ``buyer_id``: the abuse signal "a bank account shared by several buyers".
 
     ``account`` may be written as people write it (normalised here; an invalid one is

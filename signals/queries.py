@@ -6,10 +6,8 @@ panel and the ranking cannot disagree. The rules that make a figure strong are
 ``signals.policy.RULES``; :func:`_score` writes them as SQL so the database ranks and
 keeps the top 50 without sending every buyer to Python.
 
-Bank accounts are compared normalised in SQL (:func:`account_key`): the services store
-IBANs compact and upper-case, but older rows, the API's corrected accounts and imports
-need not be, and "pl61 1090 1014 ..." is the same account as "PL611090...". Erased
-accounts (an empty string, claims.personal_data) match nothing.
+Who holds which bank account is ``claims.banking.named_accounts``, the same definition the
+payout hold uses (normalised in SQL, erased accounts matching nothing).
 """
 
 from collections import defaultdict
@@ -21,7 +19,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     select,
     union,
 )
@@ -29,7 +26,8 @@ from sqlalchemy.orm import joinedload
 
 from accounts.models import User
 from arbiter.extensions import db
-from claims.models import Claim, Payout
+from claims.banking import named_accounts
+from claims.models import Claim
 from claims.states import ClaimState, ClaimType
 from disputes.models import Discussion
 from disputes.states import Reason
@@ -47,26 +45,6 @@ from signals.policy import (
 
 # How many notes the panel beside a case shows (the account page shows all).
 PANEL_NOTES = 5
-
-
-def account_key(column) -> ColumnElement[str]:
-    """An account number as one IBAN string, in SQL on both engines: spaces and dashes
-    dropped, upper case, and a 26-digit Polish NRB given the ``PL`` it lacks (what
-    ``claims.banking.normalise_account`` does to what a buyer types)."""
-    compact = func.upper(func.replace(func.replace(column, " ", ""), "-", ""))
-    domestic = and_(func.length(compact) == 26, func.substr(compact, 1, 1).between("0", "9"))
-    return case((domestic, literal("PL") + compact), else_=compact)
-
-
-def _accounts():
-    """Every (buyer, account) a claim or a payout names, normalised; erased ones left out."""
-    claims = select(Claim.buyer_id.label("buyer_id"),
-                    account_key(Claim.payout_account).label("account"))
-    payouts = select(Payout.buyer_id.label("buyer_id"),
-                     account_key(Payout.account).label("account"))
-    named = union(claims, payouts).subquery("named_accounts")
-    return (select(named.c.buyer_id, named.c.account).where(named.c.account != "")
-            .cte("accounts"))
 
 
 def _figures(since: datetime, buyer_id: int | None = None):
@@ -97,7 +75,7 @@ def _figures(since: datetime, buyer_id: int | None = None):
         .join(Order, Order.id == Discussion.order_id)
         .where(Discussion.opened_at >= since, *only(Discussion.buyer_id))
         .group_by(Discussion.buyer_id).cte("signal_discussions"))
-    accounts = _accounts()
+    accounts = named_accounts()
     mine, theirs = accounts.alias("mine"), accounts.alias("theirs")
     shared = (
         select(mine.c.buyer_id.label("buyer_id"),
@@ -203,10 +181,10 @@ def buyers_sharing_accounts_with(buyer_id: int) -> list[SharedAccount]:
     """Other people whose claims or payouts name a bank account this buyer's claims or
     payouts name (normalised), by account then by person.
 
-    The payout hold (claims.banking.buyers_sharing_account) answers the same question
-    for one account; at merge the two should become one query.
+    The payout hold (claims.banking.account_owners) asks the same of named_accounts for
+    the accounts of a page of payouts.
     """
-    accounts = _accounts()
+    accounts = named_accounts()
     mine, theirs = accounts.alias("mine"), accounts.alias("theirs")
     rows = db.session.execute(
         select(theirs.c.account, User.id, User.name).distinct()

@@ -391,3 +391,23 @@ def test_the_database_refuses_exporting_or_releasing_wrongly(shared, staff):
         text("UPDATE payouts SET state = 'failed' WHERE id = :id").bindparams(id=payout.id),
         "ck_payouts_")
 
+
+
+def test_an_account_named_in_another_buyers_claim_holds_the_payout_too(
+        approve, create_user, create_order, create_discussion, finance):
+    """One definition of who holds an account (claims.banking.named_accounts), for the
+    hold and the abuse signals: a claim still under review names its account as much as a
+    payout does, so a payout to it waits for a senior and the panel shows the same pair."""
+    from signals.queries import buyers_sharing_accounts_with
+
+    other = create_user("oskar@example.test", name="Oskar Other")
+    order = create_order(buyer=other)
+    create_discussion(order, age_hours=25)
+    file(order, payout_account=IBAN)  # filed, nobody has decided it yet
+    claim = approve()  # the first buyer's payout to the same account
+    assert banking.buyers_sharing_account(IBAN, buyer_id=claim.buyer_id) == [other.id]
+    assert [shared.user_id for shared in buyers_sharing_accounts_with(other.id)] == [
+        claim.buyer_id]
+    with pytest.raises(TransitionNotAllowed) as held:
+        services.export_payouts(finance)
+    assert held.value.code == "nothing_to_export"
