@@ -374,7 +374,11 @@ def test_claim_netted(cast, world, clock, lang, text):
     goto(staff, claim, "c-claim-answered")
     expect(staff.page.locator("[data-seller-answer]")).to_contain_text("Paczkę nadałem")
     staff.page.get_by_label(t("Approve: pay the claim's maximum"), exact=True).check()
-    submit(staff, staff.button(t("Issue the decision")), "c-approved")
+    submit(staff, staff.button(t("Issue the decision")), "c-confirm-approval")
+    # What it pays and to whom, before anything changes (issue 20).
+    expect(staff.page.locator("[data-confirm-approval]")).to_contain_text(seen["remaining"])
+    submit(staff, staff.page.locator("form:has(input[name='confirmed']) button"),
+           "c-approved")
     expect(staff.page.locator("[data-state]")).to_have_text(seen["approved"])
     expect(staff.page.locator("[data-decision]")).to_contain_text(seen["remaining"])
 

@@ -126,7 +126,11 @@ def test_claim(cast, world, clock, lang, text):
     staff.goto(claim, "claim-documents-arrived")
     expect(staff.link("wyciag.png")).to_be_visible()
     staff.page.get_by_label(t("Approve: pay the claim's maximum"), exact=True).check()
-    staff.submit(staff.button(t("Issue the decision")), "approved")
+    staff.submit(staff.button(t("Issue the decision")), "confirm-approval")
+    # What it pays and to whom, before anything changes (issue 20).
+    expect(staff.page.locator("[data-confirm-approval]")).to_contain_text("Barbara Kowalska")
+    staff.submit(staff.page.locator("form:has(input[name='confirmed']) button"),
+                 "approved")
     expect(staff.flash()).to_have_text(t("The decision was issued."))
     expect(staff.page.locator("[data-state]")).to_have_text(seen["approved"])
     decision = staff.page.locator("[data-decision]")
