@@ -41,6 +41,25 @@ class TransitionNotAllowed(DomainError):
     code = "transition_not_allowed"
 
 
+class AmountNotConfirmed(TransitionNotAllowed):
+    """What the person confirmed is not what the step would pay now (409, nothing changes):
+    the amount moved between the confirmation page and the click (a refund accepted, a
+    cap reached). Every money step with a confirmation page checks it."""
+
+    code = "amount_not_confirmed"
+
+    def __init__(self, amount: int, currency: str):
+        from flask_babel import get_locale
+
+        from arbiter.money import format_money
+
+        super().__init__(
+            gettext("This step pays %(amount)s, not the amount you confirmed. Check the "
+                    "amount and confirm again.",
+                    amount=format_money(amount, currency, str(get_locale() or "pl"))),
+            fields={"confirm_amount": [str(amount)]})
+
+
 class ConflictOfInterest(DomainError):
     """Staff acting on a case they are the buyer or the seller of (HTTP 403).
 

@@ -25,6 +25,7 @@ from arbiter import audit, clock, documents, handover
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import (
+    AmountNotConfirmed,
     ConflictOfInterest,
     DomainError,
     NotFound,
@@ -639,18 +640,6 @@ class BuyerCapReached(TransitionNotAllowed):
     """The policy's per-buyer cap leaves nothing (or less than the approval) to pay (409)."""
 
     code = "buyer_cap_reached"
-
-
-class AmountNotConfirmed(TransitionNotAllowed):
-    """What the person confirmed is not what the step would pay now (409, nothing changes)."""
-
-    code = "amount_not_confirmed"
-
-    def __init__(self, amount: int, currency: str):
-        super().__init__(
-            _("This step pays %(amount)s, not the amount you confirmed. Check the amount "
-              "and confirm again.", amount=format_money(amount, currency, _locale())),
-            fields={"confirm_amount": [str(amount)]})
 
 
 @dataclass(frozen=True)

@@ -449,12 +449,12 @@ def confirm_approval(claim_id: int):
 def send_back(claim_id: int):
     """Send the approval back to review with a reason (the first approver is told)."""
     claim = _visible_claim(claim_id)
-    if not claim.awaits_second_approval:
-        abort(409)  # nothing waits for a second approval: no page to show a form error on
     form = SendBackForm()
-    if not form.validate():
+    if not form.validate() and claim.awaits_second_approval:
         return _second_approval_page(claim, 422, send_back_form=form)
-    services.send_back(claim, current_user._get_current_object(), form.reason.data)
+    # The service refuses a party (403), a claim that waits for no second approval (409)
+    # and a reason too short (422): only an approval that waits has a page for the form.
+    services.send_back(claim, current_user._get_current_object(), form.reason.data or "")
     return done(url_for("claims.claim", claim_id=claim_id),
                 _("The approval was sent back to review; the first approver is told why."))
 

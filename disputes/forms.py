@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -76,4 +77,7 @@ class DecisionForm(FlaskForm):
                                         "Partial: between 0.01 and the order total."))
     rationale = TextAreaField(_l("Rationale"), validators=[
         DataRequired(), Length(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
+    # A verdict that moves money is confirmed on a page stating it first (issue 20).
+    confirmed = HiddenField()
+    confirm_amount = HiddenField()
     submit = SubmitField(_l("Issue the final verdict"))

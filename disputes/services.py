@@ -18,7 +18,7 @@ from accounts.roles import Role as StaffRole
 from arbiter import audit, clock, documents, handover
 from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionKind
-from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import AmountNotConfirmed, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload, check_uploads
 from arbiter.notifications import notify
@@ -447,24 +447,40 @@ def request_information(discussion: Discussion, staff: User, *, party: Party,
     return request
 
 
-def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int | None,
-           rationale: str) -> Discussion:
-    """The final verdict. Refund amounts are bounded by the order total."""
-    discussion = locked(Discussion, discussion.id)
+def verdict_terms(discussion: Discussion, staff: User, verdict: Verdict,
+                  amount: int | None) -> int:
+    """What the verdict would make the seller pay the buyer now (grosze, 0 for none), as
+    its confirmation page states it; checks who asks and the amount, changes nothing."""
     _require_handler(discussion, staff)
-    # The order too, before the state change's audit entry: the verdict's amount is
-    # counted against it (settlements.services, on lock order and the audit lock).
-    order = locked(Order, discussion.order_id)
-    rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
+    return _verdict_refund(discussion.order, verdict, amount)
+
+
+def _verdict_refund(order: Order, verdict: Verdict, amount: int | None) -> int:
     try:
-        refund = policy.verdict_amount(verdict.value, amount, order.total,
-                                       room=order.compensation_remaining)
+        return policy.verdict_amount(verdict.value, amount, order.total,
+                                     room=order.compensation_remaining)
     except ValueError as error:
         raise ValidationFailed(
             _("The amount must be between 0.01 and what the order may still refund "
               "(%(room)s).", room=ledger.format_money(
                   order.compensation_remaining, order.currency, ledger.current_locale())),
             code=str(error), fields={"amount": [str(error)]}) from None
+
+
+def decide(discussion: Discussion, staff: User, *, verdict: Verdict, amount: int | None,
+           rationale: str, confirm_amount: int | None = None) -> Discussion:
+    """The final verdict. Refund amounts are bounded by the order total. With
+    ``confirm_amount`` (what the confirmation page stated), a verdict that would now pay
+    anything else is refused (409) and changes nothing."""
+    discussion = locked(Discussion, discussion.id)
+    _require_handler(discussion, staff)
+    # The order too, before the state change's audit entry: the verdict's amount is
+    # counted against it (settlements.services, on lock order and the audit lock).
+    order = locked(Order, discussion.order_id)
+    rationale = _validate_text(rationale, "rationale", minimum=policy.RATIONALE_MIN)
+    refund = _verdict_refund(order, verdict, amount)
+    if confirm_amount is not None and confirm_amount != refund:
+        raise AmountNotConfirmed(refund, order.currency)
     _change_state(discussion, "decide", staff, Role.STAFF, note=rationale, verdict=verdict,
                   refund_amount=refund, rationale=rationale, decided_at=clock.now(),
                   decided_by=staff)

@@ -21,6 +21,7 @@ from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
+from arbiter.money import to_decimal_string
 from arbiter.validation import form_amount
 from arbiter.views import done
 from disputes import queries, services
@@ -448,16 +449,28 @@ def request_information(discussion_id: int):
 @bp.route("/discussions/<int:discussion_id>/decide", methods=["POST"])
 @role_required(StaffRole.ADVISOR)
 def decide(discussion_id: int):
-    """Issue the final verdict."""
+    """Issue the final verdict. One that makes the seller pay first shows how much, to whom
+    and by when (nothing changes); the confirmed post, carrying that amount, decides."""
     discussion = _visible_discussion(discussion_id)
     form = DecisionForm()
     if not form.validate():
         return _thread_page(discussion, 422, decision_form=form)
+    staff = current_user._get_current_object()
+    verdict = Verdict(form.verdict.data)
     try:
-        services.decide(discussion, current_user._get_current_object(),
-                        verdict=Verdict(form.verdict.data),
-                        amount=form_amount(form.amount.data, "amount"),
-                        rationale=form.rationale.data)
+        amount = form_amount(form.amount.data, "amount")
+        confirm_amount = None
+        if form.confirmed.data:
+            confirm_amount = form_amount(form.confirm_amount.data, "confirm_amount")
+        else:
+            refund = services.verdict_terms(discussion, staff, verdict, amount)
+            if refund:
+                return render_template(
+                    "disputes/confirm_verdict.html", d=discussion, form=form, refund=refund,
+                    due_days=ledger.terms().verdict_days,
+                    confirm_amount=to_decimal_string(refund))
+        services.decide(discussion, staff, verdict=verdict, amount=amount,
+                        rationale=form.rationale.data, confirm_amount=confirm_amount)
     except ValidationFailed as error:
         db.session.rollback()
         (form.amount if "amount" in error.fields else form.rationale).errors.append(

@@ -279,9 +279,21 @@ def test_staff_decides_with_a_rationale(client, auth, escalated, buyer, staff):
     out_of_range = client.post(f"/discussions/{escalated.id}/decide", data={
         "verdict": "partial", "amount": "0.00", "rationale": "x" * 30})
     assert out_of_range.status_code == 422
+    verdict = {"verdict": "partial", "amount": "50.00",
+               "rationale": "<b>Half</b> the price covers the visible damage."}
+    # First what it makes the seller pay and to whom; nothing changes yet (issue 20).
+    confirmation = client.post(f"/discussions/{escalated.id}/decide", data=verdict)
+    assert confirmation.status_code == 200
+    text = confirmation.text.replace("\xa0", " ")
+    assert "must pay PLN 50.00 to the buyer Barbara Buyer" in text
+    assert "Stefan Seller" in text and "14 days to pay" in text
+    db.session.expire_all()
+    assert db.session.get(Discussion, escalated.id).state is DiscussionState.ESCALATED
+    # The amount moved on (another figure confirmed): refused, nothing changes.
+    assert client.post(f"/discussions/{escalated.id}/decide", data={
+        **verdict, "confirmed": "1", "confirm_amount": "60.00"}).status_code == 409
     response = client.post(f"/discussions/{escalated.id}/decide", data={
-        "verdict": "partial", "amount": "50.00",
-        "rationale": "<b>Half</b> the price covers the visible damage."})
+        **verdict, "confirmed": "1", "confirm_amount": "50.00"})
     assert response.status_code == 302
     auth.logout()
     auth.login(buyer.email)

@@ -297,7 +297,10 @@ def test_promise_broken(cast, world, clock, lang, text):
     expect(staff.page.locator("main")).to_contain_text(seen["total"])
     staff.page.get_by_label(t("Partly in the buyer's favour"), exact=True).check()
     staff.field(t("Refund amount (PLN)")).fill("120.00")
-    submit(staff, staff.button(t("Issue the final verdict")), "b-decided")
+    submit(staff, staff.button(t("Issue the final verdict")), "b-confirm-verdict")
+    # How much the seller pays and to whom, before anything changes (issue 20).
+    expect(staff.page.locator("[data-confirm-verdict]")).to_contain_text("120")
+    submit(staff, staff.page.locator("form:has(input[name='confirmed']) button"), "b-decided")
     expect(staff.flash()).to_have_text(t("The verdict was issued."))
 
     due = _day(world.app, clock.now() + timedelta(days=14), lang)

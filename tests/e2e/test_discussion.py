@@ -144,7 +144,10 @@ def test_discussion(cast, world, clock, lang, text):
     staff.field(t("Refund amount (PLN)")).fill("80.00")
     staff.field(t("Rationale")).fill(
         "Klosz pękł w transporcie; kupujący zatrzymuje lampę, sprzedający zwraca 80 zł.")
-    staff.submit(staff.button(t("Issue the final verdict")), "decided")
+    staff.submit(staff.button(t("Issue the final verdict")), "confirm-verdict")
+    # How much the seller pays and to whom, before anything changes (issue 20).
+    expect(staff.page.locator("[data-confirm-verdict]")).to_contain_text("80")
+    staff.submit(staff.page.locator("form:has(input[name='confirmed']) button"), "decided")
     expect(staff.flash()).to_have_text(t("The verdict was issued."))
     expect(staff.page.locator("[data-state]")).to_have_text(seen["decided"])
     verdict = staff.page.locator(".card", has=staff.page.get_by_role("heading", name=t("Verdict")))

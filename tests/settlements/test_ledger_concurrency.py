@@ -134,8 +134,11 @@ def test_fifty_mixed_attempts_on_one_order_never_exceed_its_total(committed):
         elif number % 3 == 1:
             verdict = [{"verdict": "buyer_favour"}, {"verdict": "partial", "amount": "700.00"},
                        {"verdict": "partial", "amount": "300.00"}][number % 9 // 3]
+            # The confirmed post of the verdict form: the amount its confirmation states.
+            confirm = verdict.get("amount") or f"{TOTAL // 100}.{TOTAL % 100:02d}"
             attempts.append((judge.id, f"/discussions/{discussion_id}/decide",
-                             {**verdict, "rationale": rationale}))
+                             {**verdict, "rationale": rationale, "confirmed": "1",
+                              "confirm_amount": confirm}))
         else:
             decision = [{"decision": "approved"},
                         {"decision": "partially_approved", "amount": "700.00"},
