@@ -81,6 +81,7 @@ TIMELINE_LABELS = {
     "claim.mark_paid": _l("Compensation paid"),
     "claim.seller_answered": _l("The seller answered"),
     "claim.seller_answer_extended": _l("The seller's time to answer was extended"),
+    "claim.payout_account_corrected": _l("The buyer gave a corrected bank account"),
 }
 
 
