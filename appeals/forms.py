@@ -72,4 +72,7 @@ class DecisionForm(FlaskForm):
         _l("Rationale"), validators=[DataRequired(), Length(min=RATIONALE_MIN, max=20_000)],
         description=_l("At least %(num)d characters; answer the points of the appeal.",
                        num=RATIONALE_MIN))
+    # A decision that changes an amount is confirmed on a page stating it first (issue 20).
+    confirmed = HiddenField()
+    confirm_amount = HiddenField()
     submit = SubmitField(_l("Issue the appeal decision"))

@@ -42,7 +42,13 @@ from appeals.states import (
 )
 from arbiter import audit, clock, handover
 from arbiter.db import add_unless_taken, locked
-from arbiter.errors import ConflictOfInterest, NotFound, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import (
+    AmountNotConfirmed,
+    ConflictOfInterest,
+    NotFound,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from arbiter.extensions import db
 from arbiter.files import Upload, check_uploads
 from arbiter.notifications import notify
@@ -323,15 +329,44 @@ def mark_read(appeal: Appeal, staff: User, item: str) -> EvidenceRead:
     return read
 
 
+def decision_terms(appeal: Appeal, staff: User, outcome: Outcome, amount: int | None) -> int:
+    """The amount the decision would grant (grosze), as its confirmation page states it:
+    every check of :func:`decide` but the rationale's, and nothing changes."""
+    appeal, _money, granted = _checked(appeal, staff, Outcome(outcome), amount)
+    return granted
+
+
 def decide(appeal: Appeal, staff: User, *, outcome: Outcome, amount: int | None,
-           rationale: str) -> Appeal:
+           rationale: str, confirm_amount: int | None = None) -> Appeal:
     """The appeal decision: upheld, varied or overturned, with a rationale that answers the
     appeal. Only after the other party answered or their 72 h ran out, and once every piece
-    of the case's evidence is marked read. Money follows through the ledger."""
+    of the case's evidence is marked read. Money follows through the ledger. With
+    ``confirm_amount`` (what the confirmation page stated), a decision that would now grant
+    anything else is refused (409) and changes nothing."""
     from appeals.documents import issue_decision
-    from appeals.queries import unread_items
 
     outcome = Outcome(outcome)
+    appeal, money, granted = _checked(appeal, staff, outcome, amount)
+    rationale = checked_text(rationale, "rationale", minimum=RATIONALE_MIN, maximum=20_000)
+    if confirm_amount is not None and confirm_amount != granted:
+        raise AmountNotConfirmed(granted, appeal.order.currency)
+    now = clock.now()
+    MACHINE.change(appeal, OUTCOME_ACTIONS[outcome], actor=staff, audited=AUDITED,
+                   new_amount=granted, rationale=rationale, decided_at=now)
+    if granted != appeal.original_amount:
+        money.apply(appeal, granted, staff)
+    issue_decision(appeal, staff)
+    for party_id in (appeal.appellant_id, appeal.respondent_id):
+        notify(db.session.get(User, party_id), f"appeal.{outcome.value}", appeal)
+    return appeal
+
+
+def _checked(appeal: Appeal, staff: User, outcome: Outcome,
+             amount: int | None) -> tuple[Appeal, "_Money", int]:
+    """Lock the appeal and what its money may change, check who decides and when, and
+    compute the amount granted; nothing is written yet."""
+    from appeals.queries import unread_items
+
     appeal = locked(Appeal, appeal.id)
     _require_reviewer(appeal, staff)
     MACHINE.require(appeal.state, OUTCOME_ACTIONS[outcome])
@@ -348,7 +383,6 @@ def decide(appeal: Appeal, staff: User, *, outcome: Outcome, amount: int | None,
             _("Mark every piece of evidence read before deciding (%(count)d left).",
               count=len(unread)),
             code="evidence_unread", fields={"unread": unread})
-    rationale = checked_text(rationale, "rationale", minimum=RATIONALE_MIN, maximum=20_000)
     money = _Money.of(appeal)
     try:
         granted = policy.granted_after(outcome, original=appeal.original_amount, amount=amount,
@@ -361,14 +395,7 @@ def decide(appeal: Appeal, staff: User, *, outcome: Outcome, amount: int | None,
               max=ledger.format_money(money.ceiling, appeal.order.currency,
                                       ledger.current_locale())),
             code=str(error), fields={"amount": [str(error)]}) from None
-    MACHINE.change(appeal, OUTCOME_ACTIONS[outcome], actor=staff, audited=AUDITED,
-                   new_amount=granted, rationale=rationale, decided_at=now)
-    if granted != appeal.original_amount:
-        money.apply(appeal, granted, staff)
-    issue_decision(appeal, staff)
-    for party_id in (appeal.appellant_id, appeal.respondent_id):
-        notify(db.session.get(User, party_id), f"appeal.{outcome.value}", appeal)
-    return appeal
+    return appeal, money, granted
 
 
 # --- money ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import FileTooLarge, Upload
+from arbiter.money import to_decimal_string
 from arbiter.validation import form_amount
 from arbiter.views import done
 from claims.models import Claim
@@ -316,11 +317,23 @@ def decide(appeal_id: int):
     form = DecisionForm()
     if not form.validate():
         return _appeal_page(appeal, 422, decision_form=form)
+    staff = current_user._get_current_object()
+    outcome = Outcome(form.outcome.data)
     try:
-        services.decide(appeal, current_user._get_current_object(),
-                        outcome=Outcome(form.outcome.data),
-                        amount=form_amount(form.amount.data, "amount"),
-                        rationale=form.rationale.data)
+        amount = form_amount(form.amount.data, "amount")
+        confirm_amount = None
+        if form.confirmed.data:
+            confirm_amount = form_amount(form.confirm_amount.data, "confirm_amount")
+        else:
+            # A decision that moves money first shows how much and for whom; nothing
+            # changes until the confirmed post, carrying that amount.
+            granted = services.decision_terms(appeal, staff, outcome, amount)
+            if granted != appeal.original_amount:
+                return render_template(
+                    "appeals/confirm_decision.html", a=appeal, form=form, granted=granted,
+                    confirm_amount=to_decimal_string(granted))
+        services.decide(appeal, staff, outcome=outcome, amount=amount,
+                        rationale=form.rationale.data, confirm_amount=confirm_amount)
     except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error)

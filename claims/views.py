@@ -386,7 +386,8 @@ def decide(claim_id: int):
     if claim.state is ClaimState.AWAITING_SECOND_APPROVAL:
         return done(url_for("claims.claim", claim_id=claim_id),
                     _("Your approval of %(amount)s is recorded. It pays more than "
-                      "%(threshold)s, so another senior must confirm it before it is final.",
+                      "%(threshold)s, so a senior other than you must confirm it before it "
+                      "is final.",
                       amount=_money(claim.approved_amount, claim),
                       threshold=_money(services.second_approval_above(), claim)))
     return done(url_for("claims.claim", claim_id=claim_id), _("The decision was issued."))

@@ -276,7 +276,17 @@ def test_decide_opens_only_when_everything_is_read_then_varies_the_amount(
     invalid = client.post(f"/appeals/{appeal.id}/decide",
                           data={**decide, "rationale": "Too short."})
     assert invalid.status_code == 422
-    response = client.post(f"/appeals/{appeal.id}/decide", data=decide)
+    # First how the amount changes and who pays; nothing changes yet (issue 20).
+    confirmation = client.post(f"/appeals/{appeal.id}/decide", data=decide)
+    assert confirmation.status_code == 200
+    text = confirmation.text.replace("\xa0", " ")
+    assert "from PLN 50.00 to PLN 120.00" in text and "owes the buyer PLN 120.00" in text
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).state is AppealState.UNDER_REVIEW
+    assert client.post(f"/appeals/{appeal.id}/decide", data={
+        **decide, "confirmed": "1", "confirm_amount": "100.00"}).status_code == 409
+    response = client.post(f"/appeals/{appeal.id}/decide", data={
+        **decide, "confirmed": "1", "confirm_amount": "120.00"})
     assert response.status_code == 302
     db.session.expire_all()
     decided = db.session.get(Appeal, appeal.id)

@@ -375,7 +375,7 @@ def test_the_approval_form_confirms_the_amount_and_the_buyer_before_changing_any
                        headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert f"This approval pays PLN 5,000.00 to {buyer.name}." in _text(page)
-    assert "another senior must approve it too" in _text(page)
+    assert "a senior other than you must approve it too" in _text(page)
     assert _fresh(claim).state is ClaimState.UNDER_REVIEW
     assert db.session.scalar(select(func.count(AuditEntry.id))) == entries
     # A confirmation of another amount (the page was stale) is refused.
@@ -450,7 +450,7 @@ def test_the_claim_page_shows_the_approval_trail(client, auth, big_claim, staff,
     db.session.commit()
     auth.login(senior.email)
     page = _text(client.get(f"/claims/{claim.id}", headers={"Accept-Language": "en"}))
-    assert "another senior must confirm it before it is final" in page
+    assert "a senior other than them must confirm it before it is final" in page
     assert client.post(f"/claims/{claim.id}/second-approval/confirm",
                        data={"confirm_amount": "5000.00"}).status_code == 302
     page = _text(client.get(f"/claims/{claim.id}", headers={"Accept-Language": "en"}))

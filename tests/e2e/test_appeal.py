@@ -141,7 +141,12 @@ def test_appeal(cast, world, clock, lang, text):
     reviewer.page.get_by_label(t("Vary: a different amount"), exact=True).check()
     reviewer.field(t("New amount for the buyer (PLN)")).fill("150.00")
     reviewer.field(t("Rationale")).fill(RATIONALE)
-    reviewer.submit(reviewer.button(t("Issue the appeal decision")), "decided")
+    reviewer.submit(reviewer.button(t("Issue the appeal decision")), "confirm-decision")
+    # How the amount changes and who pays, before anything changes (issue 20).
+    expect(reviewer.page.locator("[data-confirm-appeal-decision]")).to_contain_text("150")
+    _narrow(reviewer, "confirm-decision-375")
+    reviewer.submit(reviewer.page.locator("form:has(input[name='confirmed']) button"),
+                    "decided")
     expect(reviewer.flash()).to_have_text(t("The appeal decision was issued."))
     expect(reviewer.page.locator("[data-state]")).to_have_text(seen["varied"])
     _narrow(reviewer, "decided-375")
