@@ -3,7 +3,7 @@ new recovery codes (see :mod:`accounts.second_factor`).
 
 A staff session that has not passed the second factor reaches only these pages and logout
 (:func:`accounts.second_factor.gate`). Wrong codes count against the same per-account
-budget as wrong passwords (:data:`second_factor_throttle`).
+budgets as wrong passwords (:mod:`accounts.throttle`).
 """
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,19 +12,12 @@ from flask_login import current_user, login_required
 
 from accounts import second_factor
 from accounts.forms import EnrolmentForm, RegenerateRecoveryCodesForm, SecondFactorForm
-from accounts.views import _login_attempt_key, _login_limit
+from accounts.throttle import sign_in_succeeded, sign_in_throttle
 from arbiter.errors import DomainError
-from arbiter.extensions import db, limiter
+from arbiter.extensions import db
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("second_factor", __name__)
-
-# The login's budget (scope "login", keyed by the account's e-mail), shared: a wrong code
-# costs what a wrong password costs, and once it is spent the code step answers 429 too.
-second_factor_throttle = limiter.shared_limit(
-    _login_limit, scope="login", key_func=_login_attempt_key, methods=["POST"],
-    deduct_when=lambda response: response.status_code >= 400)
-
 
 def _user():
     return current_user._get_current_object()
@@ -36,7 +29,7 @@ def _continue():
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
 @login_required
-@second_factor_throttle
+@sign_in_throttle
 def verify():
     """The second step of a staff member's sign-in: a code from the authenticator app or a
     recovery code; wrong and reused codes are refused (401) and count as failed logins."""
@@ -57,6 +50,7 @@ def verify():
             flash(_("You used a recovery code; %(count)d are left. Make new ones on your "
                     "account page if you are running out.",
                     count=second_factor.recovery_codes_left(user)), "warning")
+        sign_in_succeeded(user.email)
         flash(_("Welcome back, %(name)s.", name=user.name), "success")
         return _continue()
     status = 422 if form.is_submitted() else 200
@@ -79,7 +73,7 @@ def _enrolment_page(form, status: int = 200):
 
 @bp.route("/account/second-factor", methods=["GET", "POST"])
 @login_required
-@second_factor_throttle
+@sign_in_throttle
 def enrol():
     """Set up the authenticator app: its QR code (drawn here) and secret, then a code from
     it; the ten recovery codes are shown once, on the answer."""
@@ -98,6 +92,7 @@ def enrol():
             db.session.rollback()
             form.code.errors.append(refusal.message)
             return _enrolment_page(form, 422)
+        sign_in_succeeded(user.email)
         flash(_("Your authenticator app is set up. You will be asked for a code each time "
                 "you log in."), "success")
         return render_template("accounts/recovery_codes.html", codes=codes,
@@ -118,7 +113,7 @@ def start_enrolment():
 
 @bp.route("/account/second-factor/recovery-codes", methods=["GET", "POST"])
 @login_required
-@second_factor_throttle
+@sign_in_throttle
 def regenerate_recovery_codes():
     """Ten new recovery codes for a current code from the app, shown once; the old ones stop
     working. A wrong code is refused (401) and counts as a failed login."""

@@ -17,41 +17,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from accounts import deletion, exports, second_factor, services
 from accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegistrationForm
+from accounts.throttle import sign_in_succeeded, sign_in_throttle
 from arbiter.errors import ValidationFailed
-from arbiter.extensions import db, limiter
+from arbiter.extensions import db
 from arbiter.storage import send_download
 from arbiter.urls import safe_next_url
 
 bp = Blueprint("accounts", __name__)
-
-
-def _login_attempt_key() -> str:
-    """Throttle per account (the e-mail typed), not per IP: a botnet cannot spread out.
-
-    The browser's form and the API's JSON (``POST /api/v1/auth/tokens``) count together,
-    and so do the codes of a staff member's second step (whose form has no e-mail: the
-    session's account is the one being logged in).
-    """
-    email = request.form.get("email")
-    if email is None and request.is_json:
-        body = request.get_json(silent=True)
-        email = body.get("email") if isinstance(body, dict) else None
-    if email is None and current_user.is_authenticated:
-        email = current_user.email
-    return "login:" + services.normalise_email(email if isinstance(email, str) else "")
-
-
-def _login_limit() -> str:
-    return f"{int(current_app.config['LOGIN_ATTEMPTS_PER_MINUTE'])} per minute"
-
-
-def _failed_login(response) -> bool:
-    return response.status_code not in (201, 302)  # 302: browser login, 201: API token
-
-
-# One budget per account for every way of logging in (browser form and API token).
-login_throttle = limiter.shared_limit(_login_limit, scope="login", key_func=_login_attempt_key,
-                                      methods=["POST"], deduct_when=_failed_login)
 
 
 def _begin_session(user, second_factor_at=None) -> None:
@@ -62,7 +34,7 @@ def _begin_session(user, second_factor_at=None) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_throttle
+@sign_in_throttle
 def login():
     """Log in with e-mail and password; the same message for every failure."""
     if current_user.is_authenticated:
@@ -74,6 +46,7 @@ def login():
             _begin_session(user)
             if second_factor.required(user):  # staff: a code before the session counts
                 return second_factor.second_step(user, request.args.get("next"))
+            sign_in_succeeded(user.email)
             flash(_("Welcome back, %(name)s.", name=user.name), "success")
             return redirect(safe_next_url(request.args.get("next")) or url_for("core.index"))
         form.password.errors.append(_("Unknown e-mail address or wrong password."))

@@ -24,7 +24,11 @@ DEFAULTS = {
     "STORAGE_DIR": None,  # default: <instance>/storage
     "DEFAULT_LOCALE": "pl",
     "SESSION_LIFETIME_DAYS": 14,
-    "LOGIN_ATTEMPTS_PER_MINUTE": 5,
+    # Sign-in attempts (accounts.throttle): growing waits per account at one address, and a
+    # budget per address across accounts against spraying. Every attempt counts until a
+    # sign-in completes, which clears its account's windows at that address.
+    "LOGIN_LIMITS_PER_ACCOUNT_AND_ADDRESS": "5 per minute; 10 per 15 minutes; 20 per day",
+    "LOGIN_LIMITS_PER_ADDRESS": "20 per minute; 200 per hour",
     "PAGE_SIZE": 20,
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)

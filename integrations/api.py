@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from accounts import second_factor
 from accounts import services as accounts
-from accounts.views import login_throttle
+from accounts.throttle import sign_in_succeeded, sign_in_throttle
 from arbiter.api import Blueprint as ApiBlueprint
 from arbiter.api import InSchema, OutSchema
 from arbiter.errors import DomainError
@@ -51,7 +51,7 @@ class TokenOut(OutSchema):
 
 
 @blp.route("/auth/tokens", methods=["POST"])
-@login_throttle
+@sign_in_throttle
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenOut)
 def create_token(data):
@@ -76,6 +76,7 @@ def create_token(data):
             raise second_factor.CodeRefused(refusal.message,
                                             fields={"otp": ["refused"]}) from None
     issued = tokens.issue_user_token(user, data["name"])
+    sign_in_succeeded(user.email)
     return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.row.expires_at}
 
 

@@ -47,10 +47,11 @@ def _all_at_once(app, cookies: list[str], code: str) -> list[int]:
 @pytest.fixture
 def generous_throttle(committed):
     """Room for every refusal below (the throttle has tests of its own)."""
-    before = committed.config["LOGIN_ATTEMPTS_PER_MINUTE"]
-    committed.config["LOGIN_ATTEMPTS_PER_MINUTE"] = 1000
+    names = ("LOGIN_LIMITS_PER_ACCOUNT_AND_ADDRESS", "LOGIN_LIMITS_PER_ADDRESS")
+    before = {name: committed.config[name] for name in names}
+    committed.config.update(dict.fromkeys(names, "1000 per minute"))
     yield committed
-    committed.config["LOGIN_ATTEMPTS_PER_MINUTE"] = before
+    committed.config.update(before)
 
 
 def _staff():

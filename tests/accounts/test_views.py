@@ -74,6 +74,47 @@ def test_sixth_failed_attempt_in_a_minute_is_429_even_with_the_right_password(au
     assert auth.login("other@example.test", "wrong password!").status_code == 401
 
 
+def _from(client, address: str):
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_someone_guessing_from_elsewhere_does_not_lock_the_owner_out(app, client, auth, buyer):
+    attacker = _from(app.test_client(), "203.0.113.66")
+    for _ in range(8):
+        attacker.post("/login", data={"email": buyer.email, "password": "guess guess!"})
+    assert attacker.post("/login", data={"email": buyer.email, "password": PASSWORD}
+                         ).status_code == 429
+    assert auth.login(buyer.email, PASSWORD).status_code == 302  # the owner, at home
+
+
+def test_one_address_spraying_a_password_over_many_accounts_is_throttled(app, create_user):
+    sprayer = _from(app.test_client(), "198.51.100.7")
+    victims = [create_user() for _ in range(21)]
+    statuses = [sprayer.post("/login", data={"email": victim.email, "password": "Summer2026!"}
+                             ).status_code for victim in victims]
+    assert statuses == [401] * 20 + [429], statuses
+    # ...while another address signs in to one of those accounts as usual.
+    assert _from(app.test_client(), "192.0.2.10").post(
+        "/login", data={"email": victims[-1].email, "password": PASSWORD}).status_code == 302
+
+
+def test_the_wait_grows_with_the_failures(auth, buyer, time_machine):
+    time_machine.move_to("2026-06-01T10:00:00Z", tick=False)
+    for _ in range(5):
+        auth.login(buyer.email, "wrong password!")
+    assert auth.login(buyer.email).status_code == 429
+    time_machine.move_to("2026-06-01T10:01:01Z", tick=False)  # a minute: five more tries
+    for _ in range(5):
+        assert auth.login(buyer.email, "wrong password!").status_code == 401
+    # Ten in a quarter of an hour: another minute is no longer enough...
+    time_machine.move_to("2026-06-01T10:02:01Z", tick=False)
+    assert auth.login(buyer.email).status_code == 429
+    # ...the quarter of an hour is.
+    time_machine.move_to("2026-06-01T10:15:01Z", tick=False)
+    assert auth.login(buyer.email).status_code == 302
+
+
 def test_the_throttle_lifts_after_a_minute(auth, buyer, time_machine):
     time_machine.move_to("2026-06-01T10:00:00Z", tick=False)
     for _ in range(5):
@@ -87,6 +128,16 @@ def test_successful_logins_do_not_count_towards_the_limit(auth, buyer):
     for _ in range(7):
         assert auth.login(buyer.email).status_code == 302
         auth.logout()
+
+
+def test_a_successful_login_forgives_the_typos_before_it(auth, buyer):
+    for _ in range(4):
+        assert auth.login(buyer.email, "wrong password!").status_code == 401
+    assert auth.login(buyer.email).status_code == 302
+    auth.logout()
+    for _ in range(4):
+        assert auth.login(buyer.email, "wrong password!").status_code == 401
+    assert auth.login(buyer.email).status_code == 302
 
 
 def test_replayed_cookie_after_logout_is_refused(app, auth, client, buyer):
