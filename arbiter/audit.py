@@ -2,16 +2,24 @@
 
 Each row stores ``hash = SHA-256(prev_hash + canonical JSON of its content)``. Changing,
 deleting or reordering any row breaks the chain at that row, which :func:`verify` finds.
-On PostgreSQL a trigger refuses UPDATE and DELETE (see the migration); the ORM refuses
-them too, on every engine.
+On PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE (see the migrations); the ORM
+refuses them too, on every engine.
+
+A chain cannot show that rows were removed from its *end*: what is left is still a valid
+chain. ``flask audit verify`` therefore keeps an anchor outside the database (a small JSON
+file, ``AUDIT_ANCHOR_FILE``) naming the newest entry it verified, and the next run fails if
+that entry is gone or changed. The signed checkpoints of the transparency log will take
+this role; until then, keep the file on storage the database's administrators cannot write.
 """
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, String, Text, func, select, text
@@ -152,3 +160,55 @@ def _iterate(session: Session, batch: int) -> Iterator[AuditEntry]:
 
 def count(session: Session | None = None) -> int:
     return (session or db.session).scalar(select(func.count(AuditEntry.id))) or 0
+
+
+# --- the anchor: the newest entry a verification saw -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Anchor:
+    entry_id: int
+    hash: str
+    entries: int
+
+
+def latest_anchor(session: Session | None = None) -> Anchor | None:
+    """The newest entry now, as the next verification's anchor (None: an empty log)."""
+    session = session or db.session
+    newest = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    if newest is None:
+        return None
+    return Anchor(newest.id, newest.hash, count(session))
+
+
+def check_anchor(anchor: Anchor, session: Session | None = None) -> BrokenLink | None:
+    """The entry an earlier verification ended on must still be there, unchanged."""
+    session = session or db.session
+    kept = session.scalar(select(AuditEntry.hash).where(AuditEntry.id == anchor.entry_id))
+    if kept is None:
+        return BrokenLink(anchor.entry_id, f"entry {anchor.entry_id}, the newest at the last "
+                          f"verification ({anchor.entries} entries), is gone: entries were "
+                          "removed from the end of the log or the log was emptied")
+    if kept != anchor.hash:
+        return BrokenLink(anchor.entry_id, "the newest entry at the last verification has "
+                          "another hash now: the log was rewritten from there on")
+    return None
+
+
+def read_anchor(path: Path) -> Anchor | None:
+    if not path.exists():
+        return None
+    return Anchor(**json.loads(path.read_text()))
+
+
+def write_anchor(path: Path, anchor: Anchor) -> None:
+    """Replace the anchor file atomically (a crash leaves the old one or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w") as handle:
+        json.dump(asdict(anchor), handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)

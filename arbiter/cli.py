@@ -1,6 +1,8 @@
 import sys
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from arbiter import audit
@@ -11,13 +13,18 @@ audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 @audit_cli.command("verify")
 def verify_command() -> None:
-    """Check every link of the audit chain; print OK or the first broken row."""
-    broken = audit.verify()
-    if broken is None:
-        click.echo(f"OK: {audit.count()} entries, chain intact")
-        return
-    click.echo(f"BROKEN at entry {broken.entry_id}: {broken.reason}", err=True)
-    sys.exit(1)
+    """Check every link of the audit chain, and that the newest entry of the last run is
+    still there (the anchor file); print OK or the first broken row."""
+    anchor_file = Path(current_app.config["AUDIT_ANCHOR_FILE"])
+    anchor = audit.read_anchor(anchor_file)
+    broken = audit.verify() or (anchor and audit.check_anchor(anchor))
+    if broken:
+        click.echo(f"BROKEN at entry {broken.entry_id}: {broken.reason}", err=True)
+        sys.exit(1)
+    newest = audit.latest_anchor()
+    if newest is not None:
+        audit.write_anchor(anchor_file, newest)
+    click.echo(f"OK: {audit.count()} entries, chain intact")
 
 
 @click.command("seed")

@@ -33,6 +33,7 @@ DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
     "MAIL_DIR": None,
+    "AUDIT_ANCHOR_FILE": None,  # default: <instance>/audit-anchor.json
     "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
     "SUPPORT_EMAIL": "support@arbiter.test",  # privacy page: corrections, objections
     "SMTP_HOST": None,
@@ -116,6 +117,10 @@ def load(app, overrides: dict | None) -> None:
 
     config["MAIL_BACKEND"] = config["MAIL_BACKEND"] or ("smtp" if config["SMTP_HOST"] else "file")
     config["MAIL_DIR"] = config["MAIL_DIR"] or str(instance / "mail")
+    # Where `flask audit verify` keeps the newest entry it verified (arbiter.audit): outside
+    # the database, so that removing the log's newest rows is found.
+    config["AUDIT_ANCHOR_FILE"] = config.get("AUDIT_ANCHOR_FILE") or str(
+        instance / "audit-anchor.json")
 
     config["RATELIMIT_STORAGE_URI"] = (
         config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from arbiter import create_app
 from arbiter.extensions import db, limiter
+from tests.database import empty_tables
 
 pytest_plugins = ["tests.factories", "tests.api_fixtures"]
 
@@ -162,6 +163,7 @@ def database_url(request, tmp_path_factory) -> str:
 def app(database_url, tmp_path_factory):
     config = _base_config(database_url)
     config["STORAGE_DIR"] = str(tmp_path_factory.mktemp("storage"))
+    config["AUDIT_ANCHOR_FILE"] = str(tmp_path_factory.mktemp("audit") / "anchor.json")
     app = create_app(config)
     app.test_client_class = FreshContextClient
     # A template that names something its view did not give fails the test, not the page.
@@ -218,7 +220,7 @@ def committed(app, database_url):
         tables = ", ".join(table.name for table in db.metadata.sorted_tables
                            if table.name not in SEEDED_BY_MIGRATIONS)
         with db.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            empty_tables(connection, tables)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from orders.states import PaymentMethod
 from settlements.models import Settlement
 from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
+from tests.database import empty_tables
 from tests.factories import PASSWORD, logged_in
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
@@ -209,5 +210,5 @@ def test_concurrent_approvals_for_one_buyer_never_exceed_the_per_buyer_cap(commi
         tables = ", ".join(table.name for table in db.metadata.sorted_tables
                            if table.name != "policy_versions")
         with db.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            empty_tables(connection, tables)
             connection.execute(text("DELETE FROM policy_versions WHERE code = '2019-CAP'"))
