@@ -4,7 +4,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import Flask, has_request_context
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_timedelta,
+    get_locale,
+    gettext,
+)
 from markupsafe import Markup, escape
 
 from arbiter import clock
@@ -62,6 +69,13 @@ def register_template_helpers(app: Flask) -> None:
             f'<time datetime="{iso}">{shown}</time>\n<span class="{style}" '
             f'data-countdown-to="{iso}" data-left="{left}" data-overdue="{overdue_by}">'
             f'({text.format(h=hours, m=minutes)})</span>')
+
+    @app.template_global()
+    def waited(since: datetime, now: datetime) -> str:
+        """How long something has waited, in the reader's language: hours up to two days
+        ("30 hours"), then days; staff triage by it, so a day is not rounded up from 21 h."""
+        return format_timedelta(now - clock.ensure_aware(since), threshold=2,
+                                granularity="hour")
 
     @app.template_filter("chunked")
     def chunked(value: str, size: int = 16) -> str:

@@ -24,18 +24,19 @@ from orders.models import Order, not_a_party
 
 def escalation_queue(viewer, *, reason: Reason | None = None,
                      older_than_hours: int | None = None, cursor: str | None = None,
-                     limit: int = 20) -> Page:
-    """Escalated discussions, oldest escalation first, with their order, their advisor and
-    their information requests (the queue shows whether one is unanswered), but none that
-    ``viewer`` bought or sold in: staff do not handle their own cases
-    (``orders.policy.conflicted``)."""
+                     longest_waiting_first: bool = True, limit: int = 20) -> Page:
+    """Escalated discussions, the longest waiting first (or the newest first), with their
+    order, their advisor and their information requests (the queue shows whether one is
+    unanswered), but none that ``viewer`` bought or sold in: staff do not handle their own
+    cases (``orders.policy.conflicted``)."""
+    key = (Discussion.escalated_at, Discussion.id)
     statement = (
         select(Discussion)
         .where(Discussion.state == _literal("escalated", DiscussionState.ESCALATED.value),
                not_a_party(viewer.id, Discussion))
         .options(joinedload(Discussion.order), joinedload(Discussion.assigned_staff),
                  selectinload(Discussion.information_requests))
-        .order_by(Discussion.escalated_at, Discussion.id)
+        .order_by(*(key if longest_waiting_first else (column.desc() for column in key)))
     )
     if reason is not None:
         statement = statement.where(Discussion.reason == reason)
@@ -44,7 +45,8 @@ def escalation_queue(viewer, *, reason: Reason | None = None,
             Discussion.escalated_at <= clock.now() - timedelta(hours=older_than_hours))
     after = parse_cursor(cursor)
     if after:
-        statement = statement.where(tuple_(Discussion.escalated_at, Discussion.id) > after)
+        statement = statement.where(
+            tuple_(*key) > after if longest_waiting_first else tuple_(*key) < after)
     return page_of(statement, "escalated_at", limit)
 
 

@@ -394,17 +394,22 @@ def download(discussion_id: int, attachment_id: int):
 @bp.route("/staff/escalations")
 @role_required(StaffRole.ADVISOR)
 def queue():
-    """Escalated discussions, oldest first, without my own cases; filter by reason and age."""
+    """Escalated discussions, the longest waiting first (``?sort=newest``: the newest), without
+    my own cases; filter by reason and age."""
     reason = request.args.get("reason") or None
     age = request.args.get("older_than", type=int)
+    sort = request.args.get("sort", "longest")
     try:
         reason_filter = Reason(reason) if reason else None
     except ValueError:
         abort(422)
+    if sort not in ("longest", "newest"):
+        abort(422)
     page = queries.escalation_queue(current_user, reason=reason_filter, older_than_hours=age,
-                                    cursor=request.args.get("after"))
+                                    cursor=request.args.get("after"),
+                                    longest_waiting_first=sort == "longest")
     return render_template("disputes/queue.html", page=page, reason=reason, older_than=age,
-                           now=clock.now())
+                           sort=sort, now=clock.now())
 
 
 @bp.route("/discussions/<int:discussion_id>/take", methods=["POST"])

@@ -245,6 +245,30 @@ def test_staff_queue_oldest_first_filtered_and_staff_only(client, auth, buyer, s
     assert f">#{older.id}<" in aged and f">#{newer.id}<" not in aged
 
 
+def test_staff_queue_says_how_long_each_case_has_waited_and_sorts_by_it(
+        client, auth, buyer, staff, create_discussion, time_machine):
+    time_machine.move_to("2026-06-01T08:00:00Z", tick=False)
+    waited_long = create_discussion(buyer=buyer, age_hours=25)
+    services.escalate(waited_long, buyer, "The seller went quiet.")
+    db.session.commit()
+    time_machine.move_to("2026-06-02T11:00:00Z", tick=False)
+    just_now = create_discussion(buyer=buyer, age_hours=25)
+    services.escalate(just_now, buyer, "The seller went quiet too.")
+    db.session.commit()
+    time_machine.move_to("2026-06-02T14:00:00Z", tick=False)
+    auth.login(staff.email)
+
+    page = client.get("/staff/escalations").text
+    assert page.index(f">#{waited_long.id}<") < page.index(f">#{just_now.id}<")
+    assert "30 hours" in page and "3 hours" in page
+    newest = client.get("/staff/escalations?sort=newest").text
+    assert newest.index(f">#{just_now.id}<") < newest.index(f">#{waited_long.id}<")
+    assert 'aria-sort="ascending"' in newest
+    polish = client.get("/staff/escalations", headers={"Accept-Language": "pl"}).text
+    assert "30 godzin" in polish and "3 godziny" in polish
+    assert client.get("/staff/escalations?sort=sideways").status_code == 422
+
+
 def test_taking_a_taken_case_says_who_has_it(client, auth, escalated, staff, create_user):
     other = create_user(is_staff=True, name="Olga Other")
     services.take_case(escalated, other)
