@@ -153,6 +153,11 @@ class Discussion(PrimaryKey, Timestamps, Base):
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    def offer_made_in(self, entry_id: int) -> "Offer | None":
+        """The offer an ``offer`` entry of the thread made: the thread shows what became of
+        it, so that a replaced or answered offer does not read as if it were still open."""
+        return next((offer for offer in self.offers if offer.entry_id == entry_id), None)
+
     def role_of(self, user) -> Role | None:
         if not getattr(user, "is_authenticated", False):
             return None

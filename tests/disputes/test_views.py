@@ -175,6 +175,32 @@ def test_escalation_needs_a_reason(client, auth, buyer, create_discussion):
     assert response.status_code == 422
 
 
+def test_the_thread_says_what_became_of_each_offer(client, auth, buyer, seller,
+                                                   create_discussion):
+    from disputes.states import OfferKind
+
+    discussion = create_discussion(buyer=buyer, seller=seller)
+    first = services.make_offer(discussion, seller, kind=OfferKind.REPAIR)
+    second = services.make_offer(discussion, seller, kind=OfferKind.REPLACEMENT)
+    db.session.commit()
+    auth.login(buyer.email)
+
+    def fate(offer) -> str:
+        page = client.get(f"/discussions/{discussion.id}").text
+        entry = page[page.index(f'id="entry-{offer.entry_id}"'):]
+        return entry[:entry.index("</li>")]
+
+    assert "replaced by a later offer" in fate(first)
+    assert "open: answer it below" in fate(second) and "replaced" not in fate(second)
+    services.decline_offer(discussion, buyer, second.id)
+    db.session.commit()
+    assert "declined" in fate(second) and "open: answer it below" not in fate(second)
+    third = services.make_offer(discussion, seller, kind=OfferKind.REPAIR)
+    services.withdraw(discussion, buyer)
+    db.session.commit()
+    assert "expired: the discussion moved on" in fate(third)
+
+
 def test_seller_answers_offers_and_buyer_accepts(client, auth, buyer, seller,
                                                  create_discussion):
     discussion = create_discussion(buyer=buyer, seller=seller)
