@@ -59,7 +59,7 @@ class Chart:
     kind: str  # "bar" or "line"
     x_labels: list[str]
     series: list[tuple[str, list[float | int | None]]]
-    y_format: Callable[[float], str]
+    y_format: Callable[[float], str]  # the axis's labels
     table_header: list[str]
     table_rows: list[list[str]]
     csv_header: list[str]
@@ -67,6 +67,9 @@ class Chart:
     headline: str = ""
     reference: tuple[str, float] | None = None
     y_range: tuple[float, float] | None = None
+    # Each point's own text (what the table says); None: as the axis (y_format).
+    value_format: Callable[[float], str] | None = None
+    counts: bool = False  # whole numbers: the axis gets whole-number ticks only
     extra: dict = field(default_factory=dict)
 
 
@@ -102,6 +105,11 @@ def _total(rates: list[Rate]) -> Rate:
     return Rate(sum(r.numerator for r in rates), sum(r.denominator for r in rates))
 
 
+def _axis_percent(value: float) -> str:
+    """An axis tick: only the digits it needs ("40 %", "0,0036 %"); points carry all."""
+    return f"{format_decimal(Decimal(str(value)), format='#,##0.####')} %"
+
+
 def _plotted(share: Decimal | None) -> float | None:
     # A float only to place a point on the drawing; every number shown is the Decimal.
     return None if share is None else float(share)
@@ -115,7 +123,7 @@ def opened_per_day(period: Period, now: datetime) -> Chart:
     counts = discussion_queries.opened_per_bucket(buckets)
     total = sum(counts)
     return Chart(
-        key="opened_per_day", title=_("Discussions opened per day"),
+        key="opened_per_day", counts=True, title=_("Discussions opened per day"),
         note=_("Calendar days in Warsaw."), kind="bar",
         x_labels=[_short_day(b.label) for b in buckets],
         series=[(_("Discussions"), counts)],
@@ -140,8 +148,8 @@ def _rate_chart(key: str, title: str, note: str, period: Period, rates: list[Rat
         key=key, title=title, note=note, kind="line",
         x_labels=[_short_day(b.label) for b in buckets],
         series=[(title, [_plotted(s) for s in shares])],
-        y_format=lambda v: format_percent(Decimal(str(v)).normalize(),
-                                          0 if places == 1 else places),
+        y_format=_axis_percent,
+        value_format=lambda v: format_percent(Decimal(str(v)), places),
         table_header=[_("Week from"), names[0], names[1], _("Share")],
         table_rows=[[_day(b.label), format_decimal(r.denominator), format_decimal(r.numerator),
                      format_percent(s, places)] for b, r, s in zip(buckets, rates, shares,
@@ -186,7 +194,7 @@ def escalations_by_age(period: Period, now: datetime) -> Chart:
     labels = [str(AGE_LABELS[bucket]) for bucket, _after, _before in thresholds]
     total = sum(counts)
     return Chart(
-        key="escalations_by_age", title=_("Escalations waiting, by age"),
+        key="escalations_by_age", counts=True, title=_("Escalations waiting, by age"),
         note=_("Escalations in the staff queue now, by time since the buyer asked for help; "
                "the period does not apply."), kind="bar",
         x_labels=labels, series=[(_("Escalations"), counts)],
@@ -207,7 +215,7 @@ def claims_by_state(period: Period, now: datetime) -> Chart:
     values = [counts[state] for state in states]
     total = sum(values)
     return Chart(
-        key="claims_by_state", title=_("Claims by state"),
+        key="claims_by_state", counts=True, title=_("Claims by state"),
         note=_("Claims submitted in the period, by their state now."), kind="bar",
         x_labels=labels, series=[(_("Claims"), values)],
         y_format=lambda v: format_decimal(v, format="#,##0"),
@@ -276,31 +284,53 @@ def to_csv(chart: Chart) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+# The page shows a chart about 600 px wide at 1280 px (half the content width), so it is
+# drawn at that size, with its text at 13-14 px: drawn at 800 px and scaled down, pygal's
+# default 10 px labels came out at about 6 px.
+WIDTH, HEIGHT = 600, 320
+MOST_X_LABELS = 8  # rotated 45 degrees, this many "12 Mar" labels never touch at 600 px
+FONT = 14
 STYLE = Style(
     background="#ffffff", plot_background="#ffffff", foreground="#212529",
     foreground_strong="#212529", foreground_subtle="#6c757d",
     font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     colors=("#0d6efd", "#dc3545", "#198754", "#fd7e14"), opacity="0.9",
     opacity_hover="0.9", transition="none",
+    label_font_size=FONT - 1, major_label_font_size=FONT - 1, legend_font_size=FONT,
+    value_font_size=FONT, value_label_font_size=FONT, tooltip_font_size=FONT,
+    no_data_font_size=FONT + 2,
 )
 
 
+def whole_number_ticks(highest: int, most: int = 6) -> list[int]:
+    """Axis ticks for counts: 0 up to at least ``highest`` in whole steps, at most ``most``
+    of them (pygal's own ticks for small counts are 0, 0.5, 1, ... which read 0, 0, 1)."""
+    step = max(1, -(-highest // (most - 1)))
+    return list(range(0, max(highest, 1) + step, step))
+
+
 def _config(chart: Chart) -> dict:
-    many = len(chart.x_labels) > 16
+    count = len(chart.x_labels)
+    many = count > MOST_X_LABELS
+    point_text = chart.value_format or chart.y_format
     options = {
         "js": [],  # no pygal.js from a CDN (and no script at all, see _clean)
-        "style": STYLE, "width": 800, "height": 320, "show_legend": bool(chart.reference),
-        "legend_at_bottom": True, "x_label_rotation": 30 if many else 0,
+        "style": STYLE, "width": WIDTH, "height": HEIGHT, "show_legend": bool(chart.reference),
+        "legend_at_bottom": True, "x_label_rotation": 45 if many else 0,
         "show_minor_x_labels": not many, "truncate_label": -1, "truncate_legend": -1,
         "no_data_text": _("No data"),
-        "value_formatter": lambda v: "" if v is None else chart.y_format(v),
+        "value_formatter": lambda v: "" if v is None else chart.y_format(v),  # the axis
+        "formatter": lambda v: "" if v is None else point_text(v),  # each point
         "print_values": False, "show_y_guides": True, "include_x_axis": True,
         "title": None,
     }
     if many:
-        options["x_labels_major_every"] = max(1, len(chart.x_labels) // 12)
+        options["x_labels_major_every"] = -(-count // MOST_X_LABELS)
     if chart.y_range:
         options["range"] = chart.y_range
+    if chart.counts:
+        highest = max((v for _name, values in chart.series for v in values if v), default=0)
+        options["y_labels"] = whole_number_ticks(int(highest))
     return options
 
 

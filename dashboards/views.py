@@ -79,7 +79,8 @@ def overview():
         "dashboards/charts.html", errors={}, values=_period_args(period),
         period_start=format_date(period.start, "long"),
         period_end=format_date(period.end, "long"),
-        charts=[builder(period, now) for builder in charts.CHARTS.values()])
+        charts=[builder(period, now) for builder in charts.CHARTS.values()],
+        chart_size=(charts.WIDTH, charts.HEIGHT))
 
 
 @bp.route("/staff/dashboard/charts/<chart>.svg")

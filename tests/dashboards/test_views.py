@@ -279,3 +279,50 @@ def test_staff_only(client, auth, buyer, seller, path):
         auth.login(user.email)
         assert client.get(path).status_code == 403
         auth.logout()
+
+
+def _plotted_values(svg: str) -> list[str]:
+    """The value pygal writes beside each point or bar it draws (its tooltip text)."""
+    return re.findall(r'<desc class="value">([^<]*)</desc>', svg)
+
+
+def _y_labels(svg: str) -> list[str]:
+    axis = svg[svg.index('class="axis y'):]
+    axis = axis[:axis.index('</g></g>') if '</g></g>' in axis else len(axis)]
+    return re.findall(r"<text[^>]*>([^<]*)</text>", axis)
+
+
+@pytest.mark.parametrize("chart", ["opened_per_day", "no_intervention", "on_time",
+                                   "claims_by_state", "paid_per_week", "paid_per_orders"])
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_each_chart_plots_the_figures_of_its_table(client, auth, staff, paid_claims,
+                                                   discussions, chart, language):
+    """What the drawing shows at each point is what the table below it says, and its axis
+    has no label twice (small counts drew 0, 0, 1, 1, 2)."""
+    auth.login(staff.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    query = "from=2026-02-23&to=2026-03-11"
+    section = _section(client.get(f"/staff/dashboard/charts?{query}").text, chart)
+    rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", section, re.S)
+    last_cells = [re.findall(r'<td class="text-end">([^<]*)</td>', row)[-1] for row in rows]
+    svg = client.get(f"/staff/dashboard/charts/{chart}.svg?{query}").text
+    plotted = _plotted_values(svg)
+    # A week without a denominator is "—" in the table and no point on the line.
+    assert plotted == [cell for cell in last_cells if cell != "—"]
+    labels = _y_labels(svg)
+    assert len(labels) == len(set(labels)), labels
+
+
+def test_a_month_of_days_labels_at_most_eight_of_them_at_a_readable_size(
+        client, auth, staff, discussions):
+    auth.login(staff.email)
+    svg = client.get("/staff/dashboard/charts/opened_per_day.svg"
+                     "?from=2026-02-10&to=2026-03-11").text
+    x_axis = svg[svg.index('class="axis x'):]
+    x_axis = x_axis[:x_axis.index('class="axis y')] if 'class="axis y' in x_axis else x_axis
+    majors = re.findall(r'<text[^>]*class="major"[^>]*rotate\(45[^>]*>([^<]*)</text>', x_axis)
+    assert 4 <= len(majors) <= 8, majors
+    # Drawn at the size the page shows it, so its font sizes are what the reader sees.
+    assert 'width="600"' in svg
+    sizes = [float(size) for size in re.findall(r"font-size:\s*([\d.]+)px", svg)]
+    assert sizes and min(sizes) >= 13, sizes
