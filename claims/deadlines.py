@@ -31,7 +31,8 @@ def _document_request_candidates(window: Window, kinds: list[DeadlineKind]) -> S
 def _order_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     # A coarse range on paid_at (indexable); the exact rule runs in Python per order,
     # because the window's length depends on the policy version and earlier extensions.
-    longest_days = db.session.scalar(select(func.max(PolicyVersion.filing_window_days))) or 0
+    longest_days = db.session.scalar(select(func.max(PolicyVersion.filing_window_days))
+                                   .where(PolicyVersion.judging())) or 0
     incidents = db.session.scalar(select(func.count()).select_from(Incident)) or 0
     horizon = timedelta(days=longest_days, hours=incidents_policy.EXTENSION_HOURS * incidents)
     return select(Order).where(
@@ -51,7 +52,8 @@ def _filing_extensions(order_ids: list[int]) -> dict[int, timedelta]:
 def _filing_deadlines(orders: list[Order], kinds: list[DeadlineKind]) -> dict:
     """The end of each order's claim filing window as the claims policy computes it:
     the version in force at ``paid_at``, plus what earlier incidents added."""
-    versions = [row.to_rules() for row in db.session.scalars(select(PolicyVersion))]
+    versions = [row.to_rules() for row in db.session.scalars(
+        select(PolicyVersion).where(PolicyVersion.judging()))]
     extensions = _filing_extensions([order.id for order in orders])
     deadlines = {}
     for order in orders:

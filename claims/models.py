@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -38,11 +39,19 @@ from orders.models import Order, order_parties_fk
 from orders.policy import conflicted
 
 
-class PolicyVersion(PrimaryKey, Base):
-    """One published version of the buyer-protection rules (seeded by migrations).
+class VersionStatus(StrEnum):
+    DRAFT = "draft"  # an admin is preparing it; nothing judges by it
+    PUBLISHED = "published"  # in force from effective_from on; never edited again
+    WITHDRAWN = "withdrawn"  # published for a future date, then taken back before it
 
-    A claim is judged by the version in force when its order was paid, and decisions cite
-    the code, so a version in force is never edited: a change is a new version.
+
+class PolicyVersion(PrimaryKey, Base):
+    """One version of the buyer-protection rules: the first seeded by a migration, later
+    ones drafted by an admin and published by a second one for a future date.
+
+    A claim is judged by the published version in force when its order was paid, and
+    decisions cite the code, so a published version is never edited: a change is a new
+    version. Only published versions judge anything (:data:`PolicyVersion.judging`).
     """
 
     __tablename__ = "policy_versions"
@@ -60,13 +69,34 @@ class PolicyVersion(PrimaryKey, Base):
                         name="per_buyer_cap_positive"),
         CheckConstraint("per_buyer_window_days IS NULL OR per_buyer_window_days > 0",
                         name="per_buyer_window_positive"),
+        # Four eyes: a drafted version is published by another admin (the seeded ones
+        # were drafted by nobody). Migration 0032.
+        CheckConstraint("status <> 'published' OR drafted_by_id IS NULL OR "
+                        "(published_by_id IS NOT NULL AND published_by_id <> drafted_by_id)",
+                        name="published_by_a_second_admin"),
+        CheckConstraint("(status = 'withdrawn') = (withdrawn_at IS NOT NULL)",
+                        name="withdrawn_has_time"),
+        # One published version per instant; drafts may propose any date.
+        Index("uq_policy_versions_published_from", "effective_from", unique=True,
+              sqlite_where=text("status = 'published'"),
+              postgresql_where=text("status = 'published'")),
     )
+
+    status: Mapped[VersionStatus] = mapped_column(
+        enum_type(VersionStatus), default=VersionStatus.PUBLISHED,
+        server_default=VersionStatus.PUBLISHED.value)
+    drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    drafted_at: Mapped[datetime | None] = mapped_column()
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime | None] = mapped_column()
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
 
     code: Mapped[str] = mapped_column(
         String(16), unique=True, comment="Version code that decisions cite, e.g. 2017-08"
     )
     effective_from: Mapped[datetime] = mapped_column(
-        unique=True, comment="Orders paid at or after this instant (UTC) fall under it"
+        comment="Orders paid at or after this instant (UTC) fall under it"
     )
     covered_payment_methods: Mapped[list[str]] = mapped_column(
         JSON, comment="Payment method codes whose orders are eligible at all"
@@ -93,6 +123,14 @@ class PolicyVersion(PrimaryKey, Base):
     per_buyer_window_days: Mapped[int | None] = mapped_column(
         comment="The rolling window of the per-buyer cap, days of 24 h before a decision"
     )
+
+    drafted_by: Mapped["User | None"] = relationship(foreign_keys=[drafted_by_id])
+    published_by: Mapped["User | None"] = relationship(foreign_keys=[published_by_id])
+
+    @classmethod
+    def judging(cls):
+        """The condition for versions that judge claims: published (in force or scheduled)."""
+        return cls.status == VersionStatus.PUBLISHED
 
     def to_rules(self) -> PolicyRules:
         """The pure rules of this version (unknown codes in the JSON lists raise)."""

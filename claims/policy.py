@@ -417,3 +417,51 @@ def apply_buyer_cap(rules: PolicyRules, amount: int, paid_in_window: int) -> Buy
     if amount <= room:
         return BuyerCap(amount, None, room)
     return BuyerCap(room, amount, room)
+
+
+# --- drafting a new version ----------------------------------------------------------------
+
+
+class DraftProblem(StrEnum):
+    NOT_IN_THE_FUTURE = "not_in_the_future"
+    NOTHING_COVERED = "nothing_covered"
+    SHIPPING_FOR_UNCOVERED = "shipping_for_uncovered"
+    CAP_NOT_POSITIVE = "cap_not_positive"
+    SHIPPING_CAP_ABOVE_TOTAL = "shipping_cap_above_total"
+    WINDOW_NOT_POSITIVE = "window_not_positive"
+    BUYER_CAP_HALF_GIVEN = "buyer_cap_half_given"
+
+
+def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
+    """What is wrong with a proposed version's fields, by field (empty: nothing).
+
+    ``rules`` holds :class:`PolicyRules`'s fields by name. The money rules of the design
+    hold for every version: a cap of 0 pays nobody and a window of 0 days lets nobody
+    file, so both are refused; a version applies only to orders paid from a future
+    instant, so that no buyer's protection changes after they paid.
+    """
+    problems: dict[str, DraftProblem] = {}
+    if ensure_aware(rules["effective_from"]) <= ensure_aware(now):
+        problems["effective_from"] = DraftProblem.NOT_IN_THE_FUTURE
+    covered = set(rules["covered_payment_methods"])
+    if not covered:
+        problems["covered_payment_methods"] = DraftProblem.NOTHING_COVERED
+    if not set(rules["shipping_covered_for"]) <= covered:
+        problems["shipping_covered_for"] = DraftProblem.SHIPPING_FOR_UNCOVERED
+    if rules["total_cap_minor"] <= 0:
+        problems["total_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
+    if rules["shipping_covered_for"] and rules["shipping_cap_minor"] <= 0:
+        problems["shipping_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
+    elif rules["shipping_cap_minor"] > rules["total_cap_minor"] > 0:
+        problems["shipping_cap_minor"] = DraftProblem.SHIPPING_CAP_ABOVE_TOTAL
+    if rules["filing_window_days"] <= 0:
+        problems["filing_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
+    cap, window = rules.get("per_buyer_cap_minor"), rules.get("per_buyer_window_days")
+    if (cap is None) != (window is None):
+        problems["per_buyer_cap_minor" if cap is None else "per_buyer_window_days"] = (
+            DraftProblem.BUYER_CAP_HALF_GIVEN)
+    elif cap is not None and cap <= 0:
+        problems["per_buyer_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
+    elif window is not None and window <= 0:
+        problems["per_buyer_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
+    return problems

@@ -156,8 +156,10 @@ class FilingRefusal:
 
 
 def policy_versions() -> list[policy.PolicyRules]:
-    """Every policy version as pure rules, newest first."""
-    rows = db.session.scalars(select(PolicyVersion).order_by(PolicyVersion.effective_from.desc()))
+    """Every published policy version (in force, past or scheduled) as pure rules, newest
+    first; drafts and withdrawn versions judge nothing."""
+    rows = db.session.scalars(select(PolicyVersion).where(PolicyVersion.judging())
+                              .order_by(PolicyVersion.effective_from.desc()))
     return [row.to_rules() for row in rows]
 
 
@@ -327,7 +329,8 @@ def _validate_account(text: str | None) -> str:
 
 
 def _policy_version_id(code: str) -> int:
-    return db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == code))
+    return db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == code,
+                                                            PolicyVersion.judging()))
 
 
 def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description: str,

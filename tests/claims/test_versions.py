@@ -1,0 +1,150 @@
+"""Policy versions drafted by one admin and published by a second for a future date."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from accounts.roles import Role
+from arbiter.audit import AuditEntry
+from arbiter.errors import TransitionNotAllowed, ValidationFailed
+from arbiter.extensions import db
+from claims import policy, services, versions
+from claims.models import PolicyVersion, VersionStatus
+from claims.states import ClaimType
+from orders.states import PaymentMethod
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+# The first instant of 1 January 2027 in Warsaw (CET, UTC+1).
+NEW_YEAR = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+
+
+def _fields(**changes) -> dict:
+    fields = {
+        "code": "2027-01", "effective_from": NEW_YEAR,
+        "covered_payment_methods": ["platform_payments", "bank_transfer"],
+        "shipping_covered_for": ["platform_payments"],
+        "shipping_cap_minor": 15_000, "total_cap_minor": 2_000_000, "filing_window_days": 120,
+        "police_report_required_for": ["not_received"],
+        "per_buyer_cap_minor": 5_000_000, "per_buyer_window_days": 365,
+    }
+    return {**fields, **changes}
+
+
+@pytest.fixture
+def admins(create_user, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return (create_user(roles=[Role.ADMIN], name="Ada Admin"),
+            create_user(roles=[Role.ADMIN], name="Bea Admin"))
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"total_cap_minor": 0}, "total_cap_minor"),
+    ({"filing_window_days": 0}, "filing_window_days"),
+    ({"effective_from": NOW - timedelta(days=1)}, "effective_from"),
+    ({"effective_from": NOW}, "effective_from"),
+    ({"shipping_cap_minor": 3_000_000}, "shipping_cap_minor"),
+    ({"covered_payment_methods": []}, "covered_payment_methods"),
+    ({"shipping_covered_for": ["cash_on_delivery"]}, "shipping_covered_for"),
+    ({"per_buyer_window_days": None}, "per_buyer_window_days"),
+    ({"per_buyer_cap_minor": 0}, "per_buyer_cap_minor"),
+])
+def test_a_draft_that_breaks_a_money_rule_is_refused_naming_the_field(changes, field):
+    assert field in policy.draft_problems(_fields(**changes), NOW)
+
+
+def test_a_sound_draft_has_no_problems():
+    assert policy.draft_problems(_fields(), NOW) == {}
+    assert policy.draft_problems(_fields(per_buyer_cap_minor=None, per_buyer_window_days=None,
+                                         shipping_covered_for=[], shipping_cap_minor=0),
+                                 NOW) == {}
+
+
+def test_a_refused_draft_saves_nothing(admins):
+    ada, _bea = admins
+    with pytest.raises(ValidationFailed) as refused:
+        versions.draft_version(ada, _fields(total_cap_minor=0, filing_window_days=0))
+    assert set(refused.value.fields) == {"total_cap_minor", "filing_window_days"}
+    assert db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == "2027-01")) is None
+
+
+def test_only_admins_draft_and_publish(create_user, admins):
+    advisor = create_user(roles=[Role.ADVISOR, Role.SENIOR, Role.FINANCE])
+    with pytest.raises(versions.NotAnAdministrator):
+        versions.draft_version(advisor, _fields())
+    draft = versions.draft_version(admins[0], _fields())
+    with pytest.raises(versions.NotAnAdministrator):
+        versions.publish_version(draft.id, advisor)
+
+
+def test_the_drafter_cannot_publish_and_the_database_agrees(admins):
+    ada, _bea = admins
+    draft = versions.draft_version(ada, _fields())
+    with pytest.raises(versions.SecondAdministratorRequired):
+        versions.publish_version(draft.id, ada)
+    assert draft.status == VersionStatus.DRAFT
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.execute(update(PolicyVersion).where(PolicyVersion.id == draft.id).values(
+            status=VersionStatus.PUBLISHED, published_by_id=ada.id, published_at=NOW))
+
+
+def test_a_draft_judges_nothing_until_a_second_admin_publishes_it(admins, time_machine):
+    ada, bea = admins
+    draft = versions.draft_version(ada, _fields())
+
+    def judged_by(paid_at):
+        return services.quote_for(item_price=5_000_000, shipping_cost=20_000,
+                                  payment_method=PaymentMethod.PLATFORM_PAYMENTS,
+                                  claim_type=ClaimType.NOT_RECEIVED, paid_at=paid_at,
+                                  now=paid_at + timedelta(days=1))
+
+    assert judged_by(NEW_YEAR).policy_version == "2017-08"
+    versions.publish_version(draft.id, bea)
+    assert draft.status == VersionStatus.PUBLISHED and draft.published_by_id == bea.id
+    # The second before the date and the date itself.
+    before = judged_by(NEW_YEAR - timedelta(seconds=1))
+    after = judged_by(NEW_YEAR)
+    assert before.policy_version == "2017-08" and before.total == 1_000_000
+    assert after.policy_version == "2027-01" and after.total == 2_000_000
+    assert [entry.action for entry in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.object_type == "policy_versions",
+                                 AuditEntry.object_id == str(draft.id))
+        .order_by(AuditEntry.id))] == ["policy_version.drafted", "policy_version.published"]
+
+
+def test_a_scheduled_version_can_be_withdrawn_before_its_date_only(admins, time_machine):
+    ada, bea = admins
+    first = versions.draft_version(ada, _fields())
+    versions.publish_version(first.id, bea)
+    versions.withdraw_version(first.id, ada)
+    assert first.status == VersionStatus.WITHDRAWN
+    assert [rules.version for rules in services.policy_versions()] == ["2017-08"]
+    # Its date is free again for another version, which then takes effect.
+    second = versions.draft_version(bea, _fields(code="2027-01b"))
+    versions.publish_version(second.id, ada)
+    time_machine.move_to(NEW_YEAR + timedelta(hours=1), tick=False)
+    with pytest.raises(TransitionNotAllowed):
+        versions.withdraw_version(second.id, ada)
+    with pytest.raises(TransitionNotAllowed):  # the seeded version is not theirs to withdraw
+        versions.withdraw_version(db.session.scalar(
+            select(PolicyVersion.id).where(PolicyVersion.code == "2017-08")), ada)
+
+
+def test_a_draft_whose_date_passed_is_not_published(admins, time_machine):
+    ada, bea = admins
+    draft = versions.draft_version(ada, _fields())
+    time_machine.move_to(NEW_YEAR, tick=False)
+    with pytest.raises(TransitionNotAllowed):
+        versions.publish_version(draft.id, bea)
+
+
+def test_two_versions_for_one_instant_cannot_both_be_published(admins):
+    ada, bea = admins
+    first = versions.draft_version(ada, _fields())
+    second = versions.draft_version(ada, _fields(code="2027-01x", total_cap_minor=3_000_000))
+    versions.publish_version(first.id, bea)
+    with pytest.raises(TransitionNotAllowed) as refused:
+        versions.publish_version(second.id, bea)
+    assert refused.value.code == "effective_from_taken"
+    assert second.status == VersionStatus.DRAFT
