@@ -79,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from appeals.views import bp as appeals_bp
     from arbiter.api import init_api
     from arbiter.views import bp as core_bp
+    from claims.version_views import bp as policy_versions_bp
     from claims.views import bp as claims_bp
     from dashboards.views import bp as dashboards_bp
     from disputes.views import bp as disputes_bp
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(claims_bp)
+    app.register_blueprint(policy_versions_bp)
     app.register_blueprint(settlements_bp)
     app.register_blueprint(appeals_bp)
     app.register_blueprint(dashboards_bp)

@@ -1,26 +1,38 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     FileField,
     HiddenField,
+    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
+    widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
+from orders.states import PAYMENT_METHOD_LABELS
 
 FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
     return [SelectChoice(key.value, label) for key, label in labels.items()]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (none checked is a valid answer)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
 
 
 class FileClaimForm(FlaskForm):
@@ -105,3 +117,30 @@ class PayoutAccountForm(FlaskForm):
         _l("Bank account for the payout (IBAN)"), validators=[DataRequired(), Length(max=64)],
         description=_l("For example PL61 1090 1014 0000 0712 1981 2874."))
     submit = SubmitField(_l("Send the payout to this account"))
+
+
+class PolicyDraftForm(FlaskForm):
+    """A new version of the protection rules, as an admin drafts it."""
+
+    code = StringField(_l("Version code"), validators=[DataRequired(), Length(max=16)],
+                       description=_l("What decisions will cite, e.g. 2027-01."))
+    effective_on = DateField(
+        _l("In force for orders paid from"), validators=[DataRequired()],
+        description=_l("From midnight, Warsaw time, of this day; a day in the future."))
+    covered_payment_methods = MultiCheckboxField(_l("Covered payment methods"),
+                                                 choices=_choices(PAYMENT_METHOD_LABELS))
+    shipping_covered_for = MultiCheckboxField(_l("Shipping reimbursed for"),
+                                              choices=_choices(PAYMENT_METHOD_LABELS))
+    shipping_cap = StringField(_l("Shipping cap (PLN)"), validators=[Length(max=20)],
+                               description=_l("Leave empty when no shipping is reimbursed."))
+    total_cap = StringField(_l("Cap per claim, item and shipping together (PLN)"),
+                            validators=[DataRequired(), Length(max=20)])
+    filing_window_days = IntegerField(_l("Filing window (days after payment)"),
+                                      validators=[InputRequired()])
+    police_report_required_for = MultiCheckboxField(_l("Police report required for"),
+                                                    choices=_choices(CLAIM_TYPE_LABELS))
+    per_buyer_cap = StringField(_l("Per-buyer cap (PLN, optional)"),
+                                validators=[Optional(), Length(max=20)])
+    per_buyer_window_days = IntegerField(_l("Over the last (days, optional)"),
+                                         validators=[Optional()])
+    submit = SubmitField(_l("Save the draft"))

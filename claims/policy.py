@@ -465,3 +465,13 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
     elif window is not None and window <= 0:
         problems["per_buyer_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
     return problems
+
+
+COMPARED_FIELDS = ("covered_payment_methods", "shipping_covered_for", "shipping_cap_minor",
+                   "total_cap_minor", "filing_window_days", "police_report_required_for",
+                   "per_buyer_cap_minor", "per_buyer_window_days")
+
+
+def changed_fields(before: PolicyRules, after: PolicyRules) -> list[str]:
+    """The fields in which ``after`` differs from ``before``, in the rules page's order."""
+    return [name for name in COMPARED_FIELDS if getattr(before, name) != getattr(after, name)]

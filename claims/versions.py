@@ -73,8 +73,8 @@ def draft_version(admin: User, fields: dict) -> PolicyVersion:
             fields={name: [str(PROBLEM_MESSAGES[problem])]
                     for name, problem in problems.items()})
     if db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == fields["code"])):
-        raise ValidationFailed(_("Another version already has this code."),
-                               code="code_taken", fields={"code": ["taken"]})
+        taken = _("Another version already has this code.")
+        raise ValidationFailed(taken, code="code_taken", fields={"code": [taken]})
     now = clock.now()
     version = PolicyVersion(
         **{name: fields.get(name) for name in FIELDS},

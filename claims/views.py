@@ -30,7 +30,7 @@ from arbiter.money import format_money, to_decimal_string
 from arbiter.storage import send_stored
 from arbiter.validation import form_amount
 from arbiter.views import done
-from claims import banking, queries, services
+from claims import banking, policy, queries, services
 from claims.documents import clause_texts
 from claims.forms import (
     DecisionForm,
@@ -87,10 +87,17 @@ TIMELINE_LABELS = {
 
 @bp.route("/protection-rules")
 def protection_rules():
-    """The buyer protection rules: every policy version, newest first; no login needed."""
+    """The buyer protection rules: every published version, newest first, and from the
+    moment one is scheduled, what it will change; no login needed."""
+    published = services.policy_versions()
+    now = clock.now()
+    upcoming = [rules for rules in published if rules.effective_from > now]
+    in_force = next((rules for rules in published if rules.effective_from <= now), None)
+    announced = upcoming[-1] if upcoming and in_force else None  # the next one to apply
     return render_template(
         "claims/rules.html",
-        versions=services.policy_versions(),
+        versions=published, now=now, announced=announced, in_force=in_force,
+        changes=policy.changed_fields(in_force, announced) if announced else [],
         payment_methods=list(PaymentMethod),
         payment_method_labels=PAYMENT_METHOD_LABELS,
         claim_types=list(ClaimType),

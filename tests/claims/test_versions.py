@@ -148,3 +148,59 @@ def test_two_versions_for_one_instant_cannot_both_be_published(admins):
         versions.publish_version(second.id, bea)
     assert refused.value.code == "effective_from_taken"
     assert second.status == VersionStatus.DRAFT
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def _draft_form(**changes) -> dict:
+    form = {"code": "2027-01", "effective_on": "2027-01-01",
+            "covered_payment_methods": ["platform_payments", "bank_transfer"],
+            "shipping_covered_for": ["platform_payments"], "shipping_cap": "150.00",
+            "total_cap": "20000.00", "filing_window_days": "120",
+            "police_report_required_for": ["not_received"], "per_buyer_cap": "50000.00",
+            "per_buyer_window_days": "365"}
+    return {**form, **changes}
+
+
+def test_admins_draft_publish_and_the_rules_page_announces_the_change(app, client, auth,
+                                                                       admins):
+    ada, bea = admins
+    browser = client
+    auth.login(ada.email)
+    refused = browser.post("/staff/policy-versions/new",
+                           data=_draft_form(effective_on="2026-12-01", filing_window_days="0"))
+    assert refused.status_code == 422
+    assert "A window must be at least one day." in refused.text
+    assert "Choose a date in the future" in refused.text
+    assert browser.post("/staff/policy-versions/new",
+                        data=_draft_form(total_cap="0")).status_code == 422
+    saved = browser.post("/staff/policy-versions/new", data=_draft_form())
+    assert saved.status_code == 302
+    draft = db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == "2027-01"))
+    assert draft.effective_from == NEW_YEAR  # midnight in Warsaw
+    assert draft.total_cap_minor == 2_000_000 and draft.per_buyer_cap_minor == 5_000_000
+    own = browser.get(f"/staff/policy-versions/{draft.id}").text
+    assert "Another administrator publishes the version you drafted." in own
+    assert browser.post(f"/staff/policy-versions/{draft.id}/publish").status_code == 403
+    assert "New rules from" not in app.test_client().get("/protection-rules").text
+    auth.logout()
+    auth.login(bea.email)
+    assert browser.post(f"/staff/policy-versions/{draft.id}/publish").status_code == 302
+    rules = app.test_client().get("/protection-rules", headers={"Accept-Language": "en"}).text
+    assert 'data-announced="2027-01"' in rules
+    changes = rules[rules.index("data-policy-changes"):rules.index("</table>")]
+    assert 'data-field="total_cap_minor"' in changes and "20,000.00" in changes
+    assert "10,000.00" in changes  # what it replaces
+    assert 'data-field="filing_window_days"' in changes and "120 days" in changes
+    assert 'data-field="covered_payment_methods"' not in changes  # unchanged
+    polish = app.test_client().get("/protection-rules", headers={"Accept-Language": "pl"}).text
+    assert "20\xa0000,00" in polish and "Nowe zasady od" in polish
+
+
+def test_only_admins_reach_the_version_pages(client, auth, create_user, admins):
+    advisor = create_user(roles=[Role.ADVISOR, Role.SENIOR, Role.FINANCE])
+    auth.login(advisor.email)
+    assert client.get("/staff/policy-versions").status_code == 403
+    assert client.post("/staff/policy-versions/new", data=_draft_form()).status_code == 403
+    assert db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == "2027-01")) is None
