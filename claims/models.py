@@ -85,11 +85,14 @@ class PolicyVersion(PrimaryKey, Base):
     status: Mapped[VersionStatus] = mapped_column(
         enum_type(VersionStatus), default=VersionStatus.PUBLISHED,
         server_default=VersionStatus.PUBLISHED.value)
-    drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who drafted, published and withdrew it: user ids without a foreign key, like the
+    # audit log's actors. The rules are reference data the migrations seed; a key into
+    # users would make emptying or restoring the people tables cascade into the rules.
+    drafted_by_id: Mapped[int | None] = mapped_column(comment="users.id of the drafter")
     drafted_at: Mapped[datetime | None] = mapped_column()
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_by_id: Mapped[int | None] = mapped_column(comment="users.id of the publisher")
     published_at: Mapped[datetime | None] = mapped_column()
-    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_by_id: Mapped[int | None] = mapped_column(comment="users.id")
     withdrawn_at: Mapped[datetime | None] = mapped_column()
 
     code: Mapped[str] = mapped_column(
@@ -124,8 +127,10 @@ class PolicyVersion(PrimaryKey, Base):
         comment="The rolling window of the per-buyer cap, days of 24 h before a decision"
     )
 
-    drafted_by: Mapped["User | None"] = relationship(foreign_keys=[drafted_by_id])
-    published_by: Mapped["User | None"] = relationship(foreign_keys=[published_by_id])
+    drafted_by: Mapped["User | None"] = relationship(
+        primaryjoin="foreign(PolicyVersion.drafted_by_id) == User.id", viewonly=True)
+    published_by: Mapped["User | None"] = relationship(
+        primaryjoin="foreign(PolicyVersion.published_by_id) == User.id", viewonly=True)
 
     @classmethod
     def judging(cls):

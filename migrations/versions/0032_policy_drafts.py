@@ -24,6 +24,8 @@ branch_labels = None
 depends_on = None
 
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+COMMENTS = {'drafted': 'users.id of the drafter', 'published': 'users.id of the publisher',
+            'withdrawn': 'users.id'}
 CHECKS = {
     'published_by_a_second_admin': "status <> 'published' OR drafted_by_id IS NULL OR "
                                    "(published_by_id IS NOT NULL AND "
@@ -39,12 +41,11 @@ def upgrade():
                               native_enum=False, create_constraint=True, length=32),
             server_default='published', nullable=False))
         for who in ('drafted', 'published', 'withdrawn'):
-            batch_op.add_column(sa.Column(f'{who}_by_id', ID, nullable=True))
+            # No foreign key into users: see claims.models.PolicyVersion.
+            batch_op.add_column(sa.Column(f'{who}_by_id', ID, nullable=True,
+                                          comment=COMMENTS[who]))
             batch_op.add_column(sa.Column(f'{who}_at', arbiter.db.UTCDateTime(timezone=True),
                                           nullable=True))
-            batch_op.create_foreign_key(
-                batch_op.f(f'fk_policy_versions_{who}_by_id_users'), 'users',
-                [f'{who}_by_id'], ['id'])
         for name, condition in CHECKS.items():
             batch_op.create_check_constraint(op.f(f'ck_policy_versions_{name}'), condition)
         batch_op.drop_constraint('uq_policy_versions_effective_from', type_='unique')
@@ -64,8 +65,6 @@ def downgrade():
         for name in CHECKS:
             batch_op.drop_constraint(op.f(f'ck_policy_versions_{name}'), type_='check')
         for who in ('drafted', 'published', 'withdrawn'):
-            batch_op.drop_constraint(batch_op.f(f'fk_policy_versions_{who}_by_id_users'),
-                                     type_='foreignkey')
             batch_op.drop_column(f'{who}_at')
             batch_op.drop_column(f'{who}_by_id')
         batch_op.drop_constraint(op.f('ck_policy_versions_versionstatus'), type_='check')
