@@ -74,6 +74,9 @@ def upgrade():
     op.execute("""
         UPDATE webhook_deliveries SET last_failure = CASE
           WHEN last_error IS NULL THEN NULL
+          WHEN last_error IN ('connection_refused', 'timeout', 'tls_error', 'refused_address',
+                              'dns_error', 'connection_error', 'redirect', 'http_4xx',
+                              'http_5xx') THEN last_error
           WHEN last_error LIKE 'HTTP 5%' THEN 'http_5xx'
           WHEN last_error LIKE 'HTTP 3%' THEN 'redirect'
           WHEN last_error LIKE 'HTTP %' THEN 'http_4xx'
@@ -93,6 +96,7 @@ def downgrade():
         batch_op.add_column(sa.Column('last_error', sa.String(length=500), nullable=True))
     op.execute("UPDATE webhook_deliveries SET last_error = last_failure")
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_webhook_deliveries_deliveryfailure'), type_='check')
         batch_op.drop_column('last_failure')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_column('integration')
