@@ -254,6 +254,9 @@ def attempt(delivery_id: int, attempts: int) -> DeliveryState | None:
 
     delivery = db.session.scalar(select(WebhookDelivery).where(
         WebhookDelivery.id == delivery_id).with_for_update())
+    if delivery is None:  # its endpoint was deleted meanwhile
+        db.session.rollback()
+        return None
     delivery.last_status = status
     delivery.last_failure = failure
     if failure is None:
