@@ -48,7 +48,11 @@ DEFAULTS = {
     "EMBEDDED_SCHEDULER": True,  # `flask serve` runs the sweeper in process without Redis
     "API_TOKEN_LIFETIME_DAYS": 30,  # user tokens from POST /api/v1/auth/tokens
     "WEBHOOK_MAX_ATTEMPTS": 10,  # failed tries before a webhook delivery has failed
-    "WEBHOOK_TIMEOUT_SECONDS": 10,  # per delivery attempt
+    "WEBHOOK_TIMEOUT_SECONDS": 5,  # per connect, send and read of a delivery attempt
+    # Webhooks go only to public addresses; these networks (CIDR, a JSON list or a
+    # comma-separated string) are allowed anyway, e.g. a receiver on the same private
+    # network. Empty by default: never loopback, private, link-local or metadata.
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": [],
     # An Idempotency-Key "in progress" longer than this lost its request (a worker killed
     # at its timeout, a dropped connection): a retry with the same key may run. Longer
     # than gunicorn's worker timeout (30 s), so a slow request is never run twice.

@@ -1,7 +1,6 @@
 """API endpoints of the integration itself: tokens, state machines, events, webhooks."""
 
 import marshmallow as ma
-from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -14,7 +13,13 @@ from arbiter.errors import DomainError
 from arbiter.extensions import db
 from arbiter.schema_messages import number_range
 from integrations import auth, events, machines, tokens, webhooks
-from integrations.models import WebhookEndpoint
+from integrations.models import (
+    DeliveryFailure,
+    DeliveryState,
+    Scope,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 blp = ApiBlueprint("Integration", __name__, url_prefix="/api/v1",
                    description="Tokens, the state machines, the event feed and webhooks.")
@@ -81,7 +86,7 @@ def create_token(data):
 
 
 @blp.route("/auth/tokens/current", methods=["DELETE"])
-@auth.token_required
+@auth.token_required(None)  # any token may revoke itself
 @blp.response(204)
 def revoke_current_token():
     """Revoke the token this request carries; it is worthless afterwards."""
@@ -154,7 +159,7 @@ class EventsOut(OutSchema):
 
 
 @blp.route("/events", methods=["GET"])
-@auth.token_required
+@auth.token_required(Scope.EVENTS_READ)
 @blp.arguments(EventsQuery, location="query")
 @blp.response(200, EventsOut)
 def event_feed(query):
@@ -201,32 +206,72 @@ def _webhook_json(endpoint, *, secret: bool = False) -> dict:
     return data
 
 
+def _integration() -> str:
+    return auth.current_caller().integration
+
+
 @blp.route("/webhooks", methods=["POST"])
-@auth.integration_required
+@auth.integration_required(Scope.WEBHOOKS_MANAGE)
 @blp.arguments(WebhookIn)
 @blp.response(201, WebhookCreatedOut)
 def register_webhook(data):
-    """Register a URL for events; nothing is sent to it until staff approve it."""
+    """Register a URL for events; nothing is sent to it until staff approve it.
+
+    The URL's host must resolve to public addresses only (422 ``refused_address`` for
+    loopback, private, link-local, metadata, reserved or multicast ones; 422
+    ``unresolvable_url`` for a name that does not resolve). The endpoint is this
+    integration's: no other integration sees or changes it."""
     endpoint = webhooks.register(data["url"], data["description"],
                                  token=auth.current_caller().token)
     return _webhook_json(endpoint, secret=True)
 
 
 @blp.route("/webhooks", methods=["GET"])
-@auth.integration_required
+@auth.integration_required(Scope.WEBHOOKS_MANAGE)
 @blp.response(200, WebhookOut(many=True))
 def list_webhooks():
-    """The registered URLs, with whether staff approved them."""
-    rows = db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+    """This integration's registered URLs, with whether staff approved them."""
+    rows = db.session.scalars(select(WebhookEndpoint)
+                              .where(WebhookEndpoint.integration == _integration())
+                              .order_by(WebhookEndpoint.id))
     return [_webhook_json(row) for row in rows]
 
 
 @blp.route("/webhooks/<id:endpoint_id>", methods=["DELETE"])
-@auth.integration_required
+@auth.integration_required(Scope.WEBHOOKS_MANAGE)
 @blp.response(204)
 def deactivate_webhook(endpoint_id: int):
-    """Stop sending events to this URL."""
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        abort(404)
-    webhooks.deactivate(endpoint)
+    """Stop sending events to this URL (404 for another integration's)."""
+    webhooks.deactivate(webhooks.owned(endpoint_id, _integration()))
+
+
+class DeliveriesQuery(InSchema):
+    limit = ma.fields.Integer(load_default=50, validate=number_range(1, 200))
+
+
+class DeliveryOut(OutSchema):
+    id = ma.fields.Integer(required=True)
+    event_id = ma.fields.Integer(required=True)
+    state = ma.fields.Enum(DeliveryState, by_value=True, required=True)
+    attempts = ma.fields.Integer(required=True)
+    last_status = ma.fields.Integer(required=True, allow_none=True,
+                                    metadata={"description": "HTTP status of the last try"})
+    last_failure = ma.fields.Enum(DeliveryFailure, by_value=True, required=True,
+                                  allow_none=True,
+                                  metadata={"description": "why the last try failed"})
+    next_attempt_at = ma.fields.AwareDateTime(required=True)
+    delivered_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+
+
+@blp.route("/webhooks/<id:endpoint_id>/deliveries", methods=["GET"])
+@auth.integration_required(Scope.WEBHOOKS_MANAGE)
+@blp.arguments(DeliveriesQuery, location="query")
+@blp.response(200, DeliveryOut(many=True))
+def webhook_deliveries(query, endpoint_id: int):
+    """The latest deliveries to this URL, newest first, with why the last try failed as a
+    category (``connection_refused``, ``timeout``, ``tls_error``, ``refused_address``,
+    ``dns_error``, ``connection_error``, ``redirect``, ``http_4xx``, ``http_5xx``)."""
+    endpoint = webhooks.owned(endpoint_id, _integration())
+    return list(db.session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+        .order_by(WebhookDelivery.id.desc()).limit(query["limit"])))

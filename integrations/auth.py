@@ -5,8 +5,9 @@ Decorate every API view with one of :func:`user_required`, :func:`role_required`
 The decorator
 
 - reads ``Authorization: Bearer <token>``: missing, unknown, revoked or expired -> 401;
-  the wrong kind of token (a user token on an integration endpoint and vice versa) or a
-  a user without the role a staff endpoint needs -> 403;
+  the wrong kind of token (a user token on an integration endpoint and vice versa), a
+  user without the role a staff endpoint needs, or an integration token without the
+  scope the endpoint names (``view.required_scope``) -> 403;
 - answers a refusal as the API's JSON error (the request's one transaction, committed
   below 400 and rolled back otherwise, is :mod:`arbiter.transactions`', as for pages);
 - on POST, honours ``Idempotency-Key`` (see :mod:`integrations.idempotency`).
@@ -17,6 +18,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import abort, g, make_response, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from accounts import second_factor
@@ -27,7 +29,7 @@ from arbiter.api import API_PREFIX, BEARER, Blueprint
 from arbiter.errors import DomainError, domain_error_response, http_error_response
 from arbiter.extensions import db
 from integrations import tokens
-from integrations.models import ApiToken, TokenKind
+from integrations.models import ApiToken, Scope, TokenKind
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -40,6 +42,11 @@ class Caller:
     @property
     def kind(self) -> TokenKind:
         return self.token.kind
+
+    @property
+    def integration(self) -> str | None:
+        """The integration this token speaks for (its name); None for a user token."""
+        return self.token.name if self.kind is TokenKind.INTEGRATION else None
 
     @property
     def owner(self) -> str:
@@ -102,15 +109,32 @@ def answer(view, args, kwargs):
         return make_response(http_error_response(error))
 
 
-def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset()):
+class MissingScope(DomainError):
+    """An integration token without the scope the endpoint needs (403)."""
+
+    status = 403
+    code = "insufficient_scope"
+
+
+def _scope_refusal(caller: Caller, scope: Scope | None) -> MissingScope | None:
+    if scope is None or caller.kind is not TokenKind.INTEGRATION:
+        return None
+    if caller.token.has_scope(scope):
+        return None
+    return MissingScope(_("This token lacks the scope %(scope)s.", scope=scope.value),
+                        fields={"scope": [scope.value]})
+
+
+def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset(),
+           scope: Scope | None = None):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             caller = load_caller()
             if caller.kind not in kinds:
                 abort(403)
-            refusal = second_factor.token_refusal(caller.user)
-            if refusal is not None:  # staff without an authenticator app: nothing yet
+            refusal = second_factor.token_refusal(caller.user) or _scope_refusal(caller, scope)
+            if refusal is not None:  # staff without an authenticator app, a missing scope
                 raise refusal
             if roles and not caller.user.has_role(*roles):
                 abort(403)
@@ -123,6 +147,7 @@ def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset())
 
         wrapped._api_auth = kinds
         wrapped.required_roles = roles
+        wrapped.required_scope = scope
         return Blueprint.doc(security=BEARER)(wrapped)
 
     return decorator
@@ -138,11 +163,13 @@ def role_required(*roles: Role):
     return _guard(frozenset({TokenKind.USER}), roles=frozenset(roles))
 
 
-def integration_required(view):
-    """An integration token (the marketplace itself)."""
-    return _guard(frozenset({TokenKind.INTEGRATION}))(view)
+def integration_required(scope: Scope):
+    """An integration token (the marketplace itself) holding ``scope``."""
+    return _guard(frozenset({TokenKind.INTEGRATION}), scope=scope)
 
 
-def token_required(view):
-    """Any valid token; the view looks at :func:`current_caller` to decide what to show."""
-    return _guard(frozenset(TokenKind))(view)
+def token_required(scope: Scope | None):
+    """Any valid token; an integration token must hold ``scope`` (None: only for what any
+    token may do to itself). The view looks at :func:`current_caller` to decide what to
+    show."""
+    return _guard(frozenset(TokenKind), scope=scope)

@@ -4,21 +4,26 @@ from flask.cli import AppGroup
 from arbiter.errors import DomainError
 from arbiter.extensions import db
 from integrations import tokens
+from integrations.models import Scope
 
 integrations_cli = AppGroup("integrations", help="API tokens of the marketplace integration.")
 
 
 @integrations_cli.command("create")
 @click.argument("name")
-def create_command(name: str) -> None:
-    """Create an integration token called NAME and print it (only this once)."""
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice([scope.value for scope in Scope]),
+              help="what the token may do; repeat for several (at least one)")
+def create_command(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an integration token called NAME with the given scopes and print it (only
+    this once)."""
     try:
-        issued = tokens.create_integration_token(name)
+        issued = tokens.create_integration_token(name, scopes=scopes)
     except DomainError as error:
         raise click.ClickException(error.message) from error
     db.session.commit()
-    click.echo(f"Integration {issued.row.name!r} created. Its token (shown only now):",
-               err=True)
+    click.echo(f"Integration {issued.row.name!r} created with the scopes {issued.row.scopes}. "
+               "Its token (shown only now):", err=True)
     click.echo(issued.token)
 
 

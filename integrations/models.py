@@ -24,6 +24,20 @@ class TokenKind(StrEnum):
     USER = "user"                # acts as one user, like their browser session
 
 
+class Scope(StrEnum):
+    """What an integration token may do; each integration API route names the one it needs
+    (:func:`integrations.auth.integration_required`). User tokens have none: a user token
+    acts as its user, whose own rights decide."""
+
+    ORDERS_WRITE = "orders:write"            # PUT /orders/{external_id}
+    ORDERS_READ = "orders:read"              # GET /orders/{external_id}
+    CASES_READ = "cases:read"                # GET /orders/{external_id}/case
+    EVENTS_READ = "events:read"              # GET /events
+    WEBHOOKS_MANAGE = "webhooks:manage"      # /webhooks: register, list, deactivate, log
+    SETTLEMENTS_WRITE = "settlements:write"  # POST /settlements/{id}/confirm|fail
+    RECOVERIES_READ = "recoveries:read"      # GET /recoveries.csv
+
+
 class ApiToken(PrimaryKey, Base):
     """A bearer token. Only its SHA-256 is stored; the token is shown once."""
 
@@ -32,6 +46,8 @@ class ApiToken(PrimaryKey, Base):
         CheckConstraint("(kind = 'user') = (user_id IS NOT NULL)", name="user_iff_user_token"),
         CheckConstraint("expires_at IS NULL OR expires_at > created_at",
                         name="expires_after_creation"),
+        CheckConstraint("(kind = 'integration') = (scopes IS NOT NULL)",
+                        name="scopes_iff_integration_token"),
         # One live integration token per name: `flask integrations revoke NAME` is exact.
         Index("uq_api_tokens_live_integration_name", "name", unique=True,
               sqlite_where=text("kind = 'integration' AND revoked_at IS NULL"),
@@ -47,8 +63,17 @@ class ApiToken(PrimaryKey, Base):
     expires_at: Mapped[datetime | None] = mapped_column(comment="NULL: until revoked")
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column(comment="to the minute")
+    scopes: Mapped[str | None] = mapped_column(
+        String(300), comment="integration tokens: their scopes, space-separated, sorted")
 
     user: Mapped[User | None] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[Scope]:
+        return frozenset(Scope(name) for name in (self.scopes or "").split())
+
+    def has_scope(self, scope: Scope) -> bool:
+        return scope in self.scope_set
 
 
 class IdempotencyState(StrEnum):
@@ -101,6 +126,9 @@ class WebhookEndpoint(PrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column()
     created_by_token_id: Mapped[int | None] = mapped_column(
         ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    integration: Mapped[str | None] = mapped_column(
+        String(100), index=True,
+        comment="the integration (token name) that registered it and alone manages it")
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -120,6 +148,21 @@ class DeliveryState(StrEnum):
     FAILED = "failed"        # gave up after WEBHOOK_MAX_ATTEMPTS
 
 
+class DeliveryFailure(StrEnum):
+    """Why the last attempt failed, as a category: the receiver's own error text (or ours,
+    naming internal addresses) is never stored or shown."""
+
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    REFUSED_ADDRESS = "refused_address"  # the host resolved to a non-public address
+    DNS_ERROR = "dns_error"              # the host did not resolve
+    CONNECTION_ERROR = "connection_error"
+    REDIRECT = "redirect"                # 3xx: never followed
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+
+
 class WebhookDelivery(PrimaryKey, Base):
     """One event for one endpoint, with its attempts."""
 
@@ -137,7 +180,8 @@ class WebhookDelivery(PrimaryKey, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column()
     last_status: Mapped[int | None] = mapped_column(Integer, comment="HTTP status of the last try")
-    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_failure: Mapped[DeliveryFailure | None] = mapped_column(
+        enum_type(DeliveryFailure), comment="why the last try failed (a category)")
     created_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
 

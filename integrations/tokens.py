@@ -7,6 +7,7 @@ leaves the commit to the caller.
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from accounts.models import User
 from arbiter import audit, clock
 from arbiter.errors import NotFound, ValidationFailed
 from arbiter.extensions import db
-from integrations.models import ApiToken, TokenKind
+from integrations.models import ApiToken, Scope, TokenKind
 
 PREFIX = "arb_"
 
@@ -33,27 +34,45 @@ class IssuedToken:
 
 
 def _issue(kind: TokenKind, name: str, *, user: User | None = None,
-           lifetime: timedelta | None = None) -> IssuedToken:
+           lifetime: timedelta | None = None, scopes: str | None = None) -> IssuedToken:
     token = PREFIX + secrets.token_urlsafe(32)
     now = clock.now()
     row = ApiToken(kind=kind, name=name[:100], token_hash=token_hash(token),
                    user_id=user.id if user else None, created_at=now,
-                   expires_at=now + lifetime if lifetime else None)
+                   expires_at=now + lifetime if lifetime else None, scopes=scopes)
     db.session.add(row)
     db.session.flush()
     audit.record("api_token.created", row, actor=user,
-                 after={"kind": kind.value, "name": row.name, "expires_at": row.expires_at})
+                 after={"kind": kind.value, "name": row.name, "expires_at": row.expires_at,
+                        "scopes": scopes})
     return IssuedToken(row, token)
 
 
-def create_integration_token(name: str) -> IssuedToken:
+def parse_scopes(names: Iterable[str]) -> frozenset[Scope]:
+    """The scopes named (``orders:write`` ...); an unknown name or none at all is refused."""
+    names = {name.strip() for name in names if name.strip()}
+    unknown = sorted(names - {scope.value for scope in Scope})
+    if unknown or not names:
+        raise ValidationFailed(
+            f"choose one or more scopes of {', '.join(scope.value for scope in Scope)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+            code="invalid_scopes", fields={"scopes": ["invalid"]})
+    return frozenset(Scope(name) for name in names)
+
+
+def create_integration_token(name: str, *, scopes: Iterable[str]) -> IssuedToken:
+    """A token for the integration ``name`` allowed exactly ``scopes``. The integration is
+    its name: a new token under the same name (after revoking the old one) keeps managing
+    its webhooks and orders."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ValidationFailed("NAME must have 1 to 100 characters", fields={"name": ["length"]})
+    chosen = parse_scopes(scopes)
     if live_integration_token(name) is not None:
         raise ValidationFailed(f"an integration named {name!r} already has a live token; "
                                "revoke it first", code="name_taken", fields={"name": ["taken"]})
-    return _issue(TokenKind.INTEGRATION, name)
+    return _issue(TokenKind.INTEGRATION, name,
+                  scopes=" ".join(sorted(scope.value for scope in chosen)))
 
 
 def live_integration_token(name: str) -> ApiToken | None:

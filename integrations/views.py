@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -11,10 +12,23 @@ from accounts.roles import Role
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
 from integrations import webhooks
-from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.models import DeliveryFailure, WebhookDelivery, WebhookEndpoint
 
 bp = Blueprint("integrations", __name__)
 LOG_ROWS = 200
+# The delivery log names why a try failed, never the raw error (it could name internal
+# addresses or echo what the receiver said).
+FAILURE_LABELS = {
+    DeliveryFailure.CONNECTION_REFUSED: _l("connection refused"),
+    DeliveryFailure.TIMEOUT: _l("timeout"),
+    DeliveryFailure.TLS_ERROR: _l("TLS error"),
+    DeliveryFailure.REFUSED_ADDRESS: _l("refused address"),
+    DeliveryFailure.DNS_ERROR: _l("host name does not resolve"),
+    DeliveryFailure.CONNECTION_ERROR: _l("connection error"),
+    DeliveryFailure.REDIRECT: _l("redirect (not followed)"),
+    DeliveryFailure.HTTP_4XX: _l("HTTP 4xx"),
+    DeliveryFailure.HTTP_5XX: _l("HTTP 5xx"),
+}
 
 
 @bp.route("/staff/webhooks")
@@ -30,7 +44,7 @@ def webhook_log():
         .options(joinedload(WebhookDelivery.endpoint))
         .order_by(WebhookDelivery.id.desc()).limit(LOG_ROWS)).all()
     return render_template("integrations/webhooks.html", endpoints=endpoints,
-                           deliveries=deliveries)
+                           deliveries=deliveries, failure_labels=FAILURE_LABELS)
 
 
 def _endpoint(endpoint_id: int) -> WebhookEndpoint:

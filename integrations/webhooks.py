@@ -5,13 +5,20 @@ Two sweeper jobs (see :func:`arbiter.sweeper.run_sweep`) do the work:
 - ``webhooks.fan_out``: for each approved, active endpoint, one delivery row per event
   after the endpoint's ``last_event_id`` (the event feed's cursor, so none is missed or
   doubled; a UNIQUE (endpoint, event) backs that up);
-- ``webhooks.deliver``: POSTs due deliveries. A 2xx answer delivers; anything else is
-  retried after 1, 2, 4 … 60 minutes, up to ``WEBHOOK_MAX_ATTEMPTS`` tries, then the
-  delivery has failed (staff see it at /staff/webhooks and can send it again).
+- ``webhooks.deliver``: hands each due delivery to a task of its own
+  (``integrations.deliver_webhook``, queued after the sweep's commit), so a slow receiver
+  holds one task for at most ``WEBHOOK_TIMEOUT_SECONDS``, never the sweep. A 2xx answer
+  delivers; anything else is retried after 1, 2, 4 … 60 minutes, up to
+  ``WEBHOOK_MAX_ATTEMPTS`` tries, then the delivery has failed (staff see it at
+  /staff/webhooks and can send it again; the integration at
+  ``GET /api/v1/webhooks/{id}/deliveries``). Why a try failed is kept as a category
+  (:class:`integrations.models.DeliveryFailure`), never as the raw error text.
 
 Each request carries ``X-Arbiter-Timestamp`` (Unix seconds) and
 ``X-Arbiter-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with the
-endpoint's secret>``. Redirects are not followed: delivery goes only to the approved URL.
+endpoint's secret>``. The URL must lead to a public address, at registration and at each
+delivery, and the connection goes to the address checked (:mod:`integrations.destinations`).
+Redirects are not followed: delivery goes only to the approved URL.
 Delivery is at-least-once (a crash after the receiver's 2xx and before our commit sends
 that event again); receivers deduplicate by ``X-Arbiter-Event-Id``.
 """
@@ -20,9 +27,7 @@ import hashlib
 import hmac
 import json
 import secrets
-import urllib.error
-import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -31,13 +36,21 @@ from sqlalchemy import select
 
 from arbiter import audit, clock
 from arbiter.audit import AuditEntry
-from arbiter.errors import TransitionNotAllowed, ValidationFailed
+from arbiter.errors import NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.mail import backoff
-from integrations import events
-from integrations.models import DeliveryState, WebhookDelivery, WebhookEndpoint
+from integrations import destinations, events
+from integrations.models import (
+    DeliveryFailure,
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 FAN_OUT_BATCH = 200
+# A delivery handed to its task is not handed out again for this long: the task runs
+# long before (a lost one is sent again by arbiter.tasks after 2 minutes).
+DISPATCH_LEASE = timedelta(minutes=20)
 
 
 # --- registration and approval -------------------------------------------------------------
@@ -53,16 +66,48 @@ def validate_url(url: str) -> str:
     return url
 
 
+def allowed_networks() -> list:
+    return destinations.allowed_networks(current_app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"])
+
+
+def check_destination(url: str) -> None:
+    """Refuse (422) a URL whose host does not resolve, or resolves to an address that is
+    not public."""
+    try:
+        destinations.check(url, allowed_networks())
+    except destinations.Refused as refusal:
+        if refusal.failure is DeliveryFailure.DNS_ERROR:
+            raise ValidationFailed(_("The URL's host name does not resolve."),
+                                   code="unresolvable_url",
+                                   fields={"url": ["unresolvable"]}) from None
+        raise ValidationFailed(
+            _("The URL leads to a private, local or reserved address; webhooks go only to "
+              "public addresses."),
+            code="refused_address", fields={"url": ["refused_address"]}) from None
+
+
 def register(url: str, description: str = "", *, token=None) -> WebhookEndpoint:
-    """The marketplace registers a URL; nothing is sent to it until staff approve it."""
+    """The integration registers a URL (it alone manages it); nothing is sent to it until
+    staff approve it."""
+    url = validate_url(url)
+    check_destination(url)
     endpoint = WebhookEndpoint(
-        url=validate_url(url), secret="whsec_" + secrets.token_hex(24),
+        url=url, secret="whsec_" + secrets.token_hex(24),
         description=(description or "").strip()[:200], created_at=clock.now(),
-        created_by_token_id=token.id if token is not None else None, active=True,
+        created_by_token_id=token.id if token is not None else None,
+        integration=token.name if token is not None else None, active=True,
         last_event_id=0)
     db.session.add(endpoint)
     db.session.flush()
     audit.record("webhook_endpoint.registered", endpoint, after={"url": endpoint.url})
+    return endpoint
+
+
+def owned(endpoint_id: int, integration: str) -> WebhookEndpoint:
+    """The integration's own endpoint; another integration's is not there (404)."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.integration != integration:
+        raise NotFound(_("There is nothing here."))
     return endpoint
 
 
@@ -95,6 +140,7 @@ def retry(delivery: WebhookDelivery) -> None:
     delivery.state = DeliveryState.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = clock.now()
+    delivery.last_failure = None
 
 
 # --- signing ---------------------------------------------------------------------------------
@@ -145,27 +191,19 @@ def due_deliveries(now: datetime):
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a 3xx is an answer (a failed delivery), never a new destination
-
-
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> int:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError("only http and https URLs are delivered to")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
-        url, data=body, method="POST", headers=headers)
-    opener = urllib.request.build_opener(_NoRedirects)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def deliver(delivery: WebhookDelivery, now: datetime) -> None:
-    """One attempt: POST the signed event, record the outcome, schedule a retry."""
-    endpoint = delivery.endpoint
+    """Sweeper job: hand the delivery to a task of its own, run after the sweep's commit.
+
+    The task is told which attempt it makes: a second hand-out of the same attempt (after
+    the lease) finds the count moved on and does nothing."""
+    from arbiter.tasks import enqueue_after_commit
+    from integrations.tasks import deliver_webhook
+
+    delivery.next_attempt_at = now + DISPATCH_LEASE
+    enqueue_after_commit(deliver_webhook, delivery.id, delivery.attempts)
+
+
+def _request(delivery: WebhookDelivery) -> tuple[bytes, dict]:
     entry = db.session.get(AuditEntry, delivery.event_id)
     body = body_for(entry)
     timestamp = str(int(clock.now().timestamp()))
@@ -175,24 +213,56 @@ def deliver(delivery: WebhookDelivery, now: datetime) -> None:
         "X-Arbiter-Event-Id": str(entry.id),
         "X-Arbiter-Delivery-Id": str(delivery.id),
         "X-Arbiter-Timestamp": timestamp,
-        "X-Arbiter-Signature": signature(endpoint.secret, timestamp, body),
+        "X-Arbiter-Signature": signature(delivery.endpoint.secret, timestamp, body),
     }
-    delivery.attempts += 1
+    return body, headers
+
+
+def _send(url: str, body: bytes, headers: dict) -> tuple[int | None, DeliveryFailure | None]:
+    """One POST: the status (if any) and the failure's category (None: delivered)."""
+    timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
     try:
-        status = _post(endpoint.url, body, headers,
-                       float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"]))
-    except (OSError, ValueError) as error:  # refused, timed out, DNS, bad URL
-        delivery.last_status = None
-        delivery.last_error = f"{type(error).__name__}: {error}"[:500]
-    else:
-        delivery.last_status = status
-        if 200 <= status < 300:
-            delivery.state = DeliveryState.DELIVERED
-            delivery.delivered_at = clock.now()
-            delivery.last_error = None
-            return
-        delivery.last_error = f"HTTP {status}"
-    if delivery.attempts >= int(current_app.config["WEBHOOK_MAX_ATTEMPTS"]):
+        # Checked again now: the name may resolve elsewhere than at registration.
+        destination = destinations.check(url, allowed_networks())
+        status = destinations.post(destination, body, headers, timeout)
+    except destinations.Refused as refusal:
+        return None, refusal.failure
+    return status, destinations.status_failure(status)
+
+
+def attempt(delivery_id: int, attempts: int) -> DeliveryState | None:
+    """The task: make attempt number ``attempts + 1`` of the delivery, unless it was made
+    already, the delivery is no longer pending or its endpoint no longer delivering.
+
+    The row is locked only to take the attempt and to record its outcome, not while the
+    receiver answers (at most ``WEBHOOK_TIMEOUT_SECONDS`` per connect, send or read)."""
+    delivery = db.session.scalar(select(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id).with_for_update())
+    if (delivery is None or delivery.state is not DeliveryState.PENDING
+            or delivery.attempts != attempts or not delivery.endpoint.delivering):
+        db.session.rollback()
+        return None
+    delivery.attempts += 1
+    # Until the outcome is recorded, the next try waits its back-off: a worker that dies
+    # mid-request is followed by a retry, not by nothing.
+    delivery.next_attempt_at = clock.now() + backoff(delivery.attempts)
+    url = delivery.endpoint.url
+    body, headers = _request(delivery)
+    db.session.commit()
+
+    status, failure = _send(url, body, headers)
+
+    delivery = db.session.scalar(select(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id).with_for_update())
+    if delivery is None:  # its endpoint was deleted meanwhile
+        db.session.rollback()
+        return None
+    delivery.last_status = status
+    delivery.last_failure = failure
+    if failure is None:
+        delivery.state = DeliveryState.DELIVERED
+        delivery.delivered_at = clock.now()
+    elif delivery.attempts >= int(current_app.config["WEBHOOK_MAX_ATTEMPTS"]):
         delivery.state = DeliveryState.FAILED
-    else:
-        delivery.next_attempt_at = now + backoff(delivery.attempts)
+    db.session.commit()
+    return delivery.state

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from arbiter.api import Blueprint, MoneyOut, NoNulCharacters, OutSchema
 from arbiter.extensions import db
 from integrations import auth
+from integrations.models import Scope
 from orders.models import Order
 from orders.schemas import OrderInSchema
 from orders.services import UpsertOutcome, upsert_order
@@ -44,22 +45,29 @@ def _by_external_id(external_id: str) -> Order | None:
 
 
 @blp.route("/<string:external_id>", methods=["PUT"])
-@auth.integration_required
+@auth.integration_required(Scope.ORDERS_WRITE)
 @blp.arguments(OrderPutSchema)
 @blp.response(200, OrderOut, description="updated, or unchanged")
 @blp.alt_response(201, schema=OrderOut, description="created")
+@blp.alt_response(403, description="another integration pushed this order")
+@blp.alt_response(409, description="the buyer or seller changes on an order with a case")
 def put_order(data, external_id: str):
-    """Create or update the order with this id (the same data twice changes nothing)."""
+    """Create or update the order with this id (the same data twice changes nothing).
+
+    The integration that created the order alone changes it (403 for another one). Its
+    buyer and seller are fixed once the order has a case: a discussion, a claim or a
+    settlement row (409, code ``order_parties_fixed``)."""
     if not 1 <= len(external_id) <= 64 or "\x00" in external_id:
         abort(404)
-    result = upsert_order({**data, "external_id": external_id})
+    result = upsert_order({**data, "external_id": external_id},
+                          integration=auth.current_caller().integration)
     db.session.flush()
     status = 201 if result.outcome is UpsertOutcome.CREATED else 200
     return result.order, status
 
 
 @blp.route("/<string:external_id>", methods=["GET"])
-@auth.integration_required
+@auth.integration_required(Scope.ORDERS_READ)
 @blp.response(200, OrderOut)
 def get_order(external_id: str):
     """One order."""

@@ -58,6 +58,9 @@ class Order(PrimaryKey, Timestamps, Base):
     payment_method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod))
     paid_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+    integration: Mapped[str | None] = mapped_column(
+        String(100), comment="the integration (token name) that pushed it and alone "
+                             "changes it over the API; NULL: imported by staff")
     compensation_committed: Mapped[int] = mapped_column(
         default=0, server_default="0",
         comment="grosze owed or paid to the buyer by settlement rows (owed or confirmed)")

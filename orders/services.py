@@ -8,14 +8,14 @@ from sqlalchemy import exists, select
 
 from accounts.models import User
 from arbiter import audit
-from arbiter.errors import ConflictOfInterest, TransitionNotAllowed, ValidationFailed
+from arbiter.errors import ConflictOfInterest, DomainError, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from orders.models import Order
 from orders.policy import conflicted
 
 AUDITED_FIELDS = (
     "external_id", "buyer_id", "seller_id", "item_title", "item_price", "shipping_cost",
-    "currency", "payment_method", "paid_at", "delivered_at",
+    "currency", "payment_method", "paid_at", "delivered_at", "integration",
 )
 
 
@@ -31,6 +31,14 @@ class UpsertResult:
     outcome: UpsertOutcome
 
 
+class OrderOfAnotherIntegration(DomainError):
+    """An integration changing an order another integration pushed (403). Not 404: the
+    order id is the marketplace's own and taken, so a PUT could not create it either."""
+
+    status = 403
+    code = "order_of_another_integration"
+
+
 def _user_id_by_email(email: str, field: str) -> int:
     user_id = db.session.scalar(select(User.id).where(User.email == email.strip().lower()))
     if user_id is None:
@@ -39,10 +47,12 @@ def _user_id_by_email(email: str, field: str) -> int:
     return user_id
 
 
-def upsert_order(data: dict, *, actor=None) -> UpsertResult:
+def upsert_order(data: dict, *, actor=None, integration: str | None = None) -> UpsertResult:
     """Create or update the order ``data["external_id"]`` (validated by OrderInSchema).
 
-    Writing the same data again changes nothing and writes no audit entry.
+    Writing the same data again changes nothing and writes no audit entry. ``integration``
+    (the API's caller) owns the orders it creates and alone changes them; an order without
+    an owner (imported by staff) becomes the first integration's that updates it.
     """
     values = {
         "external_id": data["external_id"],
@@ -57,6 +67,11 @@ def upsert_order(data: dict, *, actor=None) -> UpsertResult:
         "delivered_at": data.get("delivered_at"),
     }
     order = db.session.scalar(select(Order).where(Order.external_id == values["external_id"]))
+    if integration is not None:
+        if order is not None and order.integration not in (None, integration):
+            raise OrderOfAnotherIntegration(
+                _("Another integration reported this order; only it may change it."))
+        values["integration"] = integration
     if order is None:
         order = Order(**values)
         db.session.add(order)
@@ -74,8 +89,8 @@ def upsert_order(data: dict, *, actor=None) -> UpsertResult:
         # 0013): who judged and who may judge depend on them, and the claim's payout
         # account and evidence belong to the buyer who filed it.
         raise TransitionNotAllowed(
-            _("The buyer and the seller of an order cannot change once a discussion about "
-              "it exists."),
+            _("The buyer and the seller of an order cannot change once it has a case (a "
+              "discussion, a claim or a settlement)."),
             code="order_parties_fixed",
             fields={name.replace("_id", "_email"): ["fixed"] for name in parties})
     for key, value in changed.items():
@@ -87,10 +102,14 @@ def upsert_order(data: dict, *, actor=None) -> UpsertResult:
 
 
 def _has_case(order: Order) -> bool:
-    """Has anything happened about the order? A claim needs a discussion, so one is enough."""
-    from disputes.models import Discussion  # disputes builds on orders, not the reverse
+    """Has anything happened about the order: a discussion, a claim or a settlement row?"""
+    # These packages build on orders, not the reverse.
+    from claims.models import Claim
+    from disputes.models import Discussion
+    from settlements.models import Settlement
 
-    return bool(db.session.scalar(select(exists().where(Discussion.order_id == order.id))))
+    return any(db.session.scalar(select(exists().where(model.order_id == order.id)))
+               for model in (Discussion, Claim, Settlement))
 
 
 def require_impartial(staff: User, case) -> None:

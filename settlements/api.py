@@ -18,6 +18,7 @@ from arbiter.api import Blueprint, InSchema, MoneyOut, OutSchema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
 from integrations import auth
+from integrations.models import Scope
 from orders.models import Order
 from settlements import queries, recoveries, services
 from settlements.models import Settlement
@@ -117,7 +118,7 @@ def _nothing_here() -> NotFound:
 
 
 @blp.route("/orders/<string:external_id>/case", methods=["GET"])
-@auth.token_required
+@auth.token_required(Scope.CASES_READ)
 @blp.response(200, CaseOut)
 def get_case(external_id: str):
     """The case file of an order: every discussion, offer, verdict, claim, appeal,
@@ -140,13 +141,14 @@ def get_case(external_id: str):
 
 
 def _settle(settlement_id: int, data: dict, *, confirmed: bool) -> Settlement:
-    row = services.marketplace_settles(settlement_id, confirmed=confirmed, note=data["note"])
+    row = services.marketplace_settles(settlement_id, confirmed=confirmed, note=data["note"],
+                                       integration=auth.current_caller().integration)
     db.session.flush()
     return row
 
 
 @blp.route("/settlements/<id:settlement_id>/confirm", methods=["POST"])
-@auth.integration_required
+@auth.integration_required(Scope.SETTLEMENTS_WRITE)
 @blp.arguments(SettleIn)
 @blp.response(200, SettlementOut)
 @blp.alt_response(409, description="the row is not owed any more, or not the seller's to pay")
@@ -157,7 +159,7 @@ def confirm(data, settlement_id: int):
 
 
 @blp.route("/settlements/<id:settlement_id>/fail", methods=["POST"])
-@auth.integration_required
+@auth.integration_required(Scope.SETTLEMENTS_WRITE)
 @blp.arguments(SettleIn)
 @blp.response(200, SettlementOut)
 @blp.alt_response(409, description="the row is not owed any more, or not the seller's to pay")
@@ -169,7 +171,7 @@ def fail(data, settlement_id: int):
 
 
 @blp.route("/recoveries.csv", methods=["GET"])
-@auth.integration_required
+@auth.integration_required(Scope.RECOVERIES_READ)
 @blp.arguments(RecoveriesQuery, location="query")
 @blp.doc(responses={"200": {
     "description": "one line per recovery (seller -> platform), oldest first",

@@ -266,9 +266,13 @@ def submit_proof(settlement_id: int, seller: User, reference: str) -> Settlement
     return row
 
 
-def marketplace_settles(settlement_id: int, *, confirmed: bool, note: str = "") -> Settlement:
-    """The marketplace, which moves the sellers' money, says the row was paid or failed."""
+def marketplace_settles(settlement_id: int, *, confirmed: bool, note: str = "",
+                        integration: str | None = None) -> Settlement:
+    """The marketplace, which moves the sellers' money, says the row was paid or failed.
+    Only the integration that pushed the order (any, for an order staff imported) may."""
     row = _lock(settlement_id)
+    if integration is not None and row.order.integration not in (None, integration):
+        raise NotFound(_("There is nothing here."))
     if row.payer is not Party.SELLER:
         raise TransitionNotAllowed(
             _("Payouts of the platform are confirmed by its finance team."),

@@ -4,6 +4,7 @@ import pytest
 
 from arbiter.extensions import db
 from integrations import tokens
+from integrations.models import Scope
 
 
 class ApiClient:
@@ -51,6 +52,29 @@ def token_for(db_session):
 
 @pytest.fixture
 def integration_token(db_session) -> str:
-    issued = tokens.create_integration_token("marketplace")
+    """The marketplace's token, with every scope."""
+    issued = tokens.create_integration_token("marketplace", scopes=list(Scope))
     db.session.commit()
     return issued.token
+
+
+@pytest.fixture
+def integration_token_for(db_session):
+    """A token of another integration ``name`` with ``scopes`` (default: every scope)."""
+
+    def issue(name: str, scopes=tuple(Scope)) -> str:
+        issued = tokens.create_integration_token(name, scopes=scopes)
+        db.session.commit()
+        return issued.token
+
+    return issue
+
+
+@pytest.fixture
+def local_receiver_allowed(app):
+    """Webhooks may go to 127.0.0.1 (the tests' own receiver) for this test only; by
+    default every loopback address is refused."""
+    before = app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"]
+    app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = ["127.0.0.1/32"]
+    yield
+    app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = before

@@ -13,7 +13,7 @@ from claims import services as claims
 from claims.states import ClaimType
 from disputes import services as disputes
 from disputes.states import OfferKind
-from integrations import webhooks
+from integrations import tokens, webhooks
 from tests.claims.helpers import IBAN
 from tests.files import PNG
 
@@ -55,7 +55,7 @@ ROLES = ["anonymous", "other_buyer", "other_seller", "staff", "owner"]
 
 @pytest.fixture
 def world(create_user, create_order, create_discussion, buyer, seller, staff, token_for,
-          integration_token):
+          integration_token, local_receiver_allowed):
     other_buyer, other_seller = create_user(), create_user()
     create_order(buyer=other_buyer, seller=other_seller)  # they buy and sell too
     order = create_order(buyer=buyer, seller=seller)
@@ -63,7 +63,8 @@ def world(create_user, create_order, create_discussion, buyer, seller, staff, to
     offer = disputes.make_offer(discussion, seller, kind=OfferKind.REPLACEMENT)
     claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
                               description="Wrong model.", payout_account=IBAN)
-    endpoint = webhooks.register("http://127.0.0.1:9/hook")
+    endpoint = webhooks.register("http://127.0.0.1:9/hook",
+                                 token=tokens.live_integration_token("marketplace"))
     db.session.commit()
     return {
         "ids": {"d": discussion.id, "o": offer.id, "c": claim.id, "e": order.external_id,

@@ -149,7 +149,7 @@ def test_a_client_following_the_feed_never_misses_or_repeats_an_event(committed)
 
     app = committed
     _world()
-    integration = tokens.create_integration_token("feed").token
+    integration = tokens.create_integration_token("feed", scopes=["events:read"]).token
     db.session.commit()
     writers, changes = 6, 15
     done = threading.Event()

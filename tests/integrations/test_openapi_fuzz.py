@@ -19,7 +19,7 @@ from claims import services as claims
 from claims.states import ClaimType
 from disputes import services as disputes
 from disputes.states import OfferKind, Verdict
-from integrations import webhooks
+from integrations import tokens, webhooks
 from tests.claims.helpers import IBAN
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -33,14 +33,15 @@ STAFF_ACTIONS = ("/take", "/decide", "/information-requests", "/document-request
 
 @pytest.fixture
 def world(db_session, create_order, create_discussion, create_user, buyer, seller, staff,
-          token_for, integration_token, time_machine):
+          token_for, integration_token, time_machine, local_receiver_allowed):
     """Real objects for the path parameters, so examples reach the success paths too."""
     order = create_order(buyer=buyer, seller=seller)
     discussion = create_discussion(order, age_hours=25)
     offer = disputes.make_offer(discussion, seller, kind=OfferKind.REPAIR)
     claim = claims.file_claim(order, buyer, claim_type=ClaimType.NOT_AS_DESCRIBED,
                               description="Wrong model.", payout_account=IBAN)
-    endpoint = webhooks.register("http://127.0.0.1:9/hook")
+    endpoint = webhooks.register("http://127.0.0.1:9/hook",
+                                 token=tokens.live_integration_token("marketplace"))
     refunded = create_discussion(create_order(buyer=buyer, seller=seller))
     refund = disputes.make_offer(refunded, seller, kind=OfferKind.REFUND)
     promise = disputes.accept_offer(refunded, buyer, refund.id)

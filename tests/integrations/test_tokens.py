@@ -7,13 +7,14 @@ from sqlalchemy import select
 from arbiter import audit
 from arbiter.extensions import db
 from integrations import tokens
-from integrations.models import ApiToken, TokenKind
+from integrations.models import ApiToken, Scope, TokenKind
 from tests.factories import PASSWORD
 
 
 def test_integrations_create_prints_the_token_once_and_stores_only_its_hash(app, db_session):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["integrations", "create", "marketplace"])
+    result = runner.invoke(args=["integrations", "create", "marketplace",
+                                 "--scope", "orders:write", "--scope", "events:read"])
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("arb_") and len(token) > 40
@@ -21,20 +22,33 @@ def test_integrations_create_prints_the_token_once_and_stores_only_its_hash(app,
     assert row.kind is TokenKind.INTEGRATION and row.user_id is None
     assert row.token_hash == tokens.token_hash(token) and token not in row.token_hash
     assert row.expires_at is None
-    again = runner.invoke(args=["integrations", "create", "marketplace"])
+    assert row.scope_set == {Scope.ORDERS_WRITE, Scope.EVENTS_READ}
+    again = runner.invoke(args=["integrations", "create", "marketplace",
+                                "--scope", "orders:read"])
     assert again.exit_code != 0 and "revoke it first" in again.output
+
+
+def test_an_integration_token_needs_known_scopes(app, db_session):
+    runner = app.test_cli_runner()
+    unscoped = runner.invoke(args=["integrations", "create", "shop"])
+    assert unscoped.exit_code != 0 and "--scope" in unscoped.output
+    unknown = runner.invoke(args=["integrations", "create", "shop", "--scope", "admin"])
+    assert unknown.exit_code != 0 and "orders:write" in unknown.output
+    assert db.session.scalar(select(ApiToken.id)) is None
 
 
 def test_integrations_revoke_makes_the_token_worthless(app, api, db_session):
     runner = app.test_cli_runner()
-    token = runner.invoke(args=["integrations", "create", "shop"]).stdout.strip().splitlines()[-1]
+    token = runner.invoke(args=["integrations", "create", "shop", "--scope", "events:read"]
+                          ).stdout.strip().splitlines()[-1]
     assert api.get("/api/v1/events", token=token).status_code == 200
     result = runner.invoke(args=["integrations", "revoke", "shop"])
     assert result.exit_code == 0, result.output
     assert api.get("/api/v1/events", token=token).status_code == 401
     assert runner.invoke(args=["integrations", "revoke", "shop"]).exit_code != 0
     # the name is free again
-    assert runner.invoke(args=["integrations", "create", "shop"]).exit_code == 0
+    assert runner.invoke(args=["integrations", "create", "shop",
+                               "--scope", "events:read"]).exit_code == 0
 
 
 def test_a_user_exchanges_email_and_password_for_a_token_with_an_expiry(api, buyer):

@@ -8,6 +8,12 @@ too). A role the view allows is never refused with 403; every other role is refu
 403, and a refused POST changes nothing (no row anywhere, no audit entry). A route under
 /staff or /api/v1/staff without ``required_roles`` fails the test: a new staff page cannot
 forget to name its role.
+
+Token scopes (issue 25 item 6): every route an integration token reaches names the scope
+it needs (``required_scope``, set by ``integrations.auth.integration_required`` and
+``token_required``); each is requested with a token lacking each scope in turn, which is
+refused with 403 ``insufficient_scope`` exactly where that scope is needed, changing
+nothing, and a token holding only the needed scope is let through.
 """
 
 import re
@@ -18,6 +24,7 @@ from sqlalchemy import func, literal_column, select
 from accounts.roles import Role, effective
 from arbiter.extensions import db
 from integrations import tokens
+from integrations.models import Scope, TokenKind
 from tests.factories import logged_in
 
 STAFF_PREFIXES = ("/staff", "/api/v1/staff")
@@ -113,3 +120,72 @@ def test_each_role_reaches_exactly_its_routes(app, world, role_users):
     assert problems == []
     assert checked >= 4 * len(rules)
     assert all(reached.values()), reached  # every role reaches something
+
+
+# --- integration token scopes ----------------------------------------------------------------
+
+# Any token may revoke itself: the one integration route that needs no scope.
+SCOPE_FREE = {"/api/v1/auth/tokens/current"}
+
+
+def integration_rules(app):
+    """(rule, the scope it needs) of every route an integration token may call."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if TokenKind.INTEGRATION in (getattr(view, "_api_auth", None) or ()):
+            found.append((rule, getattr(view, "required_scope", None)))
+    return sorted(found, key=lambda item: (item[0].rule, item[0].endpoint))
+
+
+def test_every_integration_route_names_its_scope(app):
+    rules = integration_rules(app)
+    assert len(rules) >= 10
+    assert [rule.rule for rule, scope in rules
+            if not isinstance(scope, Scope) and rule.rule not in SCOPE_FREE] == []
+    assert {scope for _, scope in rules if scope is not None} == set(Scope)  # none unused
+
+
+def test_a_token_lacking_a_scope_is_refused_exactly_where_it_is_needed(app, world):
+    rules = integration_rules(app)
+    order = world["order"]
+    order.integration = "without-nothing"  # the owner holds every scope
+    db.session.commit()
+    args = {**world["args"], "external_id": order.external_id}
+    lacking = {scope: tokens.create_integration_token(
+        f"without-{scope.value}", scopes=set(Scope) - {scope}).token for scope in Scope}
+    only = {scope: tokens.create_integration_token(
+        f"only-{scope.value}", scopes=[scope]).token for scope in Scope}
+    db.session.commit()
+
+    problems, refusals = [], 0
+    # Revoking the token itself last: it is the one thing every token may do.
+    for rule, needed in sorted(rules, key=lambda item: item[0].rule in SCOPE_FREE):
+        path = fill(rule, args)
+        for method in sorted(set(rule.methods) & set(METHODS)):
+            kwargs = {"method": method, "json": {}} if method != "GET" else {"method": method}
+            for scope, token in lacking.items():
+                before = _footprint() if method != "GET" else None
+                response = app.test_client().open(
+                    path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+                code = (response.get_json(silent=True) or {}).get("error", {}).get("code")
+                refused = response.status_code == 403 and code == "insufficient_scope"
+                if scope == needed:
+                    refusals += 1
+                    if not refused:
+                        problems.append(f"{method} {path} without {scope}: "
+                                        f"{response.status_code} {code}")
+                    elif before is not None:
+                        db.session.expire_all()
+                        if _footprint() != before:
+                            problems.append(f"{method} {path}: refused, changed rows")
+                elif refused:
+                    problems.append(f"{method} {path} refused for lacking {scope}")
+            if needed is not None:
+                response = app.test_client().open(
+                    path, headers={"Authorization": f"Bearer {only[needed]}"}, **kwargs)
+                if response.status_code in (401, 403):
+                    problems.append(f"{method} {path} with only {needed}: "
+                                    f"{response.status_code}")
+    assert problems == []
+    assert refusals >= len(rules) - len(SCOPE_FREE)
