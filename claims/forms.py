@@ -1,3 +1,4 @@
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -13,6 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from arbiter.money import amount_example
+from arbiter.validation import page_locale
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
 
@@ -30,7 +33,9 @@ class FileClaimForm(FlaskForm):
         DataRequired(), Length(min=1, max=policy.DESCRIPTION_MAX)])
     claimed_amount = StringField(
         _l("Documented loss you claim (PLN)"), validators=[Optional(), Length(max=20)],
-        description=_l("Only for other problems: at most the item price, e.g. 120.50."))
+        description=LazyString(lambda: gettext(
+            "Only for other problems: at most the item price, e.g. %(example)s.",
+            example=amount_example(page_locale()))))
     police_report_reference = StringField(
         _l("Police report reference number"),
         validators=[Optional(), Length(max=policy.POLICE_REPORT_REFERENCE_MAX)],

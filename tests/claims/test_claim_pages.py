@@ -191,7 +191,7 @@ def test_not_received_without_a_police_report_is_refused_and_stores_nothing(
 @pytest.mark.parametrize(("extra", "status", "message"), [
     ({"payout_account": "PL00 0000"}, 422, "Enter the account number for the payout"),
     ({"claim_type": "other"}, 422, "Enter the documented loss you claim."),
-    ({"claim_type": "other", "claimed_amount": "1e3"}, 422, "Enter an amount such as 120.50."),
+    ({"claim_type": "other", "claimed_amount": "1e3"}, 422, "Enter an amount such as 1,500.50."),
     ({"claim_type": "other", "claimed_amount": "200.00"}, 422, "cannot be more than the item"),
     ({"description": ""}, 422, ""),
     ({"claim_type": "stolen"}, 422, ""),
