@@ -35,7 +35,7 @@ from sqlalchemy import ForeignKey, String, event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from arbiter import clock
-from arbiter.errors import DomainError, ValidationFailed
+from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.storage import StoredBlob, send_stored, storage
 
@@ -62,7 +62,10 @@ EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
               "jpeg": "image/jpeg"}
 
 
-class FileTooLarge(DomainError):
+class FileTooLarge(ValidationFailed):
+    """A file over the size limit: 413, and a form error next to the file field like any
+    other refused file (every view that shows ValidationFailed on its form shows it)."""
+
     status = 413
     code = "file_too_large"
 

@@ -343,3 +343,21 @@ def test_countdown_and_warsaw_time_on_the_thread(client, auth, buyer, create_dis
     # 07:00 UTC = 09:00 in Warsaw (CEST); English dates never read as 7 February.
     assert "2 Jul 2026, 09:00" in page
     assert "7/2/26" not in page
+
+
+def test_a_file_over_10_mb_shows_the_form_again_with_the_text_kept(app, auth, client, buyer,
+                                                                    create_order):
+    """#22 item 10: no bare 413 page; what was typed stays, the error is on the file field."""
+    order = create_order(buyer=buyer)
+    auth.login(buyer.email)
+    big = b"%PDF-" + b"0" * (10 * 1024 * 1024)
+    response = _report(client, order, reason="not_as_described",
+                       description="The lamp is green, the listing showed a blue one.",
+                       files=_files(("photo-of-lamp.pdf", big)))
+    response.request.environ["wsgi.input"].close()
+    assert response.status_code == 413
+    assert "The lamp is green, the listing showed a blue one." in response.text
+    assert 'selected value="not_as_described"' in response.text
+    assert 'id="files-errors"' in response.text
+    assert "photo-of-lamp.pdf is larger than 10 MB." in response.text
+    assert db.session.scalar(select(func.count()).select_from(Discussion)) == 0
