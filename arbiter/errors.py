@@ -161,7 +161,9 @@ def http_error_response(error: HTTPException):
         404: gettext("There is nothing here."),
         405: gettext("That method is not allowed here."),
         409: gettext("That is not possible in the current state."),
-        413: gettext("The upload is too large."),
+        413: gettext("The upload is too large: at most 10 MB per file. Nothing was saved. "
+                     "Go back (your browser usually keeps what you typed) and choose "
+                     "smaller files."),
         429: gettext("Too many attempts. Please wait a minute and try again."),
     }
     status = error.code or 500

@@ -14,13 +14,14 @@ pypdf cannot read or that is encrypted.
 import io
 import logging
 import re
+import tempfile
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
-from flask import Response
+from flask import Request, Response
 from flask_babel import gettext as _
 from PIL import Image
 from pypdf import PdfReader, apply_configuration
@@ -60,6 +61,35 @@ MARKUP = re.compile(
     re.IGNORECASE)
 EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
               "jpeg": "image/jpeg"}
+
+
+class _FirstBytesOnly:
+    """Where werkzeug writes an uploaded file while reading the request: it keeps the first
+    MAX_FILE_BYTES + 1 bytes (enough for check_upload to say "larger than 10 MB") and drops
+    the rest, so that a request with a file too large is still read to the end, its text
+    fields with it, and the form can be shown again with what was typed."""
+
+    def __init__(self):
+        self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024, mode="rb+")  # noqa: SIM115 - closed with the request (FileStorage)
+        self._room = MAX_FILE_BYTES + 1
+
+    def write(self, data: bytes) -> int:
+        kept = data[:max(self._room, 0)]
+        self._room -= len(kept)
+        self._file.write(kept)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+class UploadRequest(Request):
+    """The application's request: uploaded files are kept up to the per-file limit only
+    (see _FirstBytesOnly); MAX_CONTENT_LENGTH still bounds the whole body (413)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        return _FirstBytesOnly()
 
 
 class FileTooLarge(ValidationFailed):

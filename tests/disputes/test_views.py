@@ -361,3 +361,17 @@ def test_a_file_over_10_mb_shows_the_form_again_with_the_text_kept(app, auth, cl
     assert 'id="files-errors"' in response.text
     assert "photo-of-lamp.pdf is larger than 10 MB." in response.text
     assert db.session.scalar(select(func.count()).select_from(Discussion)) == 0
+
+
+def test_a_file_far_over_10_mb_still_keeps_the_text(app, auth, client, buyer, create_order):
+    """A 60 MB video (over the five files of 10 MB a form may carry) is read to the end,
+    only its first 10 MB kept, and the form is shown again rather than a bare 413 page."""
+    order = create_order(buyer=buyer)
+    auth.login(buyer.email)
+    huge = b"%PDF-" + b"0" * (60 * 1024 * 1024)
+    response = _report(client, order, description="Here is a video of the broken lamp.",
+                       files=_files(("video.pdf", huge)))
+    response.request.environ["wsgi.input"].close()
+    assert response.status_code == 413
+    assert "Here is a video of the broken lamp." in response.text
+    assert "video.pdf is larger than 10 MB." in response.text
