@@ -19,7 +19,7 @@ from arbiter.validation import page_locale
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
 
-FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
@@ -42,7 +42,7 @@ class FileClaimForm(FlaskForm):
         description=_l("Required when the item did not arrive."))
     police_report = FileField(
         _l("Police acknowledgement"),
-        description=_l("Required when the item did not arrive: PDF, PNG or JPEG, at most "
+        description=_l("Required when the item did not arrive: PDF, PNG, JPEG or HEIC, at most "
                        "10 MB."))
     documents = MultipleFileField(_l("Other documents (optional)"), description=FILES_HELP)
     payout_account = StringField(

@@ -393,7 +393,7 @@ def check_claim(order: Order, now: datetime, *, claim_type: ClaimType | None,
                    fields={"police_report_reference": ["length"]})
     if police_report_required and police_report is None:
         checks.run(_refuse,
-                   _("Upload the police acknowledgement (PDF, PNG or JPEG): it is required "
+                   _("Upload the police acknowledgement (PDF, PNG, JPEG or HEIC): it is required "
                      "when the item did not arrive."),
                    code="police_report_required", fields={"police_report": ["required"]})
     checked_report = (checks.run(_check_police_report, police_report)

@@ -24,7 +24,7 @@ from disputes.states import (
     VERDICT_LABELS,
 )
 
-FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
