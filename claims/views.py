@@ -210,7 +210,8 @@ def _file_form(order: Order, form: FileClaimForm, status: int = 200):
     which a browser never keeps: they must be chosen again."""
     chosen = [f.filename for name in ("police_report", "documents")
               for f in request.files.getlist(name) if f and f.filename] if status != 200 else []
-    return render_template("claims/file.html", order=order, form=form, files_to_choose_again=chosen,
+    return render_template("claims/file.html", order=order, form=form, refused=status != 200,
+                           files_to_choose_again=chosen,
                            quotes=services.quotes_for_order(order)), status
 
 
