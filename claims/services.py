@@ -368,18 +368,18 @@ def check_claim(order: Order, now: datetime, *, claim_type: ClaimType | None,
                    code="claimed_amount_not_positive",
                    fields={"claimed_amount": ["not_positive"]})
     quote = None
-    if claim_type is not None and not checks.refused("claimed_amount"):
-        quote = order_quote(order, ClaimType(claim_type), claimed_amount, now)
-        if not quote.eligible:
+    if claim_type is not None:
+        amount_refused = checks.refused("claimed_amount")
+        quote = order_quote(order, ClaimType(claim_type),
+                            None if amount_refused else claimed_amount, now)
+        if not quote.eligible and not amount_refused:
             reason = quote.reasons[0]
             if reason in ORDER_LEVEL_REASONS:  # the policy changed between the checks
                 raise FilingNotAllowed(_quote_message(reason, order, quote), code=reason.value)
             checks.run(_refuse, _quote_message(reason, order, quote), code=reason.value,
                        fields={"claimed_amount": [reason.value]})
     reference = (police_report_reference or "").strip() or None
-    police_report_required = (claim_type is not None
-                              and order_quote(order, ClaimType(claim_type), None, now)
-                              .police_report_required)
+    police_report_required = quote is not None and quote.police_report_required
     if police_report_required and reference is None:
         checks.run(_refuse,
                    _("Give the reference number of the police report: it is required when "
