@@ -28,7 +28,7 @@ from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, mon
 from arbiter.errors import NotFound
 from arbiter.extensions import db
 from claims import queries as claim_queries
-from claims.api import FileField, _uploads
+from claims.api import EVIDENCE_FILES, FileField, _uploads
 from disputes import queries as discussion_queries
 from integrations import auth
 
@@ -174,7 +174,7 @@ class AppealIn(InSchema):
                                  validate=_text(min=STATEMENT_MIN, max=STATEMENT_MAX),
                                  metadata={"description": "what is wrong with the decision"})
     files = ma.fields.List(FileField(), load_default=list,
-                           metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
+                           metadata={"description": EVIDENCE_FILES})
 
 
 class AppealAnswerIn(AppealIn):

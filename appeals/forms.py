@@ -17,7 +17,8 @@ from appeals.models import RATIONALE_MIN, STATEMENT_MAX, STATEMENT_MIN
 from appeals.services import FILES_PER_UPLOAD
 from appeals.states import OUTCOME_LABELS
 
-FILES_HELP = _l("PDF, PNG or JPEG; at most %(num)d files of 10 MB each.", num=FILES_PER_UPLOAD)
+FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most %(num)d files of 10 MB "
+                "each.", num=FILES_PER_UPLOAD)
 
 
 def statement_help() -> str:

@@ -30,7 +30,7 @@ from appeals.states import (
 from arbiter import clock, handover
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
-from arbiter.files import FileTooLarge, Upload
+from arbiter.files import Upload
 from arbiter.money import to_decimal_string
 from arbiter.validation import form_amount
 from arbiter.views import done
@@ -122,7 +122,7 @@ def _file(obj: Discussion | Claim):
         except TransitionNotAllowed as error:  # the window closed, or a second appeal
             db.session.rollback()
             return _cannot_appeal(obj, services.appealed(obj), error.message)
-        except (ValidationFailed, FileTooLarge) as error:
+        except ValidationFailed as error:
             db.session.rollback()
             _show_error(form, error)
             return _appeal_form(obj, target, form), error.status
@@ -234,7 +234,7 @@ def answer(appeal_id: int):
     try:
         services.answer(appeal, current_user._get_current_object(), form.statement.data,
                         _uploads())
-    except (ValidationFailed, FileTooLarge) as error:
+    except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error)
         return _appeal_page(appeal, error.status, answer_form=form)

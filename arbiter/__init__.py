@@ -29,6 +29,9 @@ def create_app(config: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.url_map.converters["int"] = RowIdConverter
+    from arbiter.files import UploadRequest
+
+    app.request_class = UploadRequest
     config_module.load(app, config)
     _init_extensions(app)
     _register_blueprints(app)

@@ -88,8 +88,11 @@ DEFAULTS = {
     "ADR_BODY_NAME": "Inspekcja Handlowa (Trade Inspection): the regional inspectorate "
                      "for the consumer's place of residence",
     "ADR_BODY_ADDRESS": "https://uokik.gov.pl/wojewodzkie-inspektoraty-inspekcji-handlowej",
-    # 5 evidence files of 10 MB plus the form itself; larger requests get 413.
-    "MAX_CONTENT_LENGTH": 51 * 1024 * 1024,
+    # The whole request body; larger ones get 413 before the form is read (the page or
+    # JSON). Well above 5 evidence files of 10 MB, so that a form with a file too large is
+    # read to the end (only the first 10 MB of each file are kept: files.UploadRequest)
+    # and shown again with what was typed and the error on the file field.
+    "MAX_CONTENT_LENGTH": 100 * 1024 * 1024,
 }
 
 

@@ -34,6 +34,49 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
 
+class InvalidFields(ValidationFailed):
+    """Several fields refused at once, each problem kept, so that a form shows every error
+    next to its field in one round (and the API names every field). One problem alone is
+    answered exactly as it would be by itself; a file that is too large makes it a 413."""
+
+    def __init__(self, problems: list[ValidationFailed]):
+        first = problems[0]
+        fields: dict = {}
+        for problem in problems:
+            for name, codes in problem.fields.items():
+                fields.setdefault(name, []).extend(codes)
+        message = first.message if len(problems) == 1 else " ".join(
+            problem.message for problem in problems)
+        super().__init__(message, code=first.code, fields=fields)
+        self.problems = problems
+        self.status = max(problem.status for problem in problems)
+
+
+class Checks:
+    """Runs checks one after the other and keeps every refusal instead of stopping at the
+    first: ``checks.run(check, ...)`` returns the check's result, or None if it refused;
+    ``checks.done()`` raises them all together as InvalidFields."""
+
+    def __init__(self, already_refused=()):
+        self.problems: list[ValidationFailed] = []
+        self.already_refused = set(already_refused)  # fields a form's own checks refused
+
+    def run(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except ValidationFailed as error:
+            self.problems.extend(getattr(error, "problems", [error]))
+            return None
+
+    def refused(self, field: str) -> bool:
+        return field in self.already_refused or any(
+            field in problem.fields for problem in self.problems)
+
+    def done(self) -> None:
+        if self.problems:
+            raise InvalidFields(self.problems)
+
+
 class TransitionNotAllowed(DomainError):
     """The state machine forbids this step now (HTTP 409)."""
 
@@ -118,7 +161,9 @@ def http_error_response(error: HTTPException):
         404: gettext("There is nothing here."),
         405: gettext("That method is not allowed here."),
         409: gettext("That is not possible in the current state."),
-        413: gettext("The upload is too large."),
+        413: gettext("The upload is too large: at most 10 MB per file. Nothing was saved. "
+                     "Go back (your browser usually keeps what you typed) and choose "
+                     "smaller files."),
         429: gettext("Too many attempts. Please wait a minute and try again."),
     }
     status = error.code or 500

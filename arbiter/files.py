@@ -1,4 +1,5 @@
-"""Evidence upload rules: PDF, PNG and JPEG only, by magic bytes that match the extension.
+"""Evidence upload rules: PDF, PNG and JPEG only, by magic bytes that match the extension;
+HEIC/HEIF photos are converted to JPEG first (the original's SHA-256 is kept).
 
 Every file of a request is checked before anything is stored. Stored blobs are recorded
 on the session, and removed again if the transaction rolls back, so a refused or failed
@@ -11,18 +12,22 @@ form, embedded file or link, so a PDF with any of them is refused, and so is one
 pypdf cannot read or that is encrypted.
 """
 
+import dataclasses
+import hashlib
 import io
 import logging
 import re
+import tempfile
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
-from flask import Response
+import pillow_heif
+from flask import Request, Response
 from flask_babel import gettext as _
-from PIL import Image
+from PIL import Image, ImageOps
 from pypdf import PdfReader, apply_configuration
 from pypdf.generic import (
     ArrayObject,
@@ -35,13 +40,18 @@ from sqlalchemy import ForeignKey, String, event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from arbiter import clock
-from arbiter.errors import DomainError, ValidationFailed
+from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 from arbiter.storage import StoredBlob, send_stored, storage
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# HEIC/HEIF photos (what an iPhone takes by default) are accepted and converted to JPEG on
+# upload (pillow-heif): the parties and staff can open a JPEG anywhere, a HEIC file not.
+HEIF = "image/heif"
+# An ISO base media file: "ftyp" at byte 4, then the major brand of a HEIF still image.
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1")
 SIGNATURES = {
     "application/pdf": (b"%PDF-",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -59,10 +69,42 @@ MARKUP = re.compile(
     rb"template|div)[\s/>]|<a\s+href\s*=",
     re.IGNORECASE)
 EXTENSIONS = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
-              "jpeg": "image/jpeg"}
+              "jpeg": "image/jpeg", "heic": HEIF, "heif": HEIF}
 
 
-class FileTooLarge(DomainError):
+class _FirstBytesOnly:
+    """Where werkzeug writes an uploaded file while reading the request: it keeps the first
+    MAX_FILE_BYTES + 1 bytes (enough for check_upload to say "larger than 10 MB") and drops
+    the rest, so that a request with a file too large is still read to the end, its text
+    fields with it, and the form can be shown again with what was typed."""
+
+    def __init__(self):
+        self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024, mode="rb+")  # noqa: SIM115 - closed with the request (FileStorage)
+        self._room = MAX_FILE_BYTES + 1
+
+    def write(self, data: bytes) -> int:
+        kept = data[:max(self._room, 0)]
+        self._room -= len(kept)
+        self._file.write(kept)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+class UploadRequest(Request):
+    """The application's request: uploaded files are kept up to the per-file limit only
+    (see _FirstBytesOnly); MAX_CONTENT_LENGTH still bounds the whole body (413)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        return _FirstBytesOnly()
+
+
+class FileTooLarge(ValidationFailed):
+    """A file over the size limit: 413, and a form error next to the file field like any
+    other refused file (every view that shows ValidationFailed on its form shows it)."""
+
     status = 413
     code = "file_too_large"
 
@@ -78,6 +120,9 @@ class CheckedUpload:
     filename: str
     content_type: str
     data: bytes
+    # A HEIC/HEIF photo is stored as the JPEG it was converted to: the SHA-256 of the
+    # bytes the person actually uploaded, for the record.
+    original_sha256: str | None = None
 
 
 def clean_filename(filename: str) -> str:
@@ -93,7 +138,7 @@ def check_upload(upload: Upload) -> CheckedUpload:
     declared = EXTENSIONS.get(extension)
     if declared is None:
         raise ValidationFailed(
-            _("%(name)s: only PDF, PNG and JPEG files are accepted.", name=name),
+            _("%(name)s: only PDF, PNG, JPEG and HEIC files are accepted.", name=name),
             code="file_type_not_allowed", fields={"files": ["type"]})
     if len(upload.data) > MAX_FILE_BYTES:
         raise FileTooLarge(_("%(name)s is larger than 10 MB.", name=name),
@@ -102,6 +147,8 @@ def check_upload(upload: Upload) -> CheckedUpload:
         raise ValidationFailed(_("%(name)s is empty.", name=name), code="file_empty",
                                fields={"files": ["empty"]})
     kind = extension.upper()
+    if declared == HEIF:
+        return _converted_heif(name, kind, upload.data)
     if not upload.data.startswith(SIGNATURES[declared]):
         raise ValidationFailed(
             _("%(name)s is not really a %(kind)s file.", name=name, kind=kind),
@@ -121,6 +168,35 @@ def check_upload(upload: Upload) -> CheckedUpload:
             _("%(name)s could not be read as a %(kind)s file.", name=name, kind=kind),
             code="file_unreadable", fields={"files": ["content"]}) from None
     return CheckedUpload(name, declared, upload.data)
+
+
+def _converted_heif(name: str, kind: str, data: bytes) -> CheckedUpload:
+    """The HEIC/HEIF photo as a JPEG (turned upright, without its metadata: a phone's photo
+    carries where it was taken), checked like any uploaded JPEG, with the SHA-256 of the
+    original."""
+    if data[4:8] != b"ftyp" or data[8:12] not in HEIF_BRANDS:
+        raise ValidationFailed(
+            _("%(name)s is not really a %(kind)s file.", name=name, kind=kind),
+            code="file_content_mismatch", fields={"files": ["content"]})
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+        width, height = heif.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise TooManyPixels(f"{width}x{height}")
+        image = ImageOps.exif_transpose(heif.to_pillow()).convert("RGB")
+        jpeg = io.BytesIO()
+        image.save(jpeg, format="JPEG", quality=90)
+    except TooManyPixels:
+        raise ValidationFailed(
+            _("%(name)s is too large an image (at most 50 megapixels).", name=name),
+            code="image_too_large", fields={"files": ["pixels"]}) from None
+    except Exception:  # libheif's errors on a damaged or hostile file
+        raise ValidationFailed(
+            _("%(name)s could not be read as a %(kind)s file.", name=name, kind=kind),
+            code="file_unreadable", fields={"files": ["content"]}) from None
+    converted = check_upload(Upload(name.rsplit(".", 1)[0] + ".jpg", jpeg.getvalue()))
+    return dataclasses.replace(converted,
+                               original_sha256=hashlib.sha256(data).hexdigest())
 
 
 class UnreadableFile(ValueError):
@@ -499,6 +575,9 @@ class EvidenceFile:
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column()
     sha256: Mapped[str] = mapped_column(String(64))
+    original_sha256: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the uploaded original when it was converted "
+                            "(a HEIC photo stored as JPEG); NULL when stored as uploaded")
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column()
@@ -514,7 +593,8 @@ class EvidenceFile:
         blob = store(upload)
         row = cls(uploaded_by_id=uploader.id, filename=upload.filename,
                   content_type=upload.content_type, size=blob.size, sha256=blob.sha256,
-                  storage_key=blob.key, created_at=clock.now(), **owner)
+                  original_sha256=upload.original_sha256, storage_key=blob.key,
+                  created_at=clock.now(), **owner)
         db.session.add(row)
         return row
 

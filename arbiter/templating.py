@@ -101,7 +101,18 @@ def register_template_helpers(app: Flask) -> None:
             "notification_text": text_for,
             "decision_documents": documents_for,
             "current_locale": str(get_locale() or "pl"),
+            "upload_rules": _UPLOAD_RULES,
         }
+
+
+def _upload_rules() -> dict:
+    """What static/uploads.js checks before a form is sent (the server checks it again)."""
+    from arbiter.files import EXTENSIONS, MAX_FILE_BYTES
+
+    return {"max_bytes": MAX_FILE_BYTES, "extensions": " ".join(EXTENSIONS)}
+
+
+_UPLOAD_RULES = _upload_rules()
 
 
 def _countdown_patterns() -> tuple[str, str]:

@@ -90,6 +90,9 @@ def policy_quote(params):
 # --- schemas ------------------------------------------------------------------------------
 
 
+EVIDENCE_FILES = "PDF, PNG, JPEG or HEIC (HEIC is stored as JPEG); at most 5 of 10 MB"
+
+
 class FileField(Upload):
     """A file part of a multipart body (a plain text part is refused)."""
 
@@ -189,7 +192,7 @@ class FileClaimIn(InSchema):
         "description": "claim type other only: the documented loss, at most the item price"})
     police_report_reference = ma.fields.String(load_default=None, validate=_text(max=64))
     police_report = FileField(load_default=None, metadata={
-        "description": "required for not_received: PDF, PNG or JPEG, at most 10 MB"})
+        "description": "required for not_received: PDF, PNG, JPEG or HEIC, at most 10 MB"})
     documents = ma.fields.List(FileField(), load_default=list,
                                metadata={"description": "at most 5 files"})
 
@@ -199,7 +202,7 @@ class SellerAnswerIn(InSchema):
 
     statement = ma.fields.String(required=True, validate=_text(min=1, max=20_000))
     files = ma.fields.List(FileField(), load_default=list,
-                           metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
+                           metadata={"description": EVIDENCE_FILES})
 
 
 class OrderQuoteQuery(InSchema):
@@ -208,7 +211,7 @@ class OrderQuoteQuery(InSchema):
 
 class DocumentsIn(InSchema):
     files = ma.fields.List(FileField(), required=True,
-                           metadata={"description": "PDF, PNG or JPEG; at most 5 of 10 MB"})
+                           metadata={"description": EVIDENCE_FILES})
 
 
 class DocumentRequestIn(InSchema):

@@ -1,3 +1,4 @@
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,11 +18,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from arbiter.money import amount_example
+from arbiter.validation import page_locale
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
 from orders.states import PAYMENT_METHOD_LABELS
 
-FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
@@ -42,14 +45,16 @@ class FileClaimForm(FlaskForm):
         DataRequired(), Length(min=1, max=policy.DESCRIPTION_MAX)])
     claimed_amount = StringField(
         _l("Documented loss you claim (PLN)"), validators=[Optional(), Length(max=20)],
-        description=_l("Only for other problems: at most the item price, e.g. 120.50."))
+        description=LazyString(lambda: gettext(
+            "Only for other problems: at most the item price, e.g. %(example)s.",
+            example=amount_example(page_locale()))))
     police_report_reference = StringField(
         _l("Police report reference number"),
         validators=[Optional(), Length(max=policy.POLICE_REPORT_REFERENCE_MAX)],
         description=_l("Required when the item did not arrive."))
     police_report = FileField(
         _l("Police acknowledgement"),
-        description=_l("Required when the item did not arrive: PDF, PNG or JPEG, at most "
+        description=_l("Required when the item did not arrive: PDF, PNG, JPEG or HEIC, at most "
                        "10 MB."))
     documents = MultipleFileField(_l("Other documents (optional)"), description=FILES_HELP)
     payout_account = StringField(

@@ -26,6 +26,7 @@ from arbiter.db import add_unless_taken, locked
 from arbiter.documents import DecisionDocument, DecisionKind
 from arbiter.errors import (
     AmountNotConfirmed,
+    Checks,
     ConflictOfInterest,
     DomainError,
     NotFound,
@@ -333,6 +334,87 @@ def _policy_version_id(code: str) -> int:
                                                             PolicyVersion.judging()))
 
 
+@dataclass(frozen=True)
+class CheckedClaim:
+    """A claim's input once every check passed (file_claim stores it)."""
+
+    claim_type: ClaimType
+    description: str
+    account: str
+    claimed_amount: int | None
+    quote: policy.Quote
+    reference: str | None
+    police_report: CheckedUpload | None
+    documents: list[CheckedUpload]
+
+
+def check_claim(order: Order, now: datetime, *, claim_type: ClaimType | None,
+                description: str | None, payout_account: str | None,
+                claimed_amount: int | None = None, police_report_reference: str | None = None,
+                police_report: Upload | None = None, documents: list[Upload] = (),
+                checks: Checks | None = None) -> CheckedClaim | None:
+    """Every check of a claim's fields and files, all of them run: InvalidFields lists
+    every problem at once (a form shows them all in one round). ``checks`` may bring
+    problems the caller already found (a form's own); a field it refused is not checked
+    again, and ``claim_type`` None (refused by the form) skips what depends on it."""
+    checks = checks or Checks()
+    given = {name for name in ("description", "payout_account", "claimed_amount")
+             if not checks.refused(name)}
+    text = (checks.run(_validate_text, description, "description")
+            if "description" in given else None)
+    account = (checks.run(_validate_account, payout_account)
+               if "payout_account" in given else None)
+    if claim_type is not None and ClaimType(claim_type) is not ClaimType.OTHER:
+        claimed_amount = None  # the full item price is covered; nothing to claim
+    elif claimed_amount is not None and claimed_amount < 0:
+        checks.run(_refuse, _("The loss you claim must be more than 0."),
+                   code="claimed_amount_not_positive",
+                   fields={"claimed_amount": ["not_positive"]})
+    quote = None
+    if claim_type is not None:
+        amount_refused = checks.refused("claimed_amount")
+        quote = order_quote(order, ClaimType(claim_type),
+                            None if amount_refused else claimed_amount, now)
+        if not quote.eligible and not amount_refused:
+            reason = quote.reasons[0]
+            if reason in ORDER_LEVEL_REASONS:  # the policy changed between the checks
+                raise FilingNotAllowed(_quote_message(reason, order, quote), code=reason.value)
+            checks.run(_refuse, _quote_message(reason, order, quote), code=reason.value,
+                       fields={"claimed_amount": [reason.value]})
+    reference = (police_report_reference or "").strip() or None
+    police_report_required = quote is not None and quote.police_report_required
+    if police_report_required and reference is None:
+        checks.run(_refuse,
+                   _("Give the reference number of the police report: it is required when "
+                     "the item did not arrive."),
+                   code="police_report_reference_required",
+                   fields={"police_report_reference": ["required"]})
+    if reference is not None and len(reference) > policy.POLICE_REPORT_REFERENCE_MAX:
+        checks.run(_refuse,
+                   _("The reference number can have at most %(max)d characters.",
+                     max=policy.POLICE_REPORT_REFERENCE_MAX),
+                   fields={"police_report_reference": ["length"]})
+    if police_report_required and police_report is None:
+        checks.run(_refuse,
+                   _("Upload the police acknowledgement (PDF, PNG, JPEG or HEIC): it is required "
+                     "when the item did not arrive."),
+                   code="police_report_required", fields={"police_report": ["required"]})
+    checked_report = (checks.run(_check_police_report, police_report)
+                      if police_report is not None else None)
+    checked_documents = checks.run(check_uploads, list(documents),
+                                   max_count=policy.DOCUMENTS_PER_UPLOAD,
+                                   room_left=policy.DOCUMENTS_PER_CLAIM)
+    checks.done()
+    if checks.already_refused:  # the caller's own refusals: nothing to file
+        return None
+    return CheckedClaim(ClaimType(claim_type), text, account, claimed_amount, quote, reference,
+                        checked_report, checked_documents)
+
+
+def _refuse(message: str, **details) -> None:
+    raise ValidationFailed(message, **details)
+
+
 def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description: str,
                payout_account: str, claimed_amount: int | None = None,
                police_report_reference: str | None = None,
@@ -340,8 +422,8 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
                documents: list[Upload] = ()) -> Claim:
     """File a protection claim; the quote in force is frozen on the claim.
 
-    Every check happens before anything is stored, so a refused claim leaves no row and
-    no file behind.
+    Every check happens before anything is stored (all of them: InvalidFields names every
+    refused field), so a refused claim leaves no row and no file behind.
     """
     if order.buyer_id != buyer.id:
         raise NotFound(_("There is nothing here."))
@@ -349,44 +431,13 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
     refusal = filing_refusal(order, now)
     if refusal is not None:
         raise refusal.error()
-    claim_type = ClaimType(claim_type)
-    description = _validate_text(description, "description")
-    account = _validate_account(payout_account)
-    if claim_type is not ClaimType.OTHER:
-        claimed_amount = None  # the full item price is covered; nothing to claim
-    elif claimed_amount is not None and claimed_amount < 0:
-        raise ValidationFailed(_("The loss you claim must be more than 0."),
-                               code="claimed_amount_not_positive",
-                               fields={"claimed_amount": ["not_positive"]})
-    quote = order_quote(order, claim_type, claimed_amount, now)
-    if not quote.eligible:
-        reason = quote.reasons[0]
-        if reason in ORDER_LEVEL_REASONS:  # the policy changed between the checks
-            raise FilingNotAllowed(_quote_message(reason, order, quote), code=reason.value)
-        raise ValidationFailed(_quote_message(reason, order, quote), code=reason.value,
-                               fields={"claimed_amount": [reason.value]})
-
-    reference = (police_report_reference or "").strip() or None
-    if quote.police_report_required:
-        if reference is None:
-            raise ValidationFailed(
-                _("Give the reference number of the police report: it is required when "
-                  "the item did not arrive."),
-                code="police_report_reference_required",
-                fields={"police_report_reference": ["required"]})
-        if police_report is None:
-            raise ValidationFailed(
-                _("Upload the police acknowledgement (PDF, PNG or JPEG): it is required "
-                  "when the item did not arrive."),
-                code="police_report_required", fields={"police_report": ["required"]})
-    if reference is not None and len(reference) > policy.POLICE_REPORT_REFERENCE_MAX:
-        raise ValidationFailed(
-            _("The reference number can have at most %(max)d characters.",
-              max=policy.POLICE_REPORT_REFERENCE_MAX),
-            fields={"police_report_reference": ["length"]})
-    checked_report = _check_police_report(police_report) if police_report is not None else None
-    checked_documents = check_uploads(list(documents), max_count=policy.DOCUMENTS_PER_UPLOAD,
-                                      room_left=policy.DOCUMENTS_PER_CLAIM)
+    checked = check_claim(order, now, claim_type=claim_type, description=description,
+                          payout_account=payout_account, claimed_amount=claimed_amount,
+                          police_report_reference=police_report_reference,
+                          police_report=police_report, documents=documents)
+    claim_type, description, account = checked.claim_type, checked.description, checked.account
+    claimed_amount, quote, reference = checked.claimed_amount, checked.quote, checked.reference
+    checked_report, checked_documents = checked.police_report, checked.documents
 
     discussion_id = _discussion_check(order, now).discussion_id
     claim = Claim(

@@ -23,9 +23,9 @@ from accounts.auth import role_required
 from accounts.roles import ANY_STAFF, Role
 from appeals.policy import Terms as AppealTerms
 from arbiter import clock, handover
-from arbiter.errors import TransitionNotAllowed, ValidationFailed
+from arbiter.errors import Checks, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
-from arbiter.files import FileTooLarge, Upload
+from arbiter.files import Upload
 from arbiter.money import format_money, to_decimal_string
 from arbiter.storage import send_stored
 from arbiter.validation import form_amount
@@ -121,11 +121,14 @@ def _upload(name: str) -> Upload | None:
 
 
 def _show_error(form, error, default_field: str) -> None:
-    """Put a service error next to the form field it is about."""
+    """Put a service error next to the form field it is about (unless the form's own
+    check already refused that field)."""
     name = next((key for key in error.fields if key in form), None)
     if name is None and "files" in error.fields:
         name = "documents" if "documents" in form else "files"
-    (form[name] if name in form else form[default_field]).errors.append(error.message)
+    field = form[name] if name in form else form[default_field]
+    if name is None or not field.errors:
+        field.errors = [*field.errors, error.message]
 
 
 def _visible_claim(claim_id: int) -> Claim:
@@ -177,34 +180,46 @@ def file_claim(order_id: int):
     if refusal is not None:
         return render_template("claims/cannot_file.html", order=order, refusal=refusal), 409
     form = FileClaimForm()
-    if form.validate_on_submit():
-        try:
-            claim = services.file_claim(
-                order, current_user._get_current_object(),
-                claim_type=ClaimType(form.claim_type.data), description=form.description.data,
-                payout_account=form.payout_account.data,
-                claimed_amount=form_amount(form.claimed_amount.data, "claimed_amount"),
-                police_report_reference=form.police_report_reference.data,
-                police_report=_upload("police_report"), documents=_uploads("documents"))
-        except TransitionNotAllowed as error:
-            db.session.rollback()
-            refusal = services.FilingRefusal(error.code, error.message,
-                                             getattr(error, "existing", None))
-            return render_template("claims/cannot_file.html", order=order,
-                                   refusal=refusal), 409
-        except (ValidationFailed, FileTooLarge) as error:
-            db.session.rollback()
-            _show_error(form, error, "description")
-            return _file_form(order, form), error.status
-        return done(url_for("claims.claim", claim_id=claim.id),
-                    _("Your claim was filed. We will let you know when an "
-                      "advisor starts the review."))
-    return _file_form(order, form), 422 if form.is_submitted() else 200
+    if not form.is_submitted():
+        return _file_form(order, form)
+    # Every field and file is checked in one round, the form's own checks (lengths, the
+    # choice) and the service's together, so that the buyer fixes everything at once.
+    form.validate()
+    checks = Checks(already_refused=form.errors)
+    inputs = {
+        "claim_type": None if "claim_type" in form.errors else ClaimType(form.claim_type.data),
+        "description": form.description.data, "payout_account": form.payout_account.data,
+        "claimed_amount": checks.run(form_amount, form.claimed_amount.data, "claimed_amount"),
+        "police_report_reference": form.police_report_reference.data,
+        "police_report": _upload("police_report"), "documents": _uploads("documents")}
+    try:
+        if form.errors or checks.problems:
+            services.check_claim(order, clock.now(), **inputs, checks=checks)
+            return _file_form(order, form, status=422)
+        claim = services.file_claim(order, current_user._get_current_object(), **inputs)
+    except TransitionNotAllowed as error:
+        db.session.rollback()
+        refusal = services.FilingRefusal(error.code, error.message,
+                                         getattr(error, "existing", None))
+        return render_template("claims/cannot_file.html", order=order, refusal=refusal), 409
+    except ValidationFailed as error:
+        db.session.rollback()
+        for problem in getattr(error, "problems", [error]):
+            _show_error(form, problem, "description")
+        return _file_form(order, form, status=error.status)
+    return done(url_for("claims.claim", claim_id=claim.id),
+                _("Your claim was filed. We will let you know when an "
+                  "advisor starts the review."))
 
 
-def _file_form(order: Order, form: FileClaimForm):
-    return render_template("claims/file.html", order=order, form=form,
-                           quotes=services.quotes_for_order(order))
+def _file_form(order: Order, form: FileClaimForm, status: int = 200):
+    """The claim form; shown again after an error, it names the files the buyer chose,
+    which a browser never keeps: they must be chosen again."""
+    chosen = [f.filename for name in ("police_report", "documents")
+              for f in request.files.getlist(name) if f and f.filename] if status != 200 else []
+    return render_template("claims/file.html", order=order, form=form, refused=status != 200,
+                           files_to_choose_again=chosen,
+                           quotes=services.quotes_for_order(order)), status
 
 
 @bp.route("/claims")
@@ -232,7 +247,7 @@ def upload_documents(claim_id: int):
         return _claim_page(claim, 422, documents_form=form)
     try:
         services.upload_documents(claim, current_user._get_current_object(), _uploads("files"))
-    except (ValidationFailed, FileTooLarge) as error:
+    except ValidationFailed as error:
         db.session.rollback()
         form.files.errors.append(error.message)
         return _claim_page(claim, error.status, documents_form=form)
@@ -283,7 +298,7 @@ def answer(claim_id: int):
     try:
         services.answer_as_seller(claim, current_user._get_current_object(),
                                   form.statement.data, _uploads("files"))
-    except (ValidationFailed, FileTooLarge) as error:
+    except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error, "statement")
         return _claim_page(claim, error.status, answer_form=form)

@@ -1,3 +1,4 @@
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,6 +13,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from arbiter.money import amount_example
+from arbiter.validation import page_locale
 from disputes import policy
 from disputes.states import (
     OFFER_LABELS,
@@ -21,7 +24,7 @@ from disputes.states import (
     VERDICT_LABELS,
 )
 
-FILES_HELP = _l("PDF, PNG or JPEG; at most 5 files of 10 MB each.")
+FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most 5 files of 10 MB each.")
 
 
 def _choices(labels):
@@ -73,8 +76,10 @@ class DecisionForm(FlaskForm):
     verdict = RadioField(_l("Verdict"), choices=_choices(VERDICT_LABELS),
                          validators=[DataRequired()])
     amount = StringField(_l("Refund amount (PLN)"), validators=[Optional(), Length(max=20)],
-                         description=_l("Buyer's favour: defaults to the order total. "
-                                        "Partial: between 0.01 and the order total."))
+                         description=LazyString(lambda: gettext(
+                             "Buyer's favour: defaults to the order total. Partial: between "
+                             "%(least)s and the order total.",
+                             least=amount_example(page_locale(), 1))))
     rationale = TextAreaField(_l("Rationale"), validators=[
         DataRequired(), Length(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
     # A verdict that moves money is confirmed on a page stating it first (issue 20).

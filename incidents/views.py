@@ -25,7 +25,7 @@ from accounts.services import page_extra, register_page_extra
 from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
-from arbiter.files import FileTooLarge, Upload
+from arbiter.files import Upload
 from arbiter.storage import send_stored
 from arbiter.views import done
 from incidents import feed, queries, services
@@ -90,7 +90,7 @@ def report_problem():
                 happened_at=form.happened_at.data, doing=form.doing.data,
                 screenshot=Upload(screenshot.filename, screenshot.read())
                 if screenshot and screenshot.filename else None)
-        except (ValidationFailed, FileTooLarge) as error:
+        except ValidationFailed as error:
             db.session.rollback()
             _show_error(form, error, "what_happened")
             return render_template("incidents/report_problem.html", form=form), error.status

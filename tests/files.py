@@ -117,3 +117,13 @@ def pdf_with_object_stream(catalog: bytes, *hidden: bytes) -> bytes:
 PNG = photo("PNG", (2, 2))
 JPEG = photo("JPEG", (2, 2))
 PDF = blank_pdf()
+
+
+
+def heic(width: int = 64, height: int = 48) -> bytes:
+    """A HEIC photo, as an iPhone takes them (encoded with pillow-heif's libheif)."""
+    import pillow_heif
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (width, height), (200, 30, 30))).save(out)
+    return out.getvalue()

@@ -156,3 +156,17 @@ def test_a_replayed_export_is_the_same_csv_and_exports_nothing_again(api, tokens
     assert again.data == first.data and again.mimetype == "text/csv"
     assert again.headers["X-Arbiter-Batch-Id"] == first.headers["X-Arbiter-Batch-Id"]
     assert again.headers["Content-Disposition"] == first.headers["Content-Disposition"]
+
+
+def test_a_body_over_the_request_cap_is_a_json_413(app, api, tokens, ready_order, world,
+                                                   monkeypatch):
+    """Past MAX_CONTENT_LENGTH nothing of the body is read: the API still answers JSON."""
+    order = ready_order()
+    before = world.counts()
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    big = b"%PDF-" + b"0" * (2 * 1024 * 1024)
+    response = _file(api, tokens["buyer"], order, files=[("documents", "big.pdf", big)])
+    response.request.environ["wsgi.input"].close()
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "request_entity_too_large"
+    assert world.counts() == before

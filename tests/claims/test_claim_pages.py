@@ -191,7 +191,7 @@ def test_not_received_without_a_police_report_is_refused_and_stores_nothing(
 @pytest.mark.parametrize(("extra", "status", "message"), [
     ({"payout_account": "PL00 0000"}, 422, "Enter the account number for the payout"),
     ({"claim_type": "other"}, 422, "Enter the documented loss you claim."),
-    ({"claim_type": "other", "claimed_amount": "1e3"}, 422, "Enter an amount such as 120.50."),
+    ({"claim_type": "other", "claimed_amount": "1e3"}, 422, "Enter an amount such as 1,500.50."),
     ({"claim_type": "other", "claimed_amount": "200.00"}, 422, "cannot be more than the item"),
     ({"description": ""}, 422, ""),
     ({"claim_type": "stolen"}, 422, ""),
@@ -412,3 +412,36 @@ def test_every_claim_page_renders_in_polish(app, client, auth, buyer, staff, rea
     second = ready_order()
     response = client.get(f"/orders/{second.id}")
     assert response.status_code == 200
+
+
+def test_every_problem_of_the_claim_form_is_shown_in_one_round(client, auth, buyer,
+                                                                 ready_order, world):
+    """#22 item 11: the form's own checks and the service's together, and the chosen files
+    named, since the browser will not keep them."""
+    order = ready_order()
+    auth.login(buyer.email)
+    before = world.counts()
+    response = _file(client, order, claim_type="not_received", description="",
+                     payout_account="PL00 0000", files=[("documents", "receipt.pdf", PDF)])
+    assert response.status_code == 422
+    page = _text(response)
+    for field in ("description", "payout_account", "police_report_reference",
+                  "police_report"):
+        assert f'id="{field}-errors"' in page, field
+    assert "Enter the account number for the payout" in page
+    assert "Give the reference number of the police report" in page
+    assert "Upload the police acknowledgement" in page
+    assert "Choose your files again (receipt.pdf)" in page
+    assert world.counts() == before
+
+
+def test_a_bad_amount_and_a_bad_account_are_reported_together(client, auth, buyer,
+                                                              ready_order, world):
+    order = ready_order()
+    auth.login(buyer.email)
+    response = _file(client, order, claim_type="other", claimed_amount="1 500,505",
+                     payout_account="PL00 0000")
+    page = _text(response)
+    assert response.status_code == 422
+    assert 'id="claimed_amount-errors"' in page and 'id="payout_account-errors"' in page
+    assert "Enter an amount such as 1,500.50." in page

@@ -80,7 +80,7 @@ def test_bad_evidence_is_refused_and_nothing_is_stored(app, auth, client, buyer,
     response = _report(client, order, files=_files((name, data)))
     response.request.environ["wsgi.input"].close()  # the test client spools big bodies
     assert response.status_code == status
-    assert "only PDF, PNG and JPEG" in response.text or "not really" in response.text \
+    assert "only PDF, PNG, JPEG and HEIC" in response.text or "not really" in response.text \
         or "larger than 10 MB" in response.text
     assert db.session.scalar(select(func.count()).select_from(Discussion)) == 0
     assert _stored_files(app) == before
@@ -393,3 +393,35 @@ def test_countdown_and_warsaw_time_on_the_thread(client, auth, buyer, create_dis
     # 07:00 UTC = 09:00 in Warsaw (CEST); English dates never read as 7 February.
     assert "2 Jul 2026, 09:00" in page
     assert "7/2/26" not in page
+
+
+def test_a_file_over_10_mb_shows_the_form_again_with_the_text_kept(app, auth, client, buyer,
+                                                                    create_order):
+    """#22 item 10: no bare 413 page; what was typed stays, the error is on the file field."""
+    order = create_order(buyer=buyer)
+    auth.login(buyer.email)
+    big = b"%PDF-" + b"0" * (10 * 1024 * 1024)
+    response = _report(client, order, reason="not_as_described",
+                       description="The lamp is green, the listing showed a blue one.",
+                       files=_files(("photo-of-lamp.pdf", big)))
+    response.request.environ["wsgi.input"].close()
+    assert response.status_code == 413
+    assert "The lamp is green, the listing showed a blue one." in response.text
+    assert 'selected value="not_as_described"' in response.text
+    assert 'id="files-errors"' in response.text
+    assert "photo-of-lamp.pdf is larger than 10 MB." in response.text
+    assert db.session.scalar(select(func.count()).select_from(Discussion)) == 0
+
+
+def test_a_file_far_over_10_mb_still_keeps_the_text(app, auth, client, buyer, create_order):
+    """A 60 MB video (over the five files of 10 MB a form may carry) is read to the end,
+    only its first 10 MB kept, and the form is shown again rather than a bare 413 page."""
+    order = create_order(buyer=buyer)
+    auth.login(buyer.email)
+    huge = b"%PDF-" + b"0" * (60 * 1024 * 1024)
+    response = _report(client, order, description="Here is a video of the broken lamp.",
+                       files=_files(("video.pdf", huge)))
+    response.request.environ["wsgi.input"].close()
+    assert response.status_code == 413
+    assert "Here is a video of the broken lamp." in response.text
+    assert "video.pdf is larger than 10 MB." in response.text

@@ -319,6 +319,8 @@ class Actor:
         self.t = text
         self.page = context.new_page()
         self.problems: list[str] = []
+        # Error statuses a test provokes on purpose (a form refused and shown again).
+        self.expected_statuses: set[int] = set()
         self._unshot: str | None = None  # a page shown and not yet photographed
         self.page.on("framenavigated", self._navigated)
         self.page.on("console", self._console)
@@ -335,12 +337,16 @@ class Actor:
         self._unshot = frame.url
 
     def _console(self, message) -> None:
+        if any(f"status of {status} " in message.text for status in self.expected_statuses):
+            return  # the browser's note on a status the test provoked
         if message.type == "error" and "favicon.ico" not in (message.location or {}).get(
                 "url", ""):
             self.problems.append(f"console error on {self.page.url}: {message.text}")
 
     def _response(self, response) -> None:
         if response.url.endswith("/favicon.ico"):
+            return
+        if response.status in self.expected_statuses:
             return
         if response.status >= 500 or (
                 response.status >= 400 and response.request.resource_type == "document"):
@@ -462,13 +468,15 @@ class Cast:
         self.shots, self.text = shots, text
         self.actors: list[Actor] = []
 
-    def __call__(self, role: str, *, browser_lang: str | None = None) -> Actor:
-        """A person whose browser asks for ``browser_lang`` (default: the run's language)."""
+    def __call__(self, role: str, *, browser_lang: str | None = None,
+                 javascript: bool = True) -> Actor:
+        """A person whose browser asks for ``browser_lang`` (default: the run's language);
+        ``javascript=False``: a browser with scripts turned off."""
         browser_lang = browser_lang or self.text.lang
         context = self.browser.new_context(
             locale=BROWSER_LOCALES[browser_lang],
             timezone_id="Europe/Warsaw", viewport={"width": 1280, "height": 900},
-            accept_downloads=True)
+            accept_downloads=True, java_script_enabled=javascript)
         context.set_default_timeout(TIMEOUT_MS)
         self.clock.follow(context)
         actor = Actor(role, context, self.server, self.shots, self.text, browser_lang,

@@ -82,7 +82,7 @@ def test_bad_screenshots_are_refused_and_nothing_is_stored(app, client, auth, bu
     response = _report(client, screenshot=(name, data))
     response.request.environ["wsgi.input"].close()  # the test client spools big bodies
     assert response.status_code == status
-    assert "only PDF, PNG and JPEG" in response.text or "not really" in response.text \
+    assert "only PDF, PNG, JPEG and HEIC" in response.text or "not really" in response.text \
         or "larger than 10 MB" in response.text
     assert db.session.scalar(select(func.count()).select_from(ProblemReport)) == 0
     assert _stored_files(app) == before
