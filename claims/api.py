@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from accounts.roles import Role
-from arbiter import handover
+from arbiter import clock, handover
 from arbiter.api import Blueprint, InSchema, ListQuery, MoneyOut, OutSchema, money, page_schema
 from arbiter.errors import NotFound
 from arbiter.extensions import db
@@ -77,6 +77,49 @@ class OrderQuoteOut(QuoteOut):
     refusal = ma.fields.Nested(RefusalOut, required=True, allow_none=True, metadata={
         "description": "why the buyer cannot file a claim now; its code is also the first "
                        "of reasons"})
+
+
+class PolicyVersionOut(OutSchema):
+    code = ma.fields.String(required=True, attribute="version", metadata={"example": "2017-08"})
+    effective_from = ma.fields.AwareDateTime(required=True, metadata={
+        "description": "orders paid at or after this instant are judged by this version"})
+    in_force = ma.fields.Boolean(required=True, metadata={
+        "description": "the version that judges orders paid now"})
+    covered_payment_methods = ma.fields.List(ma.fields.String(), required=True)
+    shipping_covered_for = ma.fields.List(ma.fields.String(), required=True)
+    shipping_cap = ma.fields.String(required=True, metadata={"example": "100.00"})
+    total_cap = ma.fields.String(required=True, metadata={"example": "10000.00"})
+    filing_window_days = ma.fields.Integer(required=True)
+    police_report_required_for = ma.fields.List(ma.fields.String(), required=True)
+    per_buyer_cap = ma.fields.String(required=True, allow_none=True)
+    per_buyer_window_days = ma.fields.Integer(required=True, allow_none=True)
+    currency = ma.fields.String(required=True)
+
+
+def _version_json(rules, in_force: bool) -> dict:
+    return {
+        "version": rules.version, "effective_from": rules.effective_from, "in_force": in_force,
+        "covered_payment_methods": sorted(rules.covered_payment_methods),
+        "shipping_covered_for": sorted(rules.shipping_covered_for),
+        "shipping_cap": to_decimal_string(rules.shipping_cap_minor),
+        "total_cap": to_decimal_string(rules.total_cap_minor),
+        "filing_window_days": rules.filing_window_days,
+        "police_report_required_for": sorted(rules.police_report_required_for),
+        "per_buyer_cap": None if rules.per_buyer_cap_minor is None
+        else to_decimal_string(rules.per_buyer_cap_minor),
+        "per_buyer_window_days": rules.per_buyer_window_days, "currency": DEFAULT_CURRENCY,
+    }
+
+
+@blp.route("/policy/versions", methods=["GET"])
+@blp.response(200, PolicyVersionOut(many=True))
+def policy_versions():
+    """The published versions of the protection rules, the latest date first: past ones,
+    the one in force and scheduled ones; public, read-only."""
+    published = services.policy_versions()
+    now = clock.now()
+    in_force = next((rules for rules in published if rules.effective_from <= now), None)
+    return [_version_json(rules, rules is in_force) for rules in published]
 
 
 @blp.route("/policy/quote", methods=["GET"])

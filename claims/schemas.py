@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from arbiter import clock
 from arbiter.schema_messages import request_gettext as _
@@ -28,6 +28,11 @@ class QuoteQuerySchema(Schema):
     claim_type = fields.Enum(ClaimType, by_value=True, required=True)
     paid_at = AwareDateTime(required=True, validate=_not_in_future)
     claimed_amount = AmountField(load_default=None)
+    version = fields.String(load_default=None,
+                            validate=validate.Regexp(r"^[0-9A-Za-z._-]{1,16}$"),
+                            metadata={"description": "quote under this published version "
+                                                     "instead of the one in force at paid_at",
+                                      "example": "2017-08"})
 
     @pre_load
     def _blank_claimed_amount_is_absent(self, data, **kwargs):

@@ -7,6 +7,7 @@ they are a party to raise ConflictOfInterest (403); bad input raises ValidationF
 someone else's claim or order raises NotFound (404).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -174,11 +175,27 @@ def quote_for(
     claimed_amount: int | None = None,
     now: datetime | None = None,
     extended_by: timedelta = policy.NO_EXTENSION,
+    version: str | None = None,
 ) -> policy.Quote:
-    """The quote under the version in force at ``paid_at``, as of ``now`` (default: now),
-    with the filing window ``extended_by`` platform incidents."""
+    """The quote under the version in force at ``paid_at`` (or under the published version
+    ``version`` names), as of ``now`` (default: now), with the filing window
+    ``extended_by`` platform incidents; an unknown ``version`` is NotFound (404)."""
+    published = policy_versions()
+    if version is not None:
+        named = [rules for rules in published if rules.version == version]
+        if not named:
+            raise NotFound(_("No published version of the rules has this code."),
+                           code="unknown_policy_version", fields={"version": ["unknown"]})
+        # A what-if: the purchase judged as though this version had been in force when it
+        # was paid (a scheduled version's date is after any real payment).
+        rules = dataclasses.replace(named[0], effective_from=min(named[0].effective_from,
+                                                                 clock.ensure_aware(paid_at)))
+        return policy.quote(rules, item_price=item_price, shipping_cost=shipping_cost,
+                            payment_method=payment_method, claim_type=claim_type,
+                            claimed_amount=claimed_amount, paid_at=paid_at,
+                            now=now or clock.now(), extended_by=extended_by)
     return policy.quote_in_force(
-        policy_versions(),
+        published,
         item_price=item_price,
         shipping_cost=shipping_cost,
         payment_method=payment_method,

@@ -204,3 +204,28 @@ def test_only_admins_reach_the_version_pages(client, auth, create_user, admins):
     assert client.get("/staff/policy-versions").status_code == 403
     assert client.post("/staff/policy-versions/new", data=_draft_form()).status_code == 403
     assert db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == "2027-01")) is None
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+
+def test_the_api_lists_published_versions_and_quotes_under_a_named_one(client, admins):
+    ada, bea = admins
+    draft = versions.draft_version(ada, _fields())
+    hidden = client.get("/api/v1/policy/versions").json
+    assert [v["code"] for v in hidden] == ["2017-08"] and hidden[0]["in_force"] is True
+    versions.publish_version(draft.id, bea)
+    db.session.commit()
+    listed = client.get("/api/v1/policy/versions").json
+    assert [(v["code"], v["in_force"]) for v in listed] == [("2027-01", False),
+                                                              ("2017-08", True)]
+    assert listed[0]["total_cap"] == "20000.00" and listed[0]["per_buyer_window_days"] == 365
+    query = {"item_price": "15000.00", "shipping_cost": "20.00",
+             "payment_method": "platform_payments", "claim_type": "not_received",
+             "paid_at": "2026-12-01T10:00:00+00:00"}
+    assert client.get("/api/v1/policy/quote", query_string=query).json["total"] == "10000.00"
+    named = client.get("/api/v1/policy/quote", query_string={**query, "version": "2027-01"})
+    assert named.status_code == 200
+    assert named.json["policy_version"] == "2027-01" and named.json["total"] == "15020.00"
+    unknown = client.get("/api/v1/policy/quote", query_string={**query, "version": "1999-01"})
+    assert unknown.status_code == 404
