@@ -377,6 +377,15 @@ class Actor:
             button.click()
         self.shot(name)
 
+    def open_dialog(self, trigger, name: str):
+        """Click something that asks for a confirmation in a dialog (no page load); the
+        open dialog is photographed and returned."""
+        trigger.click()
+        dialog = self.page.locator("dialog[open]")
+        expect(dialog).to_be_visible()
+        self.shot(name)
+        return dialog
+
     def follow_link(self, link, name: str) -> None:
         with self.page.expect_navigation():
             link.click()
@@ -462,13 +471,15 @@ class Cast:
         self.shots, self.text = shots, text
         self.actors: list[Actor] = []
 
-    def __call__(self, role: str, *, browser_lang: str | None = None) -> Actor:
-        """A person whose browser asks for ``browser_lang`` (default: the run's language)."""
+    def __call__(self, role: str, *, browser_lang: str | None = None,
+                 javascript: bool = True) -> Actor:
+        """A person whose browser asks for ``browser_lang`` (default: the run's language),
+        with JavaScript unless ``javascript=False``."""
         browser_lang = browser_lang or self.text.lang
         context = self.browser.new_context(
             locale=BROWSER_LOCALES[browser_lang],
             timezone_id="Europe/Warsaw", viewport={"width": 1280, "height": 900},
-            accept_downloads=True)
+            accept_downloads=True, java_script_enabled=javascript)
         context.set_default_timeout(TIMEOUT_MS)
         self.clock.follow(context)
         actor = Actor(role, context, self.server, self.shots, self.text, browser_lang,
