@@ -1,8 +1,11 @@
-"""Issue 22 item 9 in a real browser, in Polish and English: "Accept", "Close as solved" and
-"Withdraw" open a dialog stating the consequence; cancelling it changes nothing; confirming
-in it acts. Without JavaScript the same buttons reach a confirmation page instead. The
-dialogs are photographed at 1280 px and 375 px (where they fit the screen).
+"""Issue 22 item 9 in a real browser, in Polish and English: "Accept", "Close as solved",
+"Withdraw" and "Withdraw the claim" open a dialog stating the consequence; cancelling it
+changes nothing; confirming in it acts. Without JavaScript the same buttons reach a
+confirmation page instead. The dialogs are photographed at 1280 px and 375 px (where they
+fit the screen).
 """
+
+from datetime import timedelta
 
 import pytest
 
@@ -11,8 +14,10 @@ from tests.e2e.conftest import expect
 pytestmark = pytest.mark.e2e
 
 BUYER, SELLER = "barbara@example.test", "stefan@example.test"
-STATE = {"pl": {"in_progress": "w toku", "closed": "zamknięta", "resolved": "rozwiązana"},
-         "en": {"in_progress": "in progress", "closed": "closed", "resolved": "resolved"}}
+STATE = {"pl": {"in_progress": "w toku", "closed": "zamknięta", "resolved": "rozwiązana",
+                "submitted": "złożony", "withdrawn": "wycofany"},
+         "en": {"in_progress": "in progress", "closed": "closed", "resolved": "resolved",
+                "submitted": "submitted", "withdrawn": "withdrawn"}}
 
 
 def _offered(world) -> tuple[int, int]:
@@ -42,6 +47,27 @@ def _offered(world) -> tuple[int, int]:
     return tuple(world.run(run))
 
 
+def _claimed(world) -> int:
+    """A claim on a third order, whose discussion the seller left unanswered for 25 h."""
+    from arbiter.extensions import db
+    from claims import services as claims
+    from claims.states import ClaimType
+    from disputes import services
+    from disputes.states import ExpectedOutcome, Reason
+    from orders.models import Order
+
+    order_id = world.order(buyer=BUYER, seller=SELLER, external_id="ORD-2026-0003")
+    world.run(lambda: services.open_discussion(
+        db.session.get(Order, order_id), db.session.get(Order, order_id).buyer,
+        reason=Reason.NOT_AS_DESCRIBED, expected_outcome=ExpectedOutcome.REFUND,
+        description="Lampa ma inny kolor niż na zdjęciach."))
+    return order_id, lambda: world.run(lambda: claims.file_claim(
+        db.session.get(Order, order_id), db.session.get(Order, order_id).buyer,
+        claim_type=ClaimType.NOT_AS_DESCRIBED,
+        description="Lampa ma inny kolor i brak w niej żarówki z opisu aukcji.",
+        payout_account="PL61 1090 1014 0000 0712 1981 2874").id)
+
+
 def _cancel(actor, trigger, name: str, consequence: str, state: str) -> None:
     """Open the dialog (at 1280 and 375 px), read the consequence, cancel: nothing changed."""
     page = actor.page
@@ -59,11 +85,14 @@ def _cancel(actor, trigger, name: str, consequence: str, state: str) -> None:
     expect(page.locator("[data-state]")).to_have_text(state)
 
 
-def test_confirmations(cast, world, lang, text):
+def test_confirmations(cast, world, clock, lang, text):
     t, seen = text, STATE[lang]
     world.user(BUYER, "Barbara Kowalska", locale=lang)
     world.user(SELLER, "Stefan Nowak", locale=lang)
     first, second = _offered(world)
+    _order_id, file_claim = _claimed(world)
+    clock.shift(timedelta(hours=25))
+    claim_id = file_claim()
 
     buyer = cast("buyer")
     buyer.login(BUYER)
@@ -87,6 +116,16 @@ def test_confirmations(cast, world, lang, text):
     buyer.submit(dialog.get_by_role("button", name=t("Yes, withdraw it")), "withdrawn")
     expect(buyer.flash()).to_have_text(t("You withdrew the discussion."))
     expect(buyer.page.locator("[data-state]")).to_have_text(seen["closed"])
+
+    # Withdrawing a protection claim asks the same way.
+    buyer.goto(f"/claims/{claim_id}", "claim")
+    _cancel(buyer, buyer.button(t("Withdraw the claim")), "withdraw-claim-dialog",
+            t("The claim ends as withdrawn: nobody reviews it any more and the platform pays "
+              "nothing for it."), seen["submitted"])
+    dialog = buyer.open_dialog(buyer.button(t("Withdraw the claim")), "withdraw-claim-again")
+    buyer.submit(dialog.get_by_role("button", name=t("Yes, withdraw the claim")),
+                 "claim-withdrawn")
+    expect(buyer.page.locator("[data-state]")).to_have_text(seen["withdrawn"])
 
     # --- without JavaScript: the confirmation page, then the confirmed post ------------------
     plain = cast("buyer-no-js", javascript=False)
