@@ -35,6 +35,12 @@ from arbiter.urls import safe_next_url
 bp = Blueprint("core", __name__)
 
 
+def confirmed() -> bool:
+    """Whether an irreversible action's form came from its confirmation (the page or the
+    dialog that stated the consequence); the first post only shows it (issue 22 item 9)."""
+    return request.form.get("confirmed") == "1"
+
+
 def done(where: str, message: str):
     """After a change: say what was done, and go to ``where`` (post, redirect, get)."""
     flash(message, "success")

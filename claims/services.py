@@ -537,10 +537,16 @@ def _require_handler(claim: Claim, staff: User) -> None:
         raise ClaimTaken(_("Take the claim before acting on it."), code="claim_not_taken")
 
 
+def require_withdraw(claim: Claim, buyer: User) -> None:
+    """The checks of withdrawing, changing nothing (the page that asks to confirm it)."""
+    _require_buyer(claim, buyer)
+    require(claim.state, "withdraw")
+
+
 def withdraw(claim: Claim, buyer: User) -> None:
     """The buyer drops the claim; possible until a decision."""
     claim = locked(Claim, claim.id)
-    _require_buyer(claim, buyer)
+    require_withdraw(claim, buyer)
     _change_state(claim, "withdraw", buyer, withdrawn_at=clock.now())
     notify(buyer, "claim.withdrawn", claim)
 

@@ -29,7 +29,7 @@ from arbiter.files import Upload
 from arbiter.money import format_money, to_decimal_string
 from arbiter.storage import send_stored
 from arbiter.validation import form_amount
-from arbiter.views import done
+from arbiter.views import confirmed, done
 from claims import banking, policy, queries, services
 from claims.documents import clause_texts
 from claims.forms import (
@@ -258,8 +258,12 @@ def upload_documents(claim_id: int):
 @bp.route("/claims/<int:claim_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw(claim_id: int):
-    """The buyer withdraws the claim (before a decision)."""
+    """The buyer withdraws the claim (before a decision); the first post only says what that
+    means (nothing changes), the confirmed one does it."""
     claim = _visible_claim(claim_id)
+    if not confirmed():
+        services.require_withdraw(claim, current_user._get_current_object())
+        return render_template("claims/confirm_withdraw.html", claim=claim)
     services.withdraw(claim, current_user._get_current_object())
     return done(url_for("claims.claim", claim_id=claim_id), _("You withdrew the claim."))
 

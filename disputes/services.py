@@ -275,13 +275,19 @@ _OFFER_SETTLEMENTS = {OfferKind.REFUND: SettlementKind.REFUND,
                       OfferKind.REPAIR: SettlementKind.REPAIR}
 
 
+def acceptable_offer(discussion: Discussion, buyer: User, offer_id: int) -> Offer:
+    """The offer the buyer may accept (404 for anyone else, 409 once answered or when the
+    discussion no longer takes offers): what the confirmation states, nothing changed."""
+    _require_buyer(discussion, buyer)
+    require(discussion.state, "accept_offer")
+    return _pending_offer(discussion, offer_id)
+
+
 def accept_offer(discussion: Discussion, buyer: User, offer_id: int) -> Settlement:
     """The buyer takes the offer: it becomes a promise in the ledger, due by its date,
     and the discussion waits until it is kept (or reported broken)."""
     discussion = locked(Discussion, discussion.id)
-    _require_buyer(discussion, buyer)
-    require(discussion.state, "accept_offer")
-    offer = _pending_offer(discussion, offer_id)
+    offer = acceptable_offer(discussion, buyer, offer_id)
     offer.state = OfferState.ACCEPTED
     offer.answered_at = clock.now()
     promise = ledger.record(discussion.order, _OFFER_SETTLEMENTS[offer.kind], actor=buyer,
@@ -345,16 +351,23 @@ def _require_buyer(discussion: Discussion, user: User) -> None:
         raise NotFound(_("There is nothing here."))
 
 
+def require_finish(discussion: Discussion, buyer: User, action: str) -> None:
+    """The checks of closing as solved (``close_as_solved``) or withdrawing
+    (``withdraw``) without changing anything, for the page that asks to confirm it."""
+    _require_buyer(discussion, buyer)
+    require(discussion.state, action)
+
+
 def close_as_solved(discussion: Discussion, buyer: User) -> None:
     discussion = locked(Discussion, discussion.id)
-    _require_buyer(discussion, buyer)
+    require_finish(discussion, buyer, "close_as_solved")
     _change_state(discussion, "close_as_solved", buyer, Role.BUYER, resolved_at=clock.now())
     notify(discussion.seller, "discussion.resolved", discussion)
 
 
 def withdraw(discussion: Discussion, buyer: User) -> None:
     discussion = locked(Discussion, discussion.id)
-    _require_buyer(discussion, buyer)
+    require_finish(discussion, buyer, "withdraw")
     _change_state(discussion, "withdraw", buyer, Role.BUYER, closed_at=clock.now())
     notify(discussion.seller, "discussion.withdrawn", discussion)
 

@@ -23,7 +23,7 @@ from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.money import to_decimal_string
 from arbiter.validation import form_amount
-from arbiter.views import done
+from arbiter.views import confirmed, done
 from disputes import queries, services
 from disputes.forms import (
     DecisionForm,
@@ -122,7 +122,9 @@ def _render_thread(discussion: Discussion, status: int = 200, *,
     decision_form.amount.description = _(
         "Buyer's favour: defaults to what the order may still refund, %(room)s. "
         "Partial: between 0.01 and %(room)s.", room=room)
+    pending = next((o for o in discussion.offers if o.state is OfferState.PENDING), None)
     return render_template("disputes/thread.html", discussion=discussion,
+                           offer_terms=accept_terms(pending) if pending else None,
                            role=discussion.role_of(current_user), now=now,
                            promises=promises, promise_forms=promise_forms,
                            platform_claim_id=_platform_claim_id(discussion),
@@ -256,19 +258,23 @@ def make_offer(discussion_id: int):
 def confirm_accept(discussion_id: int, offer_id: int):
     """Before accepting, the buyer reads what the offer means: what the seller must do by
     when, and what happens if it does not arrive. The button posts to ``answer_offer``."""
-    discussion = _visible_thread(discussion_id)
-    if discussion.role_of(current_user) is not Role.BUYER:
-        abort(404)
-    offer: Offer | None = next((o for o in discussion.offers if o.id == offer_id), None)
-    if offer is None:
-        abort(404)
-    if offer.state is not OfferState.PENDING or not discussion.is_talking:
-        raise TransitionNotAllowed(_("This offer has already been answered."),
-                                   code="offer_not_pending")
-    terms = ledger.terms()
-    dates = settlement_policy.due_dates(SettlementKind(offer.kind.value), clock.now(), terms)
+    return _accept_page(_visible_thread(discussion_id), offer_id)
+
+
+def _accept_page(discussion: Discussion, offer_id: int):
+    """The confirmation of accepting ``offer_id`` (nothing changes)."""
+    offer = services.acceptable_offer(discussion, current_user._get_current_object(), offer_id)
     return render_template("disputes/accept_offer.html", discussion=discussion, offer=offer,
-                           dates=dates, contest_days=terms.contest_days)
+                           **accept_terms(offer))
+
+
+def accept_terms(offer: Offer) -> dict:
+    """What accepting ``offer`` now would promise: its due dates and the days the buyer has
+    to contest a proof (the confirmation page and the thread's dialog say it)."""
+    terms = ledger.terms()
+    return {"dates": settlement_policy.due_dates(SettlementKind(offer.kind.value),
+                                                 clock.now(), terms),
+            "contest_days": terms.contest_days}
 
 
 @bp.route("/discussions/<int:discussion_id>/offers/<int:offer_id>/<any(accept, decline):answer>",
@@ -279,6 +285,8 @@ def answer_offer(discussion_id: int, offer_id: int, answer: str):
     discussion = _visible_discussion(discussion_id)
     user = current_user._get_current_object()
     if answer == "accept":
+        if not confirmed():
+            return _accept_page(_visible_thread(discussion_id), offer_id)
         promise = services.accept_offer(discussion, user, offer_id)
         return done(url_for("disputes.thread", discussion_id=discussion_id),
                     _("You accepted the offer. The seller has until %(when)s; confirm here "
@@ -349,12 +357,19 @@ def submit_settlement_proof(discussion_id: int, settlement_id: int):
                       settlement_policy.contest_until(row.proof_at, ledger.terms()), "short")))
 
 
+_FINISH_ACTIONS = {"solve": "close_as_solved", "withdraw": "withdraw"}
+
+
 @bp.route("/discussions/<int:discussion_id>/<any(solve, withdraw):action>", methods=["POST"])
 @login_required
 def finish(discussion_id: int, action: str):
-    """The buyer closes the discussion as solved, or withdraws it."""
+    """The buyer closes the discussion as solved, or withdraws it; the first post only
+    says what that means (nothing changes), the confirmed one does it."""
     discussion = _visible_discussion(discussion_id)
     user = current_user._get_current_object()
+    if not confirmed():
+        services.require_finish(discussion, user, _FINISH_ACTIONS[action])
+        return render_template("disputes/confirm_finish.html", d=discussion, action=action)
     if action == "solve":
         services.close_as_solved(discussion, user)
         return done(url_for("disputes.thread", discussion_id=discussion_id),

@@ -265,7 +265,14 @@ def test_staff_pages_are_for_staff_only(client, auth, buyer, filed):
 def test_the_buyer_withdraws_in_the_browser(client, auth, buyer, filed):
     auth.login(buyer.email)
     assert "Withdraw the claim" in client.get(f"/claims/{filed.id}").text
-    assert client.post(f"/claims/{filed.id}/withdraw").status_code == 302
+    # The first post (a button without JavaScript) only says what withdrawing means.
+    asked = client.post(f"/claims/{filed.id}/withdraw")
+    assert asked.status_code == 200
+    assert "nobody reviews it any more and the platform pays nothing for it" in asked.text
+    assert 'name="confirmed" value="1"' in asked.text
+    db.session.expire_all()
+    assert db.session.get(Claim, filed.id).state is ClaimState.SUBMITTED
+    assert client.post(f"/claims/{filed.id}/withdraw", data={"confirmed": "1"}).status_code == 302
     page = client.get(f"/claims/{filed.id}").text
     assert 'data-state="withdrawn"' in page and "Withdraw the claim" not in page
     assert client.post(f"/claims/{filed.id}/withdraw").status_code == 409

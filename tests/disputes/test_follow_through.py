@@ -87,7 +87,7 @@ def test_accepting_says_what_the_promise_means_first(client, auth, buyer, offere
     assert protection in _text(page)
     assert f'action="{confirm_path}"' in page.text
     assert _state(discussion) is DiscussionState.IN_PROGRESS  # reading changed nothing
-    response = client.post(confirm_path)
+    response = client.post(confirm_path, data={"confirmed": "1"})
     assert response.status_code == 302
     assert _state(discussion) is DiscussionState.AWAITING_FULFILMENT
     promise = db.session.scalar(select(Settlement).where(Settlement.offer_id == offer.id))
@@ -116,7 +116,7 @@ def test_the_confirmation_page_is_the_buyers_and_for_a_pending_offer_only(
     auth.login(buyer.email)
     assert client.get(f"/discussions/{discussion.id}/offers/{offer.id + 999}/accept"
                       ).status_code == 404
-    assert client.post(path).status_code == 302
+    assert client.post(path, data={"confirmed": "1"}).status_code == 302
     assert client.get(path).status_code == 409
 
 

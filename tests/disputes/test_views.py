@@ -220,7 +220,8 @@ def test_seller_answers_offers_and_buyer_accepts(client, auth, buyer, seller,
     offer = discussion.offers[-1] if discussion.offers else None
     db.session.expire_all()
     offer = db.session.get(Discussion, discussion.id).offers[-1]
-    response = client.post(f"/discussions/{discussion.id}/offers/{offer.id}/accept")
+    response = client.post(f"/discussions/{discussion.id}/offers/{offer.id}/accept",
+                           data={"confirmed": "1"})
     assert response.status_code == 302
     db.session.expire_all()
     accepted = db.session.get(Discussion, discussion.id)

@@ -383,6 +383,21 @@ class Actor:
             button.click()
         self.shot(name)
 
+    def open_menu(self) -> None:
+        """On a phone the navigation waits behind "Menu" (base.html): open it if closed."""
+        button = self.page.locator("label[for=site-menu-toggle]")
+        if button.is_visible() and not self.page.locator("#site-menu-toggle").is_checked():
+            button.click()
+
+    def open_dialog(self, trigger, name: str):
+        """Click something that asks for a confirmation in a dialog (no page load); the
+        open dialog is photographed and returned."""
+        trigger.click()
+        dialog = self.page.locator("dialog[open]")
+        expect(dialog).to_be_visible()
+        self.shot(name)
+        return dialog
+
     def follow_link(self, link, name: str) -> None:
         with self.page.expect_navigation():
             link.click()

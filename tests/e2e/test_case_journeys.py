@@ -158,6 +158,13 @@ def follow(actor, link, name: str) -> None:
     both(actor, name)
 
 
+def ask(actor, trigger, name: str) -> None:
+    """Click what opens a confirmation dialog; photograph it at both widths."""
+    trigger.click()
+    expect(actor.page.locator("dialog[open]")).to_be_visible()
+    both(actor, name)
+
+
 def refused(actor, status: int) -> None:
     """The page just shown answered ``status`` on purpose (a form error, a refusal): the
     harness would otherwise count it as a problem."""
@@ -187,7 +194,7 @@ def test_partial_refund_kept(cast, world, clock, lang, text):
     buyer.login(BUYER)
     goto(buyer, thread, "a-offer-received")
     expect(buyer.page.locator("main")).to_contain_text(seen["partial"])
-    follow(buyer, buyer.link(t("Accept")), "a-accept-confirmation")
+    ask(buyer, buyer.link(t("Accept")), "a-accept-confirmation")
     due = _day(world.app, clock.now() + timedelta(days=7), lang)
     expect(buyer.page.locator("[data-promise]")).to_contain_text(seen["partial"])
     expect(buyer.page.locator("[data-promise]")).to_contain_text(due)
@@ -253,7 +260,7 @@ def test_promise_broken(cast, world, clock, lang, text):
     buyer = cast("buyer")
     buyer.login(BUYER)
     goto(buyer, thread, "b-offer-received")
-    follow(buyer, buyer.link(t("Accept")), "b-accept-confirmation")
+    ask(buyer, buyer.link(t("Accept")), "b-accept-confirmation")
     submit(buyer, buyer.button(t("Yes, accept the offer")), "b-accepted")
 
     # Eight days later the money has not arrived; the sweeper asks the buyer, who reads

@@ -72,7 +72,7 @@ def test_follow_through(cast, world, clock, lang, text):
     buyer = cast("buyer")
     buyer.login("barbara@example.test")
     buyer.goto(thread, "offer-received")
-    buyer.follow_link(buyer.link(t("Accept")), "accept-confirmation")
+    buyer.open_dialog(buyer.link(t("Accept")), "accept-confirmation")
     due = _day(world.app, clock.now() + timedelta(days=7), lang)
     promise = buyer.page.locator("[data-promise]")
     expect(promise).to_contain_text(f"{seen['refund']} {due}")

@@ -69,7 +69,8 @@ def _set_up_and_log_in_again(cast, world, text, device):
     expect(staff.page.locator("[data-second-factor=on]")).to_be_visible()
     assert _fits(staff)
 
-    # the next login asks for the app's next code
+    # the next login asks for the app's next code (on a phone "Log out" is in the menu)
+    staff.open_menu()
     staff.submit(staff.page.get_by_role("button", name=t("Log out")), "logged-out")
     staff.login(email)
     staff.goto("/staff/escalations", "queue-again")

@@ -130,7 +130,7 @@ def test_fifty_mixed_attempts_on_one_order_never_exceed_its_total(committed):
     for number in range(REQUESTS):
         if number % 3 == 0:
             attempts.append((buyer.id, f"/discussions/{discussion_id}/offers/{offer_id}/accept",
-                             {}))
+                             {"confirmed": "1"}))
         elif number % 3 == 1:
             verdict = [{"verdict": "buyer_favour"}, {"verdict": "partial", "amount": "700.00"},
                        {"verdict": "partial", "amount": "300.00"}][number % 9 // 3]
