@@ -3,6 +3,7 @@
 import importlib
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from arbiter import config as config_module
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.url_map.converters["int"] = RowIdConverter
     config_module.load(app, config)
+    _trust_proxies(app)
     _init_extensions(app)
     _register_blueprints(app)
     from arbiter.transactions import init_request_transactions
@@ -46,6 +48,16 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``PROXY_COUNT`` reverse proxies the client's address and scheme are the
+    ones the proxies put in ``X-Forwarded-For`` and ``X-Forwarded-Proto`` (the rate limits
+    key on that address). With 0 (the default) no such header is believed: anyone can
+    send one. The Host header is never taken from the proxy: links use ``BASE_URL``."""
+    proxies = int(app.config["PROXY_COUNT"])
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -27,6 +27,9 @@ DEFAULTS = {
     "LOGIN_ATTEMPTS_PER_MINUTE": 5,
     "PAGE_SIZE": 20,
     "BASE_URL": "http://127.0.0.1:5000",
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (one
+    # nginx: 1). 0: none, the connection's own address is the client's.
+    "PROXY_COUNT": 0,
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
     "MAIL_DIR": None,
     "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
