@@ -47,6 +47,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    from arbiter.urls import warn_when_the_base_url_disagrees
+
+    warn_when_the_base_url_disagrees(app)
     return app
 
 

@@ -47,6 +47,7 @@ def test_hsts_on_every_route_in_production(monkeypatch, tmp_path):
     monkeypatch.setenv("ARBITER_ENV", "production")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.sqlite3",
                       "SECRET_KEY": "s" * 32, "PASSWORD_HASH_FAST": True,
+                      "BASE_URL": "https://arbiter.example",
                       "STORAGE_DIR": str(tmp_path / "storage"),
                       "RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
