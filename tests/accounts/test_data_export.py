@@ -82,7 +82,7 @@ def test_export_end_to_end(app, client, auth, buyer, seller, staff, buyer_world)
     assert response.mimetype == "application/zip"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["Cache-Control"] == "no-store"
     bundle = _open(response)
     names = set(bundle.namelist())
     assert {"README.txt", "account.json", "orders.json", "discussions.json", "claims.json",
