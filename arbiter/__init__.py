@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = RowIdConverter
     config_module.load(app, config)
     _trust_proxies(app)
+    from arbiter.validation import refuse_deep_json
+
+    refuse_deep_json(app)  # first of the request hooks: nothing may walk such a body
     _init_extensions(app)
     _register_blueprints(app)
     from arbiter.transactions import init_request_transactions
