@@ -70,7 +70,8 @@ def test_export_end_to_end(app, client, auth, buyer, seller, staff, buyer_world)
     email.locale = "pl"
     assert render_email(email).subject == "Twój eksport danych z Arbitra jest gotowy"
     actions = [e.action for e in db.session.scalars(
-        select(audit.AuditEntry).where(audit.AuditEntry.object_type == "data_exports"))]
+        select(audit.AuditEntry).where(audit.AuditEntry.object_type == "data_exports")
+        .order_by(audit.AuditEntry.id))]
     assert actions == ["data_export.requested", "data_export.preparing", "data_export.ready"]
 
     page = client.get("/account")
