@@ -63,29 +63,26 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-@pytest.mark.postgres_only
-@pytest.mark.race
-def test_concurrent_discussions_on_one_order_make_one_and_409s(committed):
-    _order_id, token = _order(with_discussion=False)
-    statuses = _all_at_once(committed, lambda client: client.post(
-        "/api/v1/discussions", headers={"Authorization": f"Bearer {token}"},
-        json={"order_external_id": "RACE-1", "reason": "not_received",
-              "expected_outcome": "refund", "description": "Nothing came."}))
-    assert sorted(statuses) == [201] + [409] * (REQUESTS - 1), statuses
-    assert _count(Discussion) == 1
+DISCUSSION = {"json": {"order_external_id": "RACE-1", "reason": "not_received",
+                       "expected_outcome": "refund", "description": "Nothing came."}}
+CLAIM = {"data": {"order_external_id": "RACE-1", "claim_type": "not_as_described",
+                  "description": "Wrong model.", "payout_account": IBAN},
+         "content_type": "multipart/form-data"}
 
 
 @pytest.mark.postgres_only
 @pytest.mark.race
-def test_concurrent_claims_on_one_order_make_one_and_409s(committed):
-    _order_id, token = _order(with_discussion=True)
+@pytest.mark.parametrize("path, body, model, with_discussion", [
+    ("/api/v1/discussions", DISCUSSION, Discussion, False),
+    ("/api/v1/claims", CLAIM, Claim, True),
+], ids=["discussions", "claims"])
+def test_concurrent_creations_on_one_order_make_one_and_409s(committed, path, body, model,
+                                                             with_discussion):
+    _order_id, token = _order(with_discussion=with_discussion)
     statuses = _all_at_once(committed, lambda client: client.post(
-        "/api/v1/claims", headers={"Authorization": f"Bearer {token}"},
-        data={"order_external_id": "RACE-1", "claim_type": "not_as_described",
-              "description": "Wrong model.", "payout_account": IBAN},
-        content_type="multipart/form-data"))
+        path, headers={"Authorization": f"Bearer {token}"}, **body))
     assert sorted(statuses) == [201] + [409] * (REQUESTS - 1), statuses
-    assert _count(Claim) == 1
+    assert _count(model) == 1
 
 
 @pytest.mark.parametrize("path", ["/unique", "/api/v1/unique"])
