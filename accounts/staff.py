@@ -27,7 +27,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -41,6 +41,7 @@ from arbiter.db import add_unless_taken, locked
 from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, register_texts
+from arbiter.urls import public_url
 
 INVITATION_LIFETIME = timedelta(hours=72)
 TEMPLATE = "staff_invitation"
@@ -213,9 +214,7 @@ def invitation_token(nonce: str) -> str:
 
 def invitation_url(nonce: str) -> str:
     """The link the e-mail carries (rendered when the outbox sends it)."""
-    base = current_app.config["BASE_URL"].rstrip("/")
-    with current_app.test_request_context(base_url=base):
-        return url_for("staff.invitation", token=invitation_token(nonce), _external=True)
+    return public_url("staff.invitation", token=invitation_token(nonce))
 
 
 def withdraw_invitation(admin: User, invitation_id: int) -> None:

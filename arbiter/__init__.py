@@ -3,6 +3,7 @@
 import importlib
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from arbiter import config as config_module
@@ -33,6 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.request_class = UploadRequest
     config_module.load(app, config)
+    _trust_proxies(app)
+    from arbiter.validation import refuse_deep_json
+
+    refuse_deep_json(app)  # first of the request hooks: nothing may walk such a body
     _init_extensions(app)
     _register_blueprints(app)
     from arbiter.transactions import init_request_transactions
@@ -48,7 +53,20 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    from arbiter.urls import warn_when_the_base_url_disagrees
+
+    warn_when_the_base_url_disagrees(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``PROXY_COUNT`` reverse proxies the client's address and scheme are the
+    ones the proxies put in ``X-Forwarded-For`` and ``X-Forwarded-Proto`` (the rate limits
+    key on that address). With 0 (the default) no such header is believed: anyone can
+    send one. The Host header is never taken from the proxy: links use ``BASE_URL``."""
+    proxies = int(app.config["PROXY_COUNT"])
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _init_extensions(app: Flask) -> None:

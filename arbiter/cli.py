@@ -69,10 +69,16 @@ def serve_command(host: str, port: int) -> None:
     from flask import current_app
     from werkzeug.serving import run_simple
 
+    from arbiter.config import development_base_url
     from arbiter.tasks import start_embedded_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     app = current_app._get_current_object()
+    if not app.config["BASE_URL_CONFIGURED"]:  # development: production requires it
+        # Links in e-mails and documents (rendered in this process's background jobs too)
+        # point to where this server listens, not to a default address.
+        app.config["BASE_URL"] = development_base_url(host, port)
+    click.echo(f"Links in e-mails and documents point to {app.config['BASE_URL']}/")
     scheduler = None
     if app.config.get("REDIS_URL"):
         click.echo("ARBITER_REDIS_URL is set: run `make worker` and `make beat` for jobs.")

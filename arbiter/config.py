@@ -7,6 +7,7 @@ Every variable is listed in docs/operations.md ("Configuration"). ``ARBITER_DATA
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
@@ -30,7 +31,13 @@ DEFAULTS = {
     "LOGIN_LIMITS_PER_ACCOUNT_AND_ADDRESS": "5 per minute; 10 per 15 minutes; 20 per day",
     "LOGIN_LIMITS_PER_ADDRESS": "20 per minute; 200 per hour",
     "PAGE_SIZE": 20,
-    "BASE_URL": "http://127.0.0.1:5000",
+    # The public address links in e-mails and decision documents point to. Required in
+    # production; in development `flask serve` (make run) sets it from its --host and
+    # --port, `flask run` from FLASK_RUN_HOST/FLASK_RUN_PORT, else DEVELOPMENT_BASE_URL.
+    "BASE_URL": None,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (one
+    # nginx: 1). 0: none, the connection's own address is the client's.
+    "PROXY_COUNT": 0,
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
     "MAIL_DIR": None,
     "AUDIT_ANCHOR_FILE": None,  # default: <instance>/audit-anchor.json
@@ -113,6 +120,9 @@ def load(app, overrides: dict | None) -> None:
             )
         config["SECRET_KEY"] = _development_secret(instance)
 
+    config["BASE_URL_CONFIGURED"] = bool(config.get("BASE_URL"))
+    config["BASE_URL"] = _base_url(config, production)
+
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'arbiter.sqlite3'}"
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(url)
@@ -150,6 +160,44 @@ def load(app, overrides: dict | None) -> None:
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
     config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Warsaw"
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+
+
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"  # where `flask run` and `make run` listen
+
+
+def development_base_url(host: str, port: int | str) -> str:
+    """The address a development server on ``host``:``port`` is reached at. A server on
+    every interface (0.0.0.0, ::) is reached at this machine's name."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - recognising it, not binding to it
+        import socket
+
+        host = socket.getfqdn()
+    elif ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _base_url(config, production: bool) -> str:
+    """Links in e-mails and decision documents are built from this alone, never from a
+    request: documents and e-mails are rendered by background work that has none, and a
+    decision document is never rendered again, so a wrong address would be permanent."""
+    url = config.get("BASE_URL")
+    if not url:
+        if production:
+            raise ConfigurationError(
+                "ARBITER_BASE_URL must be set in production (ARBITER_ENV=production): the "
+                "public address, e.g. https://arbiter.example.com, that links in e-mails "
+                "and decision documents point to")
+        if os.environ.get("FLASK_RUN_HOST") or os.environ.get("FLASK_RUN_PORT"):
+            return development_base_url(os.environ.get("FLASK_RUN_HOST") or "127.0.0.1",
+                                        os.environ.get("FLASK_RUN_PORT") or 5000)
+        return DEVELOPMENT_BASE_URL
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigurationError(
+            f"ARBITER_BASE_URL must be an http(s) address such as "
+            f"https://arbiter.example.com, not {url!r}")
+    return str(url).rstrip("/")
 
 
 def _postgres_timeouts(config) -> dict:

@@ -178,9 +178,13 @@ def add_unless_taken(row, refusal) -> None:
 
     from arbiter.extensions import db
 
-    db.session.add(row)
     try:
+        # begin_nested() flushes what is pending before its SAVEPOINT: ``row`` must join
+        # the session after it, or the losing INSERT runs outside the savepoint and dooms
+        # the whole transaction (the refusal's own query then failed: a 500, not a 409).
+        # Added inside, the savepoint's rollback also takes ``row`` out of the session.
         with db.session.begin_nested():
+            db.session.add(row)
             db.session.flush()
     except IntegrityError:
         raise refusal() from None

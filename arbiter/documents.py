@@ -285,6 +285,6 @@ class DecisionText:
 
 def verify_url(number: str) -> str:
     """Where anyone checks that a document with this number is genuine."""
-    from flask import current_app
+    from arbiter.urls import public_url
 
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/decisions/{number}/verify"
+    return public_url("core.verify_decision", number=number)

@@ -9,7 +9,7 @@ import sqlite3
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -200,6 +200,15 @@ def concurrent_change_response(error: StaleDataError):
                                   "was saved; please reload and try again."))
 
 
+def is_unique_violation(error: DBAPIError) -> bool:
+    """A unique index refused a row: PostgreSQL's SQLSTATE 23505, SQLite's message."""
+    if not isinstance(error, IntegrityError):
+        return False
+    if isinstance(error.orig, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(error.orig)
+    return getattr(error.orig, "sqlstate", None) == "23505"
+
+
 def database_is_unavailable(error: DBAPIError) -> bool:
     """The database did not do its part, and trying again later may work: it went away
     (restart, failover, a killed connection), could not be reached in time, cancelled a
@@ -213,13 +222,23 @@ def database_is_unavailable(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError)
 
 
-def database_unavailable_response(error: DBAPIError):
-    """Nothing of the request was committed, so nothing is half-written: the caller is
-    told to try again in a few seconds (503 and Retry-After, the error page or JSON); a
-    dead connection is thrown away by the pool and the next request gets a fresh one."""
+def database_error_response(error: DBAPIError):
+    """A unique index refused a row: 409. The database is unavailable: nothing of the
+    request was committed, so nothing is half-written, and the caller is told to try again
+    in a few seconds (503 and Retry-After, the error page or JSON); a dead connection is
+    thrown away by the pool and the next request gets a fresh one. Anything else: 500."""
+    from arbiter.extensions import db
+
+    if is_unique_violation(error):
+        # Someone created the same thing at the same moment and a unique index kept it
+        # one. Creations that expect it name the winner (arbiter.db.add_unless_taken);
+        # any other one is the same conflict, not a server error: 409, nothing saved.
+        db.session.rollback()
+        return error_response(409, "already_exists",
+                              gettext("Someone else did this at the same moment. Nothing "
+                                      "was saved; please reload and try again."))
     if not database_is_unavailable(error):
         raise error
-    from arbiter.extensions import db
 
     current_app.logger.warning("database unavailable, answered 503: %s",
                                str(error.orig).strip().splitlines()[0][:200])
@@ -241,4 +260,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(StaleDataError, concurrent_change_response)
-    app.register_error_handler(DBAPIError, database_unavailable_response)
+    app.register_error_handler(DBAPIError, database_error_response)

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from arbiter import clock
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, OutboxState, text_for_kind
+from arbiter.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,11 @@ def _template(name: str, part: str) -> str:
 
 
 def object_url(object_type: str | None, object_id: int | None) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
     target = OBJECT_ENDPOINTS.get(object_type or "")
     if target is None or object_id is None:
-        return base + "/"
+        return public_url("core.index")
     endpoint, argument = target
-    with current_app.test_request_context(base_url=base):
-        return url_for(endpoint, **{argument: object_id}, _external=True)
+    return public_url(endpoint, **{argument: object_id})
 
 
 def render(row: OutboxEmail) -> RenderedEmail:

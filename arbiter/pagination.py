@@ -7,13 +7,16 @@ page continues strictly after that (timestamp, id) pair.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import Integer, bindparam
 
 from arbiter.clock import ensure_aware
+from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+MAX_ROW_ID = 2**63 - 1  # BIGINT
 
 
 @dataclass(frozen=True)
@@ -29,14 +32,20 @@ def make_cursor(at: datetime, row_id: int) -> str:
 
 
 def parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (timestamp, id) a cursor points at; None for no cursor or a malformed one."""
+    """The (timestamp, id) a cursor points at; None for no cursor. A cursor we did not
+    make (malformed, a time outside the calendar, an id beyond a BIGINT, which the
+    database driver would refuse with a 500) is a 422 naming ``after``."""
     if not cursor:
         return None
     try:
         micros, row_id = cursor.split(".", 1)
-        return _EPOCH + int(micros) * _MICROSECOND, int(row_id)
+        at, row = _EPOCH + int(micros) * _MICROSECOND, int(row_id)
     except (ValueError, OverflowError, OSError):
-        return None
+        at, row = None, -1
+    if at is None or not 0 <= row <= MAX_ROW_ID:
+        raise ValidationFailed(gettext("This page link is not valid; start from the first "
+                                       "page."), fields={"after": ["invalid"]})
+    return at, row
 
 
 def page_of(statement, key: str, limit: int) -> Page:

@@ -1,6 +1,7 @@
-"""Security headers (flask-talisman): an explicit CSP, nosniff, HSTS in production."""
+"""Security headers (flask-talisman): an explicit CSP, nosniff, HSTS in production; and
+who may keep a copy of an answer (``Cache-Control``)."""
 
-from flask import Flask
+from flask import Flask, Response, current_app, g, request, session
 
 from arbiter.extensions import talisman
 
@@ -30,3 +31,43 @@ def init_security_headers(app: Flask) -> None:
         referrer_policy="same-origin",
         x_content_type_options=True,
     )
+    app.after_request(_cache_control)
+
+
+# Pages and API answers that are the same for every anonymous visitor and hold nothing
+# personal: a browser or a shared cache may keep them (the feed says for how long).
+PUBLIC_ENDPOINTS = frozenset({
+    "incidents.status", "incidents.status_feed", "claims.protection_rules",
+    "core.verify_decision", "accounts.privacy", "transparency.transparency",
+    "Status.status", "api-docs.openapi_json", "api_browser.docs_page",
+})
+# Files of the site itself (CSS, JavaScript, fonts): cacheable whoever asks.
+ASSET_ENDPOINTS = frozenset({"static", "api_browser.docs_asset"})
+
+
+def _identified() -> bool:
+    """The request speaks for someone: a signed-in browser (its session or remember
+    cookie) or a bearer token, valid or not."""
+    login = g.get("_login_user")
+    return bool(
+        (login is not None and login.is_authenticated)
+        or session.get("_user_id")
+        or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+        or "Authorization" in request.headers
+    )
+
+
+def _cache_control(response: Response) -> Response:
+    """``no-store`` on every answer but the public ones asked anonymously and the site's
+    own files: pages and API answers show names, addresses, bank accounts, evidence and
+    decisions, and neither a shared cache nor the browser's disk (a shared computer, the
+    back button after logout) may keep them. Simplest rule that is right: everything to a
+    signed-in user or a bearer token, and everything not on the short public list."""
+    endpoint = request.endpoint or ""
+    if endpoint in ASSET_ENDPOINTS or endpoint.endswith(".static"):
+        return response
+    if endpoint in PUBLIC_ENDPOINTS and not _identified():
+        return response
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.pop("Expires", None)
+    return response

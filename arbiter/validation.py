@@ -1,10 +1,19 @@
 """Input checks shared by every package's services."""
 
+from flask import Flask, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from arbiter.errors import ValidationFailed
+from arbiter.errors import ValidationFailed, error_response
 from arbiter.money import InvalidAmount, amount_example, parse_amount
+
+# No request of ours nests deeper than a few levels; Python's parser (and every recursive
+# walk over the result: schemas, the NUL check) gives up with a RecursionError, a 500,
+# around a thousand.
+MAX_JSON_DEPTH = 32
+# Row ids and offsets go into BIGINT columns and LIMIT/OFFSET; a bigger number is a
+# driver error (a 500), not an empty page.
+MAX_PAGE = 1_000_000
 
 
 def checked_text(value: str | None, field: str, *, minimum: int = 1, maximum: int) -> str:
@@ -40,3 +49,62 @@ def page_locale() -> str:
     """The language the page is shown in (Polish outside a request, the site's default)."""
     return str(get_locale() or "pl")
 
+
+def _json_depth(value) -> int:
+    """How deeply ``value`` nests lists and objects, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def refuse_deep_json(app: Flask) -> None:
+    """Parse a JSON body once, first of all hooks, and refuse (400, as any body that is not
+    usable JSON) one nested too deeply: before the login throttle's key, the API's
+    schemas or anything else walks it, whether or not the caller signed in."""
+
+    @app.before_request
+    def _refuse_deep_json():
+        if not request.is_json or not request.content_length:
+            return None
+        message = _("The JSON body is nested too deeply (at most %(depth)d levels).",
+                    depth=MAX_JSON_DEPTH)
+        try:
+            body = request.get_json(silent=True)  # malformed JSON: the views answer it
+        except RecursionError:
+            body = None
+        else:
+            if _json_depth(body) <= MAX_JSON_DEPTH:
+                return None
+        return error_response(400, "bad_request", message, {"_json": [message]})
+
+
+def page_number(value: str | None) -> int:
+    """``?page=``: a number from 1 to :data:`MAX_PAGE` (422 otherwise); 1 when absent."""
+    if value in (None, ""):
+        return 1
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_PAGE:
+        raise ValidationFailed(_("There is no such page."), fields={"page": ["range"]})
+    return number
+
+
+def bounded_int(value: str | None, field: str, *, minimum: int, maximum: int) -> int | None:
+    """An optional whole number from the query string within its bounds (422 otherwise)."""
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if not minimum <= number <= maximum:
+        raise ValidationFailed(_("Must be between %(min)d and %(max)d.", min=minimum,
+                                 max=maximum), fields={field: ["range"]})
+    return number

@@ -614,6 +614,9 @@ def app_env(url: str, storage_dir: str, workdir: str) -> dict:
         "ARBITER_DATABASE_URL": url,
         "ARBITER_STORAGE_DIR": storage_dir,
         "ARBITER_MAIL_DIR": str(Path(workdir) / "mail"),
+        # Production refuses to start without it; the benchmark renders no link that
+        # anyone follows.
+        "ARBITER_BASE_URL": "https://127.0.0.1",
         # No limit of Flask-Limiter applies to the pages measured here (login throttling
         # counts failed logins only); its counters stay in this run's memory, not in a
         # shared Redis. A 429 would be counted as an error and fail the run.

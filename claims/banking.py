@@ -4,17 +4,17 @@ which buyers share a bank account (:func:`named_accounts`, read by the payout ho
 the abuse signals alike).
 """
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, union
 from stdnum import iban
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
 from arbiter.money import to_decimal_string
+from arbiter.spreadsheets import csv_bytes
 
 _SEPARATORS = re.compile(r"[\s-]+")
 DOMESTIC_COUNTRY = "PL"
@@ -145,26 +145,14 @@ def transfer_title(claim_id: int, decision_number: str | None = None) -> str:
     return f"Arbiter POK claim {claim_id}"
 
 
-def _cell(value: str) -> str:
-    # Finance opens the file in a spreadsheet: a name such as "=HYPERLINK(...)" must stay
-    # text, not become a formula (CSV injection).
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def payout_csv(lines: Iterable[PayoutLine]) -> bytes:
     """The batch file for the finance team: UTF-8, comma-separated, a header row, CRLF.
 
-    Amounts are plain decimal strings with a dot and two decimals ("1234.56").
+    Amounts are plain decimal numbers with a dot and two decimals ("1234.56"); names that
+    a spreadsheet would run as a formula stay text (:mod:`arbiter.spreadsheets`).
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in lines:
-        writer.writerow([
-            line.payout_id, line.claim_id, _cell(line.beneficiary_name), line.account,
-            to_decimal_string(line.amount_minor), line.currency,
-            transfer_title(line.claim_id, line.decision_number), line.decision_number or "",
-        ])
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(CSV_COLUMNS, ([
+        line.payout_id, line.claim_id, line.beneficiary_name, line.account,
+        Decimal(to_decimal_string(line.amount_minor)), line.currency,
+        transfer_title(line.claim_id, line.decision_number), line.decision_number,
+    ] for line in lines))

@@ -11,8 +11,6 @@ The SVG is drawn with pygal and cleaned of everything a browser could fetch or r
 with URLs. Only its own inline ``<style>`` remains, which its response's CSP allows.
 """
 
-import csv
-import io
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from pygal.style import Style
 
 from arbiter.metrics import format_percent
 from arbiter.money import DEFAULT_CURRENCY, format_money, to_decimal_string
+from arbiter.spreadsheets import csv_bytes
 from claims import queries as claim_queries
 from claims.states import STATE_LABELS, ClaimState
 from dashboards import policy
@@ -277,11 +276,7 @@ CHARTS: dict[str, Callable[[Period, datetime], Chart]] = {
 
 def to_csv(chart: Chart) -> bytes:
     """UTF-8, comma-separated, CRLF, one header row; numbers as plain decimals."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(chart.csv_header)
-    writer.writerows(chart.csv_rows)
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(chart.csv_header, chart.csv_rows)
 
 
 # The page shows a chart about 600 px wide at 1280 px (half the content width), so it is

@@ -17,6 +17,7 @@ from arbiter.extensions import db
 from arbiter.schema_messages import number_range
 from disputes import queries, services
 from disputes.models import Discussion
+from disputes.queries import MAX_QUEUE_AGE_HOURS
 from disputes.states import ExpectedOutcome, OfferKind, Party, Reason, Verdict
 from integrations import auth
 from orders.models import Order
@@ -111,7 +112,7 @@ class MineQuery(ListQuery):
 class QueueQuery(ListQuery):
     reason = _enum(Reason, load_default=None)
     older_than_hours = ma.fields.Integer(load_default=None,
-                                         validate=number_range(1, 100_000))
+                                         validate=number_range(1, MAX_QUEUE_AGE_HOURS))
 
 
 class OpenIn(InSchema):

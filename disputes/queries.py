@@ -21,6 +21,9 @@ from disputes.models import Attachment, Discussion, Entry
 from disputes.states import OPEN_STATES, TERMINAL_STATES, DiscussionState, Reason
 from orders.models import Order, not_a_party
 
+# The queue's "escalated more than N hours ago" filter: up to about eleven years.
+MAX_QUEUE_AGE_HOURS = 100_000
+
 
 def escalation_queue(viewer, *, reason: Reason | None = None,
                      older_than_hours: int | None = None, cursor: str | None = None,

@@ -22,7 +22,7 @@ from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.money import to_decimal_string
-from arbiter.validation import form_amount
+from arbiter.validation import bounded_int, form_amount
 from arbiter.views import confirmed, done
 from disputes import queries, services
 from disputes.forms import (
@@ -34,6 +34,7 @@ from disputes.forms import (
     OpenDiscussionForm,
 )
 from disputes.models import Discussion, Offer
+from disputes.queries import MAX_QUEUE_AGE_HOURS
 from disputes.states import (
     OFFER_LABELS,
     OUTCOME_LABELS,
@@ -412,7 +413,8 @@ def queue():
     """Escalated discussions, the longest waiting first (``?sort=newest``: the newest), without
     my own cases; filter by reason and age."""
     reason = request.args.get("reason") or None
-    age = request.args.get("older_than", type=int)
+    age = bounded_int(request.args.get("older_than"), "older_than", minimum=1,
+                      maximum=MAX_QUEUE_AGE_HOURS)
     sort = request.args.get("sort", "longest")
     try:
         reason_filter = Reason(reason) if reason else None

@@ -1,11 +1,11 @@
 """The incidents JSON API: the public platform status, described in the OpenAPI document."""
 
-from flask import url_for
 from flask_babel import gettext as _
 from marshmallow import fields
 
 from arbiter import clock
 from arbiter.api import Blueprint, OutSchema
+from arbiter.urls import public_url
 from incidents import queries
 from incidents.schemas import IncidentSchema
 
@@ -36,7 +36,7 @@ def status():
         "generated_at": now,
         "open_incidents": page.open,
         "recent_incidents": page.recent,
-        "status_page": url_for("incidents.status", _external=True),
-        "feed": url_for("incidents.status_feed", _external=True),
+        "status_page": public_url("incidents.status"),
+        "feed": public_url("incidents.status_feed"),
     }
     return body, 200, {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language"}

@@ -1,11 +1,18 @@
 """The status page as an Atom feed (RFC 4287): one entry per incident update.
 
 Built with ElementTree, which escapes every text, so an update body can never break the
-XML. Nothing personal goes in: the feed's author is the platform, never a staff member.
+XML; characters XML 1.0 cannot carry at all (control characters, U+FFFE, U+FFFF) are left
+out. The Atom namespace is declared as a literal ``xmlns`` attribute on the root and every
+name is written as it is (no ``{namespace}`` names), so no global state of ElementTree
+takes part: WeasyPrint registers its own prefixes, the empty one included, with
+``register_namespace`` when it loads its PDF metadata, after which a globally registered
+Atom default turned into ``ns0:`` and feed readers saw no Atom at all. Nothing
+personal goes in: the feed's author is the platform, never a staff member.
 """
 
+import re
 from datetime import datetime
-from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from flask_babel import gettext as _
 
@@ -13,14 +20,19 @@ from incidents.queries import StatusPage
 from incidents.states import UPDATE_KIND_LABELS
 
 ATOM = "http://www.w3.org/2005/Atom"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-register_namespace("", ATOM)
+# What XML 1.0 cannot represent, escaped or not (its production "Char").
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("", str(text))
 
 
 def _add(parent: Element, tag: str, text: str | None = None, **attributes) -> Element:
-    element = SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    element = SubElement(parent, tag,
+                         {name: xml_text(value) for name, value in attributes.items()})
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
@@ -29,7 +41,7 @@ def atom(page: StatusPage, *, status_url: str, feed_url: str, locale: str,
     updates = sorted(((incident, update) for incident in page.open + page.recent
                       for update in incident.updates),
                      key=lambda pair: (pair[1].posted_at, pair[1].id), reverse=True)
-    feed = Element(f"{{{ATOM}}}feed", {XML_LANG: locale})
+    feed = Element("feed", {"xmlns": ATOM, "xml:lang": locale})
     _add(feed, "id", status_url)
     _add(feed, "title", _("Arbiter platform status"))
     _add(feed, "subtitle", _("Incidents of the platform and their updates."))

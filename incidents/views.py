@@ -27,6 +27,7 @@ from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
 from arbiter.files import Upload
 from arbiter.storage import send_stored
+from arbiter.urls import public_url
 from arbiter.views import done
 from incidents import feed, queries, services
 from incidents.forms import (
@@ -66,8 +67,8 @@ def status():
 def status_feed():
     """The status page as an Atom feed: one entry per incident update."""
     xml = feed.atom(queries.status(clock.now()),
-                    status_url=url_for("incidents.status", _external=True),
-                    feed_url=url_for("incidents.status_feed", _external=True),
+                    status_url=public_url("incidents.status"),
+                    feed_url=public_url("incidents.status_feed"),
                     locale=str(get_locale() or "pl"), now=clock.now())
     response = make_response(xml)
     response.mimetype = "application/atom+xml"

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from arbiter.extensions import db
+from arbiter.validation import page_number
 from orders import services
 from orders.models import Order
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
@@ -12,7 +13,7 @@ bp = Blueprint("orders", __name__)
 
 
 def _page(query):
-    return db.paginate(query, page=request.args.get("page", 1, type=int),
+    return db.paginate(query, page=page_number(request.args.get("page")),
                        per_page=int(current_app.config["PAGE_SIZE"]), error_out=False)
 
 

@@ -4,14 +4,13 @@ marketplace (``GET /api/v1/recoveries.csv``) and finance (the payouts page) down
 A pure function of plain values: no database, no Flask.
 """
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from arbiter.money import to_decimal_string
-from claims.banking import _cell as spreadsheet_text
+from arbiter.spreadsheets import csv_bytes
 
 CSV_COLUMNS = (
     "settlement_id", "order_external_id", "seller_email", "seller_name", "claim_id",
@@ -36,19 +35,13 @@ class RecoveryLine:
 
 def recoveries_csv(lines: Iterable[RecoveryLine]) -> bytes:
     """UTF-8, comma-separated, a header row, CRLF; amounts as "1234.56", times ISO 8601 in
-    UTC; text that a spreadsheet would run as a formula is kept as text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in lines:
-        writer.writerow([
-            line.settlement_id, spreadsheet_text(line.order_external_id),
-            spreadsheet_text(line.seller_email), spreadsheet_text(line.seller_name),
-            line.claim_id or "", to_decimal_string(line.amount_minor), line.currency,
-            line.created_at.isoformat(), line.due_at.isoformat(), line.state,
-            line.settled_at.isoformat() if line.settled_at else "",
-        ])
-    return buffer.getvalue().encode("utf-8")
+    UTC; text that a spreadsheet would run as a formula is kept as text
+    (:mod:`arbiter.spreadsheets`)."""
+    return csv_bytes(CSV_COLUMNS, ([
+        line.settlement_id, line.order_external_id, line.seller_email, line.seller_name,
+        line.claim_id, Decimal(to_decimal_string(line.amount_minor)), line.currency,
+        line.created_at, line.due_at, line.state, line.settled_at,
+    ] for line in lines))
 
 
 def line_for(row) -> RecoveryLine:

@@ -25,7 +25,7 @@ def test_hsts_in_production(monkeypatch, tmp_path):
 
     monkeypatch.setenv("ARBITER_ENV", "production")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.sqlite3",
-                      "SECRET_KEY": "s"})
+                      "SECRET_KEY": "s", "BASE_URL": "https://arbiter.example"})
     response = app.test_client().get("/healthz", base_url="https://arbiter.example")
     assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
 

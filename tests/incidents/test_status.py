@@ -159,3 +159,42 @@ def test_an_empty_feed_is_still_valid(client):
     feed = _feed(client)
     assert feed.findall(f"{ATOM}entry") == []
     assert feed.find(f"{ATOM}updated").text
+
+
+def test_the_feed_keeps_its_namespace_after_a_pdf_was_rendered(client, app, timeline,
+                                                               monkeypatch):
+    from weasyprint.pdf import metadata
+
+    from arbiter.pdf import minimal_pdf
+
+    # WeasyPrint registers its XMP prefixes globally (the empty one included) when its
+    # metadata module loads; whenever that happens, the feed must not change.
+    monkeypatch.setattr(ElementTree, "_namespace_map", dict(ElementTree._namespace_map))
+    with app.app_context():
+        assert minimal_pdf("A decision").startswith(b"%PDF")
+    for prefix, uri in metadata.NS.items():
+        ElementTree.register_namespace(prefix, uri)
+    data = client.get("/status/feed.atom").data
+    assert b"ns0" not in data and b"<feed xmlns=\"http://www.w3.org/2005/Atom\"" in data
+    assert len(_parse(data).findall(f"{ATOM}entry")) == 5
+
+
+def test_control_characters_in_an_update_do_not_break_the_feed(client, declare_incident,
+                                                               staff):
+    incident = declare_incident(hours_ago=1, title="Slow\x08 pages")
+    services.post_update(incident, staff, kind=UpdateKind.PROGRESS,
+                         body="Pasted from a terminal:\x1b[31m red\x0b\x0c done\ufffe")
+    db.session.commit()
+    (entry,) = _feed(client).findall(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}content").text == "Pasted from a terminal:[31m red done"
+    assert entry.find(f"{ATOM}title").text.startswith("Slow pages")
+
+
+def test_feed_links_use_the_configured_address_not_the_host_header(client, app, timeline):
+    base = app.config["BASE_URL"]
+    feed = _parse(client.get("/status/feed.atom", headers={"Host": "evil.example"}).data)
+    hrefs = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    ids = [element.text for element in feed.iter(f"{ATOM}id")]
+    assert hrefs and all(href.startswith(f"{base}/status") for href in hrefs + ids)
+    assert "evil.example" not in json.dumps(client.get(
+        "/api/v1/status", headers={"Host": "evil.example"}).get_json())
