@@ -36,6 +36,7 @@ from arbiter.extensions import db
 from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
 from arbiter.money import format_money
 from arbiter.notifications import notify
+from arbiter.party_requests import close_awaited
 from arbiter.validation import checked_text
 from claims import banking, policy
 from claims import documents as claim_documents
@@ -437,7 +438,14 @@ def _snapshot(claim: Claim) -> dict:
 
 
 def _change_state(claim: Claim, action: str, actor: User, **changes) -> None:
-    MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
+    step = MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
+    if step.target not in (None, ClaimState.AWAITING_DOCUMENTS):
+        # Decided (rejected for the missing documents) or withdrawn while staff waited:
+        # nobody waits for those documents any more, and the claim's page says so.
+        closed = close_awaited(claim.document_requests, clock.now())
+        if closed:
+            audit.record("claim.document_requests_closed", claim, actor=actor,
+                         after={"requests": [request.id for request in closed]})
 
 
 def _require_buyer(claim: Claim, user: User) -> None:

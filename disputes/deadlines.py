@@ -56,7 +56,7 @@ def _apply_to_discussion(discussion: Discussion, moved: list[tuple], now: dateti
 def _information_request_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     return (select(InformationRequest)
             .join(Discussion, Discussion.id == InformationRequest.discussion_id)
-            .where(InformationRequest.answered_at.is_(None),
+            .where(InformationRequest.awaited(),
                    Discussion.state.in_(OPEN_STATES),
                    InformationRequest.requested_at < window.end,
                    InformationRequest.due_at > window.start,
