@@ -142,6 +142,7 @@ class FilingRefusal:
     due_at: datetime | None = None
     settlement_id: int | None = None
     rejected_claim_id: int | None = None  # appeal its rejection instead of filing again
+    available_at: datetime | None = None  # discussion_too_recent: a claim is possible from
 
     def error(self) -> TransitionNotAllowed:
         if self.existing is not None:
@@ -283,7 +284,8 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
         return FilingRefusal(code, message, rejected_claim_id=rejected_claim_id)
     check = _discussion_check(order, now)
     if check.problem is not None:
-        return FilingRefusal(check.problem.value, _discussion_message(check))
+        return FilingRefusal(check.problem.value, _discussion_message(check),
+                             available_at=check.available_at)
     # The order-level reasons do not depend on the claim type.
     quote = order_quote(order, ClaimType.NOT_AS_DESCRIBED, now=now)
     for reason in quote.reasons:
