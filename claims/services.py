@@ -440,14 +440,15 @@ def _snapshot(claim: Claim) -> dict:
 
 
 def _change_state(claim: Claim, action: str, actor: User, **changes) -> None:
-    step = MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
-    if step.target not in (None, ClaimState.AWAITING_DOCUMENTS):
+    if require(claim.state, action).target not in (None, ClaimState.AWAITING_DOCUMENTS):
         # Decided (rejected for the missing documents) or withdrawn while staff waited:
-        # nobody waits for those documents any more, and the claim's page says so.
+        # nobody waits for those documents any more, and the claim's page says so. Written
+        # before the transition's own entry, which stays the claim's latest.
         closed = close_awaited(claim.document_requests, clock.now())
         if closed:
             audit.record("claim.document_requests_closed", claim, actor=actor,
                          after={"requests": [request.id for request in closed]})
+    MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
 
 
 def _require_buyer(claim: Claim, user: User) -> None:
