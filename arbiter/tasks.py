@@ -103,7 +103,6 @@ class FlaskTask(Task):
             finally:
                 db.session.remove()
 
-
     def _run_retrying_lock_conflicts(self, args, kwargs):
         """Run the task; when the database refuses it for a lock another transaction held
         (:func:`arbiter.db.is_lock_conflict`), roll back and run it again soon, waiting
