@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.pool import Pool
 
@@ -128,8 +129,40 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # A writer waits up to this long for the lock instead of failing at once.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # Write-ahead log: readers (a page, a PDF render reading its decision) never block the
+    # writer and the writer never blocks them, so one user's request and the background
+    # work of the same process no longer meet at "database is locked". The mode is stored
+    # in the file; an in-memory database answers "memory" and stays as it is.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe in WAL
     cursor.close()
+
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL's transient lock conflicts: deadlock detected, serialization failure, a lock
+# not obtained within lock_timeout. Trying the whole transaction again is the cure.
+_LOCK_CONFLICT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """The database refused because another transaction held a lock, and running the same
+    work again shortly may succeed: SQLite's "database is locked" (also the one a reader
+    gets at once when it tries to write after another writer changed its snapshot,
+    whatever the busy timeout), or a PostgreSQL deadlock, serialization failure or lock
+    timeout. Looks through the exception's causes (a task may wrap it)."""
+    seen: BaseException | None = error
+    for _ in range(10):  # a chain of causes is short; never follow a cycle forever
+        if seen is None:
+            break
+        orig = getattr(seen, "orig", None)
+        if isinstance(seen, DBAPIError) and orig is not None:
+            if isinstance(orig, sqlite3.OperationalError):
+                return "locked" in str(orig) or "busy" in str(orig)
+            return getattr(orig, "sqlstate", None) in _LOCK_CONFLICT_SQLSTATES
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # Set on the connection of a request that may write (arbiter.transactions).

@@ -10,6 +10,7 @@ background, stored once with its SHA-256 and never rendered again.
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,10 +236,25 @@ def documents_for(object_type: str, object_id: int) -> list[DecisionDocument]:
         .order_by(DecisionDocument.locale.desc())))
 
 
+# What a reader may type or paste between the hex digits of a SHA-256: the PDF prints it in
+# groups of 16 separated by spaces, a PDF viewer may turn those into line breaks or
+# no-break spaces, and people write hashes with dashes, colons or dots.
+_DIGEST_SEPARATORS = re.compile(r"[\s\-:._,;/\u200b\u2010-\u2015\ufeff]+")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def normalise_digest(text: str) -> str | None:
+    """A SHA-256 as typed or pasted (any spacing, case and separators) in the form stored,
+    64 lower-case hex digits; None when it is not one. The one place that parses them."""
+    digest = _DIGEST_SEPARATORS.sub("", text).lower()
+    return digest if _DIGEST.fullmatch(digest) else None
+
+
 def verify(number: str, digest: str) -> DecisionDocument | None:
-    """The document with this number whose file (or content) has this SHA-256."""
-    digest = "".join(digest.split()).lower()  # pasted from the PDF, in groups of 16
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    """The document with this number whose file (or content) has this SHA-256 (as pasted:
+    :func:`normalise_digest`)."""
+    digest = normalise_digest(digest)
+    if digest is None:
         return None
     return db.session.scalar(
         select(DecisionDocument).where(

@@ -168,6 +168,8 @@ class DocumentRequestOut(OutSchema):
     # for requests of staff, arbiter.party_requests).
     fulfilled_at = ma.fields.AwareDateTime(required=True, allow_none=True,
                                            attribute="answered_at")
+    # The claim was decided or withdrawn without the documents: nobody waits for them.
+    closed_at = ma.fields.AwareDateTime(required=True, allow_none=True)
 
 
 class ClaimOut(OutSchema):

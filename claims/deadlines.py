@@ -21,7 +21,7 @@ from orders.models import Order
 def _document_request_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     return (select(DocumentRequest)
             .join(Claim, Claim.id == DocumentRequest.claim_id)
-            .where(DocumentRequest.answered_at.is_(None),
+            .where(DocumentRequest.awaited(),
                    Claim.state == ClaimState.AWAITING_DOCUMENTS,
                    DocumentRequest.requested_at < window.end,
                    DocumentRequest.due_at > window.start,

@@ -378,7 +378,7 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     @property
     def open_document_request(self) -> "DocumentRequest | None":
-        return next((r for r in self.document_requests if r.answered_at is None), None)
+        return next((r for r in self.document_requests if r.is_awaited), None)
 
     def role_of(self, user) -> Role | None:
         """Who ``user`` is in this claim: its buyer, the order's seller, staff, or nobody.

@@ -38,6 +38,7 @@ from arbiter.extensions import db
 from arbiter.files import CheckedUpload, Upload, check_upload, check_uploads, store
 from arbiter.money import format_money
 from arbiter.notifications import notify
+from arbiter.party_requests import close_awaited
 from arbiter.validation import checked_text
 from claims import banking, policy
 from claims import documents as claim_documents
@@ -143,6 +144,7 @@ class FilingRefusal:
     due_at: datetime | None = None
     settlement_id: int | None = None
     rejected_claim_id: int | None = None  # appeal its rejection instead of filing again
+    available_at: datetime | None = None  # discussion_too_recent: a claim is possible from
 
     def error(self) -> TransitionNotAllowed:
         if self.existing is not None:
@@ -302,7 +304,8 @@ def filing_refusal(order: Order, now: datetime | None = None) -> FilingRefusal |
         return FilingRefusal(code, message, rejected_claim_id=rejected_claim_id)
     check = _discussion_check(order, now)
     if check.problem is not None:
-        return FilingRefusal(check.problem.value, _discussion_message(check))
+        return FilingRefusal(check.problem.value, _discussion_message(check),
+                             available_at=check.available_at)
     # The order-level reasons do not depend on the claim type.
     quote = order_quote(order, ClaimType.NOT_AS_DESCRIBED, now=now)
     for reason in quote.reasons:
@@ -508,6 +511,14 @@ def _snapshot(claim: Claim) -> dict:
 
 
 def _change_state(claim: Claim, action: str, actor: User, **changes) -> None:
+    if require(claim.state, action).target not in (None, ClaimState.AWAITING_DOCUMENTS):
+        # Decided (rejected for the missing documents) or withdrawn while staff waited:
+        # nobody waits for those documents any more, and the claim's page says so. Written
+        # before the transition's own entry, which stays the claim's latest.
+        closed = close_awaited(claim.document_requests, clock.now())
+        if closed:
+            audit.record("claim.document_requests_closed", claim, actor=actor,
+                         after={"requests": [request.id for request in closed]})
     MACHINE.change(claim, action, actor=actor, audited=AUDITED, **changes)
 
 

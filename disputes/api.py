@@ -68,6 +68,8 @@ class InformationRequestOut(OutSchema):
     requested_at = ma.fields.AwareDateTime(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
     answered_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    # The case moved on without the answer (a verdict, say): nobody waits for it any more.
+    closed_at = ma.fields.AwareDateTime(required=True, allow_none=True)
 
 
 class DiscussionOut(OutSchema):

@@ -10,11 +10,13 @@ from disputes import policy
 from disputes.models import Discussion, InformationRequest
 from disputes.states import OPEN_STATES, DiscussionState
 from incidents import extensions
+from incidents import policy as incidents_policy
 from incidents.extensions import ExtendableDeadlines, Window, not_extended
 from incidents.states import DeadlineKind
 
 # Discussions: both 24 h deadlines, while the buyer and the seller still talk. An
-# escalated or ended discussion has no running deadline left to protect.
+# escalated or ended discussion has no running deadline left to protect. The escalation
+# time is a right that opens (incidents.policy.Direction): once reached it is never moved.
 _DISCUSSION_COLUMNS = {DeadlineKind.DISCUSSION_RESPOND_BY: "respond_by",
                        DeadlineKind.DISCUSSION_ESCALATION: "escalation_available_at"}
 _TALKING = (DiscussionState.AWAITING_SELLER, DiscussionState.IN_PROGRESS)
@@ -23,7 +25,8 @@ _TALKING = (DiscussionState.AWAITING_SELLER, DiscussionState.IN_PROGRESS)
 def _discussion_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     return select(Discussion).where(
         Discussion.state.in_(_TALKING), Discussion.opened_at < window.end,
-        or_(*[and_(getattr(Discussion, _DISCUSSION_COLUMNS[kind]) > window.start,
+        or_(*[and_(getattr(Discussion, _DISCUSSION_COLUMNS[kind])
+                   > incidents_policy.extendable_from(kind, window.start, window.now),
                    not_extended(window, kind, Discussion.id)) for kind in kinds]))
 
 
@@ -45,17 +48,15 @@ def _apply_to_discussion(discussion: Discussion, moved: list[tuple], now: dateti
         discussion.seller_answered_on_time = policy.answered_on_time(
             discussion.respond_by, discussion.seller_first_response_at)
         after["seller_answered_on_time"] = discussion.seller_answered_on_time
-    if ("escalation_available_at" in after and discussion.escalation_notice_sent_at
-            and discussion.escalation_available_at > now):
-        # The buyer heard that escalation is open; it is not yet, so tell them again then.
-        discussion.escalation_notice_sent_at = None
+    # The escalation time only moves while it is still ahead (incidents.policy.may_extend),
+    # so the buyer was never told it is open and nothing needs telling again.
     return before, after
 
 
 def _information_request_candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
     return (select(InformationRequest)
             .join(Discussion, Discussion.id == InformationRequest.discussion_id)
-            .where(InformationRequest.answered_at.is_(None),
+            .where(InformationRequest.awaited(),
                    Discussion.state.in_(OPEN_STATES),
                    InformationRequest.requested_at < window.end,
                    InformationRequest.due_at > window.start,

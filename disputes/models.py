@@ -180,8 +180,8 @@ class Discussion(PrimaryKey, Timestamps, Base):
 
     @property
     def waiting_for_information(self) -> bool:
-        """Staff asked a party for information that has not come yet."""
-        return any(request.answered_at is None for request in self.information_requests)
+        """Staff asked a party for information that has not come yet (and still wait)."""
+        return any(request.is_awaited for request in self.information_requests)
 
 
 class Entry(AppendOnly, PrimaryKey, Base):

@@ -6,6 +6,7 @@ caller commits once. Forbidden steps raise TransitionNotAllowed (409); staff act
 they are a party to raise ConflictOfInterest (403); bad input raises ValidationFailed (422).
 """
 
+from datetime import datetime
 from functools import partial
 
 from blinker import signal
@@ -22,6 +23,7 @@ from arbiter.errors import AmountNotConfirmed, NotFound, TransitionNotAllowed, V
 from arbiter.extensions import db
 from arbiter.files import Upload, check_uploads
 from arbiter.notifications import notify
+from arbiter.party_requests import close_awaited
 from arbiter.validation import checked_text
 from disputes import notifications as _notification_texts  # noqa: F401 - registers texts
 from disputes import policy
@@ -131,10 +133,28 @@ def _attach(discussion: Discussion, entry: Entry, uploader: User,
 def _change_state(discussion: Discussion, action: str, actor: User | None, role: Role,
                   *, note: str = "", **changes) -> None:
     """The state change (:meth:`StateMachine.change`), shown in the thread as well."""
+    now = clock.now()
     step = MACHINE.change(discussion, action, actor=actor, audited=AUDITED,
-                          last_activity_at=clock.now(), **changes)
+                          last_activity_at=now, **changes)
     _entry(discussion, EntryKind.STATE_CHANGE, role, actor, note,
            action=action, state=step.target.value)
+    if step.target not in (None, DiscussionState.ESCALATED):
+        _close_information_requests(discussion, actor, now)
+
+
+def _close_information_requests(discussion: Discussion, actor: User | None,
+                                now: datetime) -> None:
+    """Staff ask for information only while they handle the case: once it leaves the
+    platform (a verdict, a claim approved on the order, the buyer closing it or accepting
+    an offer) nobody waits for the answer, and the thread says so."""
+    closed = close_awaited(discussion.information_requests, now)
+    if not closed:
+        return
+    parties = sorted({request.party.value for request in closed})
+    _entry(discussion, EntryKind.SYSTEM_NOTE, Role.SYSTEM, None, "",
+           action="information_requests_closed", parties=parties)
+    audit.record("discussion.information_requests_closed", discussion, actor=actor,
+                 after={"requests": [request.id for request in closed]})
 
 
 _validate_text = partial(checked_text, maximum=policy.DESCRIPTION_MAX)
@@ -209,7 +229,7 @@ def _answer_information_requests(discussion: Discussion, role: Role, entry: Entr
         return
     db.session.flush()
     for request in discussion.information_requests:
-        if request.answered_at is None and request.party.value == role.value:
+        if request.is_awaited and request.party.value == role.value:
             request.answered_at = clock.now()
             request.answer_entry_id = entry.id
 

@@ -567,6 +567,14 @@ _SYSTEM_NOTES = {
 
 def _system_note(data: dict | None) -> str:
     data = data or {}
+    if data.get("action") == "information_requests_closed":
+        parties = data.get("parties") or []
+        if len(parties) == 1:
+            return _("The platform no longer waits for the information it requested from "
+                     "%(party)s: the case has moved on, so no answer is needed.",
+                     party=PARTY_LABELS[Party(parties[0])])
+        return _("The platform no longer waits for the information it requested from the "
+                 "buyer and the seller: the case has moved on, so no answer is needed.")
     if data.get("action") == "settled_by_platform":
         return _("The platform approved protection claim #%(id)s for this order; this "
                  "discussion has ended.", id=data.get("claim_id"))

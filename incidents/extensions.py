@@ -160,7 +160,8 @@ def _extend_rows(window: Window, actor, target: ExtendableDeadlines, rows: list,
     plans: dict[int, list[tuple]] = {}
     for row_id, deadlines in target.deadlines(rows, kinds).items():
         for kind, (started_at, due_at) in deadlines.items():
-            if policy.was_running(started_at, due_at, window.start, window.end):
+            if policy.may_extend(kind, started_at, due_at, window.start, window.end,
+                                 window.now):
                 plans.setdefault(row_id, []).append((kind, due_at, policy.extended(due_at)))
     won = _record_once(window, plans)
     extended = 0

@@ -11,6 +11,32 @@ Which deadlines an incident protects
     72 h answer and 14-day review; the whole site protects all of them; payments none of
     them (a payment outage stops nobody from answering, escalating, filing or appealing).
 
+Which direction helps whom
+    An extension exists so that nobody loses a right because the platform failed, so it
+    only ever moves a deadline later, and only where later helps the party it binds
+    (:data:`DIRECTION`, :func:`may_extend`). Every deadline kind is one of three:
+
+    - a *duty* (:attr:`Direction.DUTY`): someone must act by it, and later gives them more
+      time. The seller's answer to a discussion (``discussion.respond_by``: binds the
+      seller; an answer that became on time by the extension counts as on time), a
+      party's answer to staff's information request (binds the party asked), the buyer's
+      documents for a claim (binds the buyer), the seller's answer to a claim (binds the
+      seller), the other party's answer to an appeal (binds the respondent) and staff's
+      review of an appeal (binds staff). Passing a duty gives no party a right of its own,
+      so moving it later takes nothing from anybody.
+    - a *closing right* (:attr:`Direction.CLOSING_RIGHT`): a party may do something until
+      it, and later keeps the right open longer. The buyer's window to file a claim and
+      either party's 30 days to appeal a verdict or a claim decision. A window that closed
+      before the incident started never ran during it and is not reopened.
+    - an *opening right* (:attr:`Direction.OPENING_RIGHT`): a party may do something from
+      it on. Asking the platform for help (``discussion.escalation_available_at``) is the
+      only one: the buyer waits 24 h so that the seller has time to answer, and an
+      incident that kept the seller from answering may give the seller that day again,
+      but only while the buyer is still waiting. Once escalation availability is reached
+      (at the time the extension runs) it stays reached: moving it later would take away
+      a right the buyer already had (and with it the right to file a claim, which opens at
+      the same time).
+
 How much, and how often
     Each protected deadline moves :data:`EXTENSION_HOURS` later, exactly once per
     incident: a unique record of the extension makes a repeated or concurrent run a
@@ -56,6 +82,28 @@ PROTECTED_BY_SERVICE: dict[AffectedService, frozenset[DeadlineKind]] = {
 }
 
 
+class Direction(StrEnum):
+    """What passing a deadline does, which decides whether moving it later helps."""
+
+    DUTY = "duty"  # someone must act by it: later gives them more time
+    CLOSING_RIGHT = "closing_right"  # a right ends with it: later keeps the right open
+    OPENING_RIGHT = "opening_right"  # a right opens with it: later only while not yet open
+
+
+DIRECTION: dict[DeadlineKind, Direction] = {
+    DeadlineKind.DISCUSSION_RESPOND_BY: Direction.DUTY,  # the seller's answer
+    DeadlineKind.DISCUSSION_ESCALATION: Direction.OPENING_RIGHT,  # the buyer may escalate
+    DeadlineKind.INFORMATION_REQUEST: Direction.DUTY,  # the party asked
+    DeadlineKind.DOCUMENT_REQUEST: Direction.DUTY,  # the buyer's documents
+    DeadlineKind.FILING_WINDOW: Direction.CLOSING_RIGHT,  # the buyer may file a claim
+    DeadlineKind.CLAIM_SELLER_ANSWER: Direction.DUTY,  # the seller's answer to a claim
+    DeadlineKind.VERDICT_APPEAL_WINDOW: Direction.CLOSING_RIGHT,  # either party may appeal
+    DeadlineKind.CLAIM_APPEAL_WINDOW: Direction.CLOSING_RIGHT,  # either party may appeal
+    DeadlineKind.APPEAL_ANSWER: Direction.DUTY,  # the respondent's answer
+    DeadlineKind.APPEAL_REVIEW: Direction.DUTY,  # staff's review
+}
+
+
 class WindowProblem(StrEnum):
     """Why an incident window is refused. Stable codes: forms and the API expose them."""
 
@@ -86,6 +134,24 @@ def was_running(deadline_started_at: datetime, due_at: datetime,
     """
     return (ensure_aware(deadline_started_at) < ensure_aware(window_end)
             and ensure_aware(due_at) > ensure_aware(window_start))
+
+
+def extendable_from(kind: DeadlineKind, window_start: datetime, now: datetime) -> datetime:
+    """A ``kind`` deadline can only be extended when it falls due after this instant: the
+    incident's start, and for an opening right also ``now`` (a right already open stays
+    open). For the SQL that selects candidates; :func:`may_extend` is the whole rule."""
+    if DIRECTION[kind] is Direction.OPENING_RIGHT:
+        return max(ensure_aware(window_start), ensure_aware(now))
+    return ensure_aware(window_start)
+
+
+def may_extend(kind: DeadlineKind, deadline_started_at: datetime, due_at: datetime,
+               window_start: datetime, window_end: datetime, now: datetime) -> bool:
+    """This incident extends this deadline: it was running during the window, and moving
+    it later helps the party it binds (never delays a right that is already open)."""
+    if not was_running(deadline_started_at, due_at, window_start, window_end):
+        return False
+    return ensure_aware(due_at) > extendable_from(kind, window_start, now)
 
 
 def extended(due_at: datetime) -> datetime:

@@ -1,6 +1,7 @@
 """Order changes: the marketplace is the source of truth, Arbiter upserts by external_id."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import gettext as _
@@ -11,7 +12,7 @@ from arbiter import audit
 from arbiter.errors import ConflictOfInterest, DomainError, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from orders.models import Order
-from orders.policy import conflicted
+from orders.policy import CaseFacts, ClaimFacts, DiscussionFacts, conflicted
 
 AUDITED_FIELDS = (
     "external_id", "buyer_id", "seller_id", "item_title", "item_price", "shipping_cost",
@@ -135,3 +136,36 @@ def sales_query(user):
     return select(Order).where(Order.seller_id == user.id).order_by(
         Order.paid_at.desc(), Order.id.desc()
     )
+
+
+def case_facts(order: Order, now: datetime) -> CaseFacts:
+    """What the order page's headline is derived from (:func:`orders.policy.headline`): the
+    order's coverage and claim filing, its claim, the seller's promises and its discussion
+    (the open one, else the latest), read once for the page."""
+    from claims.services import exclusive_claim_for, filing_refusal, quotes_for_order
+    from disputes.models import Discussion
+    from settlements.services import owed_to_buyer
+
+    quote = next(iter(quotes_for_order(order).values()))
+    covered = quote.policy_version is not None and "payment_method_not_covered" not in {
+        str(reason) for reason in quote.reasons}
+    refusal = filing_refusal(order, now)
+    claim = exclusive_claim_for(order)
+    request = claim.open_document_request if claim is not None else None
+    promises = owed_to_buyer(order.id)
+    discussion = db.session.scalar(select(Discussion).where(Discussion.order_id == order.id)
+                                   .order_by(Discussion.opened_at.desc(), Discussion.id.desc())
+                                   .limit(1))
+    return CaseFacts(
+        now=now, covered=covered, fully_compensated=order.compensation_remaining <= 0,
+        filing_deadline=quote.filing_deadline,
+        filing_refusal=refusal.code if refusal is not None else None,
+        filing_available_at=refusal.available_at if refusal is not None else None,
+        claim=ClaimFacts(claim.id, claim.state.value,
+                         request.due_at if request is not None else None) if claim else None,
+        promise_due_at=promises[0].due_at if promises else None,
+        discussion=DiscussionFacts(
+            discussion.state.value, discussion.opened_at, discussion.respond_by,
+            discussion.escalation_available_at,
+            discussion.decided_at or discussion.resolved_at or discussion.closed_at)
+        if discussion is not None else None)

@@ -6,7 +6,7 @@ chain. A statement-level trigger refuses it. SQLite has no TRUNCATE: its DELETE 
 WHERE clause fires the row triggers that are there since 0001.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-06 01:30:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0030'
-down_revision = '0028'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 

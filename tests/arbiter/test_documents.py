@@ -266,3 +266,42 @@ def test_a_decision_document_passes_as_evidence(escalated, staff):
     pdf = storage().get(document.storage_key)
     assert pdf_active_content(pdf) is None
     assert check_upload(Upload("decision.pdf", pdf)).data == pdf
+
+
+@pytest.mark.parametrize("pasted", [
+    "0123456789ABCDEF 0123456789abcdef 0123456789abcdef 0123456789abcdef",
+    "0123456789abcdef\n0123456789abcdef\r\n0123456789abcdef\u00a00123456789abcdef",
+    "01:23:45:67:89:ab:cd:ef-0123456789abcdef-0123456789abcdef.0123456789abcdef",
+    "  0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567 89ab cdef  ",
+])
+def test_a_pasted_digest_is_read_whatever_its_spacing_case_and_separators(pasted):
+    assert documents.normalise_digest(pasted) == "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("pasted", ["", "0123456789abcdef" * 3, "0123456789abcdeg" * 4,
+                                    "0123456789abcdef" * 4 + "0"])
+def test_anything_else_is_not_a_digest(pasted):
+    assert documents.normalise_digest(pasted) is None
+
+
+def test_the_fingerprint_copied_from_the_rendered_pdf_verifies_in_the_form(client,
+                                                                         escalated, staff):
+    """#22 item 2: the text a reader selects in the PDF, pasted into the verify field as a
+    browser would send it (cut at the field's maxlength, if it has one), is genuine."""
+    import re
+
+    [document] = _decide(escalated, staff)
+    reader = PdfReader(io.BytesIO(storage().get(document.storage_key)))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    label = re.search(r"\(SHA-256[^)]*\):?", text)
+    # The four printed groups as a reader selects them, with the spacing and line breaks
+    # the PDF's text layer gives them.
+    pasted = re.match(r"\s*((?:[0-9a-fA-F]{16}\s*){4})", text[label.end():]).group(1)
+    assert len(pasted) > 64
+
+    url = f"/decisions/{document.number}/verify"
+    field = re.search(r'<input[^>]*id="sha256"[^>]*>', client.get(url).text).group(0)
+    maxlength = re.search(r'maxlength="(\d+)"', field)
+    sent = pasted[:int(maxlength.group(1))] if maxlength else pasted
+    answer = client.post(url, data={"sha256": sent})
+    assert answer.status_code == 200 and 'data-verified="valid"' in answer.text

@@ -156,11 +156,12 @@ def test_the_order_page_says_why_no_claim_is_possible(client, auth, buyer, ready
     assert "does not cover orders paid with" in response.text
     assert _file(client, cash).status_code == 409
 
+    # The discussion's state and what it means for a claim: the page's headline (#22 §5).
     fresh = ready_order(discussion_age_hours=1)
-    assert "The seller has 24 hours to answer your report." in client.get(
+    assert "If it is not solved, you can file a protection claim from" in client.get(
         f"/orders/{fresh.id}").text
     no_discussion = create_order(buyer=buyer)
-    assert "Report the problem to the seller first" in client.get(
+    assert "report it to the seller first: a protection claim needs a discussion" in client.get(
         f"/orders/{no_discussion.id}").text
 
 

@@ -3,7 +3,8 @@
 The buyer reports a damaged lamp with a photo; the seller answers and offers a partial
 refund; the buyer declines; 25 hours later the buyer asks the platform for help; an
 advisor takes the case, asks the seller for information, the seller answers, the advisor
-decides "partly in the buyer's favour"; both parties download the decision PDF.
+decides "partly in the buyer's favour"; both parties download the decision PDF, and the
+buyer checks it on the verify page with the fingerprint copied from the PDF.
 """
 
 import re
@@ -166,3 +167,12 @@ def test_discussion(cast, world, clock, lang, text):
         content = pdf_text(document)
         assert number in content
         assert "80,00" in content if lang == "pl" else "80.00" in content
+
+    # --- the buyer checks the document: the fingerprint as the PDF prints it (#22 item 2) --
+    fingerprint = re.search(r"\(SHA-256[^)]*\):?\s*((?:[0-9a-fA-F]{16}\s*){4})", content)
+    pasted = fingerprint.group(1)
+    assert len(pasted) > 64  # four groups with their spaces or line breaks
+    buyer.goto(f"/decisions/{number}/verify", "verify")
+    buyer.field(t("or its SHA-256 (or the content fingerprint printed on it)")).fill(pasted)
+    buyer.submit(buyer.button(t("Check")), "verified")
+    expect(buyer.page.locator("[data-verified]")).to_have_attribute("data-verified", "valid")

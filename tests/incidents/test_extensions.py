@@ -162,19 +162,23 @@ def test_a_seller_who_answered_late_during_the_incident_is_on_time_after_all(
     assert fresh(discussion).seller_answered_on_time is True
 
 
-def test_the_buyer_waits_for_the_extended_escalation_time_and_hears_again(
+def test_a_buyer_told_that_escalation_is_open_keeps_it_after_an_incident(
         declare_incident, create_discussion, buyer, staff):
+    """#22 item 1: before, the extension pushed the opened right a day later and told the
+    buyer again; a right already open now stays open."""
     discussion = create_discussion(buyer=buyer, age_hours=25)  # escalation opened 1 h ago
     run_sweep()
-    assert fresh(discussion).escalation_notice_sent_at is not None
+    notified_at = fresh(discussion).escalation_notice_sent_at
+    assert notified_at is not None
+    escalation = fresh(discussion).escalation_available_at
     incident = declare_incident(hours_ago=3)
     resolve(incident, staff, hours_ago=2)
-    assert extend(incident) == 1
-    assert fresh(discussion).escalation_notice_sent_at is None
-    with pytest.raises(TransitionNotAllowed) as error:
-        disputes.escalate(fresh(discussion), buyer, "No answer.")
-    db.session.rollback()
-    assert error.value.code == "escalation_not_available_yet"
+    assert extend(incident) == 1  # the seller's answer only
+    assert fresh(discussion).escalation_available_at == escalation
+    assert fresh(discussion).escalation_notice_sent_at == notified_at
+    disputes.escalate(fresh(discussion), buyer, "No answer.")
+    db.session.commit()
+    assert fresh(discussion).state == "escalated"
 
 
 def test_information_requests_are_extended(declare_incident, escalated, staff):
@@ -291,3 +295,43 @@ def test_a_whole_site_incident_extends_every_kind(declare_incident, escalated, c
     filing = db.session.scalars(select(DeadlineExtension.object_id).where(
         DeadlineExtension.deadline_kind == DeadlineKind.FILING_WINDOW)).all()
     assert claim.order_id in filing
+
+
+def test_escalation_already_open_stays_open_after_an_incident_ending_an_hour_ago(
+        declare_incident, create_discussion, staff, auth):
+    """#22 item 1: the seller answered on time, the buyer could ask for help; an incident
+    from 5 h ago to 1 h ago is resolved; the button stays available."""
+    discussion = create_discussion(age_hours=26)  # escalation open since 2 h ago
+    disputes.post_message(discussion, discussion.seller, "Sorry, sending a new one.")
+    db.session.commit()
+    shift_back(discussion, 20, "seller_first_response_at")  # answered 20 h ago, on time
+    respond_by, escalation = _deadlines(discussion)
+    assert escalation <= clock.now()
+    incident = declare_incident(hours_ago=5)
+    resolve(incident, staff, hours_ago=1)
+
+    assert extend(incident) == 1  # the seller's answer deadline: a duty, moved
+    row = fresh(discussion)
+    assert row.escalation_available_at == escalation
+    assert row.respond_by == respond_by + DAY and row.seller_answered_on_time
+    assert {kind for kind, _ in db.session.execute(
+        select(DeadlineExtension.deadline_kind, DeadlineExtension.object_id))} == {
+        DeadlineKind.DISCUSSION_RESPOND_BY}
+
+    auth.login(discussion.buyer.email)
+    page = auth.client.get(f"/discussions/{discussion.id}").get_data(as_text=True)
+    assert "Available from" not in page
+    assert 'name="reason"' in page
+    disputes.escalate(fresh(discussion), discussion.buyer, "The seller stopped answering.")
+    db.session.commit()
+    assert fresh(discussion).state == "escalated"
+
+
+def test_escalation_still_ahead_when_the_extension_runs_moves_a_day(
+        declare_incident, create_discussion, staff):
+    discussion = create_discussion(age_hours=20)  # escalation in 4 h
+    _, escalation = _deadlines(discussion)
+    incident = declare_incident(hours_ago=5)
+    resolve(incident, staff, hours_ago=1)
+    extend(incident)
+    assert fresh(discussion).escalation_available_at == escalation + DAY

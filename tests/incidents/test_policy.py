@@ -98,3 +98,36 @@ def test_the_claims_filing_deadline_takes_the_extensions_into_account():
     assert rules.filing_deadline(paid_at, timedelta(hours=48)) == paid_at + timedelta(days=92)
     with pytest.raises(ValueError, match="shorten"):
         rules.filing_deadline(paid_at, timedelta(hours=-1))
+
+
+# --- which direction helps whom (#22 item 1) -------------------------------------------------
+
+NOW = END + 2 * H
+
+
+def test_every_deadline_kind_says_which_direction_helps_whom():
+    assert set(policy.DIRECTION) == set(DeadlineKind)
+    assert [kind for kind, direction in policy.DIRECTION.items()
+            if direction is policy.Direction.OPENING_RIGHT] == [
+        DeadlineKind.DISCUSSION_ESCALATION]
+
+
+@pytest.mark.parametrize("kind", [kind for kind, direction in policy.DIRECTION.items()
+                                  if direction is not policy.Direction.OPENING_RIGHT])
+def test_a_duty_or_a_closing_right_that_ran_during_the_incident_is_extended_even_if_due(kind):
+    # Due inside the window, already past when the extension runs: the party bound by it
+    # (or the party whose right it closes) gets the day back.
+    assert policy.may_extend(kind, START - 20 * H, START + 4 * H, START, END, NOW)
+    assert not policy.may_extend(kind, START - 30 * H, START - H, START, END, NOW)
+
+
+def test_a_right_already_open_when_the_extension_runs_is_never_delayed():
+    kind = DeadlineKind.DISCUSSION_ESCALATION
+    reached_in_the_window = START + 4 * H
+    assert not policy.may_extend(kind, START - 20 * H, reached_in_the_window, START, END, NOW)
+    assert not policy.may_extend(kind, START - 22 * H, NOW, START, END, NOW)  # reached now
+    # Still ahead when the extension runs: the seller gets the lost day, the buyer had no
+    # right yet to lose.
+    assert policy.may_extend(kind, START - 2 * H, START + 22 * H, START, END, NOW)
+    assert policy.extendable_from(kind, START, NOW) == NOW
+    assert policy.extendable_from(DeadlineKind.DISCUSSION_RESPOND_BY, START, NOW) == START
