@@ -229,3 +229,29 @@ def test_the_api_lists_published_versions_and_quotes_under_a_named_one(client, a
     assert named.json["policy_version"] == "2027-01" and named.json["total"] == "15020.00"
     unknown = client.get("/api/v1/policy/quote", query_string={**query, "version": "1999-01"})
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize(("day", "midnight_utc"), [
+    ("2026-03-29", datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),  # CET: the clocks go forward
+    ("2026-10-25", datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),  # CEST: the clocks go back
+])
+def test_a_version_starting_on_a_dst_day_judges_from_warsaw_midnight(
+        client, auth, create_user, time_machine, day, midnight_utc):
+    time_machine.move_to("2026-03-01T12:00:00Z", tick=False)
+    ada = create_user(roles=[Role.ADMIN])
+    bea = create_user(roles=[Role.ADMIN])
+    auth.login(ada.email)
+    assert client.post("/staff/policy-versions/new",
+                       data=_draft_form(code=f"dst-{day}", effective_on=day)).status_code == 302
+    draft = db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == f"dst-{day}"))
+    assert draft.effective_from == midnight_utc
+    versions.publish_version(draft.id, bea)
+
+    def judged_by(paid_at):
+        return services.quote_for(item_price=1_000, shipping_cost=0,
+                                  payment_method=PaymentMethod.PLATFORM_PAYMENTS,
+                                  claim_type=ClaimType.NOT_RECEIVED, paid_at=paid_at,
+                                  now=paid_at).policy_version
+
+    assert judged_by(midnight_utc - timedelta(seconds=1)) == "2017-08"
+    assert judged_by(midnight_utc) == f"dst-{day}"
