@@ -1,6 +1,8 @@
 """Policy versions drafted by one admin and published by a second for a future date."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -255,3 +257,35 @@ def test_a_version_starting_on_a_dst_day_judges_from_warsaw_midnight(
 
     assert judged_by(midnight_utc - timedelta(seconds=1)) == "2017-08"
     assert judged_by(midnight_utc) == f"dst-{day}"
+
+
+# --- no policy number outside the policy ---------------------------------------------------------
+
+# The 2017-08 numbers in the forms code and templates would write them: grosze literals,
+# decimal and Polish amounts, and the filing window. claims/policy.py holds them once, as
+# the defaults of the first version; everything else reads the version that judged.
+POLICY_NUMBERS = re.compile(
+    r"(?<![\w.])(?:1_000_000|10_000)(?![\w.])"  # the caps in grosze
+    r"|10[ ,.\u00a0]?000[.,]00|100[.,]00\s*(?:zł|PLN)"  # the caps as written for people
+    r"|\b90 (?:days|dni)\b.*(?:claim|file|reklamac|zgłosz)", re.I)
+SOURCES = ("accounts", "appeals", "claims", "disputes", "orders", "settlements", "signals",
+           "integrations", "templates")
+
+
+def test_no_policy_number_is_repeated_outside_the_policy_defaults():
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for package in SOURCES:
+        for path in sorted((root / package).rglob("*")):
+            if path.suffix not in (".py", ".html", ".txt") or path == root / "claims/policy.py":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if POLICY_NUMBERS.search(line):
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_the_pattern_finds_what_it_should():
+    for line in ("cap = 1_000_000", 'x = "10 000,00 zł"', "up to 100.00 zł", "10,000.00",
+                 "within 90 days of payment, file a claim"):
+        assert POLICY_NUMBERS.search(line), line
