@@ -11,10 +11,14 @@ The claim rules around the quote live here too: which discussion lets a claim be
 what a decision may pay (:func:`decided_amount`).
 """
 
+import dataclasses
+import heapq
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from statistics import median_low
 
 from arbiter.clock import ensure_aware
 from claims.states import ClaimType, Decision
@@ -475,3 +479,88 @@ COMPARED_FIELDS = ("covered_payment_methods", "shipping_covered_for", "shipping_
 def changed_fields(before: PolicyRules, after: PolicyRules) -> list[str]:
     """The fields in which ``after`` differs from ``before``, in the rules page's order."""
     return [name for name in COMPARED_FIELDS if getattr(before, name) != getattr(after, name)]
+
+
+# --- the impact of a draft: past claims replayed under it ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    """What a past claim's quote depended on, and the version that judged it."""
+
+    claim_id: int
+    submitted_at: datetime
+    paid_at: datetime
+    item_price: int
+    shipping_cost: int
+    payment_method: PaymentMethod
+    claim_type: ClaimType
+    claimed_amount: int | None
+    judged_by: str  # the version code
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimChange:
+    claim_id: int
+    judged_by: str
+    eligible_before: bool
+    eligible_after: bool
+    total_before: int  # the most the claim could pay (0 when not eligible)
+    total_after: int
+
+    @property
+    def change(self) -> int:
+        return self.total_after - self.total_before
+
+
+@dataclass(frozen=True)
+class Impact:
+    claims: int
+    eligibility_changed: int
+    amount_changed: int  # claims whose maximum payout changes
+    total_change: int  # grosze, the sum of every claim's change
+    median_change: int  # grosze, over every replayed claim (the lower middle; 0 for none)
+    largest: tuple[ClaimChange, ...]  # by the size of the change, the largest first
+
+
+def _payable(rules: PolicyRules, facts: ClaimFacts) -> tuple[bool, int]:
+    """Eligible at filing under ``rules``, and the most it could pay (0 when not)."""
+    # Judged as though ``rules`` had been in force when the order was paid: a draft's date
+    # is after every past payment.
+    rules = dataclasses.replace(rules, effective_from=min(rules.effective_from, facts.paid_at))
+    result = quote(rules, item_price=facts.item_price, shipping_cost=facts.shipping_cost,
+                   payment_method=facts.payment_method, claim_type=facts.claim_type,
+                   claimed_amount=facts.claimed_amount, paid_at=facts.paid_at,
+                   now=facts.submitted_at)
+    return result.eligible, result.total if result.eligible else 0
+
+
+def replay(claims: Iterable[ClaimFacts], draft: PolicyRules,
+           versions: dict[str, PolicyRules], largest: int = 20) -> Impact:
+    """Every claim under the version that judged it and under ``draft``, in one pass.
+
+    Memory stays flat in the number of claims except for one machine integer per claim,
+    which the exact median needs (8 bytes: 8 MB for a million claims).
+    """
+    changes = array("q")
+    biggest: list[tuple[int, int, ClaimChange]] = []  # a min-heap of the largest changes
+    eligibility_changed = amount_changed = 0
+    for facts in claims:
+        eligible_before, before = _payable(versions[facts.judged_by], facts)
+        eligible_after, after = _payable(draft, facts)
+        changes.append(after - before)
+        eligibility_changed += eligible_before != eligible_after
+        if after != before:
+            amount_changed += 1
+            change = ClaimChange(facts.claim_id, facts.judged_by, eligible_before,
+                                 eligible_after, before, after)
+            entry = (abs(after - before), -facts.claim_id, change)
+            if len(biggest) < largest:
+                heapq.heappush(biggest, entry)
+            elif entry[:2] > biggest[0][:2]:
+                heapq.heapreplace(biggest, entry)
+    ordered = tuple(change for *_key, change in sorted(biggest, key=lambda e: e[:2],
+                                                       reverse=True))
+    return Impact(claims=len(changes), eligibility_changed=eligibility_changed,
+                  amount_changed=amount_changed, total_change=sum(changes),
+                  median_change=median_low(changes) if changes else 0, largest=ordered)

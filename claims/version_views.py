@@ -1,9 +1,10 @@
 """Staff pages for policy versions (admins): the list, a new draft, publishing by a second
 admin and withdrawing before the date. The transitions are in :mod:`claims.versions`."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,15 +14,19 @@ from accounts.roles import Role
 from arbiter import clock
 from arbiter.errors import ValidationFailed
 from arbiter.extensions import db
+from arbiter.spreadsheets import csv_bytes
+from arbiter.storage import send_download
 from arbiter.validation import form_amount
 from arbiter.views import done
 from claims import policy, services, versions
 from claims.forms import PolicyDraftForm
 from claims.models import PolicyVersion
 from claims.states import CLAIM_TYPE_LABELS, ClaimType
+from dashboards import policy as period_policy
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
 bp = Blueprint("policy_versions", __name__)
+DEFAULT_IMPACT_DAYS = 365
 
 
 def _warsaw_midnight(day) -> datetime:
@@ -126,3 +131,56 @@ def withdraw(version_id: int):
     versions.withdraw_version(version_id, current_user._get_current_object())
     return done(url_for("policy_versions.show", version_id=version_id),
                 _("The version is withdrawn: it will not apply."))
+
+
+def _zloty(minor: int) -> Decimal:
+    """Grosze as a number of złoty that spreadsheets sum (negative changes included)."""
+    return Decimal(minor).scaleb(-2)
+
+
+def _impact_period():
+    """The claims' period (Warsaw days, both included): by default the last 12 months."""
+    now = clock.now()
+    today = clock.to_local(now).date()
+    default_from = (today - timedelta(days=DEFAULT_IMPACT_DAYS - 1)).isoformat()
+    try:
+        return period_policy.parse_period(request.args.get("from") or default_from,
+                                          request.args.get("to"), now)
+    except period_policy.PeriodError:
+        message = _("Choose a period of at most %(days)d days, its start not after its end.",
+                    days=period_policy.MAX_DAYS)
+        raise ValidationFailed(message, fields={"from": [message]}) from None
+
+
+@bp.route("/staff/policy-versions/<int:version_id>/impact")
+@role_required(Role.ADMIN)
+def impact(version_id: int):
+    """What the version would have changed for past claims: each replayed under it and
+    under the version that judged it."""
+    version = _version(version_id)
+    period = _impact_period()
+    figures = versions.impact(version, period.starts_at, period.ends_before)
+    return render_template("claims/policy_impact.html", version=version, impact=figures,
+                           period=period)
+
+
+@bp.route("/staff/policy-versions/<int:version_id>/impact.csv")
+@role_required(Role.ADMIN)
+def impact_csv(version_id: int):
+    """The impact's figures and its largest changes as a spreadsheet."""
+    version = _version(version_id)
+    period = _impact_period()
+    figures = versions.impact(version, period.starts_at, period.ends_before)
+    rows = [["summary", "claims", "", "", "", figures.claims, ""],
+            ["summary", "eligibility_changed", "", "", "", figures.eligibility_changed, ""],
+            ["summary", "amount_changed", "", "", "", figures.amount_changed, ""],
+            ["summary", "total_change", "", "", "", "", _zloty(figures.total_change)],
+            ["summary", "median_change", "", "", "", "",
+             _zloty(figures.median_change)]]
+    rows += [["claim", change.claim_id, change.judged_by, _zloty(change.total_before),
+              _zloty(change.total_after), int(change.eligible_after),
+              _zloty(change.change)] for change in figures.largest]
+    data = csv_bytes(["row", "claim_or_figure", "judged_by", "max_before", "max_after",
+                      "count_or_eligible_after", "change"], rows)
+    return send_download(data, filename=f"impact-{version.code}-{period.start}-{period.end}.csv",
+                         mimetype="text/csv")

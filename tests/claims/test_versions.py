@@ -289,3 +289,63 @@ def test_the_pattern_finds_what_it_should():
     for line in ("cap = 1_000_000", 'x = "10 000,00 zł"', "up to 100.00 zł", "10,000.00",
                  "within 90 days of payment, file a claim"):
         assert POLICY_NUMBERS.search(line), line
+
+
+# --- impact: past claims replayed under a draft ------------------------------------------------
+
+
+def _facts(claim_id, *, price, shipping=0, method="platform_payments", judged_by="2017-08",
+           claim_type="not_as_described", claimed=None):
+    paid = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+    return policy.ClaimFacts(claim_id=claim_id, submitted_at=paid + timedelta(days=3),
+                             paid_at=paid, item_price=price, shipping_cost=shipping,
+                             payment_method=PaymentMethod(method),
+                             claim_type=ClaimType(claim_type), claimed_amount=claimed,
+                             judged_by=judged_by)
+
+
+def test_replay_counts_eligibility_and_amount_changes_and_keeps_the_largest():
+    old = policy.PolicyRules(version="2017-08", effective_from=datetime(2017, 8, 1, tzinfo=UTC))
+    draft = policy.PolicyRules(
+        version="2027-01", effective_from=NEW_YEAR,
+        covered_payment_methods=frozenset({PaymentMethod.PLATFORM_PAYMENTS}),
+        total_cap_minor=2_000_000, shipping_cap_minor=15_000)
+    claims = [
+        _facts(1, price=1_500_000, shipping=2_000),  # 10,000.00 -> 15,020.00
+        _facts(2, price=50_000, shipping=12_000),  # shipping cap 100 -> 120: +20.00
+        _facts(3, price=80_000, method="bank_transfer"),  # 800.00 -> not covered: -800.00
+        _facts(4, price=30_000),  # the same either way
+        _facts(5, price=3_000_000, shipping=50_000),  # 10,000.00 -> 20,000.00 (capped)
+    ]
+    impact = policy.replay(claims, draft, {"2017-08": old}, largest=3)
+    assert impact.claims == 5
+    assert impact.eligibility_changed == 1 and impact.amount_changed == 4
+    assert impact.total_change == 502_000 + 2_000 - 80_000 + 0 + 1_000_000
+    assert impact.median_change == 2_000  # of -80,000, 0, 2,000, 502,000, 1,000,000
+    assert [(c.claim_id, c.change) for c in impact.largest] == [
+        (5, 1_000_000), (1, 502_000), (3, -80_000)]
+    assert impact.largest[2].eligible_before and not impact.largest[2].eligible_after
+
+
+def test_an_admin_sees_a_drafts_impact_on_last_years_claims(client, auth, admins,
+                                                             ready_order, time_machine):
+    from tests.claims.helpers import file
+
+    ada, _bea = admins
+    expensive = file(ready_order(item_price=1_500_000, shipping_cost=2_000))
+    file(ready_order(item_price=30_000, shipping_cost=0))
+    draft = versions.draft_version(ada, _fields(covered_payment_methods=["platform_payments"]))
+    db.session.commit()
+    auth.login(ada.email)
+    page = client.get(f"/staff/policy-versions/{draft.id}/impact")
+    assert page.status_code == 200
+    assert 'data-figure="claims">2<' in page.text
+    assert 'data-figure="amount_changed">1<' in page.text
+    assert f'data-claim="{expensive.id}"' in page.text and "5,020.00" in page.text
+    sheet = client.get(f"/staff/policy-versions/{draft.id}/impact.csv")
+    assert sheet.status_code == 200 and sheet.mimetype == "text/csv"
+    assert f"claim,{expensive.id},2017-08,10000.00,15020.00,1,5020.00" in sheet.text
+    outside = client.get(f"/staff/policy-versions/{draft.id}/impact?from=2025-01-01&to=2025-12-31")
+    assert 'data-figure="claims">0<' in outside.text
+    assert client.get(f"/staff/policy-versions/{draft.id}/impact?from=2026-12-10&to=2026-12-01"
+                      ).status_code == 422
