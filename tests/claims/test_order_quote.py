@@ -28,7 +28,7 @@ def _protection(client, order) -> str:
 
 def _row(section: str, claim_type: str) -> dict:
     row = re.search(rf'data-claim-type="{claim_type}">(.*?)</tr>', section, re.S).group(1)
-    cells = dict(re.findall(r"data-(item|shipping|total)>(.*?)<", row))
+    cells = dict(re.findall(r"data-(item|shipping|total)(?: [^>]*)?>(.*?)<", row))
     cells["cap"] = re.search(r'data-cap="(yes|no)"', row).group(1)
     return {key: value.replace("up to ", "").strip() for key, value in cells.items()}
 
