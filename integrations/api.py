@@ -5,7 +5,7 @@ from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from accounts import second_factor
+from accounts import second_factor, verification
 from accounts import services as accounts
 from accounts.views import login_throttle
 from arbiter.api import Blueprint as ApiBlueprint
@@ -64,6 +64,9 @@ def create_token(data):
     user = accounts.authenticate(data["email"], data["password"])
     if user is None:
         raise InvalidCredentials(_("Unknown e-mail address or wrong password."))
+    refusal = verification.token_refusal(user)
+    if refusal is not None:  # only after the password: the answer reveals nothing to others
+        raise refusal
     if second_factor.required(user):
         if not data["otp"]:
             raise second_factor.CodeRefused(

@@ -19,7 +19,7 @@ from functools import wraps
 from flask import abort, g, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from accounts import second_factor
+from accounts import second_factor, verification
 from accounts.models import User
 from accounts.roles import Role
 from arbiter import clock
@@ -109,9 +109,10 @@ def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset())
             caller = load_caller()
             if caller.kind not in kinds:
                 abort(403)
-            refusal = second_factor.token_refusal(caller.user)
-            if refusal is not None:  # staff without an authenticator app: nothing yet
-                raise refusal
+            for refusal in (second_factor.token_refusal(caller.user),
+                            verification.token_refusal(caller.user)):
+                if refusal is not None:  # no authenticator app, no confirmed address: nothing
+                    raise refusal
             if roles and not caller.user.has_role(*roles):
                 abort(403)
             g.api_caller = caller
