@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from accounts import links, services
 from accounts.models import EmailVerification, User
@@ -74,7 +75,12 @@ def register(email: str, name: str, password: str) -> None:
     services.check_password_rules(password, email=email, name=name)
     owner = db.session.scalar(select(User).where(User.email == email))
     if owner is None:
-        send_link(services.create_user(email, name, password, verified=False))
+        try:
+            with db.session.begin_nested():
+                user = services.create_user(email, name, password, verified=False)
+        except IntegrityError:
+            return  # the same address registered a moment ago won the race: same answer
+        send_link(user)
         return
     hash_password(password)  # the same work as a new account's: the answer's time tells nothing
     audit.record("user.registration_attempted", owner, actor=None,
