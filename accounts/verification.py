@@ -147,13 +147,14 @@ def verify(token: str) -> User:
 
 # --- what an unverified account reaches ------------------------------------------------------
 
-# The account's own pages (its data, its password, its deletion), the link itself and the
-# page chrome; everything about orders, cases and staff work waits for the confirmation.
+# The account's own pages (its data, notifications, password, deletion), the link itself
+# and the page chrome; everything about orders, cases and staff work waits for the
+# confirmation.
 OPEN_ENDPOINTS = frozenset({
-    "core.index", "core.set_language", "static", "accounts.logout", "accounts.account",
-    "accounts.change_password", "accounts.delete_account", "accounts.request_data_export",
-    "accounts.download_data_export", "accounts.privacy", "accounts.verify_email",
-    "accounts.resend_verification", "staff.invitation",
+    "core.index", "core.set_language", "core.notifications", "static", "accounts.logout",
+    "accounts.account", "accounts.change_password", "accounts.delete_account",
+    "accounts.request_data_export", "accounts.download_data_export", "accounts.privacy",
+    "accounts.verify_email", "accounts.resend_verification", "staff.invitation",
 })
 
 
