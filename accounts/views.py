@@ -156,7 +156,7 @@ def resend_verification():
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "warning")
-        return redirect(url_for("accounts.account")), error.status
+        return _account_page(status=error.status)
     flash(_("We have sent a new link to %(email)s. It works for 24 hours.",
             email=current_user.email), "success")
     return redirect(url_for("accounts.account"))
