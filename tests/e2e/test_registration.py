@@ -13,16 +13,9 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, expect
 from tests.e2e.test_case_journeys import refused
+from tests.e2e.test_second_factor import WIDTHS, _fits
 
 pytestmark = pytest.mark.e2e
-
-WIDTHS = {"phone": {"width": 375, "height": 812}, "desktop": {"width": 1280, "height": 900}}
-
-
-def _fits(actor) -> bool:
-    """Nothing sticks out sideways (no horizontal scrolling)."""
-    return actor.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
 
 def _sent_to(folder: Path, address: str) -> email.message.Message:
     """The last e-mail the outbox sent to ``address`` (the file mail backend)."""
