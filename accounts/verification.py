@@ -32,7 +32,13 @@ from accounts.models import EmailVerification, User
 from accounts.passwords import hash_password
 from arbiter import audit, clock
 from arbiter.db import add_unless_taken
-from arbiter.errors import DomainError, TransitionNotAllowed, error_response, wants_json
+from arbiter.errors import (
+    DomainError,
+    TransitionNotAllowed,
+    ValidationFailed,
+    error_response,
+    wants_json,
+)
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, register_texts
 
@@ -80,6 +86,10 @@ def register(email: str, name: str, password: str) -> None:
                 user = services.create_user(email, name, password, verified=False)
         except IntegrityError:
             return  # the same address registered a moment ago won the race: same answer
+        except ValidationFailed as taken:  # ... and committed before create_user looked
+            if taken.code != "email_taken":
+                raise
+            return
         send_link(user)
         return
     hash_password(password)  # the same work as a new account's: the answer's time tells nothing
