@@ -10,8 +10,9 @@ commit:
   payouts and audit entries keep pointing at the same (now pseudonymous) person;
 - ends every session (the ``user_sessions`` rows: a replayed cookie finds nothing), forgets
   the second factor (its secret and recovery codes) and deletes the person's notifications
-  and e-mails (outbox rows with their address), staff invitations to their address, and
-  data exports (the ZIP files go once the transaction commits);
+  and e-mails (outbox rows with their address), staff invitations to their address,
+  e-mail confirmation links and data exports (the ZIP files go once the transaction
+  commits);
 - runs the ``erase`` hook of every package registered in :mod:`accounts.personal_data`,
   in registration order: the payout account (IBAN) and beneficiary name of claims that no
   longer need them (``claims/personal_data.py``), what problem reports said and their
@@ -36,7 +37,14 @@ from flask_babel import ngettext
 from sqlalchemy import delete, exists, func, select
 
 from accounts import personal_data, second_factor
-from accounts.models import DataExport, RoleGrant, StaffInvitation, User, UserSession
+from accounts.models import (
+    DataExport,
+    EmailVerification,
+    RoleGrant,
+    StaffInvitation,
+    User,
+    UserSession,
+)
 from accounts.passwords import verify_password
 from accounts.roles import Role
 from arbiter import audit, clock
@@ -121,6 +129,7 @@ def delete_account(user: User, password: str) -> str:
     second_factor.forget(user)
     db.session.execute(delete(Notification).where(Notification.user_id == user.id))
     db.session.execute(delete(OutboxEmail).where(OutboxEmail.recipient_id == user.id))
+    db.session.execute(delete(EmailVerification).where(EmailVerification.user_id == user.id))
     counts["staff_invitations_deleted"] = db.session.execute(delete(StaffInvitation).where(
         (StaffInvitation.email == user.email) | (StaffInvitation.accepted_user_id == user.id))
     ).rowcount

@@ -29,6 +29,9 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(
         comment="When an administrator deactivated the account (accounts.staff): no login, "
                 "no session, no API token until reactivated")
+    verified_at: Mapped[datetime | None] = mapped_column(
+        comment="When the owner of the address opened the e-mailed link (accounts."
+                "verification); empty: orders do not attach and only the account pages open")
 
     sessions: Mapped[list["UserSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -57,6 +60,10 @@ class User(UserMixin, PrimaryKey, Timestamps, Base):
     @property
     def is_deactivated(self) -> bool:
         return self.deactivated_at is not None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -132,6 +139,37 @@ class StaffInvitation(PrimaryKey, Base):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None
+
+
+_PENDING_VERIFICATION = text("used_at IS NULL AND revoked_at IS NULL")
+
+
+class EmailVerification(PrimaryKey, Base):
+    """An e-mailed, single-use link that proves the account's owner reads its address
+    (accounts.verification); only the SHA-256 of its token is stored (accounts.links). A
+    newer link (resent) replaces a pending one."""
+
+    __tablename__ = "email_verifications"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        CheckConstraint("used_at IS NULL OR revoked_at IS NULL", name="used_or_revoked"),
+        # At most one pending link per account (database-enforced).
+        Index("uq_email_verifications_pending_user", "user_id", unique=True,
+              sqlite_where=_PENDING_VERIFICATION, postgresql_where=_PENDING_VERIFICATION),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="SHA-256 of token")
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(comment="created_at + 24 hours")
+    used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(comment="replaced by a newer link")
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.used_at is None and self.revoked_at is None
 
 
 class UserSession(PrimaryKey, Base):

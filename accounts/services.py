@@ -4,7 +4,6 @@ Each function changes state, writes the audit entry and leaves the commit to the
 (one commit per request).
 """
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, bindparam, delete, select
 
+from accounts.links import token_hash as _token_hash
 from accounts.models import RoleGrant, User, UserSession
 from accounts.passwords import hash_password, password_problem, verify_password
 from accounts.roles import Role
@@ -26,34 +26,37 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _check_password_rules(password: str, field: str = "password") -> None:
-    problem = password_problem(password)
+def check_password_rules(password: str, *, email: str, name: str,
+                         field: str = "password") -> None:
+    """Refuse a password that breaks the rules (:mod:`accounts.passwords`) with a 422 naming
+    ``field``; ``email`` and ``name`` are the account's, refused as the password."""
+    problem = password_problem(password, context=(email, name))
     if problem:
         raise ValidationFailed(problem, code="weak_password", fields={field: [problem]})
 
 
 def create_user(
-    email: str, name: str, password: str, *, roles=(), actor=None
+    email: str, name: str, password: str, *, roles=(), actor=None, verified: bool = True
 ) -> User:
+    """Create an account. ``verified``: whoever creates it vouches for the address (the
+    command line, the demo seed, a staff invitation's link); registration passes False and
+    e-mails a link (:mod:`accounts.verification`)."""
     email = normalise_email(email)
-    _check_password_rules(password)
+    check_password_rules(password, email=email, name=name)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationFailed(
             str(_l("An account with this e-mail address already exists.")),
             code="email_taken",
             fields={"email": ["taken"]},
         )
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password),
+                verified_at=clock.now() if verified else None)
     user.role_grants = [RoleGrant(role=Role(role), granted_at=clock.now(),
                                   granted_by_id=getattr(actor, "id", None))
                         for role in sorted(set(roles))]
     db.session.add(user)
     audit.record("user.registered", user, actor=actor or user,
-                 after={"email": email, "roles": sorted(set(roles))})
+                 after={"email": email, "roles": sorted(set(roles)), "verified": verified})
     return user
 
 
@@ -140,18 +143,22 @@ def end_all_sessions(user: User) -> None:
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Change the password and end every session of the user, this one included."""
+    """Change the password, end every session of the user (this one included) and revoke
+    every API token: whoever learnt the old password may have made one."""
+    from integrations.tokens import revoke_all_of  # integrations builds on accounts
     if not verify_password(user.password_hash, current_password):
         raise ValidationFailed(
             str(_l("The current password is not correct.")),
             code="wrong_password",
             fields={"current_password": ["incorrect"]},
         )
-    _check_password_rules(new_password, "new_password")
+    check_password_rules(new_password, email=user.email, name=user.name,
+                         field="new_password")
     user.password_hash = hash_password(new_password)
     user.password_changed_at = clock.now()
     end_all_sessions(user)
-    audit.record("user.password_changed", user, actor=user)
+    audit.record("user.password_changed", user, actor=user,
+                 after={"api_tokens_revoked": revoke_all_of(user)})
 
 
 def set_locale(user: User, locale: str) -> None:

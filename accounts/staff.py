@@ -5,9 +5,11 @@ what before and after) and queues the e-mails, and leaves the commit to the call
 
 - :func:`invite` e-mails a single-use link valid 72 hours; only the SHA-256 of its token is
   stored, and the e-mail waiting in the outbox holds a nonce the token is derived from with
-  the secret key (:func:`invitation_token`). :func:`accept_as_new` creates the account with
-  the roles; an address that already has an account gets the roles through
-  :func:`accept_as_member`, only once its owner has signed in with that account.
+  the secret key (:mod:`accounts.links`, shared with address verification).
+  :func:`accept_as_new` creates the account with the roles (its address counts as verified:
+  the link reached it); an address that already has an account gets the roles through
+  :func:`accept_as_member`, only once its owner has signed in with that account (which
+  verifies an address not yet verified, for the same reason).
 - :func:`set_roles` replaces the roles a person holds.
 - :func:`deactivate` ends every session and revokes every API token of the person in the
   same transaction; a deactivated account cannot log in (``services.authenticate``), its
@@ -21,19 +23,14 @@ does), so two administrators demoting each other at once queue, and the second o
 the administrators the first one left.
 """
 
-import base64
-import hashlib
-import hmac
-import secrets
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 
-from accounts import services
+from accounts import links, services
 from accounts.models import RoleGrant, StaffInvitation, User, UserSession
 from accounts.roles import Role
 from arbiter import audit, clock
@@ -41,7 +38,6 @@ from arbiter.db import add_unless_taken, locked
 from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, register_texts
-from arbiter.urls import public_url
 
 INVITATION_LIFETIME = timedelta(hours=72)
 TEMPLATE = "staff_invitation"
@@ -65,10 +61,6 @@ class InvitationUnusable(DomainError):
 
 class StaffChangeRefused(TransitionNotAllowed):
     code = "staff_change_refused"
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class NotAnAdministrator(DomainError):
@@ -179,9 +171,9 @@ def invite(admin: User, email: str, roles) -> StaffInvitation:
         old.revoked_at = now
         audit.record("staff.invitation_replaced", old, actor=admin)
     db.session.flush()
-    nonce = secrets.token_urlsafe(32)
-    token = invitation_token(nonce)
-    invitation = StaffInvitation(email=email, roles=roles, token_hash=_token_hash(token),
+    nonce = links.new_nonce()
+    invitation = StaffInvitation(email=email, roles=roles,
+                                 token_hash=links.token_hash(links.token(PURPOSE, nonce)),
                                  invited_by_id=admin.id, created_at=now,
                                  expires_at=now + INVITATION_LIFETIME)
     add_unless_taken(invitation, lambda: StaffChangeRefused(
@@ -200,21 +192,12 @@ def invite(admin: User, email: str, roles) -> StaffInvitation:
     return invitation
 
 
-def invitation_token(nonce: str) -> str:
-    """The link's token: an HMAC of the e-mail's nonce under the application's secret key.
-
-    The database holds the token's SHA-256 (on the invitation) and the nonce (in the
-    outbox e-mail, which renders the link only when it is sent), never the token: a copy
-    of the database alone opens no invitation.
-    """
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"staff-invitation:" + nonce.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+PURPOSE = "staff-invitation"
 
 
 def invitation_url(nonce: str) -> str:
-    """The link the e-mail carries (rendered when the outbox sends it)."""
-    return public_url("staff.invitation", token=invitation_token(nonce))
+    """The link the e-mail carries (rendered when the outbox sends it; see accounts.links)."""
+    return links.url("staff.invitation", PURPOSE, nonce)
 
 
 def withdraw_invitation(admin: User, invitation_id: int) -> None:
@@ -231,16 +214,11 @@ def withdraw_invitation(admin: User, invitation_id: int) -> None:
 def find_invitation(token: str, *, lock: bool = False) -> StaffInvitation:
     """The invitation of ``token``: unknown -> NotFound (404); used, replaced, withdrawn or
     older than 72 hours -> InvitationUnusable (410)."""
-    invitation = db.session.scalar(select(StaffInvitation).where(
-        StaffInvitation.token_hash == _token_hash(token or "")))
-    if invitation is None:
-        raise NotFound(_("This invitation link is not valid."))
-    if lock:
-        invitation = locked(StaffInvitation, invitation.id)
-    if not invitation.is_pending or invitation.expires_at <= clock.now():
-        raise InvitationUnusable(_("This invitation link has been used or has expired. Ask "
-                                   "an administrator for a new one."))
-    return invitation
+    return links.find(StaffInvitation, token, lock=lock,
+                      not_found=_("This invitation link is not valid."),
+                      unusable=InvitationUnusable(_(
+                          "This invitation link has been used or has expired. Ask an "
+                          "administrator for a new one.")))
 
 
 def account_for(invitation: StaffInvitation) -> User | None:
@@ -259,6 +237,8 @@ def _grant(user: User, roles, granted_by_id: int | None) -> None:
 def _accept(invitation: StaffInvitation, user: User) -> None:
     before = _held(user)
     _grant(user, invitation.roles, invitation.invited_by_id)
+    if user.verified_at is None:  # the invitation's link reached the address
+        user.verified_at = clock.now()
     invitation.accepted_at = clock.now()
     invitation.accepted_user_id = user.id
     db.session.flush()
@@ -320,7 +300,7 @@ def set_roles(admin: User, user_id: int, roles) -> User:
 def deactivate(admin: User, user_id: int) -> dict[str, int]:
     """Deactivate a staff member's account: every session ends and every API token is
     revoked now (a person holding no role is not deactivated here: 409)."""
-    from integrations.models import ApiToken
+    from integrations.tokens import revoke_all_of  # integrations builds on accounts
 
     _require_admin(admin)
     user = _lock_person(user_id, admin)
@@ -336,9 +316,7 @@ def deactivate(admin: User, user_id: int) -> dict[str, int]:
     counts = {
         "sessions_ended": db.session.execute(
             UserSession.__table__.delete().where(UserSession.user_id == user.id)).rowcount,
-        "tokens_revoked": db.session.execute(
-            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=now)).rowcount,
+        "tokens_revoked": revoke_all_of(user),
     }
     audit.record("staff.deactivated", user, actor=admin, before={"deactivated_at": None},
                  after={"deactivated_at": now, "roles": _held(user), **counts})

@@ -46,6 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     from accounts.second_factor import init_gate
 
     init_gate(app)  # after the transaction's hook: it reads the session in that transaction
+    from accounts import verification
+
+    verification.init_gate(app)  # after the second factor's: that one names the next step
     _register_background_work()
     _register_cli(app)
     from arbiter.errors import register_error_handlers

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from accounts import second_factor
+from accounts import second_factor, verification
 from accounts import services as accounts
 from accounts.throttle import sign_in_succeeded, sign_in_throttle
 from arbiter.api import Blueprint as ApiBlueprint
@@ -69,6 +69,9 @@ def create_token(data):
     user = accounts.authenticate(data["email"], data["password"])
     if user is None:
         raise InvalidCredentials(_("Unknown e-mail address or wrong password."))
+    refusal = verification.token_refusal(user)
+    if refusal is not None:  # only after the password: the answer reveals nothing to others
+        raise refusal
     if second_factor.required(user):
         if not data["otp"]:
             raise second_factor.CodeRefused(

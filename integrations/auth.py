@@ -21,7 +21,7 @@ from flask import abort, g, make_response, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from accounts import second_factor
+from accounts import second_factor, verification
 from accounts.models import User
 from accounts.roles import Role
 from arbiter import clock
@@ -133,9 +133,11 @@ def _guard(kinds: frozenset[TokenKind], *, roles: frozenset[Role] = frozenset(),
             caller = load_caller()
             if caller.kind not in kinds:
                 abort(403)
-            refusal = second_factor.token_refusal(caller.user) or _scope_refusal(caller, scope)
-            if refusal is not None:  # staff without an authenticator app, a missing scope
-                raise refusal
+            for refusal in (second_factor.token_refusal(caller.user),
+                            verification.token_refusal(caller.user),
+                            _scope_refusal(caller, scope)):
+                if refusal is not None:  # no authenticator app, no confirmed address, or
+                    raise refusal  # a scope the token lacks: nothing
             if roles and not caller.user.has_role(*roles):
                 abort(403)
             g.api_caller = caller

@@ -6,23 +6,17 @@ on purpose (:mod:`accounts.exports`), and a stored answer lives for 24 hours onl
 replay a retried request.
 """
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from accounts.models import User
 from accounts.personal_data import register
 from arbiter.extensions import db
 from integrations import tokens
-from integrations.models import ApiToken, IdempotencyKey, TokenKind
+from integrations.models import IdempotencyKey
 
 
 def erase(user: User) -> dict[str, int]:
-    live_tokens = db.session.scalars(select(ApiToken).where(
-        ApiToken.kind == TokenKind.USER, ApiToken.user_id == user.id,
-        ApiToken.revoked_at.is_(None))).all()
-    for token in live_tokens:
-        tokens.revoke(token)
     db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.owner == f"user:{user.id}"))
-    return {"api_tokens_revoked": len(live_tokens)}
-
+    return {"api_tokens_revoked": tokens.revoke_all_of(user)}
 
 register("integrations", erase=erase)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import select, update
 
 from accounts.models import User
 from arbiter import audit, clock
@@ -100,6 +101,34 @@ def revoke(row: ApiToken) -> None:
     row.revoked_at = clock.now()
     audit.record("api_token.revoked", row, actor=row.user_id,
                  after={"kind": row.kind.value, "name": row.name})
+
+
+def revoke_all_of(user: User) -> int:
+    """Revoke every live token of ``user`` now (a password change, a deactivation, a
+    deletion); how many: the caller's audit entry says it."""
+    return db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())).rowcount
+
+
+def live_tokens_of(user: User) -> list[ApiToken]:
+    """The account page's list: the person's tokens that still work, newest first."""
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                               ApiToken.expires_at > clock.now())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_own(user: User, token_id: int) -> ApiToken:
+    """Revoke one of ``user``'s own tokens (the account page); anyone else's, an unknown or
+    an already revoked one: 404."""
+    row = db.session.scalar(select(ApiToken).where(
+        ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .with_for_update())
+    if row is None:
+        raise NotFound(_("There is nothing here."))
+    revoke(row)
+    return row
 
 
 def find_live(token: str) -> ApiToken | None:

@@ -41,7 +41,11 @@ class OrderOfAnotherIntegration(DomainError):
 
 
 def _user_id_by_email(email: str, field: str) -> int:
-    user_id = db.session.scalar(select(User.id).where(User.email == email.strip().lower()))
+    """The account an order's party attaches to: only one whose owner confirmed the address
+    (accounts.verification). Anyone can register an address; an unconfirmed one is treated
+    like an unknown one, so the marketplace's answer reveals nothing either."""
+    user_id = db.session.scalar(select(User.id).where(User.email == email.strip().lower(),
+                                                      User.verified_at.is_not(None)))
     if user_id is None:
         raise ValidationFailed(f"unknown user {email}", code="unknown_user",
                                fields={field: ["unknown user"]})

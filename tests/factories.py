@@ -27,14 +27,16 @@ _sequence = itertools.count(1)
 def create_user(db_session):
     def create(email: str | None = None, *, name: str | None = None, password: str = PASSWORD,
                is_staff: bool = False, roles=(), locale: str | None = None,
-               enrolled: bool = True):
+               enrolled: bool = True, verified: bool = True):
         """``is_staff``: every staff role (for tests about something else); ``roles``: these
         roles only (for tests about who may do what). Staff have their second factor set up
-        (:func:`enrol`) unless ``enrolled=False``."""
+        (:func:`enrol`) unless ``enrolled=False``. The address counts as confirmed unless
+        ``verified=False`` (as after registration, before the e-mailed link is opened)."""
         number = next(_sequence)
         user = accounts.create_user(email or f"user{number}@example.test",
                                     name or f"User {number}", password,
-                                    roles=tuple(Role) if is_staff else roles)
+                                    roles=tuple(Role) if is_staff else roles,
+                                    verified=verified)
         user.locale = locale
         if user.is_staff and enrolled:
             enrol(user)

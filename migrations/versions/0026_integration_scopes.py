@@ -14,7 +14,7 @@ NULL (the first integration that updates one takes it, as for orders staff impor
 becomes ``last_failure``, a category.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-06 01:20:00
 
 """
@@ -25,7 +25,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0026'
-down_revision = '0024'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

@@ -37,5 +37,5 @@ def test_users_create_refuses_a_short_password(app, db_session):
         args=["users", "create", "x@example.test", "--password-stdin"], input="short\n"
     )
     assert result.exit_code != 0
-    assert "10" in result.output  # "at least 10 characters", in the default language
+    assert "12" in result.output  # "at least 12 characters", in the default language
     assert db.session.scalar(select(User).where(User.email == "x@example.test")) is None

@@ -53,7 +53,8 @@ def _small_world() -> dict:
             "delivery_id": 1, "export_id": 1, "answer": "accept", "action": "solve",
             "number": "ARB/2026/000001",
             "settlement_id": 1, "appeal_id": 1, "file_id": 1,
-            "user_id": 1, "invitation_id": 1, "token": "x"}  # the token check comes first
+            "user_id": 1, "invitation_id": 1, "token": "x",  # the token check comes first
+            "token_id": 1}
 
 
 @pytest.fixture

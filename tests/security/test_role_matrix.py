@@ -77,7 +77,7 @@ def test_each_role_reaches_exactly_its_routes(app, world, role_users):
     rules = staff_rules(app)
     assert len(rules) >= 40  # the pages and API endpoints of issue 20 and before
     args = {**world["args"], "user_id": world["users"]["other_buyer"].id,
-            "item": "decision", "token": "x"}
+            "item": "decision", "token": "x", "token_id": 1}
     browsers, bearer = {}, {}
     for role, user in role_users.items():
         bearer[role] = tokens.issue_user_token(user, "matrix").token
