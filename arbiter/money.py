@@ -16,6 +16,11 @@ DEFAULT_CURRENCY = "PLN"
 # 10^11 grosze = 1,000,000,000.00 zł: far above any marketplace order, well inside BIGINT.
 MAX_MINOR = 100_000_000_000
 _AMOUNT = re.compile(r"(?P<units>0|[1-9][0-9]{0,9})(?:\.(?P<fraction>[0-9]{1,2}))?")
+# What parse_amount accepts, as the OpenAPI document states it (ECMA-262 and Python
+# regular expressions alike): up to MAX_MINOR, and above zero where zero is refused.
+AMOUNT_PATTERN = r"^((0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?|1000000000(\.00?)?)$"
+POSITIVE_AMOUNT_PATTERN = (r"^(0\.(0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,8}(\.[0-9]{1,2})?"
+                           r"|1000000000(\.00?)?)$")
 
 
 class InvalidAmount(ValueError):
