@@ -19,11 +19,13 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from arbiter import RowIdConverter
+from arbiter.money import AMOUNT_PATTERN, POSITIVE_AMOUNT_PATTERN
 from arbiter.schema_messages import number_range
 from arbiter.schemas import AmountField
 
 API_PREFIX = "/api/v1"
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
+# Text a request schema takes holds no NUL character (NoNulCharacters refuses it).
+NO_NUL_PATTERN = r"^[^\x00]*$"
 BEARER = [{"bearerAuth": []}]
 
 
@@ -136,9 +138,21 @@ def page_schema(item_schema, name: str) -> type[ma.Schema]:
 
 def money(**kwargs) -> AmountField:
     """An amount on the wire: a decimal string with at most two decimals, e.g. "120.50"."""
-    metadata = {"type": "string", "pattern": AMOUNT_PATTERN, "example": "120.50",
-                **kwargs.pop("metadata", {})}
-    return AmountField(metadata=metadata, **kwargs)
+    return AmountField(**kwargs)
+
+
+def _document_what_schemas_refuse(self, field, ret, **kwargs) -> dict:
+    """The document allows exactly what the request schemas accept, for every schema: an
+    amount is a decimal string within parse_amount's range (above zero where zero is
+    refused), and text that NoNulCharacters checks holds no NUL. An apispec attribute
+    function (``self`` is its converter), so no schema repeats it."""
+    if isinstance(field, AmountField):
+        return {"type": "string", "example": ret.get("example", "120.50"),
+                "pattern": POSITIVE_AMOUNT_PATTERN if field.positive else AMOUNT_PATTERN}
+    if (isinstance(field, ma.fields.String) and not {"pattern", "enum"} & set(ret)
+            and isinstance(field.root, NoNulCharacters)):
+        return {"pattern": NO_NUL_PATTERN}
+    return {}
 
 
 class MoneyOut(ma.fields.Field):
@@ -172,6 +186,7 @@ def init_api(app: Flask) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer",
                        "description": "an integration token or a user token"})
     api.register_field(MoneyOut, "string", None)
+    api.ma_plugin.converter.add_attribute_function(_document_what_schemas_refuse)
     # The docs blueprint serves openapi.json; it changes nothing, so no CSRF token.
     csrf.exempt(app.blueprints[api._make_doc_blueprint_name()])
 
@@ -197,13 +212,19 @@ def init_api(app: Flask) -> None:
     app.before_request(note_token_use)
 
 
-IDEMPOTENCY_PARAMETER = {
-    "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": ("Repeat a POST safely: the first answer is stored for 24 hours and "
-                    "replayed (with Idempotent-Replayed: true); the same key with another "
-                    "body is 422, while the first request still runs 409."),
-}
+def _idempotency_parameter() -> dict:
+    from integrations.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+
+    return {
+        "in": "header", "name": "Idempotency-Key", "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+                   "pattern": KEY_PATTERN},
+        "description": (
+            "Repeat a POST safely: the first answer is stored for 24 hours and replayed "
+            "(with Idempotent-Replayed: true); the same key with another body is 422, while "
+            "the first request still runs 409. Printable ASCII, not starting or ending with "
+            "a space."),
+    }
 
 
 def _document_idempotency_keys(api: Api, app: Flask) -> None:
@@ -215,7 +236,7 @@ def _document_idempotency_keys(api: Api, app: Flask) -> None:
             guarded.add(openapi_path(rule.rule))
     for path, operations in api.spec._paths.items():  # apispec keeps no public setter
         if path in guarded and "post" in operations:
-            operations["post"].setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+            operations["post"].setdefault("parameters", []).append(_idempotency_parameter())
 
 
 docs = flask.Blueprint("api_browser", __name__, url_prefix=API_PREFIX)

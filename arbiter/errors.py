@@ -137,20 +137,32 @@ def domain_error_response(error: DomainError):
 
 
 def _flatten(messages) -> dict:
-    """webargs reports ``{location: {field: [messages]}}``; clients want ``{field: [...]}``."""
+    """webargs reports ``{location: {field: [messages]}}``; clients want ``{field: [...]}``,
+    a list of strings per name. A nested field's messages go under a dotted name: the
+    second file of ``files`` is ``files.1``."""
     if not isinstance(messages, dict):
         return {"_schema": [str(messages)]}
     fields: dict = {}
     for location, problems in messages.items():
         if isinstance(problems, dict):
             for name, value in problems.items():
-                fields.setdefault(str(name), []).extend(
-                    value if isinstance(value, list) else [value])
+                _add_messages(fields, str(name), value)
         else:
             fields.setdefault(f"_{location}", []).extend(
                 map(schema_messages.translate,
                     problems if isinstance(problems, list) else [problems]))
     return fields
+
+
+def _add_messages(fields: dict, name: str, value) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _add_messages(fields, f"{name}.{key}", inner)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _add_messages(fields, name, item)
+    else:
+        fields.setdefault(name, []).append(value if isinstance(value, str) else str(value))
 
 
 def http_error_response(error: HTTPException):
@@ -182,6 +194,11 @@ def http_error_response(error: HTTPException):
         code = "bad_request"
         fields = _flatten(data["messages"])
     response = error_response(status, code, message, fields)
+    # What werkzeug's exception says in headers stays said: a 405's Allow (RFC 9110
+    # requires it), a 401's WWW-Authenticate, a 429's Retry-After.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     if status == 429 and getattr(error, "retry_after", None):
         response.headers["Retry-After"] = str(error.retry_after)
     if status == 401 and wants_json():

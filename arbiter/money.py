@@ -39,6 +39,11 @@ _AMOUNT = re.compile(r"(?P<units>0|[1-9][0-9]{0,9})(?:\.(?P<fraction>[0-9]{1,2})
 _UNGROUPED_COMMA = re.compile(r"(?P<units>0|[1-9][0-9]{0,9}),(?P<fraction>[0-9]{1,2})")
 # The spaces that may separate thousands where the locale groups with a (no-break) space.
 _SPACES = " \u00a0\u202f"
+# What parse_amount accepts, as the OpenAPI document states it (ECMA-262 and Python
+# regular expressions alike): up to MAX_MINOR, and above zero where zero is refused.
+AMOUNT_PATTERN = r"^((0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?|1000000000(\.00?)?)$"
+POSITIVE_AMOUNT_PATTERN = (r"^(0\.(0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,8}(\.[0-9]{1,2})?"
+                           r"|1000000000(\.00?)?)$")
 
 
 class InvalidAmount(ValueError):

@@ -17,8 +17,11 @@ class AmountField(fields.Field):
         self.positive = positive
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
+        text = value if isinstance(value, str) else ""
         try:
-            return parse_amount(value if isinstance(value, str) else "",
+            # On the wire exactly the documented pattern: no spaces around the digits (a
+            # form's parse_amount forgives them; a program's request is not typed by hand).
+            return parse_amount(text if text == text.strip() else "",
                                 allow_zero=not self.positive)
         except InvalidAmount as error:
             raise ValidationError(str(error)) from error

@@ -233,10 +233,10 @@ class FileClaimIn(InSchema):
     description = ma.fields.String(required=True, validate=_text(min=1, max=20_000))
     payout_account = ma.fields.String(required=True, validate=_text(min=1, max=64),
                                       metadata={"description": "IBAN for the payout"})
-    claimed_amount = money(load_default=None, metadata={
+    claimed_amount = money(load_default=None, allow_none=False, metadata={
         "description": "claim type other only: the documented loss, at most the item price"})
     police_report_reference = ma.fields.String(load_default=None, validate=_text(max=64))
-    police_report = FileField(load_default=None, metadata={
+    police_report = FileField(load_default=None, allow_none=False, metadata={
         "description": "required for not_received: PDF, PNG, JPEG or HEIC, at most 10 MB"})
     documents = ma.fields.List(FileField(), load_default=list,
                                metadata={"description": "at most 5 files"})
@@ -255,7 +255,7 @@ class OrderQuoteQuery(InSchema):
 
 
 class DocumentsIn(InSchema):
-    files = ma.fields.List(FileField(), required=True,
+    files = ma.fields.List(FileField(), required=True, validate=ma.validate.Length(min=1),
                            metadata={"description": EVIDENCE_FILES})
 
 

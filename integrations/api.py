@@ -181,8 +181,19 @@ def event_feed(query):
 # --- webhooks -----------------------------------------------------------------------------
 
 
+# The URLs webhooks.validate_url takes, as the document states them (the schema checks
+# this first, so the document and the answers agree): http or https, a host name or IPv4
+# address, an optional port, no user name or password, no spaces. The field's message is
+# validate_url's ("invalid").
+WEBHOOK_URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:[0-9]{1,5})?"
+                       r"([/?#][\x21-\x7e]*)?$")
+
+
 class WebhookIn(InSchema):
-    url = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    url = ma.fields.String(
+        required=True, metadata={"format": "uri"},
+        validate=[ma.validate.Length(min=1, max=2000),
+                  ma.validate.Regexp(WEBHOOK_URL_PATTERN, error="invalid")])
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 

@@ -18,6 +18,7 @@ and are deleted by the sweeper 24 hours after their first use.
 """
 
 import hashlib
+import re
 from datetime import timedelta
 
 from flask import Response, current_app, request
@@ -35,6 +36,10 @@ HEADER = "Idempotency-Key"
 KEPT_FOR = timedelta(hours=24)
 REPLAYED_HEADERS = ("Content-Disposition", "Location", "X-Arbiter-Batch-Id")
 MAX_KEY_LENGTH = 255
+# 1 to 255 printable ASCII characters. HTTP drops the spaces around a header's value, so a
+# key can neither start nor end with one. The OpenAPI document states this same pattern.
+KEY_PATTERN = rf"^[\x21-\x7e]([\x20-\x7e]{{0,{MAX_KEY_LENGTH - 2}}}[\x21-\x7e])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 def fingerprint() -> str:
@@ -56,7 +61,7 @@ def fingerprint() -> str:
 
 
 def _valid(key: str) -> bool:
-    return 1 <= len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
+    return _KEY.fullmatch(key) is not None
 
 
 def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | None:
