@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from appeals import services as appeals
 from arbiter.extensions import db
@@ -32,7 +32,13 @@ INTEGRATION_PATHS = ("/api/v1/orders/", "/api/v1/webhooks", "/api/v1/events",
 BEYOND_JSON_SCHEMA = {
     "PUT /api/v1/orders/{external_id}": "the buyer and the seller must differ",
     "POST /api/v1/appeals/{appeal_id}/hand-over": "`to` must be a staff member's id",
+    "POST /api/v1/webhooks": "the URL's host must resolve to public addresses only (SSRF: "
+                             "checked against DNS at registration and delivery)",
 }
+# Unknown query parameters are ignored by design on every GET (arbiter.api._Parser: a
+# cache-buster is not a client error); for these operations schemathesis's only
+# "schema-violating" data is such parameters, which the API rightly accepts.
+UNKNOWN_QUERY_IGNORED = {"GET /api/v1/webhooks/{endpoint_id}/deliveries"}
 STAFF_ACTIONS = ("/take", "/decide", "/information-requests", "/document-requests",
                  "/reject-after-deadline", "/read")
 
@@ -87,6 +93,8 @@ def _all_checks(app):
 def _fuzz(operation, token: str, path_parameters: dict | None, requests: dict,
           examples: int = EXAMPLES) -> None:
     excluded = [positive_data_acceptance] if operation.label in BEYOND_JSON_SCHEMA else []
+    if operation.label in UNKNOWN_QUERY_IGNORED:
+        excluded.append(negative_data_rejection)
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         @given(case=operation.as_strategy(mode, path_parameters=path_parameters))
         @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
