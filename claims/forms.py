@@ -13,6 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from arbiter.validation import TextLength
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
 
@@ -68,7 +69,7 @@ class DecisionForm(FlaskForm):
         choices=[SelectChoice("", "—"), *_choices(REJECTION_REASON_LABELS)],
         validators=[Optional()])
     rationale = TextAreaField(
-        _l("Rationale"), validators=[Length(max=policy.DESCRIPTION_MAX)],
+        _l("Rationale"), validators=[TextLength(max=policy.DESCRIPTION_MAX)],
         description=_l("At least 30 characters for a partial approval or a rejection."))
     # The confirmation step of an approval (claims.views.decide): empty on the first post,
     # which shows what will be paid and to whom; the second carries what was confirmed.

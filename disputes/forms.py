@@ -12,6 +12,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from arbiter.validation import TextLength
 from disputes import policy
 from disputes.states import (
     OFFER_LABELS,
@@ -76,7 +77,7 @@ class DecisionForm(FlaskForm):
                          description=_l("Buyer's favour: defaults to the order total. "
                                         "Partial: between 0.01 and the order total."))
     rationale = TextAreaField(_l("Rationale"), validators=[
-        DataRequired(), Length(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
+        DataRequired(), TextLength(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
     # A verdict that moves money is confirmed on a page stating it first (issue 20).
     confirmed = HiddenField()
     confirm_amount = HiddenField()
