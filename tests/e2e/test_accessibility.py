@@ -28,7 +28,7 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 NOT_PAGES = re.compile(
     r"^/(api/|static/|logout|status/feed|staff/outbox|.*/download|.*/documents?/\d+$|decisions/.+\.pdf"
     r"|.*\.(pdf|csv|json|zip|png|jpe?g)$|data-export/.+/file)")
-MAX_PAGES = 25
+MAX_PAGES = 60
 
 
 def _axe_source() -> str:
