@@ -77,3 +77,19 @@ def test_every_page_links_the_favicon(client):
         assert icon.data.startswith(b"<svg")
     finally:
         icon.close()
+
+
+def test_the_data_export_size_is_in_the_readers_notation(client, auth, buyer):
+    from sqlalchemy import select
+
+    from accounts.models import DataExport
+    from arbiter.extensions import db
+
+    buyer.locale = "pl"
+    db.session.commit()
+    auth.login(buyer.email)
+    assert client.post("/account/data-export").status_code == 302
+    export = db.session.scalars(select(DataExport).order_by(DataExport.id.desc())).first()
+    db.session.refresh(export)
+    kilobytes = f"{export.size / 1024:.1f}".replace(".", ",")
+    assert f"({kilobytes}\u00a0KB · " in client.get("/account").text
