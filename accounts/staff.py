@@ -38,6 +38,7 @@ from arbiter.db import add_unless_taken, locked
 from arbiter.errors import DomainError, NotFound, TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, register_texts
+from arbiter.validation import checked_text
 
 INVITATION_LIFETIME = timedelta(hours=72)
 TEMPLATE = "staff_invitation"
@@ -253,10 +254,7 @@ def accept_as_new(token: str, name: str, password: str) -> User:
     if account_for(invitation) is not None:
         raise StaffChangeRefused(_("This address already has an account: sign in with it to "
                                    "accept the invitation."), code="sign_in_first")
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 120:
-        raise ValidationFailed(_("Write between %(min)d and %(max)d characters.", min=1,
-                                 max=120), fields={"name": ["length"]})
+    name = checked_text(name, "name", maximum=120)
     user = services.create_user(invitation.email, name, password)
     _accept(invitation, user)
     return user

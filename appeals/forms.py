@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from appeals.models import RATIONALE_MIN, STATEMENT_MAX, STATEMENT_MIN
 from appeals.services import FILES_PER_UPLOAD
 from appeals.states import OUTCOME_LABELS
+from arbiter.validation import TextLength
 
 FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most %(num)d files of 10 MB "
                 "each.", num=FILES_PER_UPLOAD)
@@ -70,7 +71,7 @@ class DecisionForm(FlaskForm):
                        "nothing. Leave it empty to uphold, or to overturn a decision that "
                        "granted something (the buyer then gets nothing)."))
     rationale = TextAreaField(
-        _l("Rationale"), validators=[DataRequired(), Length(min=RATIONALE_MIN, max=20_000)],
+        _l("Rationale"), validators=[DataRequired(), TextLength(min=RATIONALE_MIN, max=20_000)],
         description=_l("At least %(num)d characters; answer the points of the appeal.",
                        num=RATIONALE_MIN))
     # A decision that changes an amount is confirmed on a page stating it first (issue 20).

@@ -95,6 +95,14 @@ DEFAULTS = {
     "ADR_BODY_NAME": "Inspekcja Handlowa (Trade Inspection): the regional inspectorate "
                      "for the consumer's place of residence",
     "ADR_BODY_ADDRESS": "https://uokik.gov.pl/wojewodzkie-inspektoraty-inspekcji-handlowej",
+    # The operator named in the letterhead of every decision document (docs/operations.md).
+    # The defaults are a fictitious demo company: set the real ones before issuing
+    # decisions that matter.
+    "OPERATOR_LEGAL_NAME": "Arbiter Demo sp. z o.o. (fictitious operator)",
+    "OPERATOR_ADDRESS": "ul. Przykładowa 1, 00-000 Warszawa, Polska",
+    "OPERATOR_KRS": "0000000000",
+    "OPERATOR_NIP": "000-000-00-00",
+    "OPERATOR_REGON": "000000000",
     # The whole request body; larger ones get 413 before the form is read (the page or
     # JSON). Well above 5 evidence files of 10 MB, so that a form with a file too large is
     # read to the end (only the first 10 MB of each file are kept: files.UploadRequest)

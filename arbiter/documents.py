@@ -210,12 +210,36 @@ def render_into(document: DecisionDocument, now: datetime | None = None) -> None
 
     with force_locale(document.locale):
         pdf = render_pdf("pdf/decision.html", css="decision.css", d=document.data,
-                         fingerprint=document.fingerprint, locale=document.locale)
+                         fingerprint=document.fingerprint, locale=document.locale,
+                         operator=operator(), page_of_css=_page_of_css())
     blob = store_blob(pdf)
     document.storage_key = blob.key
     document.sha256 = blob.sha256
     document.size = blob.size
     document.rendered_at = now or clock.now()
+
+
+def _page_of_css() -> str:
+    """CSS ``content`` for the footer: "Page 2 of 3" in the current language, the numbers
+    being WeasyPrint's page counters. The words are our own translation, never user text."""
+    from flask_babel import gettext
+
+    words = gettext("Page %(page)s of %(pages)s", page="\0", pages="\1")
+    before, rest = words.split("\0")
+    middle, after = rest.split("\1")
+    quoted = [json.dumps(part, ensure_ascii=False) for part in (before, middle, after)]
+    return f"{quoted[0]} counter(page) {quoted[1]} counter(pages) {quoted[2]}"
+
+
+def operator() -> dict:
+    """Who issues the decisions, for the letterhead: the settings at rendering time, which
+    is right after the decision (a document is rendered once and never again)."""
+    from flask import current_app
+
+    config = current_app.config
+    return {"name": config["OPERATOR_LEGAL_NAME"], "address": config["OPERATOR_ADDRESS"],
+            "krs": config["OPERATOR_KRS"], "nip": config["OPERATOR_NIP"],
+            "regon": config["OPERATOR_REGON"]}
 
 
 def unrendered(now: datetime):

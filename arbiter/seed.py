@@ -325,19 +325,28 @@ def _seed_incident(admin) -> None:
     started = (clock.now() - timedelta(days=6)).replace(second=0, microsecond=0)
     incident = incidents.declare(
         admin, title="Nie można składać wniosków o rekompensatę",
+        title_en="Protection claims cannot be filed",
         impact="Formularz wniosku o rekompensatę zwracał błąd; nie dało się też dodawać "
                "dokumentów do złożonych wniosków.",
+        impact_en="The claim form answered with an error; documents could not be added to "
+                  "claims already filed either.",
         affected_services=["claims"], started_at=started,
         now=started + timedelta(minutes=15))
-    for minutes, kind, body in (
-            (20, UpdateKind.CONFIRMED, "Wiemy o problemie i pracujemy nad nim."),
+    for minutes, kind, body, body_en in (
+            (20, UpdateKind.CONFIRMED, "Wiemy o problemie i pracujemy nad nim.",
+             "We know about the problem and are working on it."),
             (35, UpdateKind.IMPACT, "Nie działa składanie wniosków ani wysyłanie dokumentów. "
-                                    "Dyskusje działają normalnie."),
-            (90, UpdateKind.PROGRESS, "Znaleźliśmy przyczynę; wdrażamy poprawkę.")):
-        incidents.post_update(incident, admin, kind=kind, body=body,
+                                    "Dyskusje działają normalnie.",
+             "Claims cannot be filed and documents cannot be sent. Discussions work "
+             "normally."),
+            (90, UpdateKind.PROGRESS, "Znaleźliśmy przyczynę; wdrażamy poprawkę.",
+             "We found the cause and are deploying a fix.")):
+        incidents.post_update(incident, admin, kind=kind, body=body, body_en=body_en,
                               now=started + timedelta(minutes=minutes))
     incidents.resolve(
         incident, admin, ended_at=started + timedelta(hours=2, minutes=50),
         body="Formularz działa. Terminy na złożenie wniosków i dosłanie dokumentów, które "
              "biegły w czasie awarii, przedłużyliśmy o 24 godziny.",
+        body_en="The form works. Deadlines for filing claims and sending documents that ran "
+                "during the outage are extended by 24 hours.",
         now=started + timedelta(hours=3))

@@ -33,8 +33,9 @@ def register_template_helpers(app: Flask) -> None:
         return format_money(minor, currency, str(get_locale() or "pl"))
 
     @app.template_filter("local_dt")
-    def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
-        """Warsaw time in the reader's language (named formats: arbiter.i18n.DateFormats)."""
+    def local_datetime(value: datetime | None, fmt: str = "short") -> str:
+        """Warsaw time in the reader's language (named formats: arbiter.i18n.DateFormats);
+        to the minute unless a page asks for more: seconds only clutter lists."""
         if value is None:
             return ""
         return format_datetime(clock.ensure_aware(value), fmt)
@@ -65,8 +66,11 @@ def register_template_helpers(app: Flask) -> None:
         iso = escape(when.isoformat())
         shown = escape(format_datetime(clock.ensure_aware(when), "short"))
         style, text = ("deadline-overdue", overdue_by) if overdue else ("text-muted", left)
+        # Every deadline says its time zone: people read it from abroad too.
+        zone = escape(gettext("Warsaw time"))
         return Markup(  # noqa: S704 - every part is escaped above or in _countdown_patterns
-            f'<time datetime="{iso}">{shown}</time>\n<span class="{style}" '
+            f'<time datetime="{iso}">{shown}</time> <span class="deadline-zone">{zone}</span>'
+            f'\n<span class="{style}" '
             f'data-countdown-to="{iso}" data-left="{left}" data-overdue="{overdue_by}">'
             f'({text.format(h=hours, m=minutes)})</span>')
 

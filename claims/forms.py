@@ -19,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from arbiter.money import amount_example
-from arbiter.validation import page_locale
+from arbiter.validation import TextLength, page_locale
 from claims import policy
 from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
 from orders.states import PAYMENT_METHOD_LABELS
@@ -85,7 +85,7 @@ class DecisionForm(FlaskForm):
         choices=[SelectChoice("", "—"), *_choices(REJECTION_REASON_LABELS)],
         validators=[Optional()])
     rationale = TextAreaField(
-        _l("Rationale"), validators=[Length(max=policy.DESCRIPTION_MAX)],
+        _l("Rationale"), validators=[TextLength(max=policy.DESCRIPTION_MAX)],
         description=_l("At least 30 characters for a partial approval or a rejection."))
     # The confirmation step of an approval (claims.views.decide): empty on the first post,
     # which shows what will be paid and to whom; the second carries what was confirmed.

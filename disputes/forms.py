@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from arbiter.money import amount_example
-from arbiter.validation import page_locale
+from arbiter.validation import TextLength, page_locale
 from disputes import policy
 from disputes.states import (
     OFFER_LABELS,
@@ -81,7 +81,7 @@ class DecisionForm(FlaskForm):
                              "%(least)s and the order total.",
                              least=amount_example(page_locale(), 1))))
     rationale = TextAreaField(_l("Rationale"), validators=[
-        DataRequired(), Length(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
+        DataRequired(), TextLength(min=policy.RATIONALE_MIN, max=policy.DESCRIPTION_MAX)])
     # A verdict that moves money is confirmed on a page stating it first (issue 20).
     confirmed = HiddenField()
     confirm_amount = HiddenField()

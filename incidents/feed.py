@@ -8,6 +8,11 @@ takes part: WeasyPrint registers its own prefixes, the empty one included, with
 ``register_namespace`` when it loads its PDF metadata, after which a globally registered
 Atom default turned into ``ns0:`` and feed readers saw no Atom at all. Nothing
 personal goes in: the feed's author is the platform, never a staff member.
+
+One feed per language (``/status/feed.atom?lang=pl`` and ``?lang=en``; without ``lang``,
+the reader's language as on the pages): feed readers rarely send Accept-Language, so the
+address itself says the language. Texts staff have not written in English yet appear in
+Polish, marked with ``xml:lang="pl"`` on the entry.
 """
 
 import re
@@ -52,13 +57,16 @@ def atom(page: StatusPage, *, status_url: str, feed_url: str, locale: str,
     author = _add(feed, "author")
     _add(author, "name", _("Arbiter"))
     for incident, update in updates:
+        title, body = incident.text_in("title", locale), update.text_in("body", locale)
         entry = _add(feed, "entry")
+        if title.fallback or body.fallback:
+            entry.set("xml:lang", "pl")
         _add(entry, "id", f"{status_url}#update-{update.id}")
-        _add(entry, "title", f"{incident.title}: {UPDATE_KIND_LABELS[update.kind]}")
+        _add(entry, "title", f"{title}: {UPDATE_KIND_LABELS[update.kind]}")
         _add(entry, "published", update.posted_at.isoformat())
         _add(entry, "updated", update.posted_at.isoformat())
         _add(entry, "link", rel="alternate", type="text/html",
              href=f"{status_url}#incident-{incident.id}")
         _add(entry, "category", term=update.kind.value, label=str(UPDATE_KIND_LABELS[update.kind]))
-        _add(entry, "content", update.body, type="text")
+        _add(entry, "content", body.text, type="text")
     return tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -39,13 +39,28 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+# Every public text is written in Polish (required) and English (optional): readers of
+# English see the Polish text, with a note, until the English one exists.
+ENGLISH_OPTIONAL = _l("Optional. Without it, readers of English see the Polish text with "
+                      "a note.")
+
+
+def _english(label, *, maximum: int = policy.TEXT_MAX, field=TextAreaField, **options):
+    return field(label, validators=[Optional(), Length(max=maximum)],
+                 description=ENGLISH_OPTIONAL, **options)
+
+
 class DeclareForm(FlaskForm):
-    title = StringField(_l("Title (public)"), validators=[
+    # The Polish fields keep the names ``title`` and ``impact`` the services take.
+    title = StringField(_l("Title in Polish (public)"), validators=[
         DataRequired(), Length(max=policy.TITLE_MAX)],
         description=_l("Shown on the status page: say what fails, not why."))
-    impact = TextAreaField(_l("Impact (public)"), validators=[
+    title_en = _english(_l("Title in English (public)"), maximum=policy.TITLE_MAX,
+                        field=StringField)
+    impact = TextAreaField(_l("Impact in Polish (public)"), validators=[
         DataRequired(), Length(max=policy.TEXT_MAX)],
         description=_l("What users cannot do."))
+    impact_en = _english(_l("Impact in English (public)"))
     affected_services = CheckboxesField(_l("Affected services"),
                                         choices=_choices(SERVICE_LABELS))
     started_at = _local_time(_l("Started"), description=_l(
@@ -57,8 +72,9 @@ class UpdateForm(FlaskForm):
     kind = SelectField(_l("Kind of update"), choices=_choices(
         {kind: label for kind, label in UPDATE_KIND_LABELS.items()
          if kind is not UpdateKind.RESOLVED}), validators=[DataRequired()])
-    body = TextAreaField(_l("Update (public)"), validators=[
+    body = TextAreaField(_l("Update in Polish (public)"), validators=[
         DataRequired(), Length(max=policy.TEXT_MAX)])
+    body_en = _english(_l("Update in English (public)"))
     submit = SubmitField(_l("Post the update"))
 
 
@@ -66,9 +82,10 @@ class UpdateForm(FlaskForm):
 # ids of their own, or two "body" and two "ended_at" ids would tie each label to the first.
 class ResolveForm(FlaskForm):
     ended_at = _local_time(_l("Ended"), field_id="resolve-ended_at")
-    body = TextAreaField(_l("Resolution (public)"), validators=[
+    body = TextAreaField(_l("Resolution in Polish (public)"), validators=[
         DataRequired(), Length(max=policy.TEXT_MAX)], id="resolve-body",
         description=_l("What was fixed, and that deadlines were extended by 24 h."))
+    body_en = _english(_l("Resolution in English (public)"), id="resolve-body_en")
     submit = SubmitField(_l("Resolve the incident"))
 
 

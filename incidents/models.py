@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -18,8 +19,46 @@ from incidents.states import DeadlineKind, IncidentState, UpdateKind
 
 _OPEN = text("state = 'open'")
 
+# Staff write every public text in Polish (required) and English (optional).
+WRITTEN_IN = ("pl", "en")
+REQUIRED_LANGUAGE = "pl"
 
-class Incident(PrimaryKey, Timestamps, Base):
+
+@dataclass(frozen=True)
+class Localized:
+    """A public text in the reader's language, or in Polish when staff have not written
+    that language yet (``fallback``: the page then says so, and marks the text's ``lang``
+    so screen readers pronounce it right)."""
+
+    text: str
+    lang: str
+    fallback: bool
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def localized(polish: str, english: str | None, locale: str) -> Localized:
+    """Pick the reader's language; Polish, marked as a fallback, where English is missing."""
+    if locale == "en" and english:
+        return Localized(english, "en", False)
+    return Localized(polish, REQUIRED_LANGUAGE, locale != REQUIRED_LANGUAGE)
+
+
+def _length(column: str, maximum: int, *, required: bool):
+    check = f"length({column}) BETWEEN 1 AND {maximum}"
+    return CheckConstraint(check if required else f"{column} IS NULL OR {check}",
+                           name=f"{column}_length")
+
+
+class Bilingual:
+    """Rows whose public texts exist as ``<field>_pl`` and ``<field>_en`` columns."""
+
+    def text_in(self, field: str, locale: str) -> Localized:
+        return localized(getattr(self, f"{field}_pl"), getattr(self, f"{field}_en"), locale)
+
+
+class Incident(Bilingual, PrimaryKey, Timestamps, Base):
     """A failure of the platform itself, as staff declared it, and its window.
 
     ``started_at`` may lie before the declaration (incidents are often noticed late);
@@ -35,16 +74,24 @@ class Incident(PrimaryKey, Timestamps, Base):
         CheckConstraint("(state = 'resolved') = (ended_at IS NOT NULL)",
                         name="ended_iff_resolved"),
         CheckConstraint("ended_at IS NULL OR ended_at > started_at", name="ends_after_start"),
-        CheckConstraint("length(title) BETWEEN 1 AND 200", name="title_length"),
-        CheckConstraint("length(impact) BETWEEN 1 AND 5000", name="impact_length"),
+        _length("title_pl", 200, required=True),
+        _length("title_en", 200, required=False),
+        _length("impact_pl", 5000, required=True),
+        _length("impact_en", 5000, required=False),
     )
 
     # Optimistic locking: a concurrent change of the same row fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 
-    title: Mapped[str] = mapped_column(String(200), comment="Public: shown on /status")
-    impact: Mapped[str] = mapped_column(Text, comment="Public: what users cannot do")
+    title_pl: Mapped[str] = mapped_column(
+        String(200), comment="Public: shown on /status (Polish, required)")
+    title_en: Mapped[str | None] = mapped_column(
+        String(200), comment="Public: shown on /status (English, optional)")
+    impact_pl: Mapped[str] = mapped_column(
+        Text, comment="Public: what users cannot do (Polish, required)")
+    impact_en: Mapped[str | None] = mapped_column(
+        Text, comment="Public: what users cannot do (English, optional)")
     affected_services: Mapped[list[str]] = mapped_column(
         JSON, comment="AffectedService codes; decide which deadlines are extended")
     state: Mapped[IncidentState] = mapped_column(enum_type(IncidentState),
@@ -65,7 +112,7 @@ class Incident(PrimaryKey, Timestamps, Base):
         return self.state is IncidentState.OPEN
 
 
-class IncidentUpdate(AppendOnly, PrimaryKey, Base):
+class IncidentUpdate(Bilingual, AppendOnly, PrimaryKey, Base):
     """One public message about an incident. Append-only: what users were told stays."""
 
     __tablename__ = "incident_updates"
@@ -75,12 +122,14 @@ class IncidentUpdate(AppendOnly, PrimaryKey, Base):
         Index("uq_incident_updates_resolved", "incident_id", unique=True,
               sqlite_where=text("kind = 'resolved'"),
               postgresql_where=text("kind = 'resolved'")),
-        CheckConstraint("length(body) BETWEEN 1 AND 5000", name="body_length"),
+        _length("body_pl", 5000, required=True),
+        _length("body_en", 5000, required=False),
     )
 
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
     kind: Mapped[UpdateKind] = mapped_column(enum_type(UpdateKind))
-    body: Mapped[str] = mapped_column(Text, comment="Public")
+    body_pl: Mapped[str] = mapped_column(Text, comment="Public (Polish, required)")
+    body_en: Mapped[str | None] = mapped_column(Text, comment="Public (English, optional)")
     posted_at: Mapped[datetime] = mapped_column()
     posted_by_id: Mapped[int] = mapped_column(
         ForeignKey("users.id"), comment="Staff only; never shown publicly")

@@ -28,7 +28,8 @@ def export(archive: Archive) -> None:
         "id": r.id, "what_happened": r.what_happened, "happened_at": r.happened_at,
         "what_you_were_doing": r.doing, "reported_at": r.reported_at,
         "screenshot": r.screenshot_filename,
-        "incident": r.incident.title if r.incident is not None else None,
+        "incident": (r.incident.text_in("title", archive.user.locale or "pl").text
+                     if r.incident is not None else None),
     } for r in reports])
     archive.own("problem_reports", "problem_report",
                 select(ProblemReport.id).where(ProblemReport.user_id == archive.user.id))

@@ -12,22 +12,30 @@ from sqlalchemy.orm import joinedload, selectinload
 from arbiter.extensions import db
 from arbiter.pagination import Page, page_of, parse_cursor
 from incidents import policy
-from incidents.models import DeadlineExtension, Incident, IncidentUpdate, ProblemReport
+from incidents.models import (
+    Bilingual,
+    DeadlineExtension,
+    Incident,
+    IncidentUpdate,
+    ProblemReport,
+)
 from incidents.states import DeadlineKind, IncidentState
 
 
 @dataclass(frozen=True)
-class BannerIncident:
+class BannerIncident(Bilingual):
     id: int
-    title: str
+    title_pl: str
+    title_en: str | None
 
 
 def open_incidents_for_banner() -> list[BannerIncident]:
     """The open incidents, oldest first: one small query on a partial index."""
     rows = db.session.execute(
-        select(Incident.id, Incident.title).where(Incident.state == IncidentState.OPEN)
+        select(Incident.id, Incident.title_pl, Incident.title_en)
+        .where(Incident.state == IncidentState.OPEN)
         .order_by(Incident.started_at, Incident.id))
-    return [BannerIncident(row.id, row.title) for row in rows]
+    return [BannerIncident(*row) for row in rows]
 
 
 def open_incident_count():
@@ -147,9 +155,10 @@ def extension_of(kind: DeadlineKind, object_id: int) -> timedelta:
 
 
 @dataclass(frozen=True)
-class ExtensionNotice:
+class ExtensionNotice(Bilingual):
     incident_id: int
-    title: str
+    title_pl: str
+    title_en: str | None
     hours: int
 
 
@@ -177,11 +186,12 @@ def extension_notices(targets: Iterable[tuple[Iterable[DeadlineKind], Iterable[i
     if not conditions:
         return []
     rows = db.session.execute(
-        select(Incident.id, Incident.title, func.max(DeadlineExtension.hours))
+        select(Incident.id, Incident.title_pl, Incident.title_en,
+               func.max(DeadlineExtension.hours))
         .join(DeadlineExtension, DeadlineExtension.incident_id == Incident.id)
         .where(or_(*conditions))
-        .group_by(Incident.id, Incident.title).order_by(Incident.id))
-    return [ExtensionNotice(incident_id, title, hours) for incident_id, title, hours in rows]
+        .group_by(Incident.id, Incident.title_pl, Incident.title_en).order_by(Incident.id))
+    return [ExtensionNotice(*row) for row in rows]
 
 
 def reports_for_incident(incident_id: int) -> list[ProblemReport]:

@@ -27,16 +27,24 @@ from arbiter.notifications import notify
 from arbiter.validation import checked_text
 from incidents import notifications as _notification_texts  # noqa: F401 - registers texts
 from incidents import policy, queries
-from incidents.models import Incident, IncidentUpdate, ProblemReport
+from incidents.models import REQUIRED_LANGUAGE, Incident, IncidentUpdate, ProblemReport
 from incidents.states import AffectedService, IncidentState, UpdateKind, require
 
-AUDITED = ("state", "title", "started_at", "ended_at", "affected_services")
+AUDITED = ("state", "title_pl", "title_en", "started_at", "ended_at", "affected_services")
 
 
 # --- validation -------------------------------------------------------------------------
 
 
 _validate_text = partial(checked_text, maximum=policy.TEXT_MAX)
+
+
+def _validate_english(text: str | None, field: str, **limits) -> str | None:
+    """The English version is optional: empty means "not written yet" (readers of English
+    then see the Polish text with a note); when given it obeys the Polish one's rules."""
+    if text is None or not text.strip():
+        return None
+    return _validate_text(text, field, **limits)
 
 
 def _validate_services(services: Iterable[str]) -> list[str]:
@@ -81,6 +89,12 @@ def _require_staff(user: User) -> None:
         raise NotFound(_("There is nothing here."))
 
 
+def _title_for(incident: Incident, user: User) -> str:
+    """The incident's title in the language the user reads (their notifications and
+    e-mails are written in it)."""
+    return incident.text_in("title", user.locale or REQUIRED_LANGUAGE).text
+
+
 def _snapshot(incident: Incident) -> dict:
     return audit.snapshot(incident, AUDITED)
 
@@ -96,15 +110,23 @@ def _extend_after_commit(incident: Incident, actor: User | None) -> None:
 
 
 def declare(staff: User, *, title: str, impact: str, affected_services: Iterable[str],
-            started_at: datetime | None, now: datetime | None = None) -> Incident:
-    """Staff declare an incident; it shows on /status and in the banner at once."""
+            started_at: datetime | None, title_en: str | None = None,
+            impact_en: str | None = None, now: datetime | None = None) -> Incident:
+    """Staff declare an incident; it shows on /status and in the banner at once.
+
+    ``title`` and ``impact`` are the Polish texts (required); ``title_en`` and
+    ``impact_en`` the optional English ones.
+    """
     _require_staff(staff)
     now = now or clock.now()
     title = _validate_text(title, "title", maximum=policy.TITLE_MAX)
+    title_en = _validate_english(title_en, "title_en", maximum=policy.TITLE_MAX)
     impact = _validate_text(impact, "impact")
+    impact_en = _validate_english(impact_en, "impact_en")
     services = _validate_services(affected_services)
     _validate_window(started_at, None, now)
-    incident = Incident(title=title, impact=impact, affected_services=services,
+    incident = Incident(title_pl=title, title_en=title_en, impact_pl=impact,
+                        impact_en=impact_en, affected_services=services,
                         state=IncidentState.OPEN, started_at=started_at, declared_at=now,
                         declared_by_id=staff.id)
     db.session.add(incident)
@@ -113,8 +135,9 @@ def declare(staff: User, *, title: str, impact: str, affected_services: Iterable
 
 
 def post_update(incident: Incident, staff: User, *, kind: UpdateKind, body: str,
-                now: datetime | None = None) -> IncidentUpdate:
-    """A public update: confirmed, impact or progress (resolving posts "resolved")."""
+                body_en: str | None = None, now: datetime | None = None) -> IncidentUpdate:
+    """A public update: confirmed, impact or progress (resolving posts "resolved"); ``body``
+    in Polish, ``body_en`` optionally in English."""
     _require_staff(staff)
     incident = locked(Incident, incident.id)
     require(incident.state, "post_update")
@@ -124,7 +147,8 @@ def post_update(incident: Incident, staff: User, *, kind: UpdateKind, body: str,
             _("Resolve the incident to post the resolution together with its end time."),
             code="resolve_instead", fields={"kind": ["resolved"]})
     body = _validate_text(body, "body")
-    update = IncidentUpdate(incident=incident, kind=kind, body=body,
+    body_en = _validate_english(body_en, "body_en")
+    update = IncidentUpdate(incident=incident, kind=kind, body_pl=body, body_en=body_en,
                             posted_at=now or clock.now(), posted_by_id=staff.id)
     db.session.add(update)
     db.session.flush()
@@ -134,7 +158,7 @@ def post_update(incident: Incident, staff: User, *, kind: UpdateKind, body: str,
 
 
 def resolve(incident: Incident, staff: User, *, ended_at: datetime | None, body: str,
-            now: datetime | None = None) -> Incident:
+            body_en: str | None = None, now: datetime | None = None) -> Incident:
     """Close the incident with its end time and a "resolved" update; the people who
     reported problems linked to it hear so, and the deadlines that ran during it are
     extended right after the commit."""
@@ -147,15 +171,17 @@ def resolve(incident: Incident, staff: User, *, ended_at: datetime | None, body:
                                code="ended_at_required", fields={"ended_at": ["required"]})
     _validate_window(incident.started_at, ended_at, now)
     body = _validate_text(body, "body")
+    body_en = _validate_english(body_en, "body_en")
     before = _snapshot(incident)
     incident.state = IncidentState.RESOLVED
     incident.ended_at = ended_at
-    db.session.add(IncidentUpdate(incident=incident, kind=UpdateKind.RESOLVED, body=body,
-                                  posted_at=now, posted_by_id=staff.id))
+    db.session.add(IncidentUpdate(incident=incident, kind=UpdateKind.RESOLVED, body_pl=body,
+                                  body_en=body_en, posted_at=now, posted_by_id=staff.id))
     audit.record("incident.resolved", incident, actor=staff, before=before,
                  after=_snapshot(incident))
     for report in queries.reports_for_incident(incident.id):
-        notify(report.user, "problem_report.incident_resolved", report, title=incident.title)
+        notify(report.user, "problem_report.incident_resolved", report,
+               title=_title_for(incident, report.user))
     _extend_after_commit(incident, staff)
     return incident
 
@@ -268,5 +294,5 @@ def link_report_to_incident(report: ProblemReport, incident_id: int, staff: User
     report.linked_by_id = staff.id
     audit.record("problem_report.linked", report, actor=staff, before=before,
                  after={"incident_id": incident.id})
-    notify(report.user, "problem_report.linked", report, title=incident.title)
+    notify(report.user, "problem_report.linked", report, title=_title_for(incident, report.user))
     return True

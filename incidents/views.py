@@ -14,7 +14,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +26,7 @@ from arbiter import clock
 from arbiter.errors import DomainError, ValidationFailed
 from arbiter.extensions import db, limiter
 from arbiter.files import Upload
+from arbiter.i18n import LANGUAGES
 from arbiter.storage import send_stored
 from arbiter.urls import public_url
 from arbiter.views import done
@@ -65,11 +66,16 @@ def status():
 
 @bp.route("/status/feed.atom")
 def status_feed():
-    """The status page as an Atom feed: one entry per incident update."""
-    xml = feed.atom(queries.status(clock.now()),
-                    status_url=public_url("incidents.status"),
-                    feed_url=public_url("incidents.status_feed"),
-                    locale=str(get_locale() or "pl"), now=clock.now())
+    """The status page as an Atom feed: one entry per incident update, in the language of
+    ``?lang=`` (pl or en), else the reader's."""
+    lang = request.args.get("lang")
+    if lang not in LANGUAGES:
+        lang = str(get_locale() or "pl")
+    with force_locale(lang):
+        xml = feed.atom(queries.status(clock.now()),
+                        status_url=public_url("incidents.status"),
+                        feed_url=public_url("incidents.status_feed", lang=lang),
+                        locale=lang, now=clock.now())
     response = make_response(xml)
     response.mimetype = "application/atom+xml"
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -133,7 +139,8 @@ def declare():
         try:
             incident = services.declare(
                 current_user._get_current_object(), title=form.title.data,
-                impact=form.impact.data, affected_services=form.affected_services.data,
+                title_en=form.title_en.data, impact=form.impact.data,
+                impact_en=form.impact_en.data, affected_services=form.affected_services.data,
                 started_at=form.started_at.data)
         except ValidationFailed as error:
             db.session.rollback()
@@ -180,7 +187,8 @@ def post_update(incident_id: int):
         return _incident_page(incident, 422, update_form=form)
     try:
         services.post_update(incident, current_user._get_current_object(),
-                             kind=UpdateKind(form.kind.data), body=form.body.data)
+                             kind=UpdateKind(form.kind.data), body=form.body.data,
+                             body_en=form.body_en.data)
     except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error, "body")
@@ -199,7 +207,8 @@ def resolve(incident_id: int):
         return _incident_page(incident, 422, resolve_form=form)
     try:
         services.resolve(incident, current_user._get_current_object(),
-                         ended_at=form.ended_at.data, body=form.body.data)
+                         ended_at=form.ended_at.data, body=form.body.data,
+                         body_en=form.body_en.data)
     except ValidationFailed as error:
         db.session.rollback()
         _show_error(form, error, "body")
@@ -323,8 +332,22 @@ def _open_incidents():
         return []
 
 
+def _in_reader_language(obj, field: str):
+    """An incident's public text (``title``, ``impact``, an update's ``body``) in the page's
+    language, falling back to Polish (templates/macros.html ``incident_text`` marks it)."""
+    return obj.text_in(field, str(get_locale() or "pl"))
+
+
+def _falls_back(incident: Incident) -> bool:
+    """Whether any public text of the incident is shown in Polish to a reader of English."""
+    texts = [(incident, "title"), (incident, "impact")] + [(u, "body") for u in incident.updates]
+    return any(_in_reader_language(obj, field).fallback for obj, field in texts)
+
+
 _HELPERS = {
     "open_incidents": _open_incidents,
+    "incident_text_of": _in_reader_language,
+    "incident_falls_back": _falls_back,
     "incident_extensions": _extension_notices,
     "incident_state_label": lambda value: STATE_LABELS[IncidentState(value)],
     "update_kind_label": lambda value: UPDATE_KIND_LABELS[UpdateKind(value)],

@@ -8,7 +8,7 @@ published versions only (a partial unique index), so drafts may propose any date
 admins publishing for the same instant at once cannot both succeed.
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 Create Date: 2026-12-06 01:45:00
 
 """
@@ -19,7 +19,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0032'
-down_revision = '0030'
+down_revision = '0031'
 branch_labels = None
 depends_on = None
 

@@ -21,7 +21,8 @@ from tests.e2e.conftest import expect, visible
 
 pytestmark = pytest.mark.e2e
 
-TITLE = "Wiadomości w dyskusjach nie zapisują się"
+TITLES = {"pl": "Wiadomości w dyskusjach nie zapisują się",
+          "en": "Messages in discussions are not saved"}
 SEEN = {
     "pl": {"in_progress": "w toku", "resolved": "rozwiązana"},
     "en": {"in_progress": "in progress", "resolved": "resolved"},
@@ -47,6 +48,7 @@ def _shown(app, lang: str, when: datetime) -> str:
 
 def test_incident(cast, world, clock, lang, text, live_server):
     t, seen = text, SEEN[lang]
+    title = TITLES[lang]  # what readers of this run's language see
     other = {"pl": "en", "en": "pl"}[lang]
     world.user("barbara@example.test", "Barbara Kowalska", locale=lang)
     world.user("stefan@example.test", "Stefan Nowak", locale=lang)
@@ -73,9 +75,12 @@ def test_incident(cast, world, clock, lang, text, live_server):
     staff.login("sylwia@example.test")  # the language switch brings back this run's language
     staff.follow_link(staff.nav(t("Incidents")), "incidents")
     staff.follow_link(staff.link(t("Declare an incident")), "declare-form")
-    staff.field(t("Title (public)")).fill(TITLE)
-    staff.field(t("Impact (public)")).fill(
+    staff.field(t("Title in Polish (public)")).fill(TITLES["pl"])
+    staff.field(t("Title in English (public)")).fill(TITLES["en"])
+    staff.field(t("Impact in Polish (public)")).fill(
         "Odpowiedzi sprzedających w dyskusjach nie zapisują się. Pracujemy nad tym.")
+    staff.field(t("Impact in English (public)")).fill(
+        "Sellers' answers in discussions are not saved. We are working on it.")
     staff.page.get_by_label(t("Discussions"), exact=True).check()
     started = (clock.now() - timedelta(hours=1)).astimezone(WARSAW)
     staff.field(t("Started")).fill(started.strftime("%Y-%m-%dT%H:%M"))
@@ -89,26 +94,30 @@ def test_incident(cast, world, clock, lang, text, live_server):
     seller.goto(thread, "thread-banner")
     banner = seller.page.locator("[data-incident-banner]")
     expect(banner).to_contain_text(t("Platform incident in progress:"))
-    expect(banner).to_contain_text(TITLE)
+    expect(banner).to_contain_text(title)
     visitor = cast("visitor")
     visitor.goto("/", "home-banner")
-    expect(visitor.page.locator("[data-incident-banner]")).to_contain_text(TITLE)
+    expect(visitor.page.locator("[data-incident-banner]")).to_contain_text(title)
     visitor.follow_link(visitor.page.locator("[data-incident-banner]").get_by_role(
         "link", name=t("Platform status")), "status-open")
     expect(visitor.page.locator("[data-status]")).to_contain_text(
         t("We are dealing with a platform incident."))
     in_progress = visitor.page.get_by_role("region", name=t("Incidents in progress"))
-    expect(in_progress).to_contain_text(TITLE)
+    expect(in_progress).to_contain_text(title)
     expect(in_progress).to_contain_text(t("Discussions"))
     expect(in_progress).not_to_contain_text("Sylwia")  # never who posted
 
     # --- staff post an update, then resolve it --------------------------------------------
     staff.field(t("Kind of update")).select_option(label=t("Confirmed"))
-    staff.field(t("Update (public)")).fill("Potwierdzamy problem z zapisywaniem odpowiedzi.")
+    # The update is written in Polish only: readers of English get it with a note.
+    staff.field(t("Update in Polish (public)")).fill(
+        "Potwierdzamy problem z zapisywaniem odpowiedzi.")
     staff.submit(staff.button(t("Post the update")), "update-posted")
     expect(staff.flash()).to_have_text(t("The update is on the status page."))
-    staff.field(t("Resolution (public)")).fill(
+    staff.field(t("Resolution in Polish (public)")).fill(
         "Naprawione. Terminy, które biegły w czasie awarii, przedłużyliśmy o 24 godziny.")
+    staff.field(t("Resolution in English (public)")).fill(
+        "Fixed. Deadlines that ran during the outage are extended by 24 hours.")
     staff.submit(staff.button(t("Resolve the incident")), "resolved")
     expect(staff.flash()).to_have_text(t(
         "The incident is resolved. Deadlines that ran during it are extended by 24 hours."))
@@ -118,7 +127,7 @@ def test_incident(cast, world, clock, lang, text, live_server):
     # --- the seller's deadline is 24 hours later, and the page says why ---------------------
     seller.goto(thread, "thread-extended")
     expect(seller.page.locator("[data-incident-banner]")).to_have_count(0)
-    expect(seller.page.locator("[data-deadline-extended]")).to_contain_text(TITLE)
+    expect(seller.page.locator("[data-deadline-extended]")).to_contain_text(title)
     after_text = visible(due.inner_text())
     after = datetime.fromisoformat(due.get_attribute("datetime"))
     assert after - before == timedelta(hours=24)
@@ -131,7 +140,11 @@ def test_incident(cast, world, clock, lang, text, live_server):
     visitor.goto("/status", "status-resolved")
     expect(visitor.page.locator("[data-status]")).to_have_text(t("All systems are working."))
     recent = visitor.page.get_by_role("region", name=t("Incidents of the last 90 days"))
-    expect(recent).to_contain_text(TITLE)
+    expect(recent).to_contain_text(title)
     expect(recent.locator("[data-update-kind]")).to_have_count(2)
     expect(recent).to_contain_text(t("Resolved"))
+    fallback = recent.locator("[data-fallback-note]")
+    expect(fallback).to_have_count(1 if lang == "en" else 0)
+    expect(recent.locator('[lang="pl"]')).to_have_count(1 if lang == "en" else 0)
+    expect(recent).not_to_contain_text(TITLES[other])
     assert incident.startswith("/staff/incidents/")

@@ -35,7 +35,7 @@ def test_declaring_records_the_window_and_who_declared(staff):
                                 affected_services=["whole_site", "claims"], started_at=started)
     db.session.commit()
     incident = fresh(incident)
-    assert incident.title == "Claims form broken"
+    assert incident.title_pl == "Claims form broken" and incident.title_en is None
     assert incident.state is IncidentState.OPEN and incident.ended_at is None
     assert incident.started_at == started and incident.declared_by_id == staff.id
     assert incident.affected_services == ["claims", "whole_site"]
@@ -92,7 +92,7 @@ def test_resolving_closes_the_window_and_posts_the_resolution(declare_incident, 
     incident = fresh(incident)
     assert incident.state is IncidentState.RESOLVED
     assert clock.now() - incident.ended_at >= HOUR
-    assert [(u.kind, u.body) for u in incident.updates] == [
+    assert [(u.kind, u.body_pl) for u in incident.updates] == [
         (UpdateKind.RESOLVED, "Restored from the backup.")]
     assert audit_actions("incidents", incident.id)[-1] == "incident.resolved"
 
@@ -124,7 +124,7 @@ def test_the_database_refuses_a_second_resolved_update(declare_incident, staff):
     incident = declare_incident(hours_ago=6)
     resolve(incident, staff, hours_ago=1)
     db.session.add(IncidentUpdate(incident_id=incident.id, kind=UpdateKind.RESOLVED,
-                                  body="Twice", posted_at=clock.now(), posted_by_id=staff.id))
+                                  body_pl="Twice", posted_at=clock.now(), posted_by_id=staff.id))
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.flush()
 

@@ -127,7 +127,7 @@ def test_the_atom_feed_is_valid_with_one_entry_per_update(client, timeline, staf
         assert feed.find(ATOM + required) is not None, required
     assert feed.find(f"{ATOM}author/{ATOM}name").text == "Arbiter"
     links = {link.get("rel"): link.get("href") for link in feed.findall(f"{ATOM}link")}
-    assert links["self"].endswith("/status/feed.atom")
+    assert links["self"].endswith("/status/feed.atom?lang=en")
     assert links["alternate"].endswith("/status")
     entries = feed.findall(f"{ATOM}entry")
     assert len(entries) == 5  # 4 updates of the resolved incident, 1 of the open one
