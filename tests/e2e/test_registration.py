@@ -98,6 +98,7 @@ def _register_confirm_and_see_the_order(cast, world, text, device):
     # now the marketplace's order attaches, and the buyer sees it
     world.order(buyer=address, seller=f"seller-{device}@example.test",
                 external_id=f"ORD-{device}")
+    buyer.open_menu()  # on a phone the sections wait behind "Menu"
     buyer.follow_link(buyer.nav(t("My purchases")), "purchases")
     expect(buyer.page.locator("main")).to_contain_text("Lampa biurkowa Ikar")
     assert _fits(buyer)
