@@ -88,6 +88,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             "appeal_id": appeal.id, "file_id": appeal.files[0].id,
             # the staff page (issue 20): a person, an invitation, an invitation link
             "user_id": other_buyer.id, "invitation_id": 1, "token": "not-a-token", "token_id": 1,
+            "version_id": 1,  # the seeded policy version (issue 21)
         },
     }
 

@@ -54,7 +54,7 @@ def _small_world() -> dict:
             "number": "ARB/2026/000001",
             "settlement_id": 1, "appeal_id": 1, "file_id": 1,
             "user_id": 1, "invitation_id": 1, "token": "x",  # the token check comes first
-            "token_id": 1}
+            "token_id": 1, "version_id": 1}
 
 
 @pytest.fixture
