@@ -69,9 +69,10 @@ class NotAnAdministrator(DomainError):
     code = "not_an_administrator"
 
 
-def _require_admin(actor: User) -> None:
+def require_admin(actor: User, refusal: str | None = None) -> None:
+    """403 unless ``actor`` is an active administrator (``refusal``: what they tried)."""
     if not actor.has_role(Role.ADMIN) or actor.is_deactivated:
-        raise NotAnAdministrator(_("Only an administrator can change the staff."))
+        raise NotAnAdministrator(refusal or _("Only an administrator can change the staff."))
 
 
 def _checked_roles(roles, *, allow_none: bool) -> list[str]:
@@ -129,7 +130,7 @@ def _lock_person(user_id: int, actor: User | None = None) -> User:
                        .order_by(User.id).with_for_update())
     if actor is not None:
         db.session.refresh(actor, ["role_grants", "deactivated_at"])
-        _require_admin(actor)
+        require_admin(actor)
     user = locked(User, user_id)
     if user.deleted_at is not None:
         raise NotFound(_("There is nothing here."))
@@ -150,7 +151,7 @@ def _require_another_admin(user: User) -> None:
 def invite(admin: User, email: str, roles) -> StaffInvitation:
     """Invite ``email`` to the staff with ``roles``; replaces a pending invitation to the
     same address. The link goes out by e-mail (outbox) after the commit."""
-    _require_admin(admin)
+    require_admin(admin)
     email = services.normalise_email(email or "")
     if not (3 <= len(email) <= 254 and "@" in email.strip("@")):
         raise ValidationFailed(_("Enter a valid e-mail address."), code="invalid_email",
@@ -202,7 +203,7 @@ def invitation_url(nonce: str) -> str:
 
 
 def withdraw_invitation(admin: User, invitation_id: int) -> None:
-    _require_admin(admin)
+    require_admin(admin)
     invitation = locked(StaffInvitation, invitation_id)
     if not invitation.is_pending:
         raise StaffChangeRefused(_("This invitation was already used or withdrawn."),
@@ -277,7 +278,7 @@ def accept_as_member(token: str, user: User) -> None:
 
 def set_roles(admin: User, user_id: int, roles) -> User:
     """Replace the roles ``user_id`` holds with ``roles`` (none: no longer staff)."""
-    _require_admin(admin)
+    require_admin(admin)
     roles = _checked_roles(roles, allow_none=True)
     user = _lock_person(user_id, admin)
     before = _held(user)
@@ -300,7 +301,7 @@ def deactivate(admin: User, user_id: int) -> dict[str, int]:
     revoked now (a person holding no role is not deactivated here: 409)."""
     from integrations.tokens import revoke_all_of  # integrations builds on accounts
 
-    _require_admin(admin)
+    require_admin(admin)
     user = _lock_person(user_id, admin)
     if not user.role_grants:
         raise StaffChangeRefused(_("Only staff members are deactivated here."),
@@ -323,7 +324,7 @@ def deactivate(admin: User, user_id: int) -> dict[str, int]:
 
 def reactivate(admin: User, user_id: int) -> None:
     """Let a deactivated person sign in again (no old session or token comes back)."""
-    _require_admin(admin)
+    require_admin(admin)
     user = _lock_person(user_id, admin)
     if not user.is_deactivated:
         raise StaffChangeRefused(_("This account is active."), code="not_deactivated")

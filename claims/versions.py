@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
-from accounts.roles import Role
+from accounts.staff import require_admin
 from arbiter import audit, clock
 from arbiter.db import locked
 from arbiter.errors import DomainError, TransitionNotAllowed, ValidationFailed
@@ -45,11 +45,6 @@ PROBLEM_MESSAGES = {
 }
 
 
-class NotAnAdministrator(DomainError):
-    status = 403
-    code = "not_an_administrator"
-
-
 class SecondAdministratorRequired(DomainError):
     """The drafter cannot publish their own version (four eyes)."""
 
@@ -58,8 +53,7 @@ class SecondAdministratorRequired(DomainError):
 
 
 def _require_admin(actor: User) -> None:
-    if not actor.has_role(Role.ADMIN) or actor.is_deactivated:
-        raise NotAnAdministrator(_("Only an administrator can change the protection rules."))
+    require_admin(actor, _("Only an administrator can change the protection rules."))
 
 
 def _snapshot(version: PolicyVersion) -> dict:

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.roles import Role
+from accounts.staff import NotAnAdministrator
 from arbiter.audit import AuditEntry
 from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
@@ -73,10 +74,10 @@ def test_a_refused_draft_saves_nothing(admins):
 
 def test_only_admins_draft_and_publish(create_user, admins):
     advisor = create_user(roles=[Role.ADVISOR, Role.SENIOR, Role.FINANCE])
-    with pytest.raises(versions.NotAnAdministrator):
+    with pytest.raises(NotAnAdministrator):
         versions.draft_version(advisor, _fields())
     draft = versions.draft_version(admins[0], _fields())
-    with pytest.raises(versions.NotAnAdministrator):
+    with pytest.raises(NotAnAdministrator):
         versions.publish_version(draft.id, advisor)
 
 
