@@ -16,7 +16,14 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from arbiter.money import amount_example
 from arbiter.validation import TextLength, page_locale
@@ -127,8 +134,10 @@ class PayoutAccountForm(FlaskForm):
 class PolicyDraftForm(FlaskForm):
     """A new version of the protection rules, as an admin drafts it."""
 
-    code = StringField(_l("Version code"), validators=[DataRequired(), Length(max=16)],
-                       description=_l("What decisions will cite, e.g. 2027-01."))
+    code = StringField(_l("Version code"), validators=[
+        DataRequired(), Regexp(r"^[0-9A-Za-z._-]{1,16}$", message=_l(
+            "At most 16 letters, digits, dots, dashes or underscores."))],
+        description=_l("What decisions will cite, e.g. 2027-01."))
     effective_on = DateField(
         _l("In force for orders paid from"), validators=[DataRequired()],
         description=_l("From midnight, Warsaw time, of this day; a day in the future."))
@@ -140,12 +149,13 @@ class PolicyDraftForm(FlaskForm):
                                description=_l("Leave empty when no shipping is reimbursed."))
     total_cap = StringField(_l("Cap per claim, item and shipping together (PLN)"),
                             validators=[DataRequired(), Length(max=20)])
+    # Upper bounds keep the numbers in their columns (a longer window is not a policy).
     filing_window_days = IntegerField(_l("Filing window (days after payment)"),
-                                      validators=[InputRequired()])
+                                      validators=[InputRequired(), NumberRange(max=3650)])
     police_report_required_for = MultiCheckboxField(_l("Police report required for"),
                                                     choices=_choices(CLAIM_TYPE_LABELS))
     per_buyer_cap = StringField(_l("Per-buyer cap (PLN, optional)"),
                                 validators=[Optional(), Length(max=20)])
     per_buyer_window_days = IntegerField(_l("Over the last (days, optional)"),
-                                         validators=[Optional()])
+                                         validators=[Optional(), NumberRange(max=3650)])
     submit = SubmitField(_l("Save the draft"))

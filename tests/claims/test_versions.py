@@ -176,8 +176,10 @@ def test_admins_draft_publish_and_the_rules_page_announces_the_change(app, clien
     assert refused.status_code == 422
     assert "A window must be at least one day." in refused.text
     assert "Choose a date in the future" in refused.text
-    assert browser.post("/staff/policy-versions/new",
-                        data=_draft_form(total_cap="0")).status_code == 422
+    for bad in ({"total_cap": "0"}, {"filing_window_days": "99999999999999"},
+                {"code": "2027/01 <b>"}):
+        assert browser.post("/staff/policy-versions/new",
+                            data=_draft_form(**bad)).status_code == 422, bad
     saved = browser.post("/staff/policy-versions/new", data=_draft_form())
     assert saved.status_code == 302
     draft = db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == "2027-01"))
