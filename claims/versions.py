@@ -62,7 +62,7 @@ def _snapshot(version: PolicyVersion) -> dict:
 
 def draft_version(admin: User, fields: dict) -> PolicyVersion:
     """A new draft from ``fields`` (FIELDS by name); 422 naming every field that breaks a
-    rule, 409 when the code is taken."""
+    rule, or the code when another version has it."""
     _require_admin(admin)
     problems = policy.draft_problems(fields, clock.now())
     if problems:
