@@ -185,7 +185,10 @@ def event_feed(query):
 # this first, so the document and the answers agree): http or https, a host name or IPv4
 # address, an optional port, no user name or password, no spaces. The field's message is
 # validate_url's ("invalid").
-WEBHOOK_URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:[0-9]{1,5})?"
+# The host: a name or IPv4 address, or an IPv6 literal in brackets (the SSRF check then
+# refuses the non-public ones by their address, with its own answer).
+WEBHOOK_URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])"
+                       r"(:[0-9]{1,5})?"
                        r"([/?#][\x21-\x7e]*)?$")
 
 

@@ -155,8 +155,11 @@ def test_the_demo_has_a_past_incident_on_the_status_page(app, db_session, client
     run_extension(db.session.scalar(select(Incident.id)))
     page = client.get("/status").text
     assert "All systems are working." in page
-    assert "Nie można składać wniosków o rekompensatę" in page
-    assert "Znaleźliśmy przyczynę" in page
+    assert "Protection claims cannot be filed" in page
+    assert "We found the cause and are deploying a fix." in page
+    polish = client.get("/status", headers={"Accept-Language": "pl"}).text
+    assert "Nie można składać wniosków o rekompensatę" in polish
+    assert "Znaleźliśmy przyczynę" in polish
     client.post("/login", data={"email": "buyer2@arbiter.test", "password": DEMO_PASSWORD})
     claim = db.session.scalar(select(Claim).where(Claim.state == ClaimState.APPROVED))
     assert "Deadline extended by 24 h because of the incident “" in client.get(
