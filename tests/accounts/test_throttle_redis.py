@@ -50,6 +50,38 @@ def test_two_app_processes_share_one_throttle_through_redis(fresh_app, redis_url
         fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
 
 
+def test_a_burst_of_wrong_passwords_has_no_more_checked_than_the_budget(fresh_app, redis_url):
+    """Thirty wrong passwords sent at the same moment: every attempt is counted before its
+    password is checked, so five are checked (401) and the rest refused (429). Counting
+    only after a failed check let eight through. (It runs before the dead-Redis test: the
+    limiter is global, and its "storage is dead" state would split the count between
+    memory and Redis when Redis is found alive again mid-burst.)"""
+    app = fresh_app(RATELIMIT_STORAGE_URI=redis_url,
+                    RATELIMIT_KEY_PREFIX=f"arbiter-test-{secrets.token_hex(4)}")
+    try:
+        with app.app_context():
+            upgrade()
+            from accounts.services import create_user
+            from arbiter.extensions import db
+
+            create_user("burst@example.com", "B", PASSWORD)
+            db.session.commit()
+        start = threading.Barrier(30)
+
+        def attempt(_):
+            client = app.test_client()
+            start.wait()
+            return client.post("/login", data={"email": "burst@example.com",
+                                               "password": "wrong wrong!"}).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = sorted(pool.map(attempt, range(30)))
+        assert statuses == [401] * 5 + [429] * 25, statuses
+    finally:
+        with app.app_context():
+            limiter.reset()
+        fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
+
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -91,33 +123,3 @@ def test_with_redis_unreachable_people_still_log_in_and_are_still_throttled(fres
         logging.getLogger("flask-limiter").removeHandler(warnings)
         fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
 
-
-def test_a_burst_of_wrong_passwords_has_no_more_checked_than_the_budget(fresh_app, redis_url):
-    """Thirty wrong passwords sent at the same moment: every attempt is counted before its
-    password is checked, so five are checked (401) and the rest refused (429). Counting
-    only after a failed check let eight through."""
-    app = fresh_app(RATELIMIT_STORAGE_URI=redis_url,
-                    RATELIMIT_KEY_PREFIX=f"arbiter-test-{secrets.token_hex(4)}")
-    try:
-        with app.app_context():
-            upgrade()
-            from accounts.services import create_user
-            from arbiter.extensions import db
-
-            create_user("burst@example.com", "B", PASSWORD)
-            db.session.commit()
-        start = threading.Barrier(30)
-
-        def attempt(_):
-            client = app.test_client()
-            start.wait()
-            return client.post("/login", data={"email": "burst@example.com",
-                                               "password": "wrong wrong!"}).status_code
-
-        with ThreadPoolExecutor(max_workers=30) as pool:
-            statuses = sorted(pool.map(attempt, range(30)))
-        assert statuses == [401] * 5 + [429] * 25, statuses
-    finally:
-        with app.app_context():
-            limiter.reset()
-        fresh_app()  # the limiter is global: hand the rest of the suite memory storage back
