@@ -12,7 +12,6 @@ that entry is gone or changed. The signed checkpoints of the transparency log wi
 this role; until then, keep the file on storage the database's administrators cannot write.
 """
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from arbiter import clock
 from arbiter.db import AppendOnly, Base, PrimaryKey
 from arbiter.extensions import db
+from arbiter.tlog import chain_hash
 
 GENESIS_HASH = "0" * 64
 # Serialises writers on PostgreSQL so two transactions never chain onto the same row.
@@ -61,11 +61,6 @@ class AuditEntry(AppendOnly, PrimaryKey, Base):
             "after": self.after,
             "note": self.note,
         }
-
-
-def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 def jsonable(value: Any) -> Any:
