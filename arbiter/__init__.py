@@ -102,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     from appeals.transparency import bp as transparency_bp
     from appeals.views import bp as appeals_bp
     from arbiter.api import init_api
+    from arbiter.log_views import bp as audit_log_bp
     from arbiter.views import bp as core_bp
     from claims.version_views import bp as policy_versions_bp
     from claims.views import bp as claims_bp
@@ -127,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(transparency_bp)
+    app.register_blueprint(audit_log_bp)
     app.register_blueprint(signals_bp)
     # The JSON API under /api/v1: bearer tokens, never the browser's cookie, so no CSRF.
     init_api(app)

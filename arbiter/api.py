@@ -191,6 +191,7 @@ def init_api(app: Flask) -> None:
     csrf.exempt(app.blueprints[api._make_doc_blueprint_name()])
 
     from appeals.api import blp as appeals_blp
+    from arbiter.log_views import blp as audit_log_blp
     from claims.api import blp as claims_blp
     from disputes.api import blp as disputes_blp
     from incidents.api import blp as status_blp
@@ -200,7 +201,7 @@ def init_api(app: Flask) -> None:
     from signals.api import blp as signals_blp
 
     for blueprint in (integrations_blp, orders_blp, disputes_blp, claims_blp, appeals_blp,
-                      settlements_blp, status_blp, signals_blp):
+                      settlements_blp, status_blp, signals_blp, audit_log_blp):
         csrf.exempt(blueprint)  # bearer tokens only, never the browser's cookie
         api.register_blueprint(blueprint)
     _document_idempotency_keys(api, app)

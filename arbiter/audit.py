@@ -1,27 +1,38 @@
-"""The append-only, hash-chained audit log.
+"""The append-only audit log: entries hash-chained per case, writers never queue.
 
-Each row stores ``hash = SHA-256(prev_hash + canonical JSON of its content)``. Changing,
-deleting or reordering any row breaks the chain at that row, which :func:`verify` finds.
+Every entry extends one chain: the chain of its case (``orders:<id>``: everything about an
+order, its discussions, claims, appeals, settlements and payouts) or, for what belongs to
+no case, the chain of its object (``users:7``, ``incidents:3``). An entry stores
+``hash = SHA-256(prev_hash + canonical JSON of its content)``, the content naming its chain
+and its place in it, so a case's history is verifiable on its own. The chain's last entry
+is read under the row lock of the case (or object), which the writing transaction usually
+holds already; a unique index on (chain, place) refuses a fork whatever happens. Writers on
+different cases therefore never wait for each other: there is no global lock.
+
+Committed entries are then added to a Merkle tree by the sequencer
+(:mod:`arbiter.transparency_log`), which publishes signed checkpoints; ``flask audit
+verify`` checks chains, tree and checkpoints. Entries written before migration 0033 keep
+the single global chain they were written in (``chain_key`` NULL).
+
 On PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE (see the migrations); the ORM
 refuses them too, on every engine.
-
-A chain cannot show that rows were removed from its *end*: what is left is still a valid
-chain. ``flask audit verify`` therefore keeps an anchor outside the database (a small JSON
-file, ``AUDIT_ANCHOR_FILE``) naming the newest entry it verified, and the next run fails if
-that entry is gone or changed. The signed checkpoints of the transparency log will take
-this role; until then, keep the file on storage the database's administrators cannot write.
 """
 
-import json
-import os
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, func, select, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from arbiter import clock
@@ -30,12 +41,22 @@ from arbiter.extensions import db
 from arbiter.tlog import chain_hash
 
 GENESIS_HASH = "0" * 64
-# Serialises writers on PostgreSQL so two transactions never chain onto the same row.
-_CHAIN_LOCK_KEY = 0x4152424954455231  # "ARBITER1"
+# Entries that name no person (only pseudonymous staff ids and public facts): anyone may
+# read them and their proofs in the transparency log. Every other entry is staff-only.
+PUBLIC_ACTIONS = frozenset({
+    "decision.issued",
+    "policy_version.published", "policy_version.withdrawn",
+    "incident.declared", "incident.update_posted", "incident.resolved",
+    "incident.window_changed",
+})
 
 
 class AuditEntry(AppendOnly, PrimaryKey, Base):
     __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("chain_key", "chain_seq"),
+        CheckConstraint("(chain_key IS NULL) = (chain_seq IS NULL)", name="chained"),
+    )
 
     at: Mapped[datetime] = mapped_column(comment="When the change happened (UTC)")
     actor_id: Mapped[int | None] = mapped_column(
@@ -49,9 +70,17 @@ class AuditEntry(AppendOnly, PrimaryKey, Base):
     prev_hash: Mapped[str] = mapped_column(String(64), comment="hash of the previous row")
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     note: Mapped[str | None] = mapped_column(Text)
+    chain_key: Mapped[str | None] = mapped_column(String(80), comment=(
+        "the chain this entry extends: 'orders:<id>' for a case, '<table>:<id>' otherwise; "
+        "NULL: the global chain written before 0033"))
+    chain_seq: Mapped[int | None] = mapped_column(Integer, comment="1, 2, ... within its chain")
+
+    @property
+    def is_public(self) -> bool:
+        return self.action in PUBLIC_ACTIONS
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "at": self.at.isoformat(),
             "actor_id": self.actor_id,
             "action": self.action,
@@ -61,6 +90,15 @@ class AuditEntry(AppendOnly, PrimaryKey, Base):
             "after": self.after,
             "note": self.note,
         }
+        if self.chain_key is not None:  # the old global chain's rows hash as they were
+            content["chain"] = self.chain_key
+            content["seq"] = self.chain_seq
+        return content
+
+    def published(self) -> dict[str, Any]:
+        """The entry as the transparency log's API shows it: enough to recompute its hash."""
+        return {"id": self.id, "chain": self.chain_key, "seq": self.chain_seq,
+                "prev_hash": self.prev_hash, "hash": self.hash, "content": self.content()}
 
 
 def jsonable(value: Any) -> Any:
@@ -92,118 +130,65 @@ def record(
     note: str | None = None,
     session: Session | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain inside the caller's transaction."""
+    """Append one entry to its chain inside the caller's transaction."""
     session = session or db.session
     if obj is not None:
         session.flush()  # the object needs its primary key
         object_type = object_type or obj.__tablename__
         object_id = obj.id if object_id is None else object_id
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev_hash = session.scalar(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ) or GENESIS_HASH
+    object_type = object_type or "system"
+    object_id = str(object_id if object_id is not None else "-")
+    chain_key = _lock_chain(session, obj, object_type, object_id)
+    last = session.execute(
+        select(AuditEntry.chain_seq, AuditEntry.hash).where(AuditEntry.chain_key == chain_key)
+        .order_by(AuditEntry.chain_seq.desc()).limit(1)).first()
     entry = AuditEntry(
         at=clock.now(),
         actor_id=getattr(actor, "id", actor),
         action=action,
-        object_type=object_type or "system",
-        object_id=str(object_id if object_id is not None else "-"),
+        object_type=object_type,
+        object_id=object_id,
         before=jsonable(before),
         after=jsonable(after),
         note=note,
-        prev_hash=prev_hash,
+        prev_hash=last.hash if last else GENESIS_HASH,
+        chain_key=chain_key,
+        chain_seq=last.chain_seq + 1 if last else 1,
     )
-    entry.hash = chain_hash(prev_hash, entry.content())
+    entry.hash = chain_hash(entry.prev_hash, entry.content())
     session.add(entry)
     session.flush()
     return entry
 
 
-@dataclass(frozen=True)
-class BrokenLink:
-    entry_id: int
-    reason: str
-
-
-def verify(session: Session | None = None, batch: int = 1000) -> BrokenLink | None:
-    """Walk the chain in order; return the first row whose link does not hold."""
-    session = session or db.session
-    expected_prev = GENESIS_HASH
-    for entry in _iterate(session, batch):
-        if entry.prev_hash != expected_prev:
-            return BrokenLink(entry.id, "previous-hash link does not match the row before")
-        if chain_hash(entry.prev_hash, entry.content()) != entry.hash:
-            return BrokenLink(entry.id, "content does not match its hash")
-        expected_prev = entry.hash
+def case_of(obj: Any) -> int | None:
+    """The order (case) an audited object belongs to, or None (a user, an incident...)."""
+    if obj is None:
+        return None
+    if getattr(obj, "__tablename__", None) == "orders":
+        return obj.id
+    if getattr(obj, "order_id", None) is not None:
+        return obj.order_id
+    for parent in ("claim", "discussion", "appeal"):  # payouts and party requests
+        related = getattr(obj, parent, None)
+        if related is not None and getattr(related, "order_id", None) is not None:
+            return related.order_id
     return None
 
 
-def _iterate(session: Session, batch: int) -> Iterator[AuditEntry]:
-    last_id = 0
-    while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last_id = rows[-1].id
-        for row in rows:  # keep memory flat over a long chain
-            session.expunge(row)
+def _lock_chain(session: Session, obj: Any, object_type: str, object_id: str) -> str:
+    """The entry's chain, its subject's row locked (FOR NO KEY UPDATE: rows referring to it
+    may still be inserted) so that two transactions never read the same last entry. The
+    services lock the rows they change first, so this is most often a lock already held;
+    the lock is taken after theirs, in the order they take them (object, then case)."""
+    case_id = case_of(obj)
+    table_name, row_id = ("orders", case_id) if case_id is not None else (object_type, object_id)
+    table = Base.metadata.tables.get(table_name)
+    if table is not None and "id" in table.c and str(row_id).isdigit():
+        session.execute(select(table.c.id).where(table.c.id == int(row_id))
+                        .with_for_update(key_share=True))
+    return f"{table_name}:{row_id}"
 
 
 def count(session: Session | None = None) -> int:
     return (session or db.session).scalar(select(func.count(AuditEntry.id))) or 0
-
-
-# --- the anchor: the newest entry a verification saw -----------------------------------------
-
-
-@dataclass(frozen=True)
-class Anchor:
-    entry_id: int
-    hash: str
-    entries: int
-
-
-def latest_anchor(session: Session | None = None) -> Anchor | None:
-    """The newest entry now, as the next verification's anchor (None: an empty log)."""
-    session = session or db.session
-    newest = session.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
-    if newest is None:
-        return None
-    return Anchor(newest.id, newest.hash, count(session))
-
-
-def check_anchor(anchor: Anchor, session: Session | None = None) -> BrokenLink | None:
-    """The entry an earlier verification ended on must still be there, unchanged."""
-    session = session or db.session
-    kept = session.scalar(select(AuditEntry.hash).where(AuditEntry.id == anchor.entry_id))
-    if kept is None:
-        return BrokenLink(anchor.entry_id, f"entry {anchor.entry_id}, the newest at the last "
-                          f"verification ({anchor.entries} entries), is gone: entries were "
-                          "removed from the end of the log or the log was emptied")
-    if kept != anchor.hash:
-        return BrokenLink(anchor.entry_id, "the newest entry at the last verification has "
-                          "another hash now: the log was rewritten from there on")
-    return None
-
-
-def read_anchor(path: Path) -> Anchor | None:
-    if not path.exists():
-        return None
-    return Anchor(**json.loads(path.read_text()))
-
-
-def write_anchor(path: Path, anchor: Anchor) -> None:
-    """Replace the anchor file atomically (a crash leaves the old one or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w") as handle:
-        json.dump(asdict(anchor), handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)

@@ -5,26 +5,66 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from arbiter import audit
 from arbiter.extensions import db
 
-audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+audit_cli = AppGroup("audit", help="The audit log and its transparency log.")
 
 
 @audit_cli.command("verify")
-def verify_command() -> None:
-    """Check every link of the audit chain, and that the newest entry of the last run is
-    still there (the anchor file); print OK or the first broken row."""
-    anchor_file = Path(current_app.config["AUDIT_ANCHOR_FILE"])
-    anchor = audit.read_anchor(anchor_file)
-    broken = audit.verify() or (anchor and audit.check_anchor(anchor))
-    if broken:
-        click.echo(f"BROKEN at entry {broken.entry_id}: {broken.reason}", err=True)
-        sys.exit(1)
-    newest = audit.latest_anchor()
-    if newest is not None:
-        audit.write_anchor(anchor_file, newest)
-    click.echo(f"OK: {audit.count()} entries, chain intact")
+@click.option("--full", is_flag=True,
+              help="Check the whole log from its first entry, not only what was added "
+                   "since the last verification.")
+def verify_command(full: bool) -> None:
+    """Check the chains, the Merkle tree and every checkpoint added since the last run
+    (kept in AUDIT_VERIFIED_FILE), or all of it with --full; print OK or the first thing
+    that does not hold."""
+    from arbiter import transparency_log as log
+
+    verified_file = Path(current_app.config["AUDIT_VERIFIED_FILE"])
+    last = log.Verified.load(verified_file)
+    report = log.verify(last, full=full, vkey=log.verifier_key())
+    if report.problem:
+        _broken(report.problem)
+    report.verified.save(verified_file)
+    click.echo(f"OK: {report.entries} entries checked, tree of {report.verified.tree_size} "
+               f"leaves, {report.checkpoints} new checkpoints verified")
+
+
+def _broken(problem) -> None:
+    click.echo(f"BROKEN at {problem}", err=True)
+    sys.exit(1)
+
+
+@audit_cli.command("sequence")
+def sequence_command() -> None:
+    """Add the committed entries to the Merkle tree now and sign a checkpoint (what the
+    background task does every AUDIT_SEQUENCE_INTERVAL_SECONDS)."""
+    from arbiter import transparency_log as log
+
+    added = log.sequence()
+    click.echo(f"{added} entries added; the tree has {log.tree_size()} leaves")
+
+
+@audit_cli.command("keygen")
+@click.option("--force", is_flag=True, help="Replace an existing key (old checkpoints then "
+              "verify only with the old public key: keep it).")
+def keygen_command(force: bool) -> None:
+    """Make the checkpoint signing key in AUDIT_SIGNING_KEY_FILE (readable by its owner
+    only) and print the public key to publish."""
+    from arbiter import tlog
+    from arbiter import transparency_log as log
+
+    path = Path(current_app.config["AUDIT_SIGNING_KEY_FILE"])
+    if path.exists() and not force:
+        click.echo(f"{path} exists; its public key: {tlog.verifier_key(path.read_text().strip())}")
+        return
+    private = tlog.generate_signing_key(log.origin())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.touch(mode=0o600)
+    partial.write_text(private + "\n")
+    partial.replace(path)
+    click.echo(f"Signing key written to {path}; public key: {tlog.verifier_key(private)}")
 
 
 @click.command("seed")

@@ -40,7 +40,16 @@ DEFAULTS = {
     "PROXY_COUNT": 0,
     "MAIL_BACKEND": None,  # default: smtp when SMTP_HOST is set, else file (instance/mail)
     "MAIL_DIR": None,
-    "AUDIT_ANCHOR_FILE": None,  # default: <instance>/audit-anchor.json
+    # The transparency log (arbiter.transparency_log). The signing key is never in the
+    # database: the key text itself, or a file holding it (`flask audit keygen`).
+    "AUDIT_SIGNING_KEY": None,
+    "AUDIT_SIGNING_KEY_FILE": None,  # default: <instance>/audit-signing.key
+    "AUDIT_VERIFIER_KEY": None,  # default: derived from the signing key
+    # The checkpoints' first line, the log's name; default: the signing key's name, which
+    # `flask audit keygen` takes from BASE_URL (<host>/audit-log).
+    "AUDIT_LOG_ORIGIN": None,
+    "AUDIT_VERIFIED_FILE": None,  # default: <instance>/audit-verified.json
+    "AUDIT_SEQUENCE_INTERVAL_SECONDS": 30,  # checkpoints at most this far apart
     "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
     "SUPPORT_EMAIL": "support@arbiter.test",  # privacy page: corrections, objections
     "SMTP_HOST": None,
@@ -142,10 +151,12 @@ def load(app, overrides: dict | None) -> None:
 
     config["MAIL_BACKEND"] = config["MAIL_BACKEND"] or ("smtp" if config["SMTP_HOST"] else "file")
     config["MAIL_DIR"] = config["MAIL_DIR"] or str(instance / "mail")
-    # Where `flask audit verify` keeps the newest entry it verified (arbiter.audit): outside
-    # the database, so that removing the log's newest rows is found.
-    config["AUDIT_ANCHOR_FILE"] = config.get("AUDIT_ANCHOR_FILE") or str(
-        instance / "audit-anchor.json")
+    # Where `flask audit verify` keeps the tree it verified last: outside the database, so
+    # that a rewritten or shortened log is found, and the next run starts from there.
+    config["AUDIT_VERIFIED_FILE"] = config.get("AUDIT_VERIFIED_FILE") or str(
+        instance / "audit-verified.json")
+    config["AUDIT_SIGNING_KEY_FILE"] = config.get("AUDIT_SIGNING_KEY_FILE") or str(
+        instance / "audit-signing.key")
 
     config["RATELIMIT_STORAGE_URI"] = (
         config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"

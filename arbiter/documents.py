@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arbiter import clock
+from arbiter import audit, clock
 from arbiter.db import Base, PrimaryKey, enum_type
 from arbiter.extensions import db
 from arbiter.money import format_money
@@ -42,6 +42,7 @@ class DecisionKind(StrEnum):
     APPEAL = "appeal"  # the decision on an appeal against one of those
 
 
+DECISION_OBJECT_TYPE = "decisions"  # audit entries "decision.issued" name the number
 PREFIXES = {DecisionKind.VERDICT: "ARB", DecisionKind.CLAIM: "POK", DecisionKind.APPEAL: "ODW"}
 
 
@@ -184,6 +185,11 @@ def issue(kind: DecisionKind, obj, *, advisor, issued_at: datetime,
         db.session.add(document)
         documents.append(document)
     db.session.flush()
+    # A public entry (it names no one): the transparency log then proves to anyone holding
+    # the document that this decision, with this content, was issued then and never changed.
+    audit.record("decision.issued", obj, object_type=DECISION_OBJECT_TYPE, object_id=number,
+                 after={"number": number, "kind": kind.value, "issued_at": issued_at,
+                        "fingerprints": {d.locale: d.fingerprint for d in documents}})
     for document in documents:
         enqueue_after_commit(render_document, document.id)
     return documents

@@ -40,6 +40,8 @@ PUBLIC_ENDPOINTS = frozenset({
     "incidents.status", "incidents.status_feed", "claims.protection_rules",
     "core.verify_decision", "accounts.privacy", "transparency.transparency",
     "Status.status", "api-docs.openapi_json", "api_browser.docs_page",
+    "audit_log.transparency_log", "Audit log.log_head", "Audit log.consistency",
+    "Audit log.decision",
 })
 # Files of the site itself (CSS, JavaScript, fonts): cacheable whoever asks.
 ASSET_ENDPOINTS = frozenset({"static", "api_browser.docs_asset"})

@@ -151,6 +151,9 @@ def init_celery(app: Flask) -> Celery:
                                 "schedule": float(app.config["SWEEP_INTERVAL_SECONDS"])},
             "deliver-outbox": {"task": "arbiter.deliver_outbox",
                                "schedule": float(app.config["OUTBOX_INTERVAL_SECONDS"])},
+            "sequence-audit-log": {
+                "task": "arbiter.sequence_audit_log",
+                "schedule": float(app.config["AUDIT_SEQUENCE_INTERVAL_SECONDS"])},
         },
     )
     celery.flask_app = app
@@ -171,6 +174,13 @@ def deliver_outbox() -> dict:
     from arbiter.mail import deliver_due
 
     return deliver_due()
+
+
+@celery.task(name="arbiter.sequence_audit_log")
+def sequence_audit_log() -> int:
+    from arbiter.transparency_log import sequence
+
+    return sequence()
 
 
 @celery.task(name="arbiter.render_document")
@@ -252,7 +262,8 @@ def start_embedded_scheduler(app: Flask):
 
     scheduler = BackgroundScheduler(timezone="UTC")
     for task, seconds in ((sweep, app.config["SWEEP_INTERVAL_SECONDS"]),
-                          (deliver_outbox, app.config["OUTBOX_INTERVAL_SECONDS"])):
+                          (deliver_outbox, app.config["OUTBOX_INTERVAL_SECONDS"]),
+                          (sequence_audit_log, app.config["AUDIT_SEQUENCE_INTERVAL_SECONDS"])):
         scheduler.add_job(_run_logged, "interval", args=[task, ()], seconds=float(seconds),
                           id=task.name, max_instances=1, coalesce=True)
     scheduler.start()

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from accounts import services as account_services
 from accounts.auth import role_required
 from accounts.roles import Role
-from arbiter import documents, mail
+from arbiter import documents, log_views, mail
 from arbiter import notifications as notifications_module
 from arbiter.extensions import db, limiter
 from arbiter.i18n import LANGUAGES
@@ -170,7 +170,9 @@ def verify_decision(number: str):
         # Only to someone who holds the genuine file: whether a decision was appealed is
         # not told to anyone trying numbers.
         later = documents.successors(result) if result else []
+        entry = log_views.decision_entry(number) if result else None
         return render_template("core/verify.html", number=number, checked=True,
-                               document=result, successors=later), status
+                               document=result, successors=later,
+                               inclusion=log_views.inclusion_of(entry) if entry else None), status
     return render_template("core/verify.html", number=number, checked=False, document=None,
-                           successors=[])
+                           successors=[], inclusion=None)

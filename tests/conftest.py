@@ -19,7 +19,7 @@ from jinja2 import StrictUndefined
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from arbiter import create_app
+from arbiter import create_app, tlog
 from arbiter.extensions import db, limiter
 from tests.database import empty_tables
 
@@ -28,6 +28,8 @@ pytest_plugins = ["tests.factories", "tests.api_fixtures"]
 BACKENDS = ["sqlite", "postgresql"]
 # Reference data the migrations insert; concurrency tests must not wipe it.
 SEEDED_BY_MIGRATIONS = {"policy_versions"}
+# The transparency log's checkpoint key of the whole run (arbiter.transparency_log).
+AUDIT_SIGNING_KEY = tlog.generate_signing_key("arbiter.test/audit-log")
 _postgres_skip_reason: list[str] = []
 # Flask-Limiter keeps its storage on the one global Limiter: memory for the suite (so
 # time-machine can move its clock); the Redis test swaps it in and back out.
@@ -72,6 +74,7 @@ def _base_config(url: str) -> dict:
         # timeouts' own tests (tests/arbiter/test_database_timeouts.py) set short ones.
         "DB_LOCK_TIMEOUT_SECONDS": 60,
         "DB_STATEMENT_TIMEOUT_SECONDS": 60,
+        "AUDIT_SIGNING_KEY": AUDIT_SIGNING_KEY,
     }
 
 
@@ -163,7 +166,7 @@ def database_url(request, tmp_path_factory) -> str:
 def app(database_url, tmp_path_factory):
     config = _base_config(database_url)
     config["STORAGE_DIR"] = str(tmp_path_factory.mktemp("storage"))
-    config["AUDIT_ANCHOR_FILE"] = str(tmp_path_factory.mktemp("audit") / "anchor.json")
+    config["AUDIT_VERIFIED_FILE"] = str(tmp_path_factory.mktemp("audit") / "verified.json")
     app = create_app(config)
     app.test_client_class = FreshContextClient
     # A template that names something its view did not give fails the test, not the page.
