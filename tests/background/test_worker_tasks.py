@@ -48,9 +48,6 @@ if sys.argv[1] == "everything":  # every module of the project, whatever imports
             if module.name != "arbiter.worker":
                 importlib.import_module(module.name)
     from arbiter.tasks import celery
-from claims import impact, versions
-from claims.models import ImpactRun, ImpactRunState, PolicyVersion
-from dashboards.policy import Period
 else:  # what `celery -A arbiter.worker worker` loads
     from arbiter.worker import celery
 print(json.dumps(sorted(name for name in celery.tasks if not name.startswith("celery."))))
