@@ -78,7 +78,8 @@ def run_of(version_id: int, run_id: int) -> ImpactRun | None:
 
 def request_impact(version: PolicyVersion, admin: User, period: Period) -> ImpactRun:
     """Queue a replay of the period's claims under ``version``, or join the one running."""
-    require_admin(admin, _("Only an administrator can change the protection rules."))
+    require_admin(admin, _("Only an administrator can replay past claims under a policy "
+                           "version."))
     running = unfinished_run(version.id, period)
     if running is not None:
         return running

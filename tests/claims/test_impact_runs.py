@@ -224,3 +224,13 @@ def test_other_connections_see_the_progress_while_the_claims_stream(committed, m
         db.session.rollback()
         db.session.execute(delete(PolicyVersion).where(PolicyVersion.drafted_by_id.is_not(None)))
         db.session.commit()
+
+
+def test_only_an_admin_may_ask_for_a_replay(create_user, draft):
+    from accounts.staff import NotAnAdministrator
+
+    advisor = create_user(roles=[Role.ADVISOR, Role.SENIOR, Role.FINANCE])
+    with pytest.raises(NotAnAdministrator) as refused:  # in the default locale, Polish
+        impact.request_impact(draft, advisor, _year())
+    assert refused.value.status == 403 and "przeliczyć dawne zgłoszenia" in refused.value.message
+    assert db.session.scalar(select(db.func.count(ImpactRun.id))) == 0

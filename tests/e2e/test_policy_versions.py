@@ -64,6 +64,9 @@ def test_two_admins_publish_a_version_and_the_rules_page_announces_it(cast, worl
     expect(ada.page.locator("main progress")).to_be_visible()
     expect(ada.page.locator("main")).to_contain_text(
         t("The replay is queued and starts in a moment."))
+    _started(world, run_id, processed=1, total=2)  # the bar follows the worker, no reload
+    expect(ada.page.locator("main progress")).to_have_js_property("max", 2)
+    expect(ada.page.locator("main progress")).to_have_js_property("value", 1)
     _work_on(world, run_id)
     expect(ada.page.locator("[data-figure=claims]")).to_have_text("0", timeout=10_000)
     both(ada, "impact-done")
@@ -112,6 +115,20 @@ def _queued_replay(world, code: str, email: str) -> int:
         run_id = run.id
         db.session.remove()
     return run_id
+
+
+def _started(world, run_id: int, *, processed: int, total: int) -> None:
+    """The worker's progress, as it commits it every so many claims."""
+    from sqlalchemy import update
+
+    from arbiter.extensions import db
+    from claims.models import ImpactRun, ImpactRunState
+
+    with world.app.app_context():
+        db.session.execute(update(ImpactRun).where(ImpactRun.id == run_id).values(
+            state=ImpactRunState.RUNNING, processed=processed, total=total))
+        db.session.commit()
+        db.session.remove()
 
 
 def _work_on(world, run_id: int) -> None:
