@@ -248,7 +248,7 @@ def main() -> None:
         print(f"{'replay: claims.impact.run (the task)':<44} {figures['replay']:>24.2f}")
         print(f"# all tries: floor {', '.join(f'{s:.2f}' for s in figures['floors'])}; "
               f"replay {', '.join(f'{s:.2f}' for s in figures['replays'])}")
-        verdict = "met" if ratio <= 2.0 else "MISSED"
+        verdict = "PASS" if ratio <= 2.0 else "FAIL"
         print(f"# ratio replay / floor = {ratio:.2f} (target <= 2.00: {verdict}); "
               f"replay / bare rows = {figures['replay'] / figures['bare']:.2f}")
         print(f"{'claims':>10} {'peak growth MB (tracemalloc)':>29} {'peak RSS MB':>12}")
