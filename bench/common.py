@@ -80,6 +80,13 @@ def _drop_for_bulk_load(cursor) -> list[str]:
     return sorted(rebuild, key=lambda sql: (" FOREIGN KEY " in sql, not sql.startswith("ALTER")))
 
 
+def _old_staff_flag(present: bool, false: str) -> tuple[str, str]:
+    """The column and value of ``users.is_staff`` for a database before migration 0018
+    (bench.migrate builds one at 0014), which made roles rows of ``staff_roles``; nothing
+    at head. Buyers and sellers hold no staff role either way."""
+    return (", is_staff", f", {false}") if present else ("", "")
+
+
 def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
                          ended: int = 0, buyer_id: int | None = None,
                          seller_id: int | None = None) -> float:
@@ -113,9 +120,14 @@ def generate_discussions(url: str, total: int, due: int, *, escalated: int = 0,
         cursor.execute("SET maintenance_work_mem = '256MB'")
         if buyer_id is None or seller_id is None:
             cursor.execute(
-                "INSERT INTO users (email, name, password_hash, is_staff, created_at, "
-                "updated_at) VALUES ('bench-buyer@example.test', 'Buyer', 'x', false, "
-                "now(), now()), ('bench-seller@example.test', 'Seller', 'x', false, now(), "
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE "
+                "table_schema = current_schema() AND table_name = 'users' "
+                "AND column_name = 'is_staff')")
+            flag = _old_staff_flag(cursor.fetchone()[0], "false")
+            cursor.execute(
+                f"INSERT INTO users (email, name, password_hash{flag[0]}, created_at, "
+                f"updated_at) VALUES ('bench-buyer@example.test', 'Buyer', 'x'{flag[1]}, "
+                f"now(), now()), ('bench-seller@example.test', 'Seller', 'x'{flag[1]}, now(), "
                 "now()) RETURNING id")
             buyer_id, seller_id = (row[0] for row in cursor.fetchall())
         cursor.execute("SELECT (SELECT coalesce(max(id), 0) FROM orders), "
@@ -208,11 +220,14 @@ def _generate_sqlite(url: str, total: int, due: int, *, escalated: int, ended: i
         connection.execute("BEGIN")
         if buyer_id is None or seller_id is None:
             ids = []
+            flag = _old_staff_flag(any(
+                column[1] == "is_staff"
+                for column in connection.execute("PRAGMA table_info(users)")), "0")
             for email, name in (("bench-buyer@example.test", "Buyer"),
                                 ("bench-seller@example.test", "Seller")):
                 ids.append(connection.execute(
-                    "INSERT INTO users (email, name, password_hash, is_staff, created_at, "
-                    f"updated_at) VALUES (:email, :name, 'x', 0, {_sqlite_time(':now')}, "
+                    f"INSERT INTO users (email, name, password_hash{flag[0]}, created_at, "
+                    f"updated_at) VALUES (:email, :name, 'x'{flag[1]}, {_sqlite_time(':now')}, "
                     f"{_sqlite_time(':now')})", {"email": email, "name": name, "now": now}
                 ).lastrowid)
             buyer_id, seller_id = ids

@@ -1,10 +1,11 @@
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -667,3 +668,62 @@ class Payout(PrimaryKey, Base):
     def awaits_account(self) -> bool:
         """Returned by the bank and not yet paid again: the buyer must give an account."""
         return self.state is PayoutState.FAILED and self.reissue is None
+
+
+class ImpactRunState(StrEnum):
+    QUEUED = "queued"  # asked for; the background task has not started
+    RUNNING = "running"  # the task is replaying the claims (processed of total)
+    DONE = "done"  # the figures are in ``result``
+    FAILED = "failed"  # the task failed; the admin may ask again
+
+
+UNFINISHED_IMPACT_STATES = frozenset({ImpactRunState.QUEUED, ImpactRunState.RUNNING})
+_UNFINISHED_IMPACT = text("state IN ('queued', 'running')")
+
+
+class ImpactRun(PrimaryKey, Base):
+    """One replay of the claims of a period under a policy version (:mod:`claims.impact`),
+    run in the background: its progress while it runs, its figures once done."""
+
+    __tablename__ = "impact_runs"
+    __table_args__ = (
+        # A second request for the same version and period while one runs joins it.
+        Index("uq_impact_runs_unfinished", "version_id", "period_start", "period_end",
+              unique=True, sqlite_where=_UNFINISHED_IMPACT,
+              postgresql_where=_UNFINISHED_IMPACT),
+        Index("ix_impact_runs_version_period", "version_id", "period_start", "period_end"),
+        CheckConstraint("period_start <= period_end", name="period_in_order"),
+        CheckConstraint("processed >= 0 AND (total IS NULL OR processed <= total)",
+                        name="processed_within_total"),
+        CheckConstraint("(state = 'done') = (result IS NOT NULL)", name="result_iff_done"),
+        CheckConstraint("state NOT IN ('done', 'failed') OR finished_at IS NOT NULL",
+                        name="finished_has_time"),
+    )
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id", ondelete="CASCADE"))
+    period_start: Mapped[date] = mapped_column(Date, comment="first Warsaw day of the claims")
+    period_end: Mapped[date] = mapped_column(Date, comment="last Warsaw day, included")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[ImpactRunState] = mapped_column(enum_type(ImpactRunState),
+                                                  default=ImpactRunState.QUEUED)
+    processed: Mapped[int] = mapped_column(default=0, comment="claims replayed so far")
+    total: Mapped[int | None] = mapped_column(comment="claims in the period, once counted")
+    result: Mapped[dict | None] = mapped_column(
+        JSON, comment="the figures (grosze) and the largest changes, once done")
+    error: Mapped[str | None] = mapped_column(String(200), comment="why it failed (no data)")
+    requested_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[PolicyVersion] = relationship()
+    requested_by: Mapped[User] = relationship()
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.state in UNFINISHED_IMPACT_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.state is ImpactRunState.DONE:
+            return 100
+        return 100 * self.processed // self.total if self.total else 0

@@ -1,4 +1,4 @@
-"""Time-driven claim work for the sweeper."""
+"""Background claim work: impact replays of policy versions, and the sweeper's jobs."""
 
 from datetime import datetime
 
@@ -6,6 +6,8 @@ from sqlalchemy import select
 
 from arbiter.notifications import notify
 from arbiter.sweeper import register
+from arbiter.tasks import celery
+from claims import impact
 from claims.models import Claim, DocumentRequest
 from claims.states import ClaimState
 
@@ -28,3 +30,15 @@ def mark_ready_for_rejection(request: DocumentRequest, now: datetime) -> None:
 
 
 register("claim.documents_overdue", overdue_document_requests, mark_ready_for_rejection)
+
+
+@celery.task(name="claims.replay_impact")
+def replay_impact(run_id: int) -> str | None:
+    """Replay a period's claims under a policy version (queued after the request's commit)."""
+    run = impact.run(run_id)
+    return run.state.value if run is not None else None
+
+
+# A replay still unfinished an hour after it was asked for lost its worker: it fails, so the
+# admin can ask again.
+register("impact_run.give_up", impact.stuck_runs, impact.give_up)

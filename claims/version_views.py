@@ -4,7 +4,7 @@ admin and withdrawing before the date. The transitions are in :mod:`claims.versi
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,12 +12,13 @@ from sqlalchemy import select
 from accounts.auth import role_required
 from accounts.roles import Role
 from arbiter import clock
-from arbiter.errors import ValidationFailed
+from arbiter.errors import TransitionNotAllowed, ValidationFailed
 from arbiter.extensions import db
 from arbiter.spreadsheets import csv_bytes
 from arbiter.storage import send_download
 from arbiter.validation import form_amount
 from arbiter.views import done
+from claims import impact as impact_runs
 from claims import policy, services, versions
 from claims.forms import PolicyDraftForm
 from claims.models import PolicyVersion
@@ -144,33 +145,67 @@ def _impact_period():
     today = clock.to_local(now).date()
     default_from = (today - timedelta(days=DEFAULT_IMPACT_DAYS - 1)).isoformat()
     try:
-        return period_policy.parse_period(request.args.get("from") or default_from,
-                                          request.args.get("to"), now)
+        return period_policy.parse_period(request.values.get("from") or default_from,
+                                          request.values.get("to"), now)
     except period_policy.PeriodError:
         message = _("Choose a period of at most %(days)d days, its start not after its end.",
                     days=period_policy.MAX_DAYS)
         raise ValidationFailed(message, fields={"from": [message]}) from None
 
 
+def _period_query(period) -> dict:
+    return {"from": period.start.isoformat(), "to": period.end.isoformat()}
+
+
 @bp.route("/staff/policy-versions/<int:version_id>/impact")
 @role_required(Role.ADMIN)
 def impact(version_id: int):
-    """What the version would have changed for past claims: each replayed under it and
-    under the version that judged it."""
+    """What the version would have changed for past claims (each replayed under it and
+    under the version that judged it): the newest replay of the period, its progress while
+    it runs in the background, its figures once done."""
     version = _version(version_id)
     period = _impact_period()
-    figures = versions.impact(version, period.starts_at, period.ends_before)
-    return render_template("claims/policy_impact.html", version=version, impact=figures,
-                           period=period)
+    run = impact_runs.latest_run(version.id, period)
+    return render_template("claims/policy_impact.html", version=version, period=period,
+                           run=run, impact=impact_runs.figures(run) if run else None,
+                           period_query=_period_query(period))
+
+
+@bp.route("/staff/policy-versions/<int:version_id>/impact", methods=["POST"])
+@role_required(Role.ADMIN)
+def replay(version_id: int):
+    """Replay the period's claims in the background (or join the replay already running)."""
+    version = _version(version_id)
+    period = _impact_period()
+    impact_runs.request_impact(version, current_user._get_current_object(), period)
+    return redirect(url_for("policy_versions.impact", version_id=version.id,
+                            **_period_query(period)))
+
+
+@bp.route("/staff/policy-versions/<int:version_id>/impact-runs/<int:run_id>")
+@role_required(Role.ADMIN)
+def impact_status(version_id: int, run_id: int):
+    """How far a replay got, for the impact page's progress bar (polled each second)."""
+    run = impact_runs.run_of(version_id, run_id)
+    if run is None:
+        abort(404)
+    return jsonify(state=run.state.value, processed=run.processed, total=run.total,
+                   percent=run.percent)
 
 
 @bp.route("/staff/policy-versions/<int:version_id>/impact.csv")
 @role_required(Role.ADMIN)
 def impact_csv(version_id: int):
-    """The impact's figures and its largest changes as a spreadsheet."""
+    """The figures of the period's newest finished replay and its largest changes, as a
+    spreadsheet (409 while none has finished)."""
     version = _version(version_id)
     period = _impact_period()
-    figures = versions.impact(version, period.starts_at, period.ends_before)
+    run = impact_runs.latest_run(version.id, period)
+    figures = impact_runs.figures(run) if run is not None else None
+    if figures is None:
+        raise TransitionNotAllowed(
+            _("No replay of this period has finished yet: replay it, then download."),
+            code="impact_not_ready")
     rows = [["summary", "claims", "", "", "", figures.claims, ""],
             ["summary", "eligibility_changed", "", "", "", figures.eligibility_changed, ""],
             ["summary", "amount_changed", "", "", "", figures.amount_changed, ""],

@@ -148,8 +148,3 @@ def replayed_claims(since: datetime, until: datetime) -> Iterator[policy.ClaimFa
             payment_method=row.payment_method, claim_type=row.claim_type,
             claimed_amount=row.claimed_amount, judged_by=row.code)
 
-
-def impact(version: PolicyVersion, since: datetime, until: datetime) -> policy.Impact:
-    """What ``version`` would have changed for the claims submitted in [since, until)."""
-    judging = {row.code: row.to_rules() for row in db.session.scalars(select(PolicyVersion))}
-    return policy.replay(replayed_claims(since, until), version.to_rules(), judging)

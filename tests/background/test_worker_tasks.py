@@ -12,7 +12,7 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from accounts import exports
 from accounts import services as accounts
@@ -23,6 +23,9 @@ from arbiter.documents import DecisionDocument
 from arbiter.extensions import db
 from arbiter.notifications import OutboxEmail, OutboxState
 from arbiter.tasks import celery
+from claims import impact, versions
+from claims.models import ImpactRun, ImpactRunState, PolicyVersion
+from dashboards.policy import Period
 from disputes import services as disputes
 from disputes.models import Discussion
 from disputes.states import ExpectedOutcome, Reason, Verdict
@@ -59,8 +62,8 @@ def _task_names(what: str) -> list[str]:
 
 def test_the_worker_registers_every_task_the_code_defines():
     defined = _task_names("everything")
-    assert {"arbiter.sweep", "incidents.extend_deadlines",
-            "accounts.build_data_export"} <= set(defined)
+    assert {"arbiter.sweep", "incidents.extend_deadlines", "accounts.build_data_export",
+            "claims.replay_impact"} <= set(defined)
     assert _task_names("worker") == defined
 
 
@@ -100,8 +103,32 @@ def _rendered_documents(discussion_id: int) -> list[DecisionDocument]:
     return documents if documents and all(d.rendered_at for d in documents) else []
 
 
+@pytest.fixture
+def drafts_removed(committed):
+    """The committed fixture keeps the policy versions the migrations seeded; a draft goes."""
+    yield
+    db.session.rollback()
+    db.session.execute(delete(PolicyVersion).where(PolicyVersion.drafted_by_id.is_not(None)))
+    db.session.commit()
+
+
+def _impact_of_a_draft(staff) -> int:
+    """claims.replay_impact: queued by an admin asking for a draft's impact on the claims."""
+    today = clock.to_local(clock.now()).date()
+    draft = versions.draft_version(staff, {
+        "code": "WORKER-1", "effective_from": clock.now() + timedelta(days=30),
+        "covered_payment_methods": ["platform_payments"],
+        "shipping_covered_for": ["platform_payments"], "shipping_cap_minor": 10_000,
+        "total_cap_minor": 2_000_000, "filing_window_days": 90,
+        "police_report_required_for": ["not_received"]})
+    run = impact.request_impact(draft, staff, Period(today - timedelta(days=364), today))
+    db.session.commit()
+    return run.id
+
+
 @pytest.mark.postgres_only
-def test_every_task_the_code_enqueues_runs_on_a_real_worker(committed, producer_on_broker):
+def test_every_task_the_code_enqueues_runs_on_a_real_worker(committed, producer_on_broker,
+                                                            drafts_removed):
     worker_log = producer_on_broker
     buyer, staff, running_id, escalated_id = _committed_case()
     respond_by = db.session.get(Discussion, running_id).respond_by
@@ -123,6 +150,7 @@ def test_every_task_the_code_enqueues_runs_on_a_real_worker(committed, producer_
     disputes.decide(escalated, staff, verdict=Verdict.BUYER_FAVOUR, amount=None,
                     rationale="The seller never answered and nothing was delivered.")
     db.session.commit()
+    impact_run_id = _impact_of_a_draft(staff)
 
     wait_for(lambda: db.session.get(Discussion, running_id).respond_by > respond_by,
              worker_log)
@@ -131,6 +159,9 @@ def test_every_task_the_code_enqueues_runs_on_a_real_worker(committed, producer_
              worker_log)
     documents = wait_for(lambda: _rendered_documents(escalated_id), worker_log)
     assert all(document.size > 0 for document in documents)
+    wait_for(lambda: db.session.get(ImpactRun, impact_run_id).state is ImpactRunState.DONE,
+             worker_log)
+    assert db.session.get(ImpactRun, impact_run_id).result["claims"] == 0
 
     # The periodic tasks, as beat sends them: the outbox's e-mails of all of the above.
     assert db.session.scalar(select(OutboxEmail.id).where(

@@ -13,7 +13,7 @@ import pytest
 from accounts.roles import Role
 from arbiter import clock as arbiter_clock
 from tests.e2e.conftest import expect
-from tests.e2e.test_case_journeys import follow, goto, submit
+from tests.e2e.test_case_journeys import both, follow, goto, submit
 from tests.e2e.test_money_controls import _person
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,23 @@ def test_two_admins_publish_a_version_and_the_rules_page_announces_it(cast, worl
     expect(changes.locator("[data-field=total_cap_minor]")).to_contain_text(seen["old_cap"])
     follow(ada, ada.page.get_by_role("link", name=t("Impact on the claims of the last 12 months")),
            "impact")
+    expect(ada.page.locator("[data-impact-state=none]")).to_be_visible()
+    # A replay asked for a moment ago (in another tab), its worker not started yet: the
+    # page shows its progress bar, then shows the figures by itself once the worker is done.
+    run_id = _queued_replay(world, "2027-B", ADA)
+    goto(ada, ada.page.url.removeprefix(ada.server.url), "impact-queued")
+    expect(ada.page.locator("main progress")).to_be_visible()
+    expect(ada.page.locator("main")).to_contain_text(
+        t("The replay is queued and starts in a moment."))
+    _started(world, run_id, processed=1, total=2)  # the bar follows the worker, no reload
+    expect(ada.page.locator("main progress")).to_have_js_property("max", 2)
+    expect(ada.page.locator("main progress")).to_have_js_property("value", 1)
+    _work_on(world, run_id)
+    expect(ada.page.locator("[data-figure=claims]")).to_have_text("0", timeout=10_000)
+    both(ada, "impact-done")
+    submit(ada, ada.button(t("Replay again")), "impact-replayed")  # run in the server process
     expect(ada.page.locator("[data-figure=claims]")).to_have_text("0")
+    expect(ada.page.locator("main progress")).to_have_count(0)
 
     # --- 2. Bea publishes it ---------------------------------------------------------------------
     bea = cast("bea")
@@ -73,3 +89,53 @@ def test_two_admins_publish_a_version_and_the_rules_page_announces_it(cast, worl
     expect(announced).to_be_visible()
     expect(announced.locator("[data-field=total_cap_minor]")).to_contain_text(seen["cap"])
     expect(announced.locator("[data-field=per_buyer_cap_minor]")).to_be_visible()
+
+
+def _queued_replay(world, code: str, email: str) -> int:
+    """An impact replay of the last 12 months as the page's request leaves it (queued),
+    its worker not started."""
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from arbiter.extensions import db
+    from claims.models import ImpactRun, ImpactRunState, PolicyVersion
+    from dashboards.policy import Period
+
+    with world.app.app_context():
+        today = arbiter_clock.to_local(arbiter_clock.now()).date()
+        version_id = db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == code))
+        run = ImpactRun(
+            version_id=version_id,
+            requested_by_id=db.session.scalar(select(User.id).where(User.email == email)),
+            period_start=today - timedelta(days=364), period_end=today,
+            state=ImpactRunState.QUEUED, processed=0, requested_at=arbiter_clock.now())
+        assert Period(run.period_start, run.period_end).days == 365
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        db.session.remove()
+    return run_id
+
+
+def _started(world, run_id: int, *, processed: int, total: int) -> None:
+    """The worker's progress, as it commits it every so many claims."""
+    from sqlalchemy import update
+
+    from arbiter.extensions import db
+    from claims.models import ImpactRun, ImpactRunState
+
+    with world.app.app_context():
+        db.session.execute(update(ImpactRun).where(ImpactRun.id == run_id).values(
+            state=ImpactRunState.RUNNING, processed=processed, total=total))
+        db.session.commit()
+        db.session.remove()
+
+
+def _work_on(world, run_id: int) -> None:
+    """What the worker does with the run (claims.tasks.replay_impact)."""
+    from arbiter.extensions import db
+    from claims import impact
+
+    with world.app.app_context():
+        impact.run(run_id)
+        db.session.remove()
