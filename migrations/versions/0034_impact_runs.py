@@ -6,7 +6,7 @@ done, its figures as JSON. At most one unfinished run per version and period (a 
 unique index), so a second request joins the running one.
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-06 04:45:00
 
 """
@@ -17,7 +17,7 @@ import arbiter.db  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = '0034'
-down_revision = '0032'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 
