@@ -89,9 +89,11 @@ def _case_file():
     from orders.services import upsert_order
     from orders.states import PaymentMethod
     from tests.claims.helpers import IBAN
+    from tests.conftest import give_sellers_no_time
     from tests.factories import PASSWORD, age
     from tests.files import PDF
 
+    give_sellers_no_time(db.session)  # staff decide the claim at once
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))
     advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, roles=tuple(Role))

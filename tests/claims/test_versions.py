@@ -29,8 +29,9 @@ def _fields(**changes) -> dict:
         "covered_payment_methods": ["platform_payments", "bank_transfer"],
         "shipping_covered_for": ["platform_payments"],
         "shipping_cap_minor": 15_000, "total_cap_minor": 2_000_000, "filing_window_days": 120,
-        "police_report_required_for": ["not_received"],
+        "documents_required": {"not_received": ["police_report"]},
         "per_buyer_cap_minor": 5_000_000, "per_buyer_window_days": 365,
+        "seller_answer_hours": 48, "appeal_window_days": 30,
     }
     return {**fields, **changes}
 
@@ -161,8 +162,9 @@ def _draft_form(**changes) -> dict:
             "covered_payment_methods": ["platform_payments", "bank_transfer"],
             "shipping_covered_for": ["platform_payments"], "shipping_cap": "150.00",
             "total_cap": "20000.00", "filing_window_days": "120",
-            "police_report_required_for": ["not_received"], "per_buyer_cap": "50000.00",
-            "per_buyer_window_days": "365"}
+            "documents_not_received": ["police_report"], "per_buyer_cap": "50000.00",
+            "per_buyer_window_days": "365", "seller_answer_hours": "48",
+            "appeal_window_days": "30"}
     return {**form, **changes}
 
 
@@ -174,7 +176,7 @@ def test_admins_draft_publish_and_the_rules_page_announces_the_change(app, clien
     refused = browser.post("/staff/policy-versions/new",
                            data=_draft_form(effective_on="2026-12-01", filing_window_days="0"))
     assert refused.status_code == 422
-    assert "A window must be at least one day." in refused.text
+    assert "A window must be more than 0." in refused.text
     assert "Choose a date in the future" in refused.text
     for bad in ({"total_cap": "0"}, {"filing_window_days": "99999999999999"},
                 {"code": "2027/01 <b>"}):
