@@ -192,3 +192,4 @@ for _claim_type in ClaimType:
         CLAIM_TYPE_LABELS[_claim_type],
         choices=[SelectChoice(kind.value, FILING_DOCUMENT_LABELS[kind])
                  for kind in FILING_DOCUMENT_KINDS]))
+del _claim_type
