@@ -4,9 +4,9 @@
 - an open appeal's ``answer_due_at`` (the other party's 72 h, until they answered) and
   ``review_due_at`` (staff's 14 days, until the decision): stored, so the columns move;
 - the window to appeal a decided verdict (the setting) or claim (its policy version's):
-  computed (``decided_at`` + the window
-  + the extensions recorded so far, :func:`appeals.services.closes_at`), so only the
-  ``DeadlineExtension`` record is written, as for the claim filing window of an order.
+  computed (``decided_at`` + the window + the extensions recorded so far,
+  :func:`appeals.services.closes_at`), so only the ``DeadlineExtension`` record is
+  written, as for the claim filing window of an order.
 
 A window that closed before the incident started never ran during it and is not reopened;
 a decision that every party able to appeal has already appealed has no window left to

@@ -536,12 +536,12 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
     elif rules["shipping_cap_minor"] > rules["total_cap_minor"] > 0:
         problems["shipping_cap_minor"] = DraftProblem.SHIPPING_CAP_ABOVE_TOTAL
     for name, longest in WINDOW_MAXIMA.items():
-        if rules[name] <= 0:
+        if rules.get(name) is None or rules[name] <= 0:
             problems[name] = DraftProblem.WINDOW_NOT_POSITIVE
         elif rules[name] > longest:
             problems[name] = DraftProblem.WINDOW_TOO_LONG
     try:
-        required_documents(rules["documents_required"])
+        required_documents(rules.get("documents_required"))
     except ValueError:
         problems["documents_required"] = DraftProblem.DOCUMENTS_NOT_VALID
     cap, window = rules.get("per_buyer_cap_minor"), rules.get("per_buyer_window_days")
@@ -552,7 +552,7 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
         problems["per_buyer_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
     elif window is not None and window <= 0:
         problems["per_buyer_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
-    elif window is not None and window > FILING_WINDOW_DAYS_MAX:
+    elif window is not None and window > FILING_WINDOW_DAYS_MAX:  # as long as filing may be
         problems["per_buyer_window_days"] = DraftProblem.WINDOW_TOO_LONG
     return problems
 
