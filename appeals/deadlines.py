@@ -3,9 +3,10 @@
 
 - an open appeal's ``answer_due_at`` (the other party's 72 h, until they answered) and
   ``review_due_at`` (staff's 14 days, until the decision): stored, so the columns move;
-- the 30 days to appeal a decided verdict or claim: computed (``decided_at`` + the window
-  + the extensions recorded so far, :func:`appeals.services.closes_at`), so only the
-  ``DeadlineExtension`` record is written, as for the claim filing window of an order.
+- the window to appeal a decided verdict (the setting) or claim (its policy version's):
+  computed (``decided_at`` + the window + the extensions recorded so far,
+  :func:`appeals.services.closes_at`), so only the ``DeadlineExtension`` record is
+  written, as for the claim filing window of an order.
 
 A window that closed before the incident started never ran during it and is not reopened;
 a decision that every party able to appeal has already appealed has no window left to
@@ -18,10 +19,10 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from appeals import policy
 from appeals.models import Appeal
-from appeals.services import appealed, terms
+from appeals.services import appealed, terms, terms_for
 from appeals.states import OPEN_STATES, Appellant
 from arbiter.extensions import db
-from claims.models import Claim
+from claims.models import Claim, PolicyVersion
 from claims.states import DECIDED_STATES as CLAIM_DECIDED_STATES
 from disputes.models import Discussion
 from disputes.states import DiscussionState
@@ -73,15 +74,25 @@ def _move_appeal(appeal: Appeal, moved: list[tuple], now: datetime):
     return before, after
 
 
-# --- decided verdicts and claims: the 30 days to appeal --------------------------------------
+# --- decided verdicts and claims: the window to appeal ------------------------------------
 
 
-def _window_candidates(model, kind: DeadlineKind, decided):
+def _verdict_window_days() -> int:
+    return terms().window_days
+
+
+def _longest_claim_window_days() -> int:
+    """Claim decisions are appealed within their policy version's window: the longest any
+    version gives bounds them all."""
+    return db.session.scalar(select(func.max(PolicyVersion.appeal_window_days))) or 0
+
+
+def _window_candidates(model, kind: DeadlineKind, decided, window_days):
     def candidates(window: Window, kinds: list[DeadlineKind]) -> Select:
         # A coarse range on decided_at (indexable); the exact rule runs per decision, as
-        # the window's end depends on the extensions recorded so far.
+        # the window's end depends on its terms and the extensions recorded so far.
         incidents = db.session.scalar(select(func.count()).select_from(Incident)) or 0
-        horizon = timedelta(days=terms().window_days,
+        horizon = timedelta(days=window_days(),
                             hours=incidents_policy.EXTENSION_HOURS * incidents)
         return select(model).where(
             decided, model.decided_at < window.end, model.decided_at > window.start - horizon,
@@ -110,10 +121,10 @@ def _window_deadlines(kind: DeadlineKind, column):
     def deadlines(rows: list, kinds: list[DeadlineKind]) -> dict:
         ids = [row.id for row in rows]
         recorded, appealed_by = _recorded(kind, ids), _appellants(column, ids)
-        rules = terms()
         found = {}
         for row in rows:
-            decision = appealed(row).decision
+            target = appealed(row)
+            decision, rules = target.decision, terms_for(target)
             may_appeal = {party for party in Appellant if policy.refusal(
                 decision, party, now=decision.decided_at, terms=rules, already=False) is None}
             if not may_appeal - appealed_by.get(row.id, set()):
@@ -126,7 +137,7 @@ def _window_deadlines(kind: DeadlineKind, column):
 
 
 def _window_moved(obj, moved: list[tuple], now: datetime):
-    # Nothing is stored on the decision: its window's end is decided_at + 30 days + the
+    # Nothing is stored on the decision: its window's end is decided_at + its window + the
     # extension records, one of which was just written.
     ((_, due_before, due_after),) = moved
     return {"appeal_closes_at": due_before}, {"appeal_closes_at": due_after}
@@ -138,12 +149,12 @@ extensions.register(ExtendableDeadlines(
 extensions.register(ExtendableDeadlines(
     Discussion, (DeadlineKind.VERDICT_APPEAL_WINDOW,), "discussion.appeal_window_extended",
     _window_candidates(Discussion, DeadlineKind.VERDICT_APPEAL_WINDOW,
-                       Discussion.state == DiscussionState.DECIDED),
+                       Discussion.state == DiscussionState.DECIDED, _verdict_window_days),
     _window_deadlines(DeadlineKind.VERDICT_APPEAL_WINDOW, Appeal.discussion_id),
     _window_moved))
 extensions.register(ExtendableDeadlines(
     Claim, (DeadlineKind.CLAIM_APPEAL_WINDOW,), "claim.appeal_window_extended",
     _window_candidates(Claim, DeadlineKind.CLAIM_APPEAL_WINDOW,
-                       Claim.state.in_(CLAIM_DECIDED_STATES)),
+                       Claim.state.in_(CLAIM_DECIDED_STATES), _longest_claim_window_days),
     _window_deadlines(DeadlineKind.CLAIM_APPEAL_WINDOW, Appeal.claim_id),
     _window_moved))

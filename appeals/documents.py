@@ -75,13 +75,14 @@ def appeal_data(appeal: Appeal, locale: str, number: str) -> dict:
 
 def appeal_notice(obj, text: DecisionText) -> str:
     """What a verdict's or a claim decision's document says about appealing it: who may,
-    within how many days (the setting), until when. Called inside ``force_locale``."""
+    within how many days (a claim's: its policy version's; a verdict's: the setting), until
+    when. Called inside ``force_locale``."""
     from flask_babel import ngettext
 
     from appeals import services
 
     target = services.appealed(obj)
-    days = services.terms().window_days
+    days = services.terms_for(target).window_days
     when = text.when(services.closes_at(target))
     decision = target.decision
     buyer_may = target.subject is Subject.VERDICT or decision.granted < decision.maximum

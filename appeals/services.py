@@ -10,6 +10,7 @@ then the order; a decision takes them all before its first audit entry (which ta
 audit log's lock), so it never holds that lock while waiting for a row of the case.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -135,15 +136,27 @@ def appeals_of(target: Appealed) -> list[Appeal]:
     return list(db.session.scalars(select(Appeal).filter_by(**target.key).order_by(Appeal.id)))
 
 
+def terms_for(target: Appealed) -> policy.Terms:
+    """The appeal terms of one decision. A claim decision may be appealed within the window
+    of the policy version that judged the claim. A verdict on a discussion is judged by no
+    policy version (staff decide it on the case, not under the protection rules), so its
+    window stays the setting APPEAL_WINDOW_DAYS."""
+    if target.subject is Subject.CLAIM:
+        return dataclasses.replace(
+            terms(), window_days=target.obj.policy_version.appeal_window_days)
+    return terms()
+
+
 def window_extension(target: Appealed) -> timedelta:
-    """Platform incidents extend the 30 days like every running deadline (incidents/)."""
+    """Platform incidents extend the appeal window like every running deadline
+    (incidents/)."""
     kind = (DeadlineKind.VERDICT_APPEAL_WINDOW if target.subject is Subject.VERDICT
             else DeadlineKind.CLAIM_APPEAL_WINDOW)
     return extension_of(kind, target.obj.id)
 
 
 def closes_at(target: Appealed) -> datetime:
-    return policy.closes_at(target.decision, terms(), window_extension(target))
+    return policy.closes_at(target.decision, terms_for(target), window_extension(target))
 
 
 def refusal(target: Appealed, user: User, now: datetime | None = None
@@ -154,7 +167,7 @@ def refusal(target: Appealed, user: User, now: datetime | None = None
     if appellant is None:
         return None
     now = now or clock.now()
-    code = policy.refusal(target.decision, appellant, now=now, terms=terms(),
+    code = policy.refusal(target.decision, appellant, now=now, terms=terms_for(target),
                           already=appeal_by(target, appellant) is not None,
                           extended_by=window_extension(target))
     if code is None:

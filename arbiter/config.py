@@ -82,9 +82,6 @@ DEFAULTS = {
     "DB_LOCK_TIMEOUT_SECONDS": 5,
     # /healthz answers within this many seconds whatever the database does.
     "HEALTH_CHECK_TIMEOUT_SECONDS": 1,
-    # The seller of an order may answer a protection claim on it this long after filing;
-    # staff decide once the seller answered or the window closed (incidents extend it).
-    "CLAIM_SELLER_ANSWER_HOURS": 48,
     # Four eyes on money: a claim approval (full or partial) paying more than this, in
     # grosze, waits for a second, different senior before it is final (2,000.00 zł).
     "CLAIM_SECOND_APPROVAL_ABOVE": 200_000,
@@ -95,8 +92,9 @@ DEFAULTS = {
     "SETTLEMENT_VERDICT_DAYS": 14,
     "SETTLEMENT_CONTEST_DAYS": 7,
     "SETTLEMENT_SILENCE_DAYS": 7,
-    # Appeals (appeals.policy.Terms): the window to appeal a decision, the other party's
-    # time to answer, and the service level for the appeal decision.
+    # Appeals (appeals.policy.Terms): the window to appeal a verdict on a discussion, the
+    # other party's time to answer, and the service level for the appeal decision. A claim
+    # decision is appealed within its policy version's window (claims.policy), not this.
     "APPEAL_WINDOW_DAYS": 30,
     "APPEAL_ANSWER_HOURS": 72,
     "APPEAL_REVIEW_DAYS": 14,

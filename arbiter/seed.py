@@ -194,7 +194,7 @@ def _seed_claims(orders, staff, finance, finance_second) -> None:
 
     def seller_answers(claim, statement):
         # Staff decide once the seller answered or their time ran out.
-        if claim.seller_window_open(clock.now()):  # CLAIM_SELLER_ANSWER_HOURS may be 0
+        if claim.seller_window_open(clock.now()):  # a version may give no time
             claims.answer_as_seller(claim, claim.order.seller, statement)
 
     waiting = orders[1]

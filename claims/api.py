@@ -24,7 +24,7 @@ from arbiter.extensions import db
 from arbiter.files import Upload as FileUpload
 from arbiter.money import DEFAULT_CURRENCY, to_decimal_string
 from arbiter.storage import storage
-from claims import queries, services
+from claims import policy, queries, services
 from claims.models import Claim
 from claims.policy import Quote
 from claims.schemas import QuoteQuerySchema
@@ -90,9 +90,19 @@ class PolicyVersionOut(OutSchema):
     shipping_cap = ma.fields.String(required=True, metadata={"example": "123.00"})
     total_cap = ma.fields.String(required=True, metadata={"example": "12345.00"})
     filing_window_days = ma.fields.Integer(required=True)
-    police_report_required_for = ma.fields.List(ma.fields.String(), required=True)
+    documents_required = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+        metadata={"description": "what a claim must bring when filed, by claim type "
+                                 "(police_report, supporting); types not named need nothing",
+                  "example": {"not_received": ["police_report"]}})
+    police_report_required_for = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "the claim types whose documents_required name police_report"})
     per_buyer_cap = ma.fields.String(required=True, allow_none=True)
     per_buyer_window_days = ma.fields.Integer(required=True, allow_none=True)
+    seller_answer_hours = ma.fields.Integer(required=True, metadata={
+        "description": "how long after filing the seller may answer a claim"})
+    appeal_window_days = ma.fields.Integer(required=True, metadata={
+        "description": "how long after a claim decision a party may appeal it"})
     currency = ma.fields.String(required=True)
 
 
@@ -104,7 +114,10 @@ def _version_json(rules, in_force: bool) -> dict:
         "shipping_cap": to_decimal_string(rules.shipping_cap_minor),
         "total_cap": to_decimal_string(rules.total_cap_minor),
         "filing_window_days": rules.filing_window_days,
+        "documents_required": policy.documents_json(rules.documents_required),
         "police_report_required_for": sorted(rules.police_report_required_for),
+        "seller_answer_hours": rules.seller_answer_hours,
+        "appeal_window_days": rules.appeal_window_days,
         "per_buyer_cap": None if rules.per_buyer_cap_minor is None
         else to_decimal_string(rules.per_buyer_cap_minor),
         "per_buyer_window_days": rules.per_buyer_window_days, "currency": DEFAULT_CURRENCY,
@@ -425,8 +438,9 @@ def list_on_my_sales(query):
 @blp.arguments(SellerAnswerIn, location="files")
 @blp.response(201, ClaimDetailOut)
 def answer(data, claim_id: int):
-    """The seller answers the claim once, with a statement and evidence, within
-    CLAIM_SELLER_ANSWER_HOURS (48) of filing and before a decision (multipart)."""
+    """The seller answers the claim once, with a statement and evidence, before
+    ``seller_answer_due_at`` (the judging version's window after filing) and before a
+    decision (multipart)."""
     services.answer_as_seller(_visible(claim_id), auth.current_user(), data["statement"],
                               _uploads(data["files"]))
     return _fresh(claim_id)

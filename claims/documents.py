@@ -51,6 +51,8 @@ def clause_text(clause: Clause, version: PolicyVersion, text: DecisionText) -> s
                             "filed within %(num)d days of payment", version.filing_window_days)
         case Clause.POLICE_REPORT_REQUIRED:
             return _("police-report acknowledgement required")
+        case Clause.SUPPORTING_DOCUMENTS_REQUIRED:
+            return _("supporting documents required")
 
 
 def clause_texts(claim: Claim, locale: str) -> list[str]:

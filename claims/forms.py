@@ -28,7 +28,14 @@ from wtforms.validators import (
 from arbiter.money import amount_example
 from arbiter.validation import TextLength, page_locale
 from claims import policy
-from claims.states import CLAIM_TYPE_LABELS, DECISION_LABELS, REJECTION_REASON_LABELS
+from claims.states import (
+    CLAIM_TYPE_LABELS,
+    DECISION_LABELS,
+    FILING_DOCUMENT_KINDS,
+    FILING_DOCUMENT_LABELS,
+    REJECTION_REASON_LABELS,
+    ClaimType,
+)
 from orders.states import PAYMENT_METHOD_LABELS
 
 FILES_HELP = _l("PDF, PNG, JPEG or HEIC (stored as JPEG); at most 5 files of 10 MB each.")
@@ -58,12 +65,16 @@ class FileClaimForm(FlaskForm):
     police_report_reference = StringField(
         _l("Police report reference number"),
         validators=[Optional(), Length(max=policy.POLICE_REPORT_REFERENCE_MAX)],
-        description=_l("Required when the item did not arrive."))
+        description=_l("Required for the kinds of problem whose documents above name it."))
     police_report = FileField(
         _l("Police acknowledgement"),
-        description=_l("Required when the item did not arrive: PDF, PNG, JPEG or HEIC, at most "
+        description=_l("Required with the reference number: PDF, PNG, JPEG or HEIC, at most "
                        "10 MB."))
-    documents = MultipleFileField(_l("Other documents (optional)"), description=FILES_HELP)
+    documents = MultipleFileField(
+        _l("Supporting documents"),
+        description=LazyString(lambda: " ".join((
+            gettext("Required for the kinds of problem whose documents above name them; "
+                    "otherwise optional."), str(FILES_HELP)))))
     payout_account = StringField(
         _l("Account for the payout (IBAN)"), validators=[DataRequired(), Length(max=64)],
         description=_l("If the claim is approved, the platform pays to this account."))
@@ -150,12 +161,35 @@ class PolicyDraftForm(FlaskForm):
     total_cap = StringField(_l("Cap per claim, item and shipping together (PLN)"),
                             validators=[DataRequired(), Length(max=20)])
     # Upper bounds keep the numbers in their columns (a longer window is not a policy).
-    filing_window_days = IntegerField(_l("Filing window (days after payment)"),
-                                      validators=[InputRequired(), NumberRange(max=3650)])
-    police_report_required_for = MultiCheckboxField(_l("Police report required for"),
-                                                    choices=_choices(CLAIM_TYPE_LABELS))
+    filing_window_days = IntegerField(
+        _l("Filing window (days after payment)"),
+        validators=[InputRequired(), NumberRange(max=policy.FILING_WINDOW_DAYS_MAX)])
     per_buyer_cap = StringField(_l("Per-buyer cap (PLN, optional)"),
                                 validators=[Optional(), Length(max=20)])
-    per_buyer_window_days = IntegerField(_l("Over the last (days, optional)"),
-                                         validators=[Optional(), NumberRange(max=3650)])
+    per_buyer_window_days = IntegerField(
+        _l("Over the last (days, optional)"),
+        validators=[Optional(), NumberRange(max=policy.FILING_WINDOW_DAYS_MAX)])
+    seller_answer_hours = IntegerField(
+        _l("The seller may answer a claim within (hours after filing)"),
+        validators=[InputRequired(), NumberRange(max=policy.SELLER_ANSWER_HOURS_MAX)])
+    appeal_window_days = IntegerField(
+        _l("A claim decision may be appealed within (days after the decision)"),
+        validators=[InputRequired(), NumberRange(max=policy.APPEAL_WINDOW_DAYS_MAX)])
     submit = SubmitField(_l("Save the draft"))
+
+    @staticmethod
+    def documents_field(claim_type: ClaimType) -> str:
+        """The name of the checkboxes of the documents a claim of this type must bring."""
+        return f"documents_{claim_type.value}"
+
+    def documents_fields(self) -> list:
+        return [self[self.documents_field(claim_type)] for claim_type in ClaimType]
+
+
+# One group of checkboxes per claim type: the documents a claim of that type must bring.
+for _claim_type in ClaimType:
+    setattr(PolicyDraftForm, PolicyDraftForm.documents_field(_claim_type), MultiCheckboxField(
+        CLAIM_TYPE_LABELS[_claim_type],
+        choices=[SelectChoice(kind.value, FILING_DOCUMENT_LABELS[kind])
+                 for kind in FILING_DOCUMENT_KINDS]))
+del _claim_type

@@ -63,6 +63,10 @@ class PolicyVersion(PrimaryKey, Base):
         CheckConstraint("shipping_cap_minor <= total_cap_minor",
                         name="shipping_cap_within_total_cap"),
         CheckConstraint("filing_window_days > 0", name="filing_window_positive"),
+        # The seller's answer and appeal windows of claims (migration 0035). 0 hours gives
+        # the seller no time: drafts refuse it (claims.policy.draft_problems).
+        CheckConstraint("seller_answer_hours >= 0", name="seller_answer_not_negative"),
+        CheckConstraint("appeal_window_days > 0", name="appeal_window_positive"),
         # The per-buyer cap over a rolling window: both or neither (migration 0021).
         CheckConstraint("(per_buyer_cap_minor IS NULL) = (per_buyer_window_days IS NULL)",
                         name="per_buyer_cap_has_window"),
@@ -117,8 +121,9 @@ class PolicyVersion(PrimaryKey, Base):
     filing_window_days: Mapped[int] = mapped_column(
         comment="Days (of 24 h) after paid_at during which a claim may be filed"
     )
-    police_report_required_for: Mapped[list[str]] = mapped_column(
-        JSON, comment="Claim type codes that need a police-report acknowledgement"
+    documents_required: Mapped[dict[str, list[str]]] = mapped_column(
+        JSON, comment="What a claim must bring when filed: claim type code -> document kind "
+                      "codes (police_report, supporting); types not named need nothing"
     )
     per_buyer_cap_minor: Mapped[int | None] = mapped_column(
         comment="Most the platform pays one buyer over the rolling window, grosze; "
@@ -126,6 +131,12 @@ class PolicyVersion(PrimaryKey, Base):
     )
     per_buyer_window_days: Mapped[int | None] = mapped_column(
         comment="The rolling window of the per-buyer cap, days of 24 h before a decision"
+    )
+    seller_answer_hours: Mapped[int] = mapped_column(
+        comment="Hours after filing during which the seller may answer a claim"
+    )
+    appeal_window_days: Mapped[int] = mapped_column(
+        comment="Days (of 24 h) after a claim decision during which a party may appeal it"
     )
 
     drafted_by: Mapped["User | None"] = relationship(
@@ -148,9 +159,11 @@ class PolicyVersion(PrimaryKey, Base):
             shipping_cap_minor=self.shipping_cap_minor,
             total_cap_minor=self.total_cap_minor,
             filing_window_days=self.filing_window_days,
-            police_report_required_for=frozenset(self.police_report_required_for),
+            documents_required=self.documents_required,
             per_buyer_cap_minor=self.per_buyer_cap_minor,
             per_buyer_window_days=self.per_buyer_window_days,
+            seller_answer_hours=self.seller_answer_hours,
+            appeal_window_days=self.appeal_window_days,
         )
 
 
@@ -320,8 +333,9 @@ class Claim(PrimaryKey, Timestamps, Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column()
     paid_at: Mapped[datetime | None] = mapped_column()
     seller_answer_due_at: Mapped[datetime] = mapped_column(
-        comment="Until when the seller may answer (filing + CLAIM_SELLER_ANSWER_HOURS, moved "
-                "by incidents); staff decide after it or after the answer")
+        comment="Until when the seller may answer (filing + the policy version's "
+                "seller_answer_hours, moved by incidents); staff decide after it or after "
+                "the answer")
     seller_answered_at: Mapped[datetime | None] = mapped_column()
     seller_statement: Mapped[str | None] = mapped_column(
         Text, comment="The seller's answer to the claim, in their words")
@@ -427,7 +441,7 @@ class Claim(PrimaryKey, Timestamps, Base):
 
     @property
     def has_seller_window(self) -> bool:
-        """False when the seller was given no time (CLAIM_SELLER_ANSWER_HOURS = 0)."""
+        """False when the seller was given no time (a version with seller_answer_hours 0)."""
         return self.seller_answer_due_at > self.submitted_at
 
     def awaits_seller(self, now: datetime) -> bool:

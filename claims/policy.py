@@ -14,14 +14,14 @@ what a decision may pay (:func:`decided_amount`).
 import dataclasses
 import heapq
 from array import array
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from statistics import median_low
 
 from arbiter.clock import ensure_aware
-from claims.states import ClaimType, Decision
+from claims.states import FILING_DOCUMENT_KINDS, ClaimType, Decision, DocumentKind
 from disputes.states import DiscussionState
 from orders.states import PaymentMethod
 
@@ -33,6 +33,11 @@ DOCUMENTS_PER_UPLOAD = 5
 DOCUMENTS_PER_CLAIM = 30
 # No platform incident extended the filing window of the order.
 NO_EXTENSION = timedelta(0)
+# The longest windows a version may give (a longer one is not a policy, and the numbers
+# must fit their columns): filing and appealing in days, the seller's answer in hours.
+FILING_WINDOW_DAYS_MAX = 3650
+APPEAL_WINDOW_DAYS_MAX = 365
+SELLER_ANSWER_HOURS_MAX = 720
 
 
 class Reason(StrEnum):
@@ -57,6 +62,7 @@ class Clause(StrEnum):
     TOTAL_CAP = "total_cap"
     FILING_WINDOW = "filing_window"
     POLICE_REPORT_REQUIRED = "police_report_required"
+    SUPPORTING_DOCUMENTS_REQUIRED = "supporting_documents_required"
 
 
 class NoPolicyInForce(LookupError):
@@ -67,6 +73,36 @@ class NoPolicyInForce(LookupError):
     def __init__(self, paid_at: datetime):
         super().__init__(f"no buyer-protection policy was in force at {paid_at.isoformat()}")
         self.paid_at = paid_at
+
+
+def required_documents(value: Mapping) -> dict[ClaimType, frozenset[DocumentKind]]:
+    """The documents a version requires, by claim type, from a mapping of codes (a JSON
+    row or a form): ``{"not_received": ["police_report"]}``. Strict: an unknown claim type,
+    a kind the buyer does not hand in at filing (:data:`FILING_DOCUMENT_KINDS`), a kind
+    named twice or anything but a list of kinds raises ValueError. Types that require
+    nothing are left out."""
+    if not isinstance(value, Mapping):
+        raise ValueError("documents required: a mapping of claim type to document kinds")
+    required = {}
+    for claim_type, kinds in value.items():
+        if isinstance(kinds, str | bytes) or not isinstance(kinds, Iterable):
+            raise ValueError(f"documents required for {claim_type}: a list of kinds")
+        kinds = list(kinds)
+        chosen = frozenset(map(DocumentKind, kinds))
+        if len(chosen) != len(kinds) or not chosen <= set(FILING_DOCUMENT_KINDS):
+            raise ValueError(f"documents required for {claim_type}: each of "
+                             f"{', '.join(FILING_DOCUMENT_KINDS)} at most once")
+        if chosen:
+            required[ClaimType(claim_type)] = chosen
+    return required
+
+
+def documents_json(required: Mapping) -> dict[str, list[str]]:
+    """``documents_required`` as stored and published: codes, in a stable order."""
+    required = required_documents(required)
+    return {claim_type.value: [kind.value for kind in FILING_DOCUMENT_KINDS
+                               if kind in required[claim_type]]
+            for claim_type in ClaimType if claim_type in required}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +120,19 @@ class PolicyRules:
     shipping_cap_minor: int = 10_000
     total_cap_minor: int = 1_000_000
     filing_window_days: int = 90
-    police_report_required_for: frozenset[ClaimType] = frozenset({ClaimType.NOT_RECEIVED})
+    # What the buyer must hand in when filing, by claim type (types not named: nothing).
+    # Not hashed: a mapping is not hashable, and versions are compared, never hashed.
+    documents_required: Mapping[ClaimType, frozenset[DocumentKind]] = field(
+        default_factory=lambda: {ClaimType.NOT_RECEIVED: frozenset({DocumentKind.POLICE_REPORT})},
+        hash=False)
     # The most the platform pays one buyer over a rolling window (2017-08 has none).
     per_buyer_cap_minor: int | None = None
     per_buyer_window_days: int | None = None
+    # How long the seller may answer a claim (hours of 3,600 s after filing), and how long
+    # a party may appeal the decision on a claim (days of 24 h after it). 0 hours: the
+    # seller is given no time (only a database row can say so; a draft cannot).
+    seller_answer_hours: int = 48
+    appeal_window_days: int = 30
 
     def __post_init__(self) -> None:
         # Rows and JSON hand in lists of plain strings; the rules compare enum members.
@@ -97,19 +142,36 @@ class PolicyRules:
                   frozenset(map(PaymentMethod, self.covered_payment_methods)))
         set_field(self, "shipping_covered_for",
                   frozenset(map(PaymentMethod, self.shipping_covered_for)))
-        set_field(self, "police_report_required_for",
-                  frozenset(map(ClaimType, self.police_report_required_for)))
+        set_field(self, "documents_required", required_documents(self.documents_required))
         if not self.version:
             raise ValueError("a policy version needs a code such as 2017-08")
         if self.shipping_cap_minor < 0 or self.total_cap_minor <= 0:
             raise ValueError("caps must be positive (the shipping cap may be zero)")
         if self.filing_window_days <= 0:
             raise ValueError("the filing window must be at least one day")
+        if self.appeal_window_days <= 0 or self.seller_answer_hours < 0:
+            raise ValueError("the appeal window must be at least one day, the seller's "
+                             "answer window not negative")
         if (self.per_buyer_cap_minor is None) != (self.per_buyer_window_days is None):
             raise ValueError("a per-buyer cap needs its window, and a window its cap")
         if self.per_buyer_cap_minor is not None and (
                 self.per_buyer_cap_minor <= 0 or self.per_buyer_window_days <= 0):
             raise ValueError("the per-buyer cap and its window must be positive")
+
+    @property
+    def police_report_required_for(self) -> frozenset[ClaimType]:
+        """The claim types that need a police-report acknowledgement."""
+        return frozenset(claim_type for claim_type, kinds in self.documents_required.items()
+                         if DocumentKind.POLICE_REPORT in kinds)
+
+    def documents_for(self, claim_type: ClaimType) -> frozenset[DocumentKind]:
+        """What a claim of ``claim_type`` must bring when it is filed."""
+        return self.documents_required.get(ClaimType(claim_type), frozenset())
+
+    def seller_answer_due(self, filed_at: datetime) -> datetime:
+        """Until when the seller may answer a claim filed at ``filed_at``: hours of 3,600 s
+        in UTC (incidents move the stored instant later)."""
+        return ensure_aware(filed_at) + timedelta(hours=self.seller_answer_hours)
 
     def buyer_window_start(self, now: datetime) -> datetime | None:
         """Decisions from this instant on count against the per-buyer cap (None: no cap).
@@ -151,6 +213,8 @@ class Quote:
     clauses: tuple[Clause, ...]
     police_report_required: bool
     filing_deadline: datetime | None
+    # What the buyer must hand in when filing (FILING_DOCUMENT_KINDS order).
+    documents_required: tuple[DocumentKind, ...] = ()
 
 
 def rules_in_force(versions: Iterable[PolicyRules], paid_at: datetime) -> PolicyRules:
@@ -243,9 +307,12 @@ def quote(
     if now > deadline:
         reasons.append(Reason.FILING_WINDOW_EXPIRED)
 
-    police_report_required = claim_type in rules.police_report_required_for
+    documents = rules.documents_for(claim_type)
+    police_report_required = DocumentKind.POLICE_REPORT in documents
     if police_report_required:
         clauses.append(Clause.POLICE_REPORT_REQUIRED)
+    if DocumentKind.SUPPORTING in documents:
+        clauses.append(Clause.SUPPORTING_DOCUMENTS_REQUIRED)
 
     return Quote(
         eligible=not reasons,
@@ -258,6 +325,7 @@ def quote(
         clauses=tuple(clauses),
         police_report_required=police_report_required,
         filing_deadline=deadline,
+        documents_required=tuple(kind for kind in FILING_DOCUMENT_KINDS if kind in documents),
     )
 
 
@@ -433,7 +501,15 @@ class DraftProblem(StrEnum):
     CAP_NOT_POSITIVE = "cap_not_positive"
     SHIPPING_CAP_ABOVE_TOTAL = "shipping_cap_above_total"
     WINDOW_NOT_POSITIVE = "window_not_positive"
+    WINDOW_TOO_LONG = "window_too_long"
     BUYER_CAP_HALF_GIVEN = "buyer_cap_half_given"
+    DOCUMENTS_NOT_VALID = "documents_not_valid"
+
+
+# Each window of a version and the longest it may be.
+WINDOW_MAXIMA = {"filing_window_days": FILING_WINDOW_DAYS_MAX,
+                 "seller_answer_hours": SELLER_ANSWER_HOURS_MAX,
+                 "appeal_window_days": APPEAL_WINDOW_DAYS_MAX}
 
 
 def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
@@ -441,8 +517,9 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
 
     ``rules`` holds :class:`PolicyRules`'s fields by name. The money rules of the design
     hold for every version: a cap of 0 pays nobody and a window of 0 days lets nobody
-    file, so both are refused; a version applies only to orders paid from a future
-    instant, so that no buyer's protection changes after they paid.
+    file, so both are refused (so is a window of 0 for the seller's answer or an appeal,
+    and any window longer than :data:`WINDOW_MAXIMA`); a version applies only to orders
+    paid from a future instant, so that no buyer's protection changes after they paid.
     """
     problems: dict[str, DraftProblem] = {}
     if ensure_aware(rules["effective_from"]) <= ensure_aware(now):
@@ -458,8 +535,15 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
         problems["shipping_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
     elif rules["shipping_cap_minor"] > rules["total_cap_minor"] > 0:
         problems["shipping_cap_minor"] = DraftProblem.SHIPPING_CAP_ABOVE_TOTAL
-    if rules["filing_window_days"] <= 0:
-        problems["filing_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
+    for name, longest in WINDOW_MAXIMA.items():
+        if rules.get(name) is None or rules[name] <= 0:
+            problems[name] = DraftProblem.WINDOW_NOT_POSITIVE
+        elif rules[name] > longest:
+            problems[name] = DraftProblem.WINDOW_TOO_LONG
+    try:
+        required_documents(rules.get("documents_required"))
+    except ValueError:
+        problems["documents_required"] = DraftProblem.DOCUMENTS_NOT_VALID
     cap, window = rules.get("per_buyer_cap_minor"), rules.get("per_buyer_window_days")
     if (cap is None) != (window is None):
         problems["per_buyer_cap_minor" if cap is None else "per_buyer_window_days"] = (
@@ -468,12 +552,15 @@ def draft_problems(rules: dict, now: datetime) -> dict[str, DraftProblem]:
         problems["per_buyer_cap_minor"] = DraftProblem.CAP_NOT_POSITIVE
     elif window is not None and window <= 0:
         problems["per_buyer_window_days"] = DraftProblem.WINDOW_NOT_POSITIVE
+    elif window is not None and window > FILING_WINDOW_DAYS_MAX:  # as long as filing may be
+        problems["per_buyer_window_days"] = DraftProblem.WINDOW_TOO_LONG
     return problems
 
 
 COMPARED_FIELDS = ("covered_payment_methods", "shipping_covered_for", "shipping_cap_minor",
-                   "total_cap_minor", "filing_window_days", "police_report_required_for",
-                   "per_buyer_cap_minor", "per_buyer_window_days")
+                   "total_cap_minor", "filing_window_days", "documents_required",
+                   "per_buyer_cap_minor", "per_buyer_window_days", "seller_answer_hours",
+                   "appeal_window_days")
 
 
 def changed_fields(before: PolicyRules, after: PolicyRules) -> list[str]:

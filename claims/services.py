@@ -129,11 +129,6 @@ class SellerAnswerPending(TransitionNotAllowed):
             fields={"seller_answer_due_at": [claim.seller_answer_due_at.isoformat()]})
 
 
-def seller_answer_hours() -> int:
-    """How long the seller may answer a claim (setting CLAIM_SELLER_ANSWER_HOURS)."""
-    return int(current_app.config["CLAIM_SELLER_ANSWER_HOURS"])
-
-
 @dataclass(frozen=True)
 class FilingRefusal:
     """Why the buyer cannot file a claim on an order, in plain words."""
@@ -349,9 +344,9 @@ def _validate_account(text: str | None) -> str:
             code="invalid_account", fields={"payout_account": [str(error)]}) from None
 
 
-def _policy_version_id(code: str) -> int:
-    return db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.code == code,
-                                                            PolicyVersion.judging()))
+def _judging_version(code: str) -> PolicyVersion:
+    return db.session.scalar(select(PolicyVersion).where(PolicyVersion.code == code,
+                                                         PolicyVersion.judging()))
 
 
 @dataclass(frozen=True)
@@ -402,11 +397,13 @@ def check_claim(order: Order, now: datetime, *, claim_type: ClaimType | None,
             checks.run(_refuse, _quote_message(reason, order, quote), code=reason.value,
                        fields={"claimed_amount": [reason.value]})
     reference = (police_report_reference or "").strip() or None
-    police_report_required = quote is not None and quote.police_report_required
+    # What the version judging the order requires for this claim type.
+    required = set(quote.documents_required) if quote is not None else set()
+    police_report_required = DocumentKind.POLICE_REPORT in required
     if police_report_required and reference is None:
         checks.run(_refuse,
-                   _("Give the reference number of the police report: it is required when "
-                     "the item did not arrive."),
+                   _("Give the reference number of the police report: the rules require it "
+                     "for this kind of claim."),
                    code="police_report_reference_required",
                    fields={"police_report_reference": ["required"]})
     if reference is not None and len(reference) > policy.POLICE_REPORT_REFERENCE_MAX:
@@ -416,11 +413,16 @@ def check_claim(order: Order, now: datetime, *, claim_type: ClaimType | None,
                    fields={"police_report_reference": ["length"]})
     if police_report_required and police_report is None:
         checks.run(_refuse,
-                   _("Upload the police acknowledgement (PDF, PNG, JPEG or HEIC): it is required "
-                     "when the item did not arrive."),
+                   _("Upload the police acknowledgement (PDF, PNG, JPEG or HEIC): the rules "
+                     "require it for this kind of claim."),
                    code="police_report_required", fields={"police_report": ["required"]})
     checked_report = (checks.run(_check_police_report, police_report)
                       if police_report is not None else None)
+    if DocumentKind.SUPPORTING in required and not documents:
+        checks.run(_refuse,
+                   _("Add at least one document that shows what happened: the rules require "
+                     "it for this kind of claim."),
+                   code="documents_required", fields={"documents": ["required"]})
     checked_documents = checks.run(check_uploads, list(documents),
                                    max_count=policy.DOCUMENTS_PER_UPLOAD,
                                    room_left=policy.DOCUMENTS_PER_CLAIM)
@@ -460,14 +462,15 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
     checked_report, checked_documents = checked.police_report, checked.documents
 
     discussion_id = _discussion_check(order, now).discussion_id
+    version = _judging_version(quote.policy_version)
     claim = Claim(
         order=order, buyer_id=buyer.id, seller_id=order.seller_id,
         discussion_id=discussion_id, claim_type=claim_type,
         description=description, claimed_amount=claimed_amount,
         police_report_reference=reference, payout_account=account,
         state=ClaimState.SUBMITTED, submitted_at=now,
-        seller_answer_due_at=clock.add_hours(now, seller_answer_hours()),
-        policy_version_id=_policy_version_id(quote.policy_version),
+        seller_answer_due_at=version.to_rules().seller_answer_due(now),
+        policy_version_id=version.id,
         item_amount=quote.item_amount, shipping_amount=quote.shipping_amount,
         # Never more than what the order may still pay (the ledger's remaining room).
         max_total=min(quote.total, order.compensation_remaining), cap_applied=quote.cap_applied,
@@ -483,7 +486,7 @@ def file_claim(order: Order, buyer: User, *, claim_type: ClaimType, description:
     # The seller is a party: told at once, with the time they have to answer (nothing of
     # the buyer's account or police report is in the notification or its e-mail).
     notify(order.seller, "claim.filed_on_sale", claim, order=order.external_id,
-           due_at=claim.seller_answer_due_at.isoformat(), hours=seller_answer_hours())
+           due_at=claim.seller_answer_due_at.isoformat(), hours=version.seller_answer_hours)
     return claim
 
 
@@ -642,8 +645,9 @@ def upload_documents(claim: Claim, buyer: User, uploads: list[Upload]) -> list[C
 def answer_as_seller(claim: Claim, seller: User, statement: str,
                      uploads: list[Upload] = ()) -> list[ClaimDocument]:
     """The order's seller answers the claim once, with a statement and evidence, while the
-    window lasts (CLAIM_SELLER_ANSWER_HOURS after filing, moved by incidents) and before a
-    decision. Someone else: 404; after the window, a second time or after a decision: 409.
+    window lasts (the judging version's seller_answer_hours after filing, moved by
+    incidents) and before a decision. Someone else: 404; after the window, a second time
+    or after a decision: 409.
     """
     claim = locked(Claim, claim.id)
     if claim.seller_id != seller.id:

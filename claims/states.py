@@ -76,6 +76,11 @@ class DocumentKind(StrEnum):
     SELLER_EVIDENCE = "seller_evidence"  # what the seller sent with their answer
 
 
+# What a policy version may require a buyer to hand in when filing a claim: the police
+# acknowledgement (its reference number and the document) and supporting documents (at
+# least one: photos, an expert's opinion, the invoice of a documented loss).
+FILING_DOCUMENT_KINDS = (DocumentKind.POLICE_REPORT, DocumentKind.SUPPORTING)
+
 # The buyer's own papers (police acknowledgement, supporting and requested documents): the
 # seller of the order never sees them, links or downloads; staff and the buyer do.
 BUYER_DOCUMENT_KINDS = frozenset({DocumentKind.POLICE_REPORT, DocumentKind.SUPPORTING,
@@ -176,6 +181,11 @@ DOCUMENT_KIND_LABELS = {
     DocumentKind.SUPPORTING: _l("Supporting document"),
     DocumentKind.REQUESTED: _l("Requested document"),
     DocumentKind.SELLER_EVIDENCE: _l("Seller's evidence"),
+}
+# What a policy version requires at filing, as the rules and the filing page say it.
+FILING_DOCUMENT_LABELS = {
+    DocumentKind.POLICE_REPORT: _l("police acknowledgement (reference number and document)"),
+    DocumentKind.SUPPORTING: _l("at least one supporting document"),
 }
 PAYOUT_STATE_LABELS = {
     PayoutState.PENDING: _l("waiting for the next payout batch"),

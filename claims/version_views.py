@@ -22,7 +22,12 @@ from claims import impact as impact_runs
 from claims import policy, services, versions
 from claims.forms import PolicyDraftForm
 from claims.models import PolicyVersion
-from claims.states import CLAIM_TYPE_LABELS, ClaimType
+from claims.states import (
+    CLAIM_TYPE_LABELS,
+    FILING_DOCUMENT_KINDS,
+    FILING_DOCUMENT_LABELS,
+    ClaimType,
+)
 from dashboards import policy as period_policy
 from orders.states import PAYMENT_METHOD_LABELS, PaymentMethod
 
@@ -45,15 +50,19 @@ def _fields(form: PolicyDraftForm) -> dict:
         "shipping_cap_minor": form_amount(form.shipping_cap.data, "shipping_cap") or 0,
         "total_cap_minor": form_amount(form.total_cap.data, "total_cap"),
         "filing_window_days": form.filing_window_days.data,
-        "police_report_required_for": form.police_report_required_for.data or [],
+        "documents_required": {claim_type.value: form[form.documents_field(claim_type)].data
+                               or [] for claim_type in ClaimType},
         "per_buyer_cap_minor": form_amount(form.per_buyer_cap.data, "per_buyer_cap"),
         "per_buyer_window_days": form.per_buyer_window_days.data,
+        "seller_answer_hours": form.seller_answer_hours.data,
+        "appeal_window_days": form.appeal_window_days.data,
     }
 
 
 # The service names the model's fields; the form names some of them differently.
 FORM_FIELD = {"effective_from": "effective_on", "shipping_cap_minor": "shipping_cap",
-              "total_cap_minor": "total_cap", "per_buyer_cap_minor": "per_buyer_cap"}
+              "total_cap_minor": "total_cap", "per_buyer_cap_minor": "per_buyer_cap",
+              "documents_required": PolicyDraftForm.documents_field(ClaimType.NOT_RECEIVED)}
 
 
 @bp.route("/staff/policy-versions")
@@ -113,7 +122,10 @@ def show(version_id: int):
 
 def _labels() -> dict:
     return {"payment_methods": list(PaymentMethod), "payment_method_labels": PAYMENT_METHOD_LABELS,
-            "claim_types": list(ClaimType), "claim_type_labels": CLAIM_TYPE_LABELS}
+            "claim_types": list(ClaimType), "claim_type_labels": CLAIM_TYPE_LABELS,
+            "document_kinds": FILING_DOCUMENT_KINDS,
+            "document_kind_labels": FILING_DOCUMENT_LABELS,
+            "compared_fields": policy.COMPARED_FIELDS}
 
 
 @bp.route("/staff/policy-versions/<int:version_id>/publish", methods=["POST"])

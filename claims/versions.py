@@ -27,7 +27,8 @@ from orders.models import Order
 
 FIELDS = ("code", "effective_from", "covered_payment_methods", "shipping_covered_for",
           "shipping_cap_minor", "total_cap_minor", "filing_window_days",
-          "police_report_required_for", "per_buyer_cap_minor", "per_buyer_window_days")
+          "documents_required", "per_buyer_cap_minor", "per_buyer_window_days",
+          "seller_answer_hours", "appeal_window_days")
 
 PROBLEM_MESSAGES = {
     policy.DraftProblem.NOT_IN_THE_FUTURE: _l(
@@ -39,7 +40,10 @@ PROBLEM_MESSAGES = {
     policy.DraftProblem.CAP_NOT_POSITIVE: _l("A cap must be more than 0."),
     policy.DraftProblem.SHIPPING_CAP_ABOVE_TOTAL: _l(
         "The shipping cap cannot be more than the cap on the total."),
-    policy.DraftProblem.WINDOW_NOT_POSITIVE: _l("A window must be at least one day."),
+    policy.DraftProblem.WINDOW_NOT_POSITIVE: _l("A window must be more than 0."),
+    policy.DraftProblem.WINDOW_TOO_LONG: _l("This window is longer than any policy gives."),
+    policy.DraftProblem.DOCUMENTS_NOT_VALID: _l(
+        "Choose the documents from the list, for claim types from the list."),
     policy.DraftProblem.BUYER_CAP_HALF_GIVEN: _l(
         "Give the per-buyer cap and its window together, or neither."),
 }
@@ -74,8 +78,10 @@ def draft_version(admin: User, fields: dict) -> PolicyVersion:
         taken = _("Another version already has this code.")
         raise ValidationFailed(taken, code="code_taken", fields={"code": [taken]})
     now = clock.now()
+    values = {name: fields.get(name) for name in FIELDS}
+    values["documents_required"] = policy.documents_json(fields["documents_required"])
     version = PolicyVersion(
-        **{name: fields.get(name) for name in FIELDS},
+        **values,
         status=VersionStatus.DRAFT, drafted_by_id=admin.id, drafted_at=now)
     db.session.add(version)
     db.session.flush()

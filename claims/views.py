@@ -46,6 +46,8 @@ from claims.models import Claim, Payout, PayoutBatch
 from claims.states import (
     CLAIM_TYPE_LABELS,
     DOCUMENT_KIND_LABELS,
+    FILING_DOCUMENT_KINDS,
+    FILING_DOCUMENT_LABELS,
     PAYOUT_STATE_LABELS,
     REJECTION_REASON_LABELS,
     STATE_LABELS,
@@ -102,6 +104,10 @@ def protection_rules():
         payment_method_labels=PAYMENT_METHOD_LABELS,
         claim_types=list(ClaimType),
         claim_type_labels=CLAIM_TYPE_LABELS,
+        document_kinds=FILING_DOCUMENT_KINDS,
+        document_kind_labels=FILING_DOCUMENT_LABELS,
+        # Verdicts on discussions only: a claim decision is appealed within its version's
+        # window, which each version shows.
         appeal_terms=AppealTerms.from_config(current_app.config),
     )
 
@@ -219,6 +225,7 @@ def _file_form(order: Order, form: FileClaimForm, status: int = 200):
               for f in request.files.getlist(name) if f and f.filename] if status != 200 else []
     return render_template("claims/file.html", order=order, form=form, refused=status != 200,
                            files_to_choose_again=chosen,
+                           document_kind_labels=FILING_DOCUMENT_LABELS,
                            quotes=services.quotes_for_order(order)), status
 
 

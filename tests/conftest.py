@@ -66,9 +66,6 @@ def _base_config(url: str) -> dict:
         "PASSWORD_HASH_FAST": True,
         "RATELIMIT_STORAGE_URI": RATELIMIT_STORAGE,
         "RATELIMIT_KEY_PREFIX": RATELIMIT_PREFIX,
-        # Staff may decide a claim at once in the tests written before the seller's window;
-        # the tests of the window (tests/claims/test_seller_party.py) set the default 48.
-        "CLAIM_SELLER_ANSWER_HOURS": 0,
         # The race tests queue 50 requests on one row on a shared 2-core CI machine; the
         # production lock timeout (5 s) would turn the last of them into 503s there. The
         # timeouts' own tests (tests/arbiter/test_database_timeouts.py) set short ones.
@@ -78,12 +75,24 @@ def _base_config(url: str) -> dict:
     }
 
 
+# Staff may decide a claim at once in the tests written before the seller's window: the
+# seeded versions of the tests' databases give the seller no time (no draft can: a window
+# of 0 is refused). The tests of the window set the real 48 h (``seller_answer_hours``).
+NO_SELLER_WINDOW = text("UPDATE policy_versions SET seller_answer_hours = 0")
+
+
+def give_sellers_no_time(connection) -> None:
+    connection.execute(NO_SELLER_WINDOW)
+
+
 def _migrate_to_head(url: str) -> None:
     from flask_migrate import upgrade
 
     app = create_app(_base_config(url))
     with app.app_context():
         upgrade()
+        with db.engine.begin() as connection:
+            give_sellers_no_time(connection)
         db.engine.dispose()
 
 
@@ -224,6 +233,21 @@ def committed(app, database_url):
                            if table.name not in SEEDED_BY_MIGRATIONS)
         with db.engine.begin() as connection:
             empty_tables(connection, tables)
+
+
+@pytest.fixture
+def seller_answer_hours(db_session):
+    """Give the sellers of claims judged by the seeded versions ``hours`` to answer (the
+    tests' databases give them none), for this test only."""
+    from sqlalchemy import update
+
+    from claims.models import PolicyVersion
+
+    def give(hours: int) -> None:
+        db_session.execute(update(PolicyVersion).values(seller_answer_hours=hours))
+        db_session.flush()
+
+    return give
 
 
 @pytest.fixture

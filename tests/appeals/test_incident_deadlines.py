@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from appeals import services as appeals
 from appeals.states import Outcome
@@ -13,6 +13,7 @@ from arbiter import clock
 from arbiter.audit import AuditEntry
 from arbiter.errors import TransitionNotAllowed
 from arbiter.extensions import db
+from claims.models import PolicyVersion
 from claims.states import Decision
 from incidents import services as incidents
 from incidents.models import DeadlineExtension
@@ -179,3 +180,21 @@ def test_a_claim_decisions_window_moves_with_a_claims_incident_only(decided_clai
     assert _records(DeadlineKind.CLAIM_APPEAL_WINDOW, claim.id) == 1
     assert appeals.closes_at(appeals.appealed(_fresh(claim))) == closed + DAY
     assert _audited("claim.appeal_window_extended", "claims", claim.id) == 1
+
+
+def test_an_incident_extends_a_claim_decisions_window_as_its_version_gives_it(
+        decided_claim, staff):
+    """The window is the policy version's: a 4-day one that closed before the incident is
+    not reopened, even though the verdicts' setting (30 days) would still run."""
+    db.session.execute(update(PolicyVersion).values(appeal_window_days=4))
+    closed_before = decided_claim(Decision.REJECTED)
+    _backdate(closed_before, timedelta(days=5), "decided_at")
+    running = decided_claim(Decision.REJECTED)
+    _backdate(running, timedelta(days=3), "decided_at")
+    closes = appeals.closes_at(appeals.appealed(running))
+    assert closes == running.decided_at + timedelta(days=4)
+
+    run_extension(_incident(staff, services=("claims",)).id)
+    assert _records(DeadlineKind.CLAIM_APPEAL_WINDOW, closed_before.id) == 0
+    assert _records(DeadlineKind.CLAIM_APPEAL_WINDOW, running.id) == 1
+    assert appeals.closes_at(appeals.appealed(_fresh(running))) == closes + DAY

@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import CheckConstraint, inspect, text
+from sqlalchemy import CheckConstraint, inspect, select, text
 
 from accounts.roles import Role
 from arbiter import clock, create_app
@@ -89,9 +89,11 @@ def _case_file():
     from orders.services import upsert_order
     from orders.states import PaymentMethod
     from tests.claims.helpers import IBAN
+    from tests.conftest import give_sellers_no_time
     from tests.factories import PASSWORD, age
     from tests.files import PDF
 
+    give_sellers_no_time(db.session)  # staff decide the claim at once
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))
     advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, roles=tuple(Role))
@@ -192,3 +194,51 @@ def test_0014_keeps_when_documents_came_and_comes_back_down(empty_app):
     _migrate(empty_app, "head")
     assert _one("SELECT answered_at FROM document_requests WHERE claim_id = :id",
                 id=ids["claim"])[0] == answered
+
+
+# --- migration 0035 ---------------------------------------------------------------------------
+
+
+def _version_row(code: str):  # the JSON is text on SQLite
+    return db.session.execute(text(
+        "SELECT seller_answer_hours, appeal_window_days, documents_required "
+        "FROM policy_versions WHERE code = :code"), {"code": code}).one()
+
+
+def test_0035_gives_existing_versions_the_settings_values_and_comes_back_down(empty_app):
+    _migrate(empty_app, "head")
+    hours, days, documents = _version_row("2017-08")
+    assert (hours, days, documents) == (48, 30, {"not_received": ["police_report"]}) or (
+        hours, days, documents) == (48, 30, '{"not_received": ["police_report"]}')
+    db.session.remove()
+    _migrate(empty_app, "0032", down=True)
+    db.session.execute(text(  # a draft for 2017-08's date, needing police for two types
+        "INSERT INTO policy_versions (code, effective_from, covered_payment_methods, "
+        "shipping_covered_for, shipping_cap_minor, total_cap_minor, filing_window_days, "
+        "police_report_required_for, status) SELECT '2030-01', effective_from, "
+        "covered_payment_methods, shipping_covered_for, 0, 100000, 30, "
+        "'[\"other\", \"not_received\"]', 'draft' FROM policy_versions "
+        "WHERE code = '2017-08'"))
+    db.session.commit()
+    db.session.remove()
+    _migrate(empty_app, "head")
+    from claims import policy
+    from claims.models import PolicyVersion
+    from claims.states import ClaimType
+
+    rows = {code: db.session.scalar(select(PolicyVersion).filter_by(code=code)).to_rules()
+            for code in ("2017-08", "2030-01")}
+    assert rows["2030-01"].police_report_required_for == {ClaimType.OTHER,
+                                                          ClaimType.NOT_RECEIVED}
+    assert rows["2030-01"].documents_for(ClaimType.NOT_AS_DESCRIBED) == frozenset()
+    assert (rows["2030-01"].seller_answer_hours, rows["2030-01"].appeal_window_days) == (48, 30)
+    assert rows["2017-08"] == policy.PolicyRules("2017-08", rows["2017-08"].effective_from)
+    db.session.remove()
+    _migrate(empty_app, "0032", down=True)
+    police = db.session.execute(text(
+        "SELECT code, police_report_required_for FROM policy_versions ORDER BY code")).all()
+    assert [(code, sorted(value) if isinstance(value, list) else value)
+            for code, value in police] in (
+        [("2017-08", ["not_received"]), ("2030-01", ["not_received", "other"])],
+        [("2017-08", '["not_received"]'), ("2030-01", '["not_received", "other"]')])
+    db.session.remove()

@@ -15,6 +15,7 @@ from claims import policy, services
 from claims.models import Claim, PolicyVersion
 from claims.states import ClaimState, Decision
 from orders.states import PaymentMethod
+from tests.claims import PLAIN_VERSION
 from tests.claims.helpers import PARTIAL_RATIONALE, confirm_if_needed, decide_in_browser, file
 
 CAP = 4_000_000        # 40,000.00 zł
@@ -27,7 +28,7 @@ def _capped_version() -> PolicyVersion:
         code="2019-01", effective_from=datetime(2019, 1, 1, tzinfo=UTC),
         covered_payment_methods=["platform_payments", "bank_transfer"],
         shipping_covered_for=["platform_payments"], shipping_cap_minor=10_000,
-        total_cap_minor=CLAIM_CAP, filing_window_days=90, police_report_required_for=[],
+        total_cap_minor=CLAIM_CAP, filing_window_days=90, **PLAIN_VERSION,
         per_buyer_cap_minor=CAP, per_buyer_window_days=WINDOW)
     db.session.add(version)
     db.session.commit()

@@ -23,6 +23,7 @@ from disputes.states import ExpectedOutcome, Reason
 from orders.services import upsert_order
 from orders.states import PaymentMethod
 from settlements.models import Settlement
+from tests.claims import PLAIN_VERSION
 from tests.claims.helpers import IBAN
 from tests.conftest import FreshContextClient
 from tests.database import empty_tables
@@ -180,7 +181,7 @@ def test_concurrent_approvals_for_one_buyer_never_exceed_the_per_buyer_cap(commi
         code="2019-CAP", effective_from=clock.now() - timedelta(days=30),
         covered_payment_methods=["platform_payments", "bank_transfer"],
         shipping_covered_for=["platform_payments"], shipping_cap_minor=10_000,
-        total_cap_minor=1_000_000, filing_window_days=90, police_report_required_for=[],
+        total_cap_minor=1_000_000, filing_window_days=90, **PLAIN_VERSION,
         per_buyer_cap_minor=25_000, per_buyer_window_days=730)
     db.session.add(version)
     db.session.commit()

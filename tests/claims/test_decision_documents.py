@@ -13,6 +13,7 @@ from arbiter.extensions import db
 from arbiter.money import format_money
 from claims.models import PolicyVersion
 from claims.policy import Clause
+from tests.claims import PLAIN_VERSION
 
 
 def _newer_version() -> PolicyVersion:
@@ -20,7 +21,7 @@ def _newer_version() -> PolicyVersion:
         code="2019-01", effective_from=datetime(2019, 1, 1, tzinfo=UTC),
         covered_payment_methods=["platform_payments", "bank_transfer"],
         shipping_covered_for=["platform_payments"], shipping_cap_minor=2_000,
-        total_cap_minor=2_500_000, filing_window_days=45, police_report_required_for=[])
+        total_cap_minor=2_500_000, filing_window_days=45, **PLAIN_VERSION)
     db.session.add(version)
     db.session.flush()
     return version

@@ -17,6 +17,7 @@ from claims.models import Claim, PolicyVersion
 from claims.states import ClaimState, ClaimType, Decision, DocumentKind
 from disputes import services as disputes
 from orders.states import PaymentMethod
+from tests.claims import PLAIN_VERSION
 from tests.claims.helpers import IBAN, file
 from tests.files import PDF, PNG
 
@@ -240,7 +241,7 @@ def test_a_claim_is_judged_by_the_version_in_force_when_the_order_was_paid(ready
         code="2026-05", effective_from=datetime(2026, 5, 1, tzinfo=UTC),
         covered_payment_methods=["platform_payments"], shipping_covered_for=[],
         shipping_cap_minor=0, total_cap_minor=10_000, filing_window_days=30,
-        police_report_required_for=[]))
+        **PLAIN_VERSION))
     db.session.commit()
     old = file(ready_order(paid_at=datetime(2026, 4, 20, tzinfo=UTC)))
     new = file(ready_order(paid_at=datetime(2026, 5, 20, tzinfo=UTC)))

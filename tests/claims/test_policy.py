@@ -17,7 +17,7 @@ from claims.policy import (
     quote_in_force,
     rules_in_force,
 )
-from claims.states import ClaimType
+from claims.states import FILING_DOCUMENT_KINDS, ClaimType
 from orders.states import PaymentMethod
 from tests.claims import POLICY_2017_08
 
@@ -264,7 +264,7 @@ def test_naive_datetimes_are_refused():
 
 def test_rules_from_a_row_accept_plain_codes_and_refuse_unknown_ones():
     rules = PolicyRules("x", PAID_AT, covered_payment_methods=["bank_transfer"],
-                        police_report_required_for=[])
+                        documents_required={"other": ["supporting"]})
     assert rules.covered_payment_methods == frozenset({PaymentMethod.BANK_TRANSFER})
     with pytest.raises(ValueError, match="barter"):
         PolicyRules("x", PAID_AT, covered_payment_methods=["barter"])
@@ -348,7 +348,8 @@ def any_rules(draw):
         shipping_cap_minor=draw(st.integers(min_value=0, max_value=total_cap)),
         total_cap_minor=total_cap,
         filing_window_days=draw(st.integers(min_value=1, max_value=3_650)),
-        police_report_required_for=draw(st.frozensets(st.sampled_from(ClaimType))),
+        documents_required={claim_type: draw(st.frozensets(st.sampled_from(FILING_DOCUMENT_KINDS)))
+                            for claim_type in ClaimType},
     )
 
 

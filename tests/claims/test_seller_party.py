@@ -31,10 +31,10 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _the_seller_has_48_hours(app, monkeypatch, time_machine):
-    # The suite's base configuration gives sellers no window (tests/conftest.py); these
-    # tests are about it, so they run with the default.
-    monkeypatch.setitem(app.config, "CLAIM_SELLER_ANSWER_HOURS", 48)
+def _the_seller_has_48_hours(seller_answer_hours, time_machine):
+    # The tests' seeded versions give sellers no window (tests/conftest.py); these tests
+    # are about it, so they run with the window of version 2017-08.
+    seller_answer_hours(48)
     time_machine.move_to(NOW, tick=False)
 
 

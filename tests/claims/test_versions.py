@@ -29,8 +29,9 @@ def _fields(**changes) -> dict:
         "covered_payment_methods": ["platform_payments", "bank_transfer"],
         "shipping_covered_for": ["platform_payments"],
         "shipping_cap_minor": 15_000, "total_cap_minor": 2_000_000, "filing_window_days": 120,
-        "police_report_required_for": ["not_received"],
+        "documents_required": {"not_received": ["police_report"]},
         "per_buyer_cap_minor": 5_000_000, "per_buyer_window_days": 365,
+        "seller_answer_hours": 48, "appeal_window_days": 30,
     }
     return {**fields, **changes}
 
@@ -161,8 +162,9 @@ def _draft_form(**changes) -> dict:
             "covered_payment_methods": ["platform_payments", "bank_transfer"],
             "shipping_covered_for": ["platform_payments"], "shipping_cap": "150.00",
             "total_cap": "20000.00", "filing_window_days": "120",
-            "police_report_required_for": ["not_received"], "per_buyer_cap": "50000.00",
-            "per_buyer_window_days": "365"}
+            "documents_not_received": ["police_report"], "per_buyer_cap": "50000.00",
+            "per_buyer_window_days": "365", "seller_answer_hours": "48",
+            "appeal_window_days": "30"}
     return {**form, **changes}
 
 
@@ -174,7 +176,7 @@ def test_admins_draft_publish_and_the_rules_page_announces_the_change(app, clien
     refused = browser.post("/staff/policy-versions/new",
                            data=_draft_form(effective_on="2026-12-01", filing_window_days="0"))
     assert refused.status_code == 422
-    assert "A window must be at least one day." in refused.text
+    assert "A window must be more than 0." in refused.text
     assert "Choose a date in the future" in refused.text
     for bad in ({"total_cap": "0"}, {"filing_window_days": "99999999999999"},
                 {"code": "2027/01 <b>"}):
@@ -265,12 +267,15 @@ def test_a_version_starting_on_a_dst_day_judges_from_warsaw_midnight(
 # --- no policy number outside the policy ---------------------------------------------------------
 
 # The 2017-08 numbers in the forms code and templates would write them: grosze literals,
-# decimal and Polish amounts, and the filing window. claims/policy.py holds them once, as
+# decimal and Polish amounts, the filing window, the seller's 48 h to answer a claim and
+# the 30 days to appeal a claim decision. claims/policy.py holds them once, as
 # the defaults of the first version; everything else reads the version that judged.
 POLICY_NUMBERS = re.compile(
     r"(?<![\w.])(?:1_000_000|10_000)(?![\w.])"  # the caps in grosze
     r"|10[ ,.\u00a0]?000[.,]00|100[.,]00\s*(?:zł|PLN)"  # the caps as written for people
-    r"|\b90 (?:days|dni)\b.*(?:claim|file|reklamac|zgłosz)", re.I)
+    r"|\b90 (?:days|dni)\b.*(?:claim|file|reklamac|zgłosz)"
+    r"|\b48 ?(?:h\b|hours?\b|godz)"
+    r"|\b30 (?:days|dni)\b.*(?:appeal|odwoł)|(?:appeal|odwoł).*\b30 (?:days|dni)\b", re.I)
 SOURCES = ("accounts", "appeals", "claims", "disputes", "orders", "settlements", "signals",
            "integrations", "templates")
 
@@ -290,7 +295,9 @@ def test_no_policy_number_is_repeated_outside_the_policy_defaults():
 
 def test_the_pattern_finds_what_it_should():
     for line in ("cap = 1_000_000", 'x = "10 000,00 zł"', "up to 100.00 zł", "10,000.00",
-                 "within 90 days of payment, file a claim"):
+                 "within 90 days of payment, file a claim", "the seller answers within 48 h",
+                 "seller_answer_due_at = submitted_at + 48 hours",
+                 "either party may appeal within 30 days"):
         assert POLICY_NUMBERS.search(line), line
 
 

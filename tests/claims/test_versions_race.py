@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.race]
 NEW_YEAR = datetime(2031, 12, 31, 23, 0, tzinfo=UTC)  # 1 January 2032 in Warsaw
 FIELDS = {"effective_from": NEW_YEAR, "covered_payment_methods": ["platform_payments"],
           "shipping_covered_for": [], "shipping_cap_minor": 0, "filing_window_days": 90,
-          "police_report_required_for": [], "per_buyer_cap_minor": None,
-          "per_buyer_window_days": None}
+          "documents_required": {}, "per_buyer_cap_minor": None,
+          "per_buyer_window_days": None, "seller_answer_hours": 48, "appeal_window_days": 30}
 
 
 def _browser(app, user):

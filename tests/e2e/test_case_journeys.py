@@ -78,6 +78,16 @@ def _open_discussion(order_id: int, reason: str = "damaged") -> int:
     return discussion.id
 
 
+def _seller_window(hours: int) -> None:
+    """The seeded versions give sellers ``hours`` to answer a claim (this test's database)."""
+    from sqlalchemy import update
+
+    from arbiter.extensions import db
+    from claims.models import PolicyVersion
+
+    db.session.execute(update(PolicyVersion).values(seller_answer_hours=hours))
+
+
 def _agreed_refund(order_id: int, amount: int | None, *, confirm: bool) -> int:
     """An earlier discussion: the seller offered a (partial) refund, the buyer accepted it
     and (with ``confirm``) confirmed it arrived."""
@@ -331,7 +341,7 @@ def test_promise_broken(cast, world, clock, lang, text):
 def test_claim_netted(cast, world, clock, lang, text):
     t, seen = text, SEEN[lang]
     _people(world, lang)
-    world.app.config["CLAIM_SELLER_ANSWER_HOURS"] = 48  # the real window, not the tests' 0
+    world.run(_seller_window, 48)  # the real window, not the tests' 0
     order_id = world.order(buyer=BUYER, seller=SELLER)
     world.run(_agreed_refund, order_id, 5_000, confirm=True)  # 50 zł refunded already
     discussion_id = world.run(_open_discussion, order_id, "not_received")

@@ -41,13 +41,16 @@ def test_two_admins_publish_a_version_and_the_rules_page_announces_it(cast, worl
     for name, value in (("covered_payment_methods", "platform_payments"),
                         ("covered_payment_methods", "bank_transfer"),
                         ("shipping_covered_for", "platform_payments"),
-                        ("police_report_required_for", "not_received")):
+                        ("documents_not_received", "police_report"),
+                        ("documents_not_as_described", "supporting")):
         ada.page.locator(f"input[name={name}][value={value}]").check()
     ada.field(t("Shipping cap (PLN)")).fill("100")
     ada.field(t("Cap per claim, item and shipping together (PLN)")).fill("20000")
     ada.field(t("Filing window (days after payment)")).fill("90")
     ada.field(t("Per-buyer cap (PLN, optional)")).fill("50000")
     ada.field(t("Over the last (days, optional)")).fill("365")
+    ada.field(t("The seller may answer a claim within (hours after filing)")).fill("72")
+    ada.field(t("A claim decision may be appealed within (days after the decision)")).fill("14")
     submit(ada, ada.button(t("Save the draft")), "drafted")
     expect(ada.page.locator("main")).to_contain_text(
         t("Another administrator publishes the version you drafted."))
@@ -89,6 +92,10 @@ def test_two_admins_publish_a_version_and_the_rules_page_announces_it(cast, worl
     expect(announced).to_be_visible()
     expect(announced.locator("[data-field=total_cap_minor]")).to_contain_text(seen["cap"])
     expect(announced.locator("[data-field=per_buyer_cap_minor]")).to_be_visible()
+    expect(announced.locator("[data-field=seller_answer_hours]")).to_contain_text("72")
+    expect(announced.locator("[data-field=appeal_window_days]")).to_contain_text("14")
+    expect(announced.locator("[data-field=documents_required]")).to_contain_text(
+        t("at least one supporting document"))
 
 
 def _queued_replay(world, code: str, email: str) -> int:

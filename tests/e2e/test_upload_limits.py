@@ -24,7 +24,7 @@ def _fill_claim_form(actor, t, big_file) -> None:
         label=t("Item significantly not as described"))
     actor.field(t("Describe what happened")).fill(DESCRIPTION)
     actor.field(t("Account for the payout (IBAN)")).fill(IBAN)
-    actor.field(t("Other documents (optional)")).set_input_files(str(big_file))
+    actor.field(t("Supporting documents")).set_input_files(str(big_file))
 
 
 def _fits(actor, name: str, width: int) -> None:

@@ -16,8 +16,8 @@ DAY = timedelta(hours=24)
 
 
 @pytest.fixture(autouse=True)
-def _the_seller_has_48_hours(app, monkeypatch):
-    monkeypatch.setitem(app.config, "CLAIM_SELLER_ANSWER_HOURS", 48)
+def _the_seller_has_48_hours(seller_answer_hours):
+    seller_answer_hours(48)
 
 
 def _claim(create_order, create_discussion, buyer, seller):

@@ -33,8 +33,10 @@ def _stories():
     from orders.states import PaymentMethod
     from settlements import services as ledger
     from tests.claims.helpers import IBAN
+    from tests.conftest import give_sellers_no_time
     from tests.factories import PASSWORD, age
 
+    give_sellers_no_time(db.session)  # staff decide the claim at once
     buyer, seller = (create_user(f"{name}@example.test", name, PASSWORD)
                      for name in ("buyer", "seller"))
     advisor, finance = (create_user(f"{name}@example.test", name, PASSWORD, roles=tuple(Role))
