@@ -141,6 +141,7 @@ migrate: deps translations
 
 seed: migrate
 	$(BIN)/flask seed
+	$(BIN)/flask audit keygen   # the audit log's checkpoint key, once (instance/audit-signing.key)
 
 run: system-deps seed
 	$(BIN)/flask serve --host 127.0.0.1 --port 5000

@@ -49,7 +49,10 @@ DEFAULTS = {
     # `flask audit keygen` takes from BASE_URL (<host>/audit-log).
     "AUDIT_LOG_ORIGIN": None,
     "AUDIT_VERIFIED_FILE": None,  # default: <instance>/audit-verified.json
-    "AUDIT_SEQUENCE_INTERVAL_SECONDS": 30,  # checkpoints at most this far apart
+    # The sequencer adds committed entries to the tree (and so to the event feed) this
+    # often, and signs a checkpoint when the tree grew and the last is this old.
+    "AUDIT_SEQUENCE_INTERVAL_SECONDS": 5,
+    "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 60,
     "MAIL_FROM": "Arbiter <no-reply@arbiter.test>",
     "SUPPORT_EMAIL": "support@arbiter.test",  # privacy page: corrections, objections
     "SMTP_HOST": None,

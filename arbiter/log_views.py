@@ -189,6 +189,8 @@ def _may_read(entry: audit.AuditEntry) -> None:
 @blp.route("/audit/entries/<int:leaf_index>/proof", methods=["GET"])
 @blp.arguments(InclusionProofQuery, location="query")
 @blp.response(200, InclusionProofOut)
+@blp.alt_response(401, description="an entry that names someone, asked without a token")
+@blp.alt_response(403, description="an entry that names someone, asked by someone not staff")
 @blp.alt_response(404, description="no leaf with this index")
 @blp.alt_response(422, description="a tree size the log does not have")
 def entry_proof(query, leaf_index: int):

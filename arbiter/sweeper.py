@@ -55,9 +55,12 @@ def run_job(job: SweepJob, *, batch_size: int = 100, now: datetime | None = None
 
 
 def run_sweep(*, batch_size: int = 100, now: datetime | None = None) -> dict[str, int]:
-    """One pass over every registered job."""
+    """One pass over every registered job, after the audit log's sequencer: the webhooks'
+    fan-out reads the event feed, which holds only sequenced entries."""
+    from arbiter.transparency_log import sequence
+
     _load_jobs()
-    results = {}
+    results = {"audit_log.sequence": sequence()}
     for job in JOBS:
         results[job.name] = run_job(job, batch_size=batch_size, now=now)
         if results[job.name]:

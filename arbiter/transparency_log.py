@@ -258,20 +258,25 @@ def verifier_key() -> str | None:
 
 
 def publish_checkpoint(*, now: datetime | None = None) -> Checkpoint | None:
-    """Sign the tree as it is now, unless the newest checkpoint already has its size."""
+    """Sign the tree as it is now, unless the newest checkpoint already has its size or is
+    younger than ``AUDIT_CHECKPOINT_INTERVAL_SECONDS`` (so checkpoints are at most that
+    far apart while entries arrive, and no closer)."""
     private = signing_key()
     if private is None:
         current_app.logger.warning("audit log: no signing key, no checkpoint published "
                                    "(flask audit keygen)")
         return None
     session = db.session
+    now = now or clock.now()
     state = _locked_state(session)
     latest = latest_checkpoint(session)
-    if state.tree_size == 0 or (latest is not None and latest.tree_size >= state.tree_size):
+    interval = timedelta(seconds=current_app.config["AUDIT_CHECKPOINT_INTERVAL_SECONDS"])
+    if state.tree_size == 0 or (latest is not None and (
+            latest.tree_size >= state.tree_size or latest.signed_at > now - interval)):
         session.rollback()
         return None
     root = tlog.root(state.tree_size, node_fetcher(session))
-    checkpoint = Checkpoint(tree_size=state.tree_size, root_hash=root, signed_at=now or clock.now(),
+    checkpoint = Checkpoint(tree_size=state.tree_size, root_hash=root, signed_at=now,
                             note=tlog.sign_checkpoint(private, origin(), state.tree_size, root))
     session.add(checkpoint)
     session.commit()

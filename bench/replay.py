@@ -109,7 +109,8 @@ def prepare(url: str) -> int:
             covered_payment_methods=["platform_payments"],
             shipping_covered_for=["platform_payments"], shipping_cap_minor=15_000,
             total_cap_minor=2_000_000, filing_window_days=120,
-            police_report_required_for=["not_received"])
+            documents_required={"not_received": ["police_report"]},
+            seller_answer_hours=48, appeal_window_days=30)
         db.session.add(draft)
         db.session.commit()
         return draft.id

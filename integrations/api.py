@@ -146,7 +146,8 @@ class EventsQuery(InSchema):
 
 
 class EventOut(OutSchema):
-    id = ma.fields.Integer(required=True, metadata={"description": "the event's cursor"})
+    id = ma.fields.Integer(required=True, metadata={
+        "description": "the event's audit entry (the same in its webhook)"})
     type = ma.fields.String(required=True, metadata={"example": "discussion.escalate"})
     object_type = ma.fields.String(required=True, metadata={"example": "discussion"})
     object_id = ma.fields.Integer(required=True)
@@ -158,7 +159,9 @@ class EventOut(OutSchema):
 class EventsOut(OutSchema):
     events = ma.fields.List(ma.fields.Nested(EventOut), required=True)
     next_cursor = ma.fields.Integer(required=True, metadata={
-        "description": "pass as ?after= next time; unchanged when there was nothing new"})
+        "description": "pass as ?after= next time; unchanged when there was nothing new. "
+                       "Events appear in the order of the audit log's Merkle tree, once the "
+                       "sequencer has added them (within seconds)"})
 
 
 @blp.route("/events", methods=["GET"])
@@ -174,8 +177,8 @@ def event_feed(query):
     user = auth.current_caller().user
     batch = events.events_after(query["after"], query["limit"],
                                 user_id=user.id if user is not None else None)
-    return {"events": [events.as_event(entry) for entry in batch],
-            "next_cursor": batch[-1].id if batch else query["after"]}
+    return {"events": [events.as_event(event.entry) for event in batch],
+            "next_cursor": batch[-1].position if batch else query["after"]}
 
 
 # --- webhooks -----------------------------------------------------------------------------

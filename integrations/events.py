@@ -1,20 +1,24 @@
 """The event feed: every change to an order, a discussion, a claim, an appeal or a
-settlement row, in commit order.
+settlement row, in the order of the audit log's Merkle tree.
 
-The source is the audit log. ``audit_entries.id`` is assigned while the writer holds the
-audit chain's lock (``pg_advisory_xact_lock`` in :func:`arbiter.audit.record`, held until
-the transaction ends; SQLite has a single writer anyway), so entries become visible in
-id order: once a reader sees id N, every id below N that will ever commit is already
-visible. A client that remembers the last id it saw (the cursor) therefore never misses
-an event and never sees one twice. tests/integrations/test_events_postgres.py checks it
-with concurrent writers.
+The source is the audit log. Writers on different cases commit concurrently, so entry ids
+do not become visible in order (a lower id may commit after a higher one). The sequencer
+(:mod:`arbiter.transparency_log`) gives committed entries consecutive leaf indexes, one
+batch at a time under one lock, so the tree only ever grows at its end: an event's
+*position* is its leaf index + 1, and a client that remembers the last position it saw
+(the cursor; 0 at first) never misses an event and never sees one twice. An event reaches
+the feed when the sequencer has added it (``AUDIT_SEQUENCE_INTERVAL_SECONDS``).
+tests/integrations/test_concurrency.py checks it with concurrent writers.
 """
+
+from dataclasses import dataclass
 
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from appeals.models import Appeal
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
+from arbiter.transparency_log import AuditLeaf
 from claims.models import Claim
 from disputes.models import Discussion
 from orders.models import Order
@@ -51,24 +55,33 @@ def _visible_to(user_id: int):
     )
 
 
-def events_after(after: int, limit: int, *, user_id: int | None = None) -> list[AuditEntry]:
-    """Up to ``limit`` events with an id above ``after``, oldest first; ``user_id`` limits
+@dataclass(frozen=True)
+class Event:
+    position: int  # leaf index + 1: the cursor after this event
+    entry: AuditEntry
+
+
+def events_after(after: int, limit: int, *, user_id: int | None = None) -> list[Event]:
+    """Up to ``limit`` events past position ``after``, oldest first; ``user_id`` limits
     them to that user's own objects."""
-    statement = (select(AuditEntry)
-                 .where(AuditEntry.id > after, AuditEntry.object_type.in_(OBJECT_TYPES))
-                 .order_by(AuditEntry.id).limit(limit))
+    statement = (select(AuditLeaf.leaf_index, AuditEntry)
+                 .join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+                 .where(AuditLeaf.leaf_index >= after, AuditEntry.object_type.in_(OBJECT_TYPES))
+                 .order_by(AuditLeaf.leaf_index).limit(limit))
     if user_id is not None:
         statement = statement.where(_visible_to(user_id))
-    return list(db.session.scalars(statement))
+    return [Event(row.leaf_index + 1, row.AuditEntry) for row in db.session.execute(statement)]
 
 
-def latest_event_id_query():
-    return select(func.coalesce(func.max(AuditEntry.id), 0)).where(
-        AuditEntry.object_type.in_(OBJECT_TYPES))
+def latest_position_query():
+    """The position of the newest event (0: none yet)."""
+    return (select(func.coalesce(func.max(AuditLeaf.leaf_index) + 1, 0))
+            .join(AuditEntry, AuditEntry.id == AuditLeaf.entry_id)
+            .where(AuditEntry.object_type.in_(OBJECT_TYPES)))
 
 
-def latest_event_id() -> int:
-    return db.session.scalar(latest_event_id_query()) or 0
+def latest_position() -> int:
+    return db.session.scalar(latest_position_query()) or 0
 
 
 def as_event(entry: AuditEntry) -> dict:

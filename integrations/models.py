@@ -132,8 +132,8 @@ class WebhookEndpoint(PrimaryKey, Base):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_event_id: Mapped[int] = mapped_column(
-        default=0, comment="events up to this audit id have deliveries")
+    feed_position: Mapped[int] = mapped_column(
+        default=0, comment="the events up to this position of the feed have deliveries")
 
     approved_by: Mapped[User | None] = relationship()
 

@@ -3,7 +3,7 @@
 Two sweeper jobs (see :func:`arbiter.sweeper.run_sweep`) do the work:
 
 - ``webhooks.fan_out``: for each approved, active endpoint, one delivery row per event
-  after the endpoint's ``last_event_id`` (the event feed's cursor, so none is missed or
+  past the endpoint's ``feed_position`` (the event feed's cursor, so none is missed or
   doubled; a UNIQUE (endpoint, event) backs that up);
 - ``webhooks.deliver``: hands each due delivery to a task of its own
   (``integrations.deliver_webhook``, queued after the sweep's commit), so a slow receiver
@@ -96,7 +96,7 @@ def register(url: str, description: str = "", *, token=None) -> WebhookEndpoint:
         description=(description or "").strip()[:200], created_at=clock.now(),
         created_by_token_id=token.id if token is not None else None,
         integration=token.name if token is not None else None, active=True,
-        last_event_id=0)
+        feed_position=0)
     db.session.add(endpoint)
     db.session.flush()
     audit.record("webhook_endpoint.registered", endpoint, after={"url": endpoint.url})
@@ -119,9 +119,9 @@ def approve(endpoint: WebhookEndpoint, staff) -> None:
     endpoint.approved_by_id = staff.id
     endpoint.approved_at = clock.now()
     endpoint.active = True
-    endpoint.last_event_id = events.latest_event_id()
+    endpoint.feed_position = events.latest_position()
     audit.record("webhook_endpoint.approved", endpoint, actor=staff,
-                 after={"url": endpoint.url, "from_event_id": endpoint.last_event_id})
+                 after={"url": endpoint.url, "from_position": endpoint.feed_position})
 
 
 def deactivate(endpoint: WebhookEndpoint, actor=None) -> None:
@@ -165,20 +165,20 @@ def _delivering():
 
 
 def endpoints_behind(now: datetime):
-    newest = events.latest_event_id_query().scalar_subquery()
+    newest = events.latest_position_query().scalar_subquery()
     return (select(WebhookEndpoint)
-            .where(_delivering(), WebhookEndpoint.last_event_id < newest)
+            .where(_delivering(), WebhookEndpoint.feed_position < newest)
             .order_by(WebhookEndpoint.id))
 
 
 def fan_out(endpoint: WebhookEndpoint, now: datetime) -> None:
-    batch = events.events_after(endpoint.last_event_id, FAN_OUT_BATCH)
-    for entry in batch:
-        db.session.add(WebhookDelivery(endpoint_id=endpoint.id, event_id=entry.id,
+    batch = events.events_after(endpoint.feed_position, FAN_OUT_BATCH)
+    for event in batch:
+        db.session.add(WebhookDelivery(endpoint_id=endpoint.id, event_id=event.entry.id,
                                        state=DeliveryState.PENDING, attempts=0,
                                        next_attempt_at=now, created_at=now))
     if batch:
-        endpoint.last_event_id = batch[-1].id
+        endpoint.feed_position = batch[-1].position
 
 
 def due_deliveries(now: datetime):

@@ -72,6 +72,7 @@ def _base_config(url: str) -> dict:
         "DB_LOCK_TIMEOUT_SECONDS": 60,
         "DB_STATEMENT_TIMEOUT_SECONDS": 60,
         "AUDIT_SIGNING_KEY": AUDIT_SIGNING_KEY,
+        "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 0,  # a checkpoint whenever the tree grew
     }
 
 

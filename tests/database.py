@@ -21,3 +21,11 @@ def empty_tables(connection, tables: str) -> None:
     connection.execute(text(
         "INSERT INTO audit_log_state (id, tree_size, scan_from_id) VALUES (1, 0, 0) "
         "ON CONFLICT (id) DO UPDATE SET tree_size = 0, scan_from_id = 0"))
+
+
+def audit_log_problem():
+    """Sequence what is committed, then verify the whole audit log: None when it holds."""
+    from arbiter import transparency_log as log
+
+    log.sequence()
+    return log.verify(vkey=log.verifier_key()).problem

@@ -80,6 +80,18 @@ def upgrade():
         sa.Column('signed_at', arbiter.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('tree_size', name=op.f('pk_audit_checkpoints')))
 
+    # Webhook endpoints follow the event feed by its position in the tree now (the entry
+    # ids of concurrent writers become visible out of order). The entries of before this
+    # migration become the first leaves, in id order: the position after entry N is the
+    # number of entries up to N.
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.alter_column('last_event_id', new_column_name='feed_position',
+                              existing_type=ID, existing_nullable=False,
+                              comment='the events up to this position of the feed have '
+                                      'deliveries')
+    op.execute("UPDATE webhook_endpoints SET feed_position = (SELECT count(*) FROM "
+               "audit_entries WHERE audit_entries.id <= webhook_endpoints.feed_position)")
+
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
             CREATE FUNCTION audit_log_append_only() RETURNS trigger
@@ -109,6 +121,14 @@ def downgrade():
             op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
             op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION audit_log_append_only()")
+    # Back to the id of the newest entry each endpoint has deliveries for.
+    op.execute("UPDATE webhook_endpoints SET feed_position = COALESCE((SELECT "
+               "audit_leaves.entry_id FROM audit_leaves WHERE audit_leaves.leaf_index = "
+               "webhook_endpoints.feed_position - 1), 0)")
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.alter_column('feed_position', new_column_name='last_event_id',
+                              existing_type=ID, existing_nullable=False,
+                              comment='events up to this audit id have deliveries')
     op.drop_table('audit_checkpoints')
     op.drop_table('audit_tree_nodes')
     op.drop_table('audit_leaves')

@@ -27,6 +27,7 @@ from claims.states import PayoutState
 from integrations import tokens
 from integrations.models import ApiToken
 from tests.claims.helpers import IBAN
+from tests.database import audit_log_problem
 from tests.factories import PASSWORD
 
 
@@ -166,7 +167,7 @@ def test_deletion_anonymises_and_keeps_what_the_law_requires(
     assert entry.after["payout_details_kept_until_export"] == 1
     assert entry.after["payout_details_erased"] == 1
     assert "buyer@example.test" not in str(entry.after) and "Barbara" not in str(entry.after)
-    assert audit.verify() is None
+    assert audit_log_problem() is None
 
     # staff see the pseudonym too, and the address is free for a new account
     auth.logout()
@@ -206,7 +207,7 @@ def test_a_waiting_payout_keeps_its_iban_until_export_then_the_sweeper_erases_it
     assert db.session.get(Payout, claim.payout.id).state is PayoutState.PAID
     assert db.session.scalar(select(func.count(OutboxEmail.id)).where(
         OutboxEmail.to_address.like("deleted-%"))) == 0
-    assert audit.verify() is None
+    assert audit_log_problem() is None
 
 
 def test_open_cases_block_deletion_and_nothing_changes(client, auth, buyer, create_discussion):

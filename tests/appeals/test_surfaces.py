@@ -15,12 +15,14 @@ from arbiter import documents
 from arbiter.extensions import db
 from arbiter.files import Upload
 from arbiter.tasks import run_ready_tasks
+from arbiter.transparency_log import sequence
 from tests.appeals.conftest import STATEMENT
 from tests.appeals.helpers import ANSWER, decided_appeal
 from tests.files import PNG
 
 
 def _events(api, token) -> list[dict]:
+    sequence()  # events reach the feed once the audit log's sequencer has added them
     return [e for e in api.get("/api/v1/events?limit=500", token=token).json["events"]
             if e["object_type"] == "appeal"]
 

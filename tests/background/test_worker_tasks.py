@@ -120,7 +120,8 @@ def _impact_of_a_draft(staff) -> int:
         "covered_payment_methods": ["platform_payments"],
         "shipping_covered_for": ["platform_payments"], "shipping_cap_minor": 10_000,
         "total_cap_minor": 2_000_000, "filing_window_days": 90,
-        "police_report_required_for": ["not_received"]})
+        "documents_required": {"not_received": ["police_report"]},
+        "seller_answer_hours": 48, "appeal_window_days": 30})
     run = impact.request_impact(draft, staff, Period(today - timedelta(days=364), today))
     db.session.commit()
     return run.id

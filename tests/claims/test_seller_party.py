@@ -17,6 +17,7 @@ from arbiter.files import Upload
 from arbiter.notifications import Notification, OutboxEmail
 from arbiter.storage import storage
 from arbiter.tasks import run_ready_tasks
+from arbiter.transparency_log import sequence
 from claims import banking, services
 from claims.models import Claim, ClaimDocument
 from claims.states import ClaimState, ClaimType, Decision, DocumentKind, RejectionReason
@@ -92,6 +93,7 @@ def test_the_seller_is_told_in_the_app_by_e_mail_and_in_the_event_feed(
     for part in (rendered.subject, rendered.text, rendered.html, repr(email.context)):
         _no_buyer_secrets(part)
 
+    sequence()  # events reach the feed once the audit log's sequencer has added them
     response = api.get("/api/v1/events?after=0&limit=100", token=tokens["seller"])
     assert response.status_code == 200
     claim_events = [e for e in response.json["events"] if e["object_type"] == "claim"]

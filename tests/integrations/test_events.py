@@ -5,11 +5,13 @@ from sqlalchemy import select
 from arbiter import audit
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
+from arbiter.transparency_log import sequence
 from disputes import services as disputes
 from integrations.events import OBJECT_TYPES
 
 
 def _feed(api, token, after=0, limit=100):
+    sequence()  # events reach the feed once the audit log's sequencer has added them
     response = api.get(f"/api/v1/events?after={after}&limit={limit}", token=token)
     assert response.status_code == 200, response.json
     return response.json
@@ -23,7 +25,7 @@ def _drain(api, token, after=0, limit=3) -> list[dict]:
         if not page["events"]:
             assert page["next_cursor"] == after  # nothing new: the cursor stays put
             return seen
-        assert page["next_cursor"] == page["events"][-1]["id"]
+        assert page["next_cursor"] > after  # a position in the audit log's tree
         after = page["next_cursor"]
 
 

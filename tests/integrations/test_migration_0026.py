@@ -57,7 +57,7 @@ def _world() -> dict:
     for _ in RAW_ERRORS:  # one endpoint per delivery: (endpoint, event) is unique
         endpoint = WebhookEndpoint(url="https://hooks.example.test/", secret="whsec_x",
                                    description="", created_at=now, active=True,
-                                   last_event_id=0, created_by_token_id=integration.id)
+                                   feed_position=0, created_by_token_id=integration.id)
         db.session.add(endpoint)
         db.session.flush()
         delivery = WebhookDelivery(endpoint_id=endpoint.id, event_id=event_id, attempts=1,

@@ -15,7 +15,9 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from appeals import services as appeals
+from arbiter import documents
 from arbiter.extensions import db
+from arbiter.transparency_log import sequence
 from claims import services as claims
 from claims.states import ClaimType
 from disputes import services as disputes
@@ -40,7 +42,7 @@ BEYOND_JSON_SCHEMA = {
 # "schema-violating" data is such parameters, which the API rightly accepts.
 UNKNOWN_QUERY_IGNORED = {"GET /api/v1/webhooks/{endpoint_id}/deliveries"}
 STAFF_ACTIONS = ("/take", "/decide", "/information-requests", "/document-requests",
-                 "/reject-after-deadline", "/read")
+                 "/reject-after-deadline", "/read", "/proof")
 
 
 @pytest.fixture
@@ -67,8 +69,11 @@ def world(db_session, create_order, create_discussion, create_user, buyer, selle
     appeal = appeals.file_appeal(decided, buyer, "The advisor did not read the courier's "
                                  "statement I attached on day two.")
     db.session.commit()
+    sequence()  # the audit log's tree, for its proofs
+    number = documents.documents_for("discussions", decided.id)[0].number
     return {
-        "ids": {"discussion_id": discussion.id, "offer_id": offer.id, "claim_id": claim.id,
+        "ids": {"leaf_index": 0, "number": number,
+                "discussion_id": discussion.id, "offer_id": offer.id, "claim_id": claim.id,
                 "external_id": order.external_id, "endpoint_id": endpoint.id,
                 "settlement_id": promise.id, "appeal_id": appeal.id, "item": "decision",
                 "user_id": buyer.id},

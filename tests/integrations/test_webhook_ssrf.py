@@ -80,7 +80,7 @@ def _approved_endpoint(url: str, staff) -> WebhookEndpoint:
     """An endpoint registered and approved before this fix (or while a private network was
     allowed): the delivery must check again on its own."""
     endpoint = WebhookEndpoint(url=url, secret="whsec_test", description="", integration=None,
-                               created_at=clock.now(), active=True, last_event_id=0,
+                               created_at=clock.now(), active=True, feed_position=0,
                                approved_by_id=staff.id, approved_at=clock.now())
     db.session.add(endpoint)
     db.session.commit()

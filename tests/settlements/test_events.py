@@ -7,11 +7,13 @@ from sqlalchemy import select
 
 from arbiter.audit import AuditEntry
 from arbiter.extensions import db
+from arbiter.transparency_log import sequence
 from integrations import webhooks
 from settlements import states
 
 
 def _settlement_events(api, token) -> list[dict]:
+    sequence()  # events reach the feed once the audit log's sequencer has added them
     response = api.get("/api/v1/events?limit=500", token=token)
     assert response.status_code == 200
     return [event for event in response.json["events"] if event["object_type"] == "settlement"]
