@@ -10,7 +10,7 @@ WEASYPRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # needs a download this machine may not have.
 BROWSER_DEBS := chromium
 
-.PHONY: run test test-races lint security-audit deps dev-deps lock lock-upgrade lock-consistent system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages bench-migrate bench-replay clean
+.PHONY: run test test-races lint security-audit deps dev-deps lock lock-upgrade lock-consistent system-deps browser-deps bench-deps translations messages migrate seed worker beat bench bench-pdf bench-sweep bench-pages bench-migrate bench-replay bench-audit clean
 
 # Installs come from the lock files in requirements/ (pinned, with every file's hash), so a
 # fresh machine gets exactly the versions that were tested; `make lock` writes them from
@@ -199,6 +199,11 @@ bench-sweep: deps
 bench-replay: deps
 	$(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
 
+# The audit log: 16 writers on distinct cases before/after the per-case chains, and the
+# sequencer on 1,000,000 entries; BENCH_AUDIT_ARGS, e.g. "--entries 100000".
+bench-audit: deps
+	$(BIN)/python -m bench.audit_log $(BENCH_AUDIT_ARGS)
+
 # BENCH_MIGRATE_ARGS, e.g. "--engines postgresql --size 100000" for a quick run.
 bench-migrate: deps
 	$(BIN)/python -m bench.migrate $(BENCH_MIGRATE_ARGS)
@@ -223,6 +228,6 @@ bench-pages: deps translations bench-deps
 
 # Every benchmark runs even when an earlier one misses its target; the status says if any did.
 bench:
-	@status=0; for target in bench-pdf bench-sweep bench-pages bench-replay; do \
+	@status=0; for target in bench-pdf bench-sweep bench-pages bench-replay bench-audit; do \
 	  $(MAKE) --no-print-directory $$target || status=1; \
 	done; exit $$status

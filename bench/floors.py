@@ -21,7 +21,7 @@ foreign key to ``users``, the row the real post also writes (for the other party
 written already read: the session statement of every request counts the user's unread
 notifications, and a count growing with every post would slow the floor down during the
 run. The audit entry is ``arbiter.audit.record``'s, as every change of state writes one:
-PostgreSQL's chain lock, the previous entry's hash, the INSERT.
+the lock of the user's chain, its previous entry's hash, the INSERT.
 """
 
 from flask import Blueprint, render_template, url_for
