@@ -7,6 +7,7 @@ The proofs' algorithms have their own tests against an independent implementatio
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -523,3 +524,120 @@ def test_a_sequencer_killed_mid_batch_leaves_nothing_behind(app, database_url, t
         with engine.begin() as connection:
             empty_tables(connection, TABLES)
         engine.dispose()
+
+
+# --- the public side: the verify page, the API, the stand-alone verifier -------------------
+
+
+def _decided(escalated, staff):
+    from arbiter import documents
+    from disputes import services
+    from disputes.states import Verdict
+
+    services.take_case(escalated, staff)
+    services.decide(escalated, staff, verdict=Verdict.PARTIAL, amount=5_000,
+                    rationale="The photos show the damage clearly; half is fair.")
+    db.session.commit()
+    return documents.documents_for("discussions", escalated.id)
+
+
+def test_a_decisions_verify_page_proves_its_inclusion_in_a_signed_checkpoint(
+        client, escalated, staff):
+    document = _decided(escalated, staff)[0]
+    url = f"/decisions/{document.number}/verify"
+    before = client.post(url, data={"sha256": document.fingerprint})
+    assert 'data-log-inclusion="pending"' in before.text  # not sequenced yet
+    log.sequence()
+    after = client.post(url, data={"sha256": document.fingerprint})
+    assert 'data-log-inclusion="proven"' in after.text
+    checkpoint = log.latest_checkpoint()
+    assert log.b64(checkpoint.root_hash) in after.text
+    # Only to someone holding the document, as the rest of the answer.
+    assert "data-log-inclusion" not in client.post(url, data={"sha256": "0" * 64}).text
+
+
+def test_the_log_page_and_api_publish_the_checkpoint_and_key(app, client, create_user):
+    create_user()
+    log.sequence()
+    checkpoint = log.latest_checkpoint()
+    page = client.get("/transparency/log")
+    assert page.status_code == 200
+    assert checkpoint.note.split("\n")[2] in page.text  # the signed root
+    vkey = VKEY_OF(app.config["AUDIT_SIGNING_KEY"])
+    assert vkey in page.text
+    head = client.get("/api/v1/audit/log").json
+    assert head["checkpoint"] == checkpoint.note and head["verifier_key"] == vkey
+    assert tlog.open_checkpoint(head["checkpoint"], vkey).size == head["tree_size"]
+
+
+def test_proofs_of_entries_naming_someone_are_for_staff(api, create_user, token_for, staff):
+    user = create_user()
+    log.sequence()
+    index = log.leaf_of(db.session.scalar(select(AuditEntry.id).where(
+        AuditEntry.chain_key == f"users:{user.id}")))
+    url = f"/api/v1/audit/entries/{index}/proof"
+    assert api.get(url).status_code == 401
+    assert api.get(url, token=token_for(user)).status_code == 403
+    proof = api.get(url, token=token_for(staff))
+    assert proof.status_code == 200 and proof.json["entry"]["content"]["action"] == \
+        "user.registered"
+    size = proof.json["tree_size"]
+    root = tlog.root(size, log.node_fetcher(db.session))
+    assert tlog.verify_inclusion(index, size, tlog.decode_hash(proof.json["leaf_hash"]),
+                                 [tlog.decode_hash(h) for h in proof.json["inclusion_path"]],
+                                 root)
+    assert api.get(f"{url}?tree_size={size + 1}", token=token_for(staff)).status_code == 422
+    assert api.get("/api/v1/audit/entries/999999/proof").status_code == 404
+
+
+def test_consistency_proofs_are_public_and_check_sizes(api, create_user):
+    create_user()
+    log.sequence()
+    first = log.tree_size()
+    create_user()
+    create_user()
+    log.sequence()
+    second = log.tree_size()
+    answer = api.get(f"/api/v1/audit/consistency?from={first}&to={second}")
+    assert answer.status_code == 200
+    fetch = log.node_fetcher(db.session)
+    assert tlog.verify_consistency(first, second, tlog.root(first, fetch),
+                                   tlog.root(second, fetch),
+                                   [tlog.decode_hash(h) for h in answer.json["proof"]])
+    for query in (f"from={second}&to={first}", f"from=0&to={second}",
+                  f"from=1&to={second + 1}", "from=x&to=1"):
+        assert api.get(f"/api/v1/audit/consistency?{query}").status_code == 422, query
+
+
+@pytest.mark.postgres_only
+def test_the_stand_alone_verifier_checks_a_decision_on_the_published_log(
+        committed, tmp_path):
+    """python -m arbiter.audit_verify against the running application, public API only."""
+    from werkzeug.serving import make_server
+
+    from arbiter import documents
+    from tests.arbiter.test_migrations import _case_file
+
+    ids = _case_file()
+    number = documents.documents_for("claims", ids["claim"])[0].number
+    log.sequence()
+    server = make_server("127.0.0.1", 0, committed, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    vkey = VKEY_OF(committed.config["AUDIT_SIGNING_KEY"])
+    command = [sys.executable, "-m", "arbiter.audit_verify",
+               f"http://127.0.0.1:{server.server_port}", "--key", vkey,
+               "--state", str(tmp_path / "state.json"), "--decision", number]
+    try:
+        first = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert f"decision {number}" in first.stdout and "inclusion" in first.stdout
+        with committed.app_context():
+            _committed_orders(1)  # the log grows; the verifier checks it only grew
+            log.sequence()
+        again = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "log growth" in again.stdout
+    finally:
+        server.shutdown()
+        db.session.remove()
