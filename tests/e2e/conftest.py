@@ -261,7 +261,8 @@ class Text:
 
 # What each page is checked for after its screenshot: an id used twice that a label or an
 # aria attribute points to (it then names or describes the wrong field), raw enum values
-# ("not_received") and English sentences on a Polish page.
+# ("not_received"; a command or an address shown as code may hold such words) and English
+# sentences on a Polish page.
 PAGE_CHECK = """(sentences) => {
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
   const referenced = new Set([
@@ -272,7 +273,10 @@ PAGE_CHECK = """(sentences) => {
   const duplicates = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))]
     .filter(id => referenced.has(id));
   const shown = document.body.innerText;
-  const raw = [...new Set(shown.match(/\\b[a-z]+(?:_[a-z]+)+\\b/g) || [])];
+  const literal = [...document.querySelectorAll('code, kbd, samp')]
+    .map(e => e.innerText).join('\\n');
+  const raw = [...new Set(shown.match(/\\b[a-z]+(?:_[a-z]+)+\\b/g) || [])]
+    .filter(word => !literal.includes(word));
   const polish = document.documentElement.lang === 'pl';
   const english = polish ? sentences.filter(s => shown.includes(s)) : [];
   return {duplicates, raw, english};

@@ -176,3 +176,15 @@ def test_discussion(cast, world, clock, lang, text):
     buyer.field(t("or its SHA-256 (or the content fingerprint printed on it)")).fill(pasted)
     buyer.submit(buyer.button(t("Check")), "verified")
     expect(buyer.page.locator("[data-verified]")).to_have_attribute("data-verified", "valid")
+    # --- and finds it in the public audit log, proven against a signed checkpoint (#24) ---
+    from arbiter.transparency_log import sequence
+
+    world.run(sequence)
+    buyer.field(t("or its SHA-256 (or the content fingerprint printed on it)")).fill(pasted)
+    buyer.submit(buyer.button(t("Check")), "verified-in-log")
+    inclusion = buyer.page.locator("[data-log-inclusion]")
+    expect(inclusion).to_have_attribute("data-log-inclusion", "proven")
+    expect(inclusion).to_contain_text(t("In the public audit log"))
+    buyer.page.get_by_role("link", name=t("How to check it yourself")).click()
+    expect(buyer.page.locator("[data-checkpoint]")).to_contain_text("/audit-log")
+    buyer.shot("transparency-log")
