@@ -242,3 +242,49 @@ def test_0035_gives_existing_versions_the_settings_values_and_comes_back_down(em
         [("2017-08", ["not_received"]), ("2030-01", ["not_received", "other"])],
         [("2017-08", '["not_received"]'), ("2030-01", '["not_received", "other"]')])
     db.session.remove()
+
+
+# --- 0033: the audit log's global chain becomes the first leaves of its Merkle tree -------
+
+
+def test_0033_the_old_global_chain_becomes_the_first_leaves_and_still_verifies(empty_app):
+    from arbiter import audit, tlog
+    from arbiter import transparency_log as log
+
+    _migrate(empty_app, "0032")
+    # Entries as arbiter.audit wrote them before 0033: one chain over every row, in id
+    # order, and a webhook endpoint that had seen events up to the third entry.
+    prev = audit.GENESIS_HASH
+    for number in range(1, 6):
+        content = {"at": f"2026-12-01T10:00:0{number}+00:00", "actor_id": None,
+                   "action": "order.created", "object_type": "orders",
+                   "object_id": str(number), "before": None, "after": {"n": number},
+                   "note": None}
+        digest = tlog.chain_hash(prev, content)
+        db.session.execute(text(
+            "INSERT INTO audit_entries (id, at, action, object_type, object_id, after, "
+            "prev_hash, hash) VALUES (:id, :at, 'order.created', 'orders', :oid, :after, "
+            ":prev, :hash)"), {"id": number * 10, "at": f"2026-12-01 10:00:0{number}",
+                               "oid": str(number), "after": f'{{"n": {number}}}',
+                               "prev": prev, "hash": digest})
+        prev = digest
+    db.session.execute(text(
+        "INSERT INTO webhook_endpoints (url, secret, description, created_at, active, "
+        "last_event_id, integration) VALUES ('https://hooks.example.test/', 'whsec_x', '', "
+        "'2026-12-01 10:00:00', true, 30, 'marketplace')"))
+    db.session.commit()
+    _migrate(empty_app, "head")
+
+    log.sequence()
+    leaves = db.session.execute(text(
+        "SELECT entry_id FROM audit_leaves ORDER BY leaf_index")).scalars().all()
+    assert leaves == [10, 20, 30, 40, 50]  # the old rows first, in their order
+    report = log.verify(vkey=log.verifier_key())
+    assert report.problem is None and report.entries == 5
+    # The endpoint's cursor (entry 30) became its position: the next event is entry 40.
+    assert db.session.execute(text("SELECT feed_position FROM webhook_endpoints")
+                              ).scalar() == 3
+    # They keep their global chain (no chain key); a new entry starts a chain of its own.
+    assert db.session.execute(text("SELECT count(*) FROM audit_entries WHERE chain_key IS "
+                                   "NULL")).scalar() == 5
+    db.session.remove()
