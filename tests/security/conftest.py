@@ -90,6 +90,7 @@ def world(app, db_session, create_user, create_order, create_discussion, buyer, 
             "user_id": other_buyer.id, "invitation_id": 1, "token": "not-a-token", "token_id": 1,
             "version_id": 1,  # the seeded policy version (issue 21)
             "run_id": 1,  # an impact replay of it
+            "leaf_index": 0,  # the audit log's first entry (issue 24)
         },
     }
 
