@@ -202,16 +202,20 @@ def _sequence_batch(session: Session, batch_size: int, now: datetime) -> int:
         session.execute(insert(AuditNode), [{"level": level, "idx": index, "hash": digest}
                                             for (level, index), digest in nodes])
         state.tree_size += len(rows)
-    _advance_scan_mark(session, state, now)
+    _advance_scan_mark(session, state, now, upto=rows[-1].id if rows else None)
     session.flush()
     return len(rows)
 
 
-def _advance_scan_mark(session: Session, state: LogState, now: datetime) -> None:
-    """Move the mark past the settled entries, stopping below the first one still waiting."""
+def _advance_scan_mark(session: Session, state: LogState, now: datetime,
+                       upto: int | None) -> None:
+    """Move the mark past the settled entries, stopping below the first one still waiting.
+    Only up to ``upto`` (the batch's last entry) when there is more to do: a scan to the
+    end of the log for every batch would make a long backlog quadratic."""
     floor = state.scan_from_id
     settled = session.scalar(select(func.max(AuditEntry.id)).where(
-        AuditEntry.id > floor, AuditEntry.at < now - SETTLE))
+        AuditEntry.id > floor, AuditEntry.at < now - SETTLE,
+        AuditEntry.id <= upto if upto is not None else True))
     if settled is None:
         return
     waiting = session.scalar(select(func.min(AuditEntry.id)).where(
