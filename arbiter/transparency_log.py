@@ -22,6 +22,7 @@ that never made it into the tree.
 import base64
 import json
 import os
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -395,7 +396,11 @@ def _check_start(session: Session, last: Verified, state: LogState) -> Problem |
     if state.tree_size < last.tree_size:
         return Problem(f"leaf {state.tree_size}", f"the log shrank: the last verification saw "
                        f"{last.tree_size} leaves, the database has {state.tree_size}")
-    if last.tree_size and b64(tlog.root(last.tree_size, node_fetcher(session))) != last.root:
+    try:
+        root = tlog.root(last.tree_size, node_fetcher(session)) if last.tree_size else None
+    except tlog.MissingNodeError as error:
+        return Problem(f"tree of size {last.tree_size}", f"stored nodes are gone: {error}")
+    if root is not None and b64(root) != last.root:
         return Problem(f"tree of size {last.tree_size}", "its stored nodes no longer give the "
                        "root the last verification saw: the log was rewritten")
     if last.checkpoint is not None:
@@ -410,10 +415,12 @@ def _leaf_batches(session: Session, start: int, end: int, batch_size: int
                   ) -> Iterator[list[tuple[int, AuditEntry]]]:
     """(leaf index, entry) in index order, in batches that end at checkpoint sizes."""
     sizes = list(session.scalars(select(Checkpoint.tree_size).where(
-        Checkpoint.tree_size > start, Checkpoint.tree_size <= end)))
+        Checkpoint.tree_size > start, Checkpoint.tree_size <= end)
+        .order_by(Checkpoint.tree_size)))
     position = start
     while position < end:
-        stop = min([end, position + batch_size] + [s for s in sizes if s > position])
+        after = bisect_right(sizes, position)
+        stop = min([end, position + batch_size, *sizes[after:after + 1]])  # next checkpoint
         rows = session.execute(
             select(AuditLeaf.leaf_index, AuditEntry)
             .join(AuditEntry, AuditEntry.id == AuditLeaf.entry_id)

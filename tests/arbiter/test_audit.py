@@ -268,6 +268,20 @@ def test_tampering_with_a_tree_node_is_found_at_that_node(app, db_session, creat
     assert problem.where == "tree node (level 1, index 0)"
 
 
+def test_stored_nodes_removed_after_a_verification_are_found_not_crashed_on(
+        app, db_session, create_user, backend):
+    for _ in range(3):
+        create_user()
+    log.sequence()
+    first = _verify(app)
+    assert first.problem is None
+    _switch_off_triggers(backend, "audit_tree_nodes", "delete")
+    db.session.execute(text("DELETE FROM audit_tree_nodes"))
+    problem = _verify(app, first.verified).problem
+    assert problem.where == f"tree of size {first.verified.tree_size}"
+    assert "gone" in problem.reason
+
+
 def test_tampering_with_a_checkpoint_is_found_at_that_checkpoint(
         app, db_session, create_user, backend):
     create_user()
