@@ -179,11 +179,15 @@ def _may_read(entry: audit.AuditEntry) -> None:
     """Public entries for everyone; the others only with a staff member's token."""
     if entry.is_public:
         return
+    from accounts import second_factor
     from integrations import auth
 
     caller = auth.load_caller()  # 401 without a valid token
     if caller.user is None or not caller.user.is_staff:
         abort(403)
+    refusal = second_factor.token_refusal(caller.user)  # as every staff endpoint
+    if refusal is not None:
+        raise refusal
 
 
 @blp.route("/audit/entries/<int:leaf_index>/proof", methods=["GET"])

@@ -592,6 +592,8 @@ def test_proofs_of_entries_naming_someone_are_for_staff(api, create_user, token_
     url = f"/api/v1/audit/entries/{index}/proof"
     assert api.get(url).status_code == 401
     assert api.get(url, token=token_for(user)).status_code == 403
+    unenrolled = create_user(is_staff=True, enrolled=False)  # no second factor yet
+    assert api.get(url, token=token_for(unenrolled)).status_code == 403
     proof = api.get(url, token=token_for(staff))
     assert proof.status_code == 200 and proof.json["entry"]["content"]["action"] == \
         "user.registered"
