@@ -179,19 +179,9 @@ def measure(url: str, version_id: int, repeat: int) -> dict:
 
 def _statement(since, until):
     """The statement of :func:`claims.versions.replayed_claims`, as it sends it."""
-    from sqlalchemy import select
+    from claims.versions import replay_statement
 
-    from claims.models import Claim, PolicyVersion
-    from orders.models import Order
-
-    return (select(Claim.id, Claim.submitted_at, Claim.claim_type, Claim.claimed_amount,
-                   PolicyVersion.code, Order.paid_at, Order.item_price, Order.shipping_cost,
-                   Order.payment_method)
-            .join(Order, Order.id == Claim.order_id)
-            .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
-            .where(Claim.submitted_at >= since, Claim.submitted_at < until)
-            .order_by(Claim.id)
-            .execution_options(yield_per=2000))
+    return replay_statement(since, until)
 
 
 def memory_worker(url: str, version_id: int, days: int) -> None:

@@ -136,17 +136,22 @@ def withdraw_version(version_id: int, admin: User) -> PolicyVersion:
 # --- impact: past claims replayed under a draft -------------------------------------------------
 
 
+def replay_statement(since: datetime, until: datetime):
+    """The one SQL pass of a replay: the facts of every claim submitted in [since, until),
+    streamed (the benchmark reads it alone as its floor)."""
+    return (select(Claim.id, Claim.submitted_at, Claim.claim_type, Claim.claimed_amount,
+                   PolicyVersion.code, Order.paid_at, Order.item_price, Order.shipping_cost,
+                   Order.payment_method)
+            .join(Order, Order.id == Claim.order_id)
+            .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
+            .where(Claim.submitted_at >= since, Claim.submitted_at < until)
+            .order_by(Claim.id)
+            .execution_options(yield_per=2000))
+
+
 def replayed_claims(since: datetime, until: datetime) -> Iterator[policy.ClaimFacts]:
     """The facts of every claim submitted in [since, until), in one statement, streamed."""
-    rows = db.session.execute(
-        select(Claim.id, Claim.submitted_at, Claim.claim_type, Claim.claimed_amount,
-               PolicyVersion.code, Order.paid_at, Order.item_price, Order.shipping_cost,
-               Order.payment_method)
-        .join(Order, Order.id == Claim.order_id)
-        .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
-        .where(Claim.submitted_at >= since, Claim.submitted_at < until)
-        .order_by(Claim.id)
-        .execution_options(yield_per=2000))
+    rows = db.session.execute(replay_statement(since, until))
     for row in rows:
         yield policy.ClaimFacts(
             claim_id=row.id, submitted_at=row.submitted_at, paid_at=row.paid_at,
